@@ -1,0 +1,664 @@
+//! The scene catalog: the dataset's plain types, loading and validation.
+//!
+//! The dataset is read once at start-up. Loading refuses bad data with messages that point at the problem: the
+//! file, line and column of a JSON syntax error, the field path of a schema error, and every semantic problem
+//! (duplicate ids, empty or over-long texts measured against the Discord limit of the place they are shown in).
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::limits;
+
+/// The dataset format this build understands; a file with another version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The dataset shipped inside the binary, so the bot runs with no file beside it.
+pub const BUNDLED_JSON: &str = include_str!("../data/scenes.json");
+
+/// Where the bundled dataset comes from, for messages.
+pub const BUNDLED_NAME: &str = "data/scenes.json (bundled)";
+
+/// A text in both languages the bot speaks.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    /// English.
+    pub en: String,
+    /// Korean.
+    pub ko: String,
+}
+
+impl Text {
+    /// The text in `locale`.
+    pub fn get(&self, locale: crate::locale::Locale) -> &str {
+        match locale {
+            crate::locale::Locale::En => &self.en,
+            crate::locale::Locale::Ko => &self.ko,
+        }
+    }
+}
+
+/// The whole dataset: what `data/scenes.json` holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// The format version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// The dataset's revision date (`YYYY-MM-DD`), shown by `/about`.
+    pub revision: String,
+    /// The actor every scene is about.
+    pub actor: Actor,
+    /// The article the dataset comes from, credited on every card.
+    pub source: Source,
+    /// The article's "See Also" item, linked from every card.
+    pub see_also: SeeAlso,
+    /// The scenes, in the article's order.
+    pub scenes: Vec<Scene>,
+}
+
+/// Park Seo-joon.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actor {
+    /// Stage name.
+    pub name: Text,
+    /// Name at birth.
+    pub birth_name: Text,
+    /// Birth date, `YYYY-MM-DD`.
+    pub born: String,
+    /// Birthplace.
+    pub birthplace: Text,
+}
+
+/// The source article, for credit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The article's title.
+    pub title: String,
+    /// The site that published it.
+    pub site: String,
+    /// The article's URL.
+    pub url: String,
+}
+
+/// The article's "See Also" item.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeeAlso {
+    /// Its headline.
+    pub title: Text,
+    /// Where it can be read; kept in the dataset so an operator can change it.
+    pub url: String,
+    /// A line about the drama it concerns.
+    pub about: Text,
+}
+
+/// One kiss scene.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scene {
+    /// A stable slug (`^[a-z0-9-]{1,40}$`), used in buttons and autocomplete values.
+    pub id: String,
+    /// The drama the scene is from.
+    pub drama: Drama,
+    /// Park Seo-joon's character.
+    pub role: Role,
+    /// The scene partner.
+    pub partner: Partner,
+    /// The episode, only where a source states it.
+    pub episode: Option<u16>,
+    /// What happens, in our own words.
+    pub summary: Text,
+    /// A one-line fan note, where the facts give one.
+    pub fan_note: Option<Text>,
+    /// The answer text in a favorite-scene poll (≤ 55 characters).
+    pub poll_label: String,
+    /// The scene's emoji (cards, polls, autocomplete).
+    pub emoji: String,
+    /// The card's accent colour, `#RRGGBB`.
+    pub color: String,
+    /// An optional still; the bundled dataset ships none, since we own no stills.
+    pub image_url: Option<String>,
+}
+
+/// A drama.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drama {
+    /// The official English title.
+    pub title: String,
+    /// Other English titles fans use.
+    pub alt_titles: Vec<String>,
+    /// The Korean title in Hangul.
+    pub title_ko: String,
+    /// The romanized Korean title.
+    pub romanization: String,
+    /// The year it started airing.
+    pub year: u16,
+    /// The year it finished airing, when different.
+    pub end_year: Option<u16>,
+    /// The broadcaster.
+    pub network: String,
+    /// The number of episodes.
+    pub episodes: u16,
+}
+
+/// Park Seo-joon's character in a scene.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// The character's name.
+    pub name: Text,
+    /// Other names fans type for the character.
+    pub aliases: Vec<String>,
+    /// Who the character is, in a phrase.
+    pub about: Text,
+}
+
+/// The scene partner.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    /// The actor.
+    pub actor: Text,
+    /// The actor's character.
+    pub role: Text,
+    /// Other names fans type for the character.
+    pub aliases: Vec<String>,
+}
+
+impl Drama {
+    /// "2018" or "2016–2017".
+    pub fn years(&self) -> String {
+        match self.end_year {
+            Some(end) if end != self.year => format!("{}–{}", self.year, end),
+            _ => self.year.to_string(),
+        }
+    }
+}
+
+impl Catalog {
+    /// The scene with this id.
+    pub fn scene(&self, id: &str) -> Option<&Scene> {
+        self.scenes.iter().find(|scene| scene.id == id)
+    }
+
+    /// The index of the scene with this id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.scenes.iter().position(|scene| scene.id == id)
+    }
+
+    /// Loads and validates the dataset bundled in the binary.
+    pub fn bundled() -> Result<Catalog, LoadError> {
+        Catalog::from_json(BUNDLED_NAME, BUNDLED_JSON)
+    }
+
+    /// Loads and validates a dataset file, or the bundled one when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Catalog, LoadError> {
+        let Some(path) = path else {
+            return Catalog::bundled();
+        };
+        let name = path.display().to_string();
+        let json = std::fs::read_to_string(path).map_err(|error| LoadError {
+            file: name.clone(),
+            problems: vec![Problem::at("", format!("cannot read the file: {error}"))],
+        })?;
+        Catalog::from_json(&name, &json)
+    }
+
+    /// Parses and validates dataset text; `file` names it in messages.
+    pub fn from_json(file: &str, json: &str) -> Result<Catalog, LoadError> {
+        let fail = |problems| LoadError {
+            file: file.to_owned(),
+            problems,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        let catalog: Catalog = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| fail(vec![Problem::from_serde(error)]))?;
+        deserializer
+            .end()
+            .map_err(|error| fail(vec![Problem::from_json(error)]))?;
+        let problems = catalog.problems();
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(fail(problems))
+        }
+    }
+
+    /// Every semantic problem of a parsed dataset, in file order.
+    fn problems(&self) -> Vec<Problem> {
+        let mut check = Checker::default();
+        if self.schema_version != SCHEMA_VERSION {
+            check.fail(
+                "schema_version",
+                format!(
+                    "{} is not supported (this build reads version {SCHEMA_VERSION})",
+                    self.schema_version
+                ),
+            );
+        }
+        check.date("revision", &self.revision);
+        check.text("actor.name", &self.actor.name, limits::EMBED_FIELD_NAME);
+        check.text(
+            "actor.birth_name",
+            &self.actor.birth_name,
+            limits::EMBED_FIELD_VALUE,
+        );
+        check.date("actor.born", &self.actor.born);
+        check.text(
+            "actor.birthplace",
+            &self.actor.birthplace,
+            limits::EMBED_FIELD_VALUE,
+        );
+        check.string("source.title", &self.source.title, limits::SOURCE_TITLE);
+        check.string("source.site", &self.source.site, limits::SOURCE_SITE);
+        check.url("source.url", &self.source.url);
+        check.text("see_also.title", &self.see_also.title, limits::EMBED_TITLE);
+        check.url("see_also.url", &self.see_also.url);
+        check.text(
+            "see_also.about",
+            &self.see_also.about,
+            limits::SEE_ALSO_ABOUT,
+        );
+        if self.scenes.is_empty() {
+            check.fail(
+                "scenes",
+                "the list is empty: the bot needs at least one scene",
+            );
+        }
+        if self.scenes.len() > limits::MAX_SCENES {
+            check.fail(
+                "scenes",
+                format!(
+                    "{} scenes; at most {} fit in a select menu and in autocomplete",
+                    self.scenes.len(),
+                    limits::MAX_SCENES
+                ),
+            );
+        }
+        for (index, scene) in self.scenes.iter().enumerate() {
+            scene.check(&format!("scenes[{index}]"), &mut check);
+            check.unique(
+                &format!("scenes[{index}].id"),
+                &scene.id,
+                self.scenes[..index].iter().map(|s| &s.id),
+            );
+            let earlier = &self.scenes[..index];
+            check.unique(
+                &format!("scenes[{index}].emoji"),
+                &scene.emoji,
+                earlier.iter().map(|s| &s.emoji),
+            );
+            check.unique(
+                &format!("scenes[{index}].poll_label"),
+                &scene.poll_label,
+                earlier.iter().map(|s| &s.poll_label),
+            );
+        }
+        if check.problems.is_empty() {
+            for (index, scene) in self.scenes.iter().enumerate() {
+                for locale in crate::locale::Locale::ALL {
+                    let total = crate::render::scene_card(self, scene, locale).total_embed_chars();
+                    if total > limits::EMBED_TOTAL {
+                        check.fail(
+                            &format!("scenes[{index}]"),
+                            format!(
+                                "the {} card is {total} characters; Discord allows {} per message",
+                                locale.code(),
+                                limits::EMBED_TOTAL
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        check.problems
+    }
+}
+
+impl Scene {
+    fn check(&self, at: &str, check: &mut Checker) {
+        let field = |name: &str| format!("{at}.{name}");
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= limits::SCENE_ID
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            check.fail(
+                &field("id"),
+                format!(
+                    "\"{}\" must be 1 to {} characters of a-z, 0-9 and '-'",
+                    self.id,
+                    limits::SCENE_ID
+                ),
+            );
+        }
+        let drama = &self.drama;
+        check.string(&field("drama.title"), &drama.title, limits::DRAMA_TITLE);
+        for (index, title) in drama.alt_titles.iter().enumerate() {
+            check.string(
+                &field(&format!("drama.alt_titles[{index}]")),
+                title,
+                limits::ALT_TITLE,
+            );
+        }
+        check.string(
+            &field("drama.title_ko"),
+            &drama.title_ko,
+            limits::DRAMA_TITLE,
+        );
+        check.string(
+            &field("drama.romanization"),
+            &drama.romanization,
+            limits::DRAMA_TITLE,
+        );
+        check.year(&field("drama.year"), drama.year);
+        if let Some(end) = drama.end_year {
+            check.year(&field("drama.end_year"), end);
+            if end < drama.year {
+                check.fail(
+                    &field("drama.end_year"),
+                    format!("{end} is before drama.year {}", drama.year),
+                );
+            }
+        }
+        check.string(&field("drama.network"), &drama.network, limits::NETWORK);
+        if !(1..=limits::MAX_EPISODES).contains(&drama.episodes) {
+            check.fail(
+                &field("drama.episodes"),
+                format!(
+                    "{} is out of range (1 to {})",
+                    drama.episodes,
+                    limits::MAX_EPISODES
+                ),
+            );
+        }
+        if let Some(episode) = self.episode {
+            if episode == 0 || episode > drama.episodes {
+                check.fail(
+                    &field("episode"),
+                    format!(
+                        "{episode} is out of range (1 to the drama's {} episodes)",
+                        drama.episodes
+                    ),
+                );
+            }
+        }
+        check.text(&field("role.name"), &self.role.name, limits::PERSON_NAME);
+        check.aliases(&field("role.aliases"), &self.role.aliases);
+        check.text(&field("role.about"), &self.role.about, limits::ROLE_ABOUT);
+        check.text(
+            &field("partner.actor"),
+            &self.partner.actor,
+            limits::PERSON_NAME,
+        );
+        check.text(
+            &field("partner.role"),
+            &self.partner.role,
+            limits::PERSON_NAME,
+        );
+        check.aliases(&field("partner.aliases"), &self.partner.aliases);
+        check.text(&field("summary"), &self.summary, limits::SUMMARY);
+        if let Some(note) = &self.fan_note {
+            check.text(&field("fan_note"), note, limits::FAN_NOTE);
+        }
+        check.string(&field("poll_label"), &self.poll_label, limits::POLL_ANSWER);
+        let emoji_ok = !self.emoji.is_empty()
+            && self.emoji.chars().count() <= limits::EMOJI_CHARS
+            && !self
+                .emoji
+                .chars()
+                .any(|c| c.is_ascii() || c.is_whitespace() || c.is_alphanumeric());
+        if !emoji_ok {
+            check.fail(
+                &field("emoji"),
+                format!("\"{}\" must be one unicode emoji", self.emoji),
+            );
+        }
+        if parse_color(&self.color).is_none() {
+            check.fail(
+                &field("color"),
+                format!("\"{}\" must be a colour written #RRGGBB", self.color),
+            );
+        }
+        if let Some(url) = &self.image_url {
+            check.url(&field("image_url"), url);
+        }
+    }
+
+    /// The accent colour as a number (validated at load, so a fallback is never seen).
+    pub fn color_value(&self) -> u32 {
+        parse_color(&self.color).unwrap_or(0)
+    }
+}
+
+/// `#RRGGBB` to a number.
+fn parse_color(color: &str) -> Option<u32> {
+    let hex = color.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Collects problems with their field paths.
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn fail(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(Problem::at(path, message.into()));
+    }
+
+    fn string(&mut self, path: &str, value: &str, max: usize) {
+        let length = value.chars().count();
+        if value.trim().is_empty() {
+            self.fail(path, "is empty");
+        } else if length > max {
+            self.fail(
+                path,
+                format!("is {length} characters; at most {max} fit where it is shown"),
+            );
+        } else if value.chars().any(|c| c.is_control() && c != '\n') {
+            self.fail(path, "contains a control character");
+        }
+    }
+
+    fn text(&mut self, path: &str, value: &Text, max: usize) {
+        self.string(&format!("{path}.en"), &value.en, max);
+        self.string(&format!("{path}.ko"), &value.ko, max);
+    }
+
+    fn aliases(&mut self, path: &str, aliases: &[String]) {
+        for (index, alias) in aliases.iter().enumerate() {
+            self.string(&format!("{path}[{index}]"), alias, limits::PERSON_NAME);
+        }
+    }
+
+    /// `value` must differ from every earlier scene's value of the same field.
+    fn unique<'a>(&mut self, path: &str, value: &str, earlier: impl Iterator<Item = &'a String>) {
+        if let Some(first) = earlier.into_iter().position(|other| other == value) {
+            self.fail(
+                path,
+                format!("\"{value}\" is already used by scenes[{first}]; each scene needs its own"),
+            );
+        }
+    }
+
+    fn year(&mut self, path: &str, year: u16) {
+        if !(limits::FIRST_YEAR..=limits::LAST_YEAR).contains(&year) {
+            self.fail(
+                path,
+                format!(
+                    "{year} is out of range ({} to {})",
+                    limits::FIRST_YEAR,
+                    limits::LAST_YEAR
+                ),
+            );
+        }
+    }
+
+    fn date(&mut self, path: &str, date: &str) {
+        let parts: Vec<&str> = date.split('-').collect();
+        let ok = matches!(parts.as_slice(), [y, m, d]
+            if y.len() == 4 && m.len() == 2 && d.len() == 2
+            && y.parse::<u16>().is_ok_and(|y| (1900..=2100).contains(&y))
+            && m.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m))
+            && d.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d)));
+        if !ok {
+            self.fail(
+                path,
+                format!("\"{date}\" must be a date written YYYY-MM-DD"),
+            );
+        }
+    }
+
+    fn url(&mut self, path: &str, url: &str) {
+        let ok = url.starts_with("https://")
+            && url.len() <= limits::BUTTON_URL
+            && url.len() > "https://".len()
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            self.fail(
+                path,
+                format!(
+                    "\"{url}\" must be an https:// URL of at most {} characters, without spaces",
+                    limits::BUTTON_URL
+                ),
+            );
+        }
+    }
+}
+
+/// One problem in a dataset, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The field path, like `scenes[3].drama.year` (empty for the whole file).
+    pub path: String,
+    /// Line and column in the file, when known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Problem {
+    fn at(path: &str, message: String) -> Problem {
+        Problem {
+            path: path.to_owned(),
+            position: None,
+            message,
+        }
+    }
+
+    fn from_json(error: serde_json::Error) -> Problem {
+        Problem {
+            path: String::new(),
+            position: Some((error.line(), error.column())),
+            message: json_message(&error),
+        }
+    }
+
+    fn from_serde(error: serde_path_to_error::Error<serde_json::Error>) -> Problem {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let mut problem = Problem::from_json(inner);
+        // serde_path_to_error prints "." for the root.
+        problem.path = if path == "." { String::new() } else { path };
+        problem
+    }
+}
+
+/// serde_json's message without its trailing " at line L column C" (we print the position ourselves).
+fn json_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.position, self.path.is_empty()) {
+            (Some((line, column)), true) => {
+                write!(f, "line {line}, column {column}: {}", self.message)
+            }
+            (Some((line, column)), false) => {
+                write!(
+                    f,
+                    "line {line}, column {column}: {}: {}",
+                    self.path, self.message
+                )
+            }
+            (None, true) => write!(f, "{}", self.message),
+            (None, false) => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// A dataset that cannot be used, with every problem found.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct LoadError {
+    /// The file (or the bundled dataset's name).
+    pub file: String,
+    /// Every problem, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        write!(
+            f,
+            "{}: the dataset is invalid ({count} problem{})",
+            self.file,
+            if count == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  {}: {problem}", self.file)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_dataset_is_valid() {
+        let catalog = Catalog::bundled();
+        assert!(
+            catalog.is_ok(),
+            "{}",
+            catalog.err().map(|e| e.to_string()).unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn colours_parse() {
+        assert_eq!(parse_color("#E91E63"), Some(0xE91E63));
+        assert_eq!(parse_color("E91E63"), None);
+        assert_eq!(parse_color("#E91E6"), None);
+        assert_eq!(parse_color("#GG1E63"), None);
+    }
+
+    #[test]
+    fn years_read_well() {
+        let mut catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let drama = &mut catalog.scenes[0].drama;
+        drama.year = 2016;
+        drama.end_year = Some(2017);
+        assert_eq!(drama.years(), "2016–2017");
+        drama.end_year = Some(2016);
+        assert_eq!(drama.years(), "2016");
+    }
+}

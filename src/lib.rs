@@ -1,0 +1,26 @@
+//! scenebot: a Discord bot that serves Park Seo-joon's best-loved K-drama kiss scenes.
+//!
+//! # Layout
+//! - [`catalog`]: the dataset's plain types; loading and validation with precise messages.
+//! - [`limits`]: Discord's size limits and clamping, so every message fits by construction.
+//! - [`locale`]: English and Korean, and every fixed text users see.
+//! - [`search`]: drama search the way fans type (typos, Hangul, initial consonants), for commands and autocomplete.
+//! - [`pick`]: uniform random choice that can leave the current scene out.
+//! - [`render`]: scene, list, See Also and about cards as serenity builders; component ids.
+//! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview).
+//! - [`preview`]: reading a typed command line, and a readable rendering of a response.
+//! - [`config`]: settings from the environment, with errors that name the variable.
+//! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
+//! - [`cli`]: `scenebot run | check | preview | complete`.
+
+pub mod bot;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod limits;
+pub mod locale;
+pub mod pick;
+pub mod preview;
+pub mod render;
+pub mod respond;
+pub mod search;

@@ -1,0 +1,250 @@
+//! The two languages the bot speaks, and every fixed text it shows users.
+//!
+//! Command names stay English everywhere (users of similar bots find localized names confusing); descriptions and
+//! replies follow the interaction's locale: Korean for `ko`, English for everything else.
+
+/// A reply language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Locale {
+    /// English, the default.
+    En,
+    /// Korean.
+    Ko,
+}
+
+impl Locale {
+    /// Both locales, for tests and validation.
+    pub const ALL: [Locale; 2] = [Locale::En, Locale::Ko];
+
+    /// The reply language for a Discord locale string (`"ko"`, `"en-US"`, …).
+    pub fn from_discord(locale: &str) -> Locale {
+        if locale == "ko" || locale.starts_with("ko-") {
+            Locale::Ko
+        } else {
+            Locale::En
+        }
+    }
+
+    /// The Discord locale code (`"en-US"` or `"ko"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Locale::En => "en-US",
+            Locale::Ko => "ko",
+        }
+    }
+
+    /// The fixed texts of this locale.
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Locale::En => &EN,
+            Locale::Ko => &KO,
+        }
+    }
+
+    /// "16 episodes" / "16부작".
+    pub fn episodes(self, count: u16) -> String {
+        match self {
+            Locale::En => format!("{count} episodes"),
+            Locale::Ko => format!("{count}부작"),
+        }
+    }
+
+    /// "Episode 10" / "10회".
+    pub fn episode(self, number: u16) -> String {
+        match self {
+            Locale::En => format!("Episode {number}"),
+            Locale::Ko => format!("{number}회"),
+        }
+    }
+
+    /// "Scene 2 of 6" / "6개 중 2번째 장면".
+    pub fn scene_position(self, position: usize, total: usize) -> String {
+        match self {
+            Locale::En => format!("Scene {position} of {total}"),
+            Locale::Ko => format!("{total}개 중 {position}번째 장면"),
+        }
+    }
+
+    /// "Source: somagnews, “Title”" / "출처: somagnews, “Title”".
+    pub fn source_credit(self, site: &str, title: &str) -> String {
+        match self {
+            Locale::En => format!("Source: {site}, “{title}”"),
+            Locale::Ko => format!("출처: {site}, “{title}”"),
+        }
+    }
+
+    /// The reply when a drama search finds nothing.
+    pub fn no_match(self, query: &str) -> String {
+        match self {
+            Locale::En => format!("No drama matches “{query}”."),
+            Locale::Ko => format!("“{query}”에 맞는 드라마를 찾지 못했어요."),
+        }
+    }
+
+    /// "6 scenes from 6 dramas" / "드라마 6편의 장면 6개".
+    pub fn scene_count(self, scenes: usize, dramas: usize) -> String {
+        match self {
+            Locale::En => format!("{scenes} scenes from {dramas} dramas"),
+            Locale::Ko => format!("드라마 {dramas}편의 장면 {scenes}개"),
+        }
+    }
+
+    /// "Up for 3 h 12 min" / "3시간 12분째 동작 중".
+    pub fn uptime(self, seconds: u64) -> String {
+        let (days, hours, minutes) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
+        match (self, days) {
+            (Locale::En, 0) => format!("{hours} h {minutes} min"),
+            (Locale::En, _) => format!("{days} d {hours} h {minutes} min"),
+            (Locale::Ko, 0) => format!("{hours}시간 {minutes}분"),
+            (Locale::Ko, _) => format!("{days}일 {hours}시간 {minutes}분"),
+        }
+    }
+}
+
+/// Every fixed text of one locale.
+#[derive(Debug)]
+pub struct Strings {
+    /// Field name: Park Seo-joon's character.
+    pub his_role: &'static str,
+    /// Field name: the scene partner.
+    pub partner: &'static str,
+    /// Word between an actor and their character.
+    pub as_role: &'static str,
+    /// Field name: the drama's facts.
+    pub drama: &'static str,
+    /// Field name: the episode.
+    pub episode: &'static str,
+    /// Field name: other titles.
+    pub also_known_as: &'static str,
+    /// Field name: the fan note.
+    pub fan_note: &'static str,
+    /// Button: a different random scene.
+    pub another_scene: &'static str,
+    /// Button: a video-site search for the scene.
+    pub find_clip: &'static str,
+    /// Words added to the video-site search.
+    pub clip_search_words: &'static str,
+    /// Button and title prefix: the See Also item.
+    pub see_also: &'static str,
+    /// `/scenes` card title.
+    pub all_scenes_title: &'static str,
+    /// `/scenes` card description.
+    pub all_scenes_intro: &'static str,
+    /// `/scenes` select menu placeholder.
+    pub open_scene: &'static str,
+    /// Line before search suggestions.
+    pub did_you_mean: &'static str,
+    /// Hint after suggestions.
+    pub try_autocomplete: &'static str,
+    /// `/about` title.
+    pub about_title: &'static str,
+    /// `/about` description.
+    pub about_intro: &'static str,
+    /// `/about` field: the dataset.
+    pub about_dataset: &'static str,
+    /// `/about` field: the source.
+    pub about_source: &'static str,
+    /// `/about` field: version.
+    pub about_version: &'static str,
+    /// `/about` field: uptime.
+    pub about_uptime: &'static str,
+    /// `/about` field: commands.
+    pub about_commands: &'static str,
+    /// `/about` commands list.
+    pub about_commands_list: &'static str,
+    /// Revision label in `/about`.
+    pub revision: &'static str,
+    /// The generic failure users see when something broke on our side.
+    pub internal_error: &'static str,
+    /// A button or menu from a card the bot no longer understands.
+    pub stale_component: &'static str,
+    /// A command the bot no longer has (a stale registration).
+    pub unknown_command: &'static str,
+}
+
+static EN: Strings = Strings {
+    his_role: "Park Seo-joon as",
+    partner: "Scene partner",
+    as_role: "as",
+    drama: "The drama",
+    episode: "Episode",
+    also_known_as: "Also known as",
+    fan_note: "Fan note",
+    another_scene: "Another scene",
+    find_clip: "Find the clip",
+    clip_search_words: "kiss scene",
+    see_also: "See also",
+    all_scenes_title: "Park Seo-joon's best kiss scenes",
+    all_scenes_intro: "Pick a scene from the menu below, or use `/scene` with a drama's name.",
+    open_scene: "Open a scene…",
+    did_you_mean: "Did you mean:",
+    try_autocomplete: "Tip: start typing in the `drama` option and pick from the list.",
+    about_title: "About scenebot",
+    about_intro:
+        "A fan bot for Park Seo-joon's best-loved K-drama kiss scenes: a scene card with `/scene`, \
+every scene with `/scenes`, and the article's See Also item with `/seealso`.",
+    about_dataset: "Dataset",
+    about_source: "Source",
+    about_version: "Version",
+    about_uptime: "Uptime",
+    about_commands: "Commands",
+    about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about`",
+    revision: "revision",
+    internal_error: "Sorry, something went wrong on our side. Please try again in a moment.",
+    stale_component: "This card is from an older version of the bot. Run `/scene` for a fresh one.",
+    unknown_command:
+        "This command is no longer available. Try `/scene`, `/scenes`, `/seealso` or `/about`.",
+};
+
+static KO: Strings = Strings {
+    his_role: "박서준의 배역",
+    partner: "상대 배우",
+    as_role: "—",
+    drama: "드라마",
+    episode: "회차",
+    also_known_as: "다른 제목",
+    fan_note: "팬 노트",
+    another_scene: "다른 장면",
+    find_clip: "영상 찾기",
+    clip_search_words: "키스신",
+    see_also: "함께 보기",
+    all_scenes_title: "박서준 명장면 키스신 모음",
+    all_scenes_intro: "아래 메뉴에서 장면을 고르거나, `/scene`에 드라마 이름을 입력해 보세요.",
+    open_scene: "장면 열기…",
+    did_you_mean: "혹시 이 드라마인가요?",
+    try_autocomplete: "팁: `drama` 옵션에 입력을 시작하면 목록에서 고를 수 있어요.",
+    about_title: "scenebot 소개",
+    about_intro:
+        "박서준 배우의 사랑받는 드라마 키스신을 소개하는 팬 봇이에요. `/scene`으로 장면 카드를, \
+`/scenes`로 전체 장면을, `/seealso`로 원문 기사의 함께 보기 항목을 볼 수 있어요.",
+    about_dataset: "데이터",
+    about_source: "출처",
+    about_version: "버전",
+    about_uptime: "가동 시간",
+    about_commands: "명령어",
+    about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about`",
+    revision: "개정",
+    internal_error: "죄송해요, 봇에 문제가 생겼어요. 잠시 후 다시 시도해 주세요.",
+    stale_component: "이전 버전 봇의 카드예요. `/scene`으로 새 카드를 받아 보세요.",
+    unknown_command:
+        "더 이상 없는 명령어예요. `/scene`, `/scenes`, `/seealso`, `/about`을 써 보세요.",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn korean_locales_get_korean() {
+        assert_eq!(Locale::from_discord("ko"), Locale::Ko);
+        assert_eq!(Locale::from_discord("en-US"), Locale::En);
+        assert_eq!(Locale::from_discord("ja"), Locale::En);
+        assert_eq!(Locale::from_discord(""), Locale::En);
+    }
+
+    #[test]
+    fn uptime_reads_well() {
+        assert_eq!(Locale::En.uptime(3 * 3600 + 12 * 60 + 5), "3 h 12 min");
+        assert_eq!(Locale::Ko.uptime(90_000), "1일 1시간 0분");
+    }
+}

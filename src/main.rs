@@ -1,0 +1,5 @@
+//! The `scenebot` binary: see `scenebot --help`.
+
+fn main() -> std::process::ExitCode {
+    scenebot::cli::main()
+}

@@ -1,0 +1,230 @@
+//! `scenebot preview`: a command line as a user would type it in Discord, and the exact response the bot would send,
+//! as JSON or as readable text. No token, no network.
+
+use serde_json::Value;
+
+use crate::respond::Command;
+
+/// Why a preview line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The line does not start with `/`.
+    #[error("a command starts with '/', like \"/scene drama:hwarang\"")]
+    NoSlash,
+    /// The command is not one of ours.
+    #[error("unknown command \"/{0}\"; try /scene, /scenes, /seealso or /about")]
+    UnknownCommand(String),
+    /// The command has no such option.
+    #[error("/{command} has no option \"{option}\"{hint}")]
+    UnknownOption {
+        /// The command.
+        command: String,
+        /// The option typed.
+        option: String,
+        /// The options it does have.
+        hint: String,
+    },
+    /// Text that belongs to no option.
+    #[error("\"{0}\" is not an option; write options as name:value, like drama:hwarang")]
+    StrayText(String),
+}
+
+/// Reads `/scene drama:kill me heal me` (an option's value runs until the next `name:`).
+pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
+    let line = line.trim();
+    let rest = line.strip_prefix('/').ok_or(ParseError::NoSlash)?;
+    let mut words = rest.split_whitespace();
+    let name = words.next().unwrap_or_default().to_lowercase();
+    let mut options: Vec<(String, String)> = Vec::new();
+    for word in words {
+        match word.split_once(':') {
+            Some((key, value)) if is_option_name(key) => {
+                options.push((key.to_lowercase(), value.to_owned()))
+            }
+            _ => match options.last_mut() {
+                Some((_, value)) => {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(word);
+                }
+                None => return Err(ParseError::StrayText(word.to_owned())),
+            },
+        }
+    }
+    let allowed: &[&str] = match name.as_str() {
+        "scene" => &["drama"],
+        "scenes" | "seealso" | "about" => &[],
+        _ => return Err(ParseError::UnknownCommand(name)),
+    };
+    if let Some((option, _)) = options
+        .iter()
+        .find(|(key, _)| !allowed.contains(&key.as_str()))
+    {
+        return Err(ParseError::UnknownOption {
+            command: name.clone(),
+            option: option.clone(),
+            hint: if allowed.is_empty() {
+                " (it takes none)".to_owned()
+            } else {
+                format!(" (it takes: {})", allowed.join(", "))
+            },
+        });
+    }
+    Ok(match name.as_str() {
+        "scene" => Command::Scene {
+            drama: options
+                .into_iter()
+                .find(|(key, _)| key == "drama")
+                .map(|(_, value)| value),
+        },
+        "scenes" => Command::Scenes,
+        "seealso" => Command::SeeAlso,
+        _ => Command::About,
+    })
+}
+
+fn is_option_name(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A readable rendering of an interaction response's JSON: what a user would see.
+pub fn as_text(response: &Value) -> String {
+    let mut out = Vec::new();
+    let data = &response["data"];
+    let kind = match response["type"].as_u64() {
+        Some(4) => "reply",
+        Some(7) => "update of the card",
+        Some(8) => "autocomplete",
+        _ => "response",
+    };
+    let visibility = if data["flags"].as_u64().is_some_and(|f| f & 64 != 0) {
+        " (only the user sees it)"
+    } else {
+        ""
+    };
+    out.push(format!("[{kind}{visibility}]"));
+    if let Some(content) = data["content"].as_str() {
+        out.push(content.to_owned());
+    }
+    for embed in data["embeds"].as_array().into_iter().flatten() {
+        out.push(String::new());
+        if let Some(author) = embed["author"]["name"].as_str() {
+            out.push(author.to_owned());
+        }
+        if let Some(title) = embed["title"].as_str() {
+            out.push(format!("# {title}"));
+        }
+        if let Some(url) = embed["url"].as_str() {
+            out.push(format!("  <{url}>"));
+        }
+        if let Some(description) = embed["description"].as_str() {
+            out.push(description.to_owned());
+        }
+        for field in embed["fields"].as_array().into_iter().flatten() {
+            out.push(format!(
+                "\n## {}\n{}",
+                field["name"].as_str().unwrap_or_default(),
+                field["value"].as_str().unwrap_or_default()
+            ));
+        }
+        if let Some(footer) = embed["footer"]["text"].as_str() {
+            out.push(format!("\n— {footer}"));
+        }
+    }
+    for row in data["components"].as_array().into_iter().flatten() {
+        let mut parts = Vec::new();
+        for component in row["components"].as_array().into_iter().flatten() {
+            let emoji = component["emoji"]["name"]
+                .as_str()
+                .map(|e| format!("{e} "))
+                .unwrap_or_default();
+            let label = component["label"].as_str().unwrap_or_default();
+            match (component["type"].as_u64(), component["url"].as_str()) {
+                (Some(2), Some(url)) => parts.push(format!("[{emoji}{label} ↗ {url}]")),
+                (Some(2), None) => parts.push(format!("[{emoji}{label}]")),
+                (Some(3), _) => {
+                    let options: Vec<String> = component["options"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|o| {
+                            format!(
+                                "{} {}",
+                                o["emoji"]["name"].as_str().unwrap_or_default(),
+                                o["label"].as_str().unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    parts.push(format!(
+                        "[menu: {} ▾ {}]",
+                        component["placeholder"].as_str().unwrap_or_default(),
+                        options.join(" | ")
+                    ));
+                }
+                _ => {}
+            }
+        }
+        out.push(format!("\n{}", parts.join(" ")));
+    }
+    for choice in data["choices"].as_array().into_iter().flatten() {
+        out.push(format!(
+            "• {} → {}",
+            choice["name"].as_str().unwrap_or_default(),
+            choice["value"].as_str().unwrap_or_default()
+        ));
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_parse_like_discord_reads_them() {
+        assert_eq!(
+            parse_command_line("/scene"),
+            Ok(Command::Scene { drama: None })
+        );
+        assert_eq!(
+            parse_command_line("/scene drama:kill me heal me"),
+            Ok(Command::Scene {
+                drama: Some("kill me heal me".into())
+            })
+        );
+        assert_eq!(
+            parse_command_line("  /Scene   drama:화랑 "),
+            Ok(Command::Scene {
+                drama: Some("화랑".into())
+            })
+        );
+        assert_eq!(parse_command_line("/scenes"), Ok(Command::Scenes));
+        assert_eq!(parse_command_line("/seealso"), Ok(Command::SeeAlso));
+        assert_eq!(parse_command_line("/about"), Ok(Command::About));
+    }
+
+    #[test]
+    fn bad_lines_say_what_is_wrong() {
+        assert_eq!(parse_command_line("scene"), Err(ParseError::NoSlash));
+        assert!(matches!(
+            parse_command_line("/dance"),
+            Err(ParseError::UnknownCommand(_))
+        ));
+        assert!(matches!(
+            parse_command_line("/scene title:x"),
+            Err(ParseError::UnknownOption { .. })
+        ));
+        assert!(matches!(
+            parse_command_line("/about drama:x"),
+            Err(ParseError::UnknownOption { .. })
+        ));
+        assert!(matches!(
+            parse_command_line("/scene hwarang"),
+            Err(ParseError::StrayText(_))
+        ));
+    }
+}

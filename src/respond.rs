@@ -1,0 +1,291 @@
+//! The command core: a request in, the interaction response Discord should receive out.
+//!
+//! The Discord layer and `scenebot preview` both call these functions, so what `preview` prints is exactly what the
+//! bot sends. Nothing here does I/O; randomness comes in as an argument.
+
+use rand::Rng;
+use serenity::all::{AutocompleteChoice, CreateAutocompleteResponse, CreateInteractionResponse};
+
+use crate::catalog::Catalog;
+use crate::limits;
+use crate::locale::Locale;
+use crate::pick;
+use crate::render::{self, AboutFacts, ComponentAction};
+use crate::search::{Lookup, SearchIndex};
+
+/// A slash command the core answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/scene [drama]`.
+    Scene {
+        /// What the user typed or picked (an autocomplete value is a scene id).
+        drama: Option<String>,
+    },
+    /// `/scenes`.
+    Scenes,
+    /// `/seealso`.
+    SeeAlso,
+    /// `/about`.
+    About,
+}
+
+impl Command {
+    /// The command's name as registered.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Scene { .. } => "scene",
+            Command::Scenes => "scenes",
+            Command::SeeAlso => "seealso",
+            Command::About => "about",
+        }
+    }
+}
+
+/// The catalog with its search index: everything the core reads.
+#[derive(Debug, Clone)]
+pub struct Responder {
+    /// The dataset.
+    pub catalog: Catalog,
+    /// Its search index.
+    pub index: SearchIndex,
+}
+
+impl Responder {
+    /// Indexes `catalog`.
+    pub fn new(catalog: Catalog) -> Responder {
+        let index = SearchIndex::new(&catalog);
+        Responder { catalog, index }
+    }
+
+    /// The response to a slash command.
+    pub fn command(
+        &self,
+        command: &Command,
+        locale: Locale,
+        facts: AboutFacts,
+        rng: &mut impl Rng,
+    ) -> CreateInteractionResponse {
+        let catalog = &self.catalog;
+        let card = match command {
+            Command::Scene { drama } => {
+                let query = drama.as_deref().map(str::trim).filter(|q| !q.is_empty());
+                let scene =
+                    match query {
+                        None => pick::random_scene(catalog.scenes.len(), None, rng),
+                        Some(query) => match self.index.lookup(query) {
+                            Lookup::Found(scene) => Some(scene),
+                            Lookup::NoMatch { suggestions } => {
+                                return CreateInteractionResponse::Message(
+                                    render::no_match_message(catalog, query, &suggestions, locale),
+                                )
+                            }
+                        },
+                    };
+                match scene.and_then(|i| catalog.scenes.get(i)) {
+                    Some(scene) => render::scene_card(catalog, scene, locale),
+                    None => return self.error(locale.strings().internal_error),
+                }
+            }
+            Command::Scenes => render::all_scenes_card(catalog, locale),
+            Command::SeeAlso => render::see_also_card(catalog, locale),
+            Command::About => render::about_card(catalog, locale, facts),
+        };
+        CreateInteractionResponse::Message(card.into_interaction_message())
+    }
+
+    /// The response to a button or menu of one of our cards. `values` are a select menu's chosen values.
+    pub fn component(
+        &self,
+        custom_id: &str,
+        values: &[String],
+        locale: Locale,
+        rng: &mut impl Rng,
+    ) -> CreateInteractionResponse {
+        let catalog = &self.catalog;
+        let Some(action) = ComponentAction::parse(custom_id) else {
+            return self.error(locale.strings().stale_component);
+        };
+        match action {
+            ComponentAction::AnotherScene { current } => {
+                let exclude = catalog.position(&current);
+                match pick::random_scene(catalog.scenes.len(), exclude, rng)
+                    .and_then(|i| catalog.scenes.get(i))
+                {
+                    Some(scene) => CreateInteractionResponse::UpdateMessage(
+                        render::scene_card(catalog, scene, locale).into_interaction_message(),
+                    ),
+                    None => self.error(locale.strings().stale_component),
+                }
+            }
+            ComponentAction::ShowScene { id } => match catalog.scene(&id) {
+                // The suggestion buttons sit on an ephemeral reply: the card replaces it.
+                Some(scene) => CreateInteractionResponse::UpdateMessage(
+                    render::scene_card(catalog, scene, locale).into_interaction_message(),
+                ),
+                None => self.error(locale.strings().stale_component),
+            },
+            ComponentAction::OpenSelected => {
+                match values.first().and_then(|id| catalog.scene(id)) {
+                    Some(scene) => CreateInteractionResponse::Message(
+                        render::scene_card(catalog, scene, locale)
+                            .into_interaction_message()
+                            .ephemeral(true),
+                    ),
+                    None => self.error(locale.strings().stale_component),
+                }
+            }
+        }
+    }
+
+    /// Autocomplete for `/scene drama`: at most 25 ranked choices whose values are scene ids.
+    pub fn autocomplete(&self, partial: &str, locale: Locale) -> CreateInteractionResponse {
+        let choices = self
+            .index
+            .search(partial)
+            .into_iter()
+            .take(limits::CHOICES)
+            .filter_map(|hit| self.catalog.scenes.get(hit.scene))
+            .map(|scene| {
+                AutocompleteChoice::new(render::choice_name(scene, locale), scene.id.clone())
+            })
+            .collect();
+        CreateInteractionResponse::Autocomplete(
+            CreateAutocompleteResponse::new().set_choices(choices),
+        )
+    }
+
+    /// A short, friendly ephemeral message.
+    pub fn error(&self, text: &str) -> CreateInteractionResponse {
+        CreateInteractionResponse::Message(render::plain_message(text).ephemeral(true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+    use serde_json::{json, Value};
+
+    fn responder() -> Responder {
+        Responder::new(Catalog::bundled().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn to_json(response: CreateInteractionResponse) -> Value {
+        serde_json::to_value(response).unwrap_or_default()
+    }
+
+    const FACTS: AboutFacts = AboutFacts { uptime_seconds: 0 };
+
+    #[test]
+    fn scene_by_name_answers_with_that_card() {
+        let responder = responder();
+        let mut rng = StdRng::seed_from_u64(3);
+        let reply = to_json(responder.command(
+            &Command::Scene {
+                drama: Some("hwarng".into()),
+            },
+            Locale::En,
+            FACTS,
+            &mut rng,
+        ));
+        assert_eq!(reply["type"], 4);
+        assert!(reply["data"]["embeds"][0]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Hwarang"));
+        assert!(
+            reply["data"].get("flags").is_none(),
+            "a found scene is public"
+        );
+    }
+
+    #[test]
+    fn nonsense_gets_an_ephemeral_reply_with_suggestion_buttons() {
+        let responder = responder();
+        let mut rng = StdRng::seed_from_u64(3);
+        let reply = to_json(responder.command(
+            &Command::Scene {
+                drama: Some("pizza".into()),
+            },
+            Locale::Ko,
+            FACTS,
+            &mut rng,
+        ));
+        assert_eq!(reply["type"], 4);
+        assert_eq!(reply["data"]["flags"], 64);
+        assert!(reply["data"]["embeds"].is_null() || reply["data"]["embeds"] == json!([]));
+        assert_eq!(
+            reply["data"]["components"][0]["components"]
+                .as_array()
+                .map(Vec::len),
+            Some(3)
+        );
+        assert!(reply["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pizza"));
+    }
+
+    #[test]
+    fn another_scene_never_repeats_the_current_one() {
+        let responder = responder();
+        let mut rng = StdRng::seed_from_u64(5);
+        for scene in &responder.catalog.scenes {
+            for _ in 0..50 {
+                let reply = to_json(responder.component(
+                    &format!("scene:another:{}", scene.id),
+                    &[],
+                    Locale::En,
+                    &mut rng,
+                ));
+                assert_eq!(reply["type"], 7);
+                let button = &reply["data"]["components"][0]["components"][0]["custom_id"];
+                assert_ne!(button, &json!(format!("scene:another:{}", scene.id)));
+            }
+        }
+    }
+
+    #[test]
+    fn the_menu_opens_the_chosen_scene_privately() {
+        let responder = responder();
+        let mut rng = StdRng::seed_from_u64(5);
+        let reply = to_json(responder.component(
+            "scenes:open",
+            &["kill-me-heal-me".into()],
+            Locale::En,
+            &mut rng,
+        ));
+        assert_eq!(reply["type"], 4);
+        assert_eq!(reply["data"]["flags"], 64);
+        assert!(reply["data"]["embeds"][0]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Kill Me, Heal Me"));
+        let stale =
+            to_json(responder.component("scenes:open", &["gone".into()], Locale::En, &mut rng));
+        assert_eq!(stale["data"]["flags"], 64);
+        let unknown = to_json(responder.component("something:else", &[], Locale::En, &mut rng));
+        assert_eq!(unknown["data"]["flags"], 64);
+    }
+
+    #[test]
+    fn autocomplete_ranks_and_bounds_its_choices() {
+        let responder = responder();
+        let reply = to_json(responder.autocomplete("", Locale::En));
+        assert_eq!(reply["type"], 8);
+        let choices = reply["data"]["choices"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(choices.len(), responder.catalog.scenes.len());
+        assert!(choices.len() <= 25);
+        let reply = to_json(responder.autocomplete("ㄱㅂㅅ", Locale::Ko));
+        assert_eq!(reply["data"]["choices"][0]["value"], "secretary-kim");
+        assert!(reply["data"]["choices"][0]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("김비서가 왜 그럴까"));
+        let reply = to_json(responder.autocomplete("zzzz", Locale::En));
+        assert_eq!(reply["data"]["choices"], json!([]));
+    }
+}
