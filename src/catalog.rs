@@ -348,6 +348,20 @@ impl Scene {
                 limits::ALT_TITLE,
             );
         }
+        let joined = drama
+            .alt_titles
+            .join(crate::render::LIST_SEPARATOR)
+            .chars()
+            .count();
+        if joined > limits::EMBED_FIELD_VALUE {
+            check.fail(
+                &field("drama.alt_titles"),
+                format!(
+                    "together {joined} characters; at most {} fit in one field",
+                    limits::EMBED_FIELD_VALUE
+                ),
+            );
+        }
         check.string(
             &field("drama.title_ko"),
             &drama.title_ko,
@@ -569,9 +583,15 @@ impl Problem {
     fn from_serde(error: serde_path_to_error::Error<serde_json::Error>) -> Problem {
         let path = error.path().to_string();
         let inner = error.into_inner();
+        let inner_category = inner.classify();
         let mut problem = Problem::from_json(inner);
-        // serde_path_to_error prints "." for the root.
-        problem.path = if path == "." { String::new() } else { path };
+        // A syntax error has no meaningful field path (serde_path_to_error prints "?" there, "." for the root).
+        let data_error = inner_category == serde_json::error::Category::Data;
+        problem.path = if data_error && path != "." && path != "?" {
+            path
+        } else {
+            String::new()
+        };
         problem
     }
 }

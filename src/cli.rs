@@ -184,7 +184,12 @@ fn preview(
 /// `scenebot complete`.
 fn complete(partial: &str, locale: Locale, data: Option<PathBuf>) -> ExitCode {
     match load_for_cli(data) {
-        Ok(responder) => print_response(&responder.autocomplete(partial, locale), false),
+        Ok(responder) => print_response(
+            &serenity::all::CreateInteractionResponse::Autocomplete(
+                responder.autocomplete(partial, locale),
+            ),
+            false,
+        ),
         Err(code) => code,
     }
 }

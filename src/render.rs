@@ -16,6 +16,14 @@ use crate::locale::Locale;
 /// The video site searched by the "Find the clip" button (a search, never an invented video URL).
 pub const CLIP_SEARCH_URL: &str = "https://www.youtube.com/results?search_query=";
 
+/// Mentions nobody: every message the bot sends uses this (except a daily post's chosen role ping).
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
+/// Between the items of a list shown on one line (alternative titles).
+pub const LIST_SEPARATOR: &str = " · ";
+
 /// A message's visible parts: embeds and component rows.
 #[derive(Debug, Clone, Default)]
 pub struct Card {
@@ -31,7 +39,7 @@ impl Card {
         CreateInteractionResponseMessage::new()
             .embeds(self.embeds)
             .components(self.components)
-            .allowed_mentions(CreateAllowedMentions::new())
+            .allowed_mentions(no_mentions())
     }
 
     /// The card as a channel message, mentioning nobody.
@@ -39,7 +47,7 @@ impl Card {
         CreateMessage::new()
             .embeds(self.embeds)
             .components(self.components)
-            .allowed_mentions(CreateAllowedMentions::new())
+            .allowed_mentions(no_mentions())
     }
 
     /// Characters Discord counts against its 6,000 per message: titles, descriptions, field names and values,
@@ -184,7 +192,10 @@ pub fn scene_card(catalog: &Catalog, scene: &Scene, locale: Locale) -> Card {
     if !drama.alt_titles.is_empty() {
         embed = embed.field(
             strings.also_known_as,
-            clamp(&drama.alt_titles.join(" · "), limits::EMBED_FIELD_VALUE),
+            clamp(
+                &drama.alt_titles.join(LIST_SEPARATOR),
+                limits::EMBED_FIELD_VALUE,
+            ),
             false,
         );
     }
@@ -508,7 +519,7 @@ pub fn no_match_message(
 pub fn plain_message(content: &str) -> CreateInteractionResponseMessage {
     CreateInteractionResponseMessage::new()
         .content(clamp(content, limits::MESSAGE_CONTENT))
-        .allowed_mentions(CreateAllowedMentions::new())
+        .allowed_mentions(no_mentions())
 }
 
 /// The drama title in the reader's language.

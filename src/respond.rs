@@ -138,7 +138,7 @@ impl Responder {
     }
 
     /// Autocomplete for `/scene drama`: at most 25 ranked choices whose values are scene ids.
-    pub fn autocomplete(&self, partial: &str, locale: Locale) -> CreateInteractionResponse {
+    pub fn autocomplete(&self, partial: &str, locale: Locale) -> CreateAutocompleteResponse {
         let choices = self
             .index
             .search(partial)
@@ -149,9 +149,7 @@ impl Responder {
                 AutocompleteChoice::new(render::choice_name(scene, locale), scene.id.clone())
             })
             .collect();
-        CreateInteractionResponse::Autocomplete(
-            CreateAutocompleteResponse::new().set_choices(choices),
-        )
+        CreateAutocompleteResponse::new().set_choices(choices)
     }
 
     /// A short, friendly ephemeral message.
@@ -170,7 +168,7 @@ mod tests {
         Responder::new(Catalog::bundled().unwrap_or_else(|e| panic!("{e}")))
     }
 
-    fn to_json(response: CreateInteractionResponse) -> Value {
+    fn to_json(response: impl serde::Serialize) -> Value {
         serde_json::to_value(response).unwrap_or_default()
     }
 
@@ -271,7 +269,9 @@ mod tests {
     #[test]
     fn autocomplete_ranks_and_bounds_its_choices() {
         let responder = responder();
-        let reply = to_json(responder.autocomplete("", Locale::En));
+        let reply = to_json(CreateInteractionResponse::Autocomplete(
+            responder.autocomplete("", Locale::En),
+        ));
         assert_eq!(reply["type"], 8);
         let choices = reply["data"]["choices"]
             .as_array()
@@ -279,13 +279,17 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(choices.len(), responder.catalog.scenes.len());
         assert!(choices.len() <= 25);
-        let reply = to_json(responder.autocomplete("ㄱㅂㅅ", Locale::Ko));
+        let reply = to_json(CreateInteractionResponse::Autocomplete(
+            responder.autocomplete("ㄱㅂㅅ", Locale::Ko),
+        ));
         assert_eq!(reply["data"]["choices"][0]["value"], "secretary-kim");
         assert!(reply["data"]["choices"][0]["name"]
             .as_str()
             .unwrap_or_default()
             .contains("김비서가 왜 그럴까"));
-        let reply = to_json(responder.autocomplete("zzzz", Locale::En));
+        let reply = to_json(CreateInteractionResponse::Autocomplete(
+            responder.autocomplete("zzzz", Locale::En),
+        ));
         assert_eq!(reply["data"]["choices"], json!([]));
     }
 }

@@ -1,0 +1,124 @@
+//! The slash commands. Each parses its options, asks the core for the response, and sends it; nothing else.
+//!
+//! Names stay English everywhere; descriptions carry Korean localizations. All four work in servers, in DMs with
+//! the bot and as a user-installed app, so a fan can share a scene anywhere.
+
+use std::sync::atomic::Ordering;
+
+use serenity::all::{CreateAutocompleteResponse, CreateInteractionResponse, GuildId};
+use tracing::{error, info};
+
+use super::{Context, Data, Error};
+use crate::locale::Locale;
+use crate::render::AboutFacts;
+use crate::respond::Command;
+
+/// Every command, in the order Discord lists them.
+pub fn all() -> Vec<poise::Command<Data, Error>> {
+    vec![scene(), scenes(), seealso(), about()]
+}
+
+/// Registers `commands` with one bulk overwrite (idempotent): on one guild when `guild` is set (instant), else
+/// globally. A failure is logged, not fatal: the commands registered before keep working.
+pub async fn register(
+    ctx: &serenity::all::Context,
+    commands: &[poise::Command<Data, Error>],
+    guild: Option<GuildId>,
+) {
+    let result = match guild {
+        Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
+        None => poise::builtins::register_globally(ctx, commands).await,
+    };
+    match (result, guild) {
+        (Ok(()), Some(guild)) => {
+            info!(count = commands.len(), guild = %guild, "commands registered on the guild")
+        }
+        (Ok(()), None) => info!(count = commands.len(), "commands registered globally"),
+        (Err(error), _) => {
+            error!("command registration failed: {error}; the previous registration stays in place")
+        }
+    }
+}
+
+/// The reply language of this interaction.
+pub fn locale_of(ctx: Context<'_>) -> Locale {
+    ctx.locale().map_or(Locale::En, Locale::from_discord)
+}
+
+/// Sends the core's response as this interaction's reply: the one place commands send.
+async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Result<(), Error> {
+    if let poise::Context::Application(app) = ctx {
+        app.interaction
+            .create_response(ctx.http(), response)
+            .await?;
+        app.has_sent_initial_response.store(true, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// Runs `command` through the core and replies.
+async fn answer(ctx: Context<'_>, command: Command) -> Result<(), Error> {
+    let data = ctx.data();
+    let facts = AboutFacts {
+        uptime_seconds: data.started.elapsed().as_secs(),
+    };
+    let response = data
+        .responder
+        .command(&command, locale_of(ctx), facts, &mut rand::rng());
+    reply(ctx, response).await
+}
+
+/// Autocomplete for the `drama` option.
+async fn autocomplete_drama(ctx: Context<'_>, partial: &str) -> CreateAutocompleteResponse {
+    ctx.data().responder.autocomplete(partial, locale_of(ctx))
+}
+
+/// Show a Park Seo-joon kiss scene: a random one, or pick a drama
+#[poise::command(
+    slash_command,
+    description_localized("ko", "박서준 키스신 카드를 보여 줘요: 무작위로, 또는 드라마를 골라서"),
+    install_context = "Guild|User",
+    interaction_context = "Guild|BotDm|PrivateChannel"
+)]
+pub async fn scene(
+    ctx: Context<'_>,
+    #[description = "A drama's name in English or Korean; leave empty for a random scene"]
+    #[description_localized("ko", "드라마 이름 (한국어 또는 영어). 비워 두면 무작위 장면")]
+    #[autocomplete = "autocomplete_drama"]
+    drama: Option<String>,
+) -> Result<(), Error> {
+    answer(ctx, Command::Scene { drama }).await
+}
+
+/// Every scene in one card, with a menu to open one
+#[poise::command(
+    slash_command,
+    description_localized("ko", "모든 장면을 한 카드에 모아 보고, 메뉴에서 하나를 열어요"),
+    install_context = "Guild|User",
+    interaction_context = "Guild|BotDm|PrivateChannel"
+)]
+pub async fn scenes(ctx: Context<'_>) -> Result<(), Error> {
+    answer(ctx, Command::Scenes).await
+}
+
+/// The source article's See Also item
+#[poise::command(
+    slash_command,
+    description_localized("ko", "원문 기사의 '함께 보기' 항목"),
+    install_context = "Guild|User",
+    interaction_context = "Guild|BotDm|PrivateChannel"
+)]
+pub async fn seealso(ctx: Context<'_>) -> Result<(), Error> {
+    answer(ctx, Command::SeeAlso).await
+}
+
+/// What this bot is, where its scenes come from, and how it is doing
+#[poise::command(
+    slash_command,
+    description_localized("ko", "이 봇 소개: 장면의 출처, 데이터 버전, 가동 시간"),
+    install_context = "Guild|User",
+    interaction_context = "Guild|BotDm|PrivateChannel"
+)]
+pub async fn about(ctx: Context<'_>) -> Result<(), Error> {
+    answer(ctx, Command::About).await
+}

@@ -1,0 +1,101 @@
+//! Buttons and menus on our cards, and the one funnel every error goes through: users get a short friendly
+//! ephemeral line, operators one precise log line; never the raw error chain.
+
+use serenity::all::{ComponentInteraction, ComponentInteractionDataKind, FullEvent, Interaction};
+use tracing::{error, warn};
+
+use super::{Data, Error};
+use crate::locale::Locale;
+use crate::render;
+
+/// Handles the events poise does not: component interactions (buttons, menus).
+pub async fn on_event(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    event: &FullEvent,
+) -> Result<(), Error> {
+    if let FullEvent::InteractionCreate {
+        interaction: Interaction::Component(component),
+    } = event
+    {
+        on_component(framework.serenity_context, component, framework.user_data).await?;
+    }
+    Ok(())
+}
+
+async fn on_component(
+    ctx: &serenity::all::Context,
+    component: &ComponentInteraction,
+    data: &Data,
+) -> Result<(), Error> {
+    let values: Vec<String> = match &component.data.kind {
+        ComponentInteractionDataKind::StringSelect { values } => values.clone(),
+        _ => Vec::new(),
+    };
+    let locale = Locale::from_discord(&component.locale);
+    let response =
+        data.responder
+            .component(&component.data.custom_id, &values, locale, &mut rand::rng());
+    component.create_response(&ctx.http, response).await?;
+    Ok(())
+}
+
+/// The error funnel: one log line, one friendly ephemeral reply where a reply is still possible.
+pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
+    use poise::FrameworkError;
+    match error {
+        FrameworkError::Command { error, ctx, .. } => {
+            error!(command = %ctx.command().name, "command failed: {error}");
+            tell_user(ctx, |s| s.internal_error).await;
+        }
+        FrameworkError::CommandPanic { payload, ctx, .. } => {
+            error!(command = %ctx.command().name, "command panicked: {}", payload.unwrap_or_default());
+            tell_user(ctx, |s| s.internal_error).await;
+        }
+        FrameworkError::ArgumentParse {
+            error, input, ctx, ..
+        } => {
+            warn!(command = %ctx.command().name, input = ?input, "unreadable option: {error}");
+            tell_user(ctx, |s| s.internal_error).await;
+        }
+        FrameworkError::UnknownInteraction {
+            interaction,
+            framework,
+            ..
+        } => {
+            warn!(command = %interaction.data.name, "an unknown command was used (a stale registration)");
+            let locale = Locale::from_discord(&interaction.locale);
+            let response = framework
+                .user_data
+                .responder
+                .error(locale.strings().unknown_command);
+            if let Err(error) = interaction
+                .create_response(&framework.serenity_context.http, response)
+                .await
+            {
+                warn!("cannot answer the unknown command: {error}");
+            }
+        }
+        FrameworkError::EventHandler { error, event, .. } => {
+            error!(
+                event = event.snake_case_name(),
+                "event handler failed: {error}"
+            );
+        }
+        other => warn!("{other}"),
+    }
+}
+
+/// Tells the user, ephemerally, that something went wrong; as a follow-up if the reply was already sent.
+async fn tell_user(
+    ctx: super::Context<'_>,
+    text: impl Fn(&crate::locale::Strings) -> &'static str,
+) {
+    let locale = super::commands::locale_of(ctx);
+    let reply = poise::CreateReply::default()
+        .content(text(locale.strings()))
+        .ephemeral(true)
+        .allowed_mentions(render::no_mentions());
+    if let Err(error) = ctx.send(reply).await {
+        warn!("cannot tell the user about the failure: {error}");
+    }
+}

@@ -1,0 +1,208 @@
+//! The Discord layer: serenity + poise. It only translates between Discord and the pure core ([`crate::respond`]).
+//!
+//! - [`commands`]: the slash commands, one small function each, and [`commands::all`].
+//! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
+//! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
+
+pub mod commands;
+pub mod dedup;
+pub mod events;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serenity::all::{
+    ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, HttpBuilder, HttpError,
+};
+use tracing::{error, info, warn};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::respond::Responder;
+
+/// Everything a command reads: one typed struct, no TypeMap.
+pub struct Data {
+    /// The catalog and its search index.
+    pub responder: Responder,
+    /// When the bot started, for `/about`.
+    pub started: Instant,
+}
+
+/// The error every handler returns; users never see its text (see [`events::on_error`]).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The poise context of our commands.
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// How long a shutdown waits for replies in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The intents the bot needs: guild create/delete only. Slash commands need none; MESSAGE_CONTENT never.
+pub const INTENTS: GatewayIntents = GatewayIntents::GUILDS;
+
+/// Runs the bot with settings from the environment until SIGINT or SIGTERM; the process exit code.
+pub fn run_from_env() -> ExitCode {
+    init_logging();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let catalog = match Catalog::load(config.data.as_deref()) {
+        Ok(catalog) => catalog,
+        Err(error) => {
+            error!("{error}");
+            return ExitCode::from(crate::cli::EXIT_INVALID);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            error!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, catalog)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: our info lines and the libraries' warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("scenebot=info,serenity=warn,poise=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Connects, serves until a signal, and shuts down cleanly. The error is one line for the operator.
+pub async fn run(config: Config, catalog: Catalog) -> Result<(), String> {
+    let mut http = HttpBuilder::new(config.token.expose())
+        .default_allowed_mentions(CreateAllowedMentions::new());
+    if let Some(api_url) = &config.api_url {
+        // serenity applies a proxy only while its own ratelimiter is off (Ratelimiter::perform ignores it).
+        http = http.proxy(api_url.as_str()).ratelimiter_disabled(true);
+        info!(api_url = %api_url, "proxy mode: every REST call goes to DISCORD_API_URL");
+    }
+    let http = http.build();
+    let me = http
+        .get_current_user()
+        .await
+        .map_err(|error| describe_start_error(&error))?;
+    info!(user = %me.name, id = %me.id, scenes = catalog.scenes.len(), "token accepted");
+
+    let guild_id = config.guild_id.map(GuildId::new);
+    let data = Data {
+        responder: Responder::new(catalog),
+        started: Instant::now(),
+    };
+    let framework = poise::Framework::builder()
+        .options(poise::FrameworkOptions {
+            commands: commands::all(),
+            on_error: |error| Box::pin(events::on_error(error)),
+            event_handler: |framework, event| Box::pin(events::on_event(framework, event)),
+            initialize_owners: false,
+            ..Default::default()
+        })
+        .setup(move |ctx, ready, framework| {
+            Box::pin(async move {
+                // poise runs this once, on the first READY only: start-once work belongs here.
+                commands::register(ctx, &framework.options().commands, guild_id).await;
+                info!(guilds = ready.guilds.len(), shard = ?ready.shard, "ready");
+                Ok(data)
+            })
+        })
+        .build();
+    let framework = dedup::Deduplicating::new(framework);
+    let in_flight = framework.in_flight();
+
+    let mut cache = serenity::cache::Settings::default();
+    cache.max_messages = 0;
+    cache.cache_users = false;
+    let mut client = ClientBuilder::new_with_http(http, INTENTS)
+        .cache_settings(cache)
+        .framework(framework)
+        .await
+        .map_err(|error| format!("cannot build the Discord client: {error}"))?;
+
+    let shard_manager = Arc::clone(&client.shard_manager);
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutting down: closing the gateway, letting replies in flight finish");
+        shard_manager.shutdown_all().await;
+    });
+    let result = client.start_autosharded().await;
+    signals.abort();
+    if !in_flight.wait_idle(SHUTDOWN_GRACE).await {
+        warn!("some replies were still running after {SHUTDOWN_GRACE:?}; stopping anyway");
+    }
+    match result {
+        Ok(()) => {
+            info!("stopped");
+            Ok(())
+        }
+        Err(error) => Err(describe_start_error(&error)),
+    }
+}
+
+/// One clear line for a failure to connect or stay connected; never the token.
+fn describe_start_error(error: &serenity::Error) -> String {
+    use serenity::gateway::GatewayError;
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if response.status_code.as_u16() == 401 => {
+            "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer Portal \
+             (your application → Bot) and put the new one in .env; not retrying"
+                .to_owned()
+        }
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+            "Discord rejected DISCORD_TOKEN on the gateway (close 4004): reset the token in the Developer Portal \
+             and put the new one in .env; not retrying"
+                .to_owned()
+        }
+        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents | GatewayError::InvalidGatewayIntents) => {
+            format!("Discord refused the gateway intents ({error}); the bot asks only for GUILDS")
+        }
+        serenity::Error::Http(HttpError::Request(request)) => {
+            format!("cannot reach Discord: {request}")
+        }
+        other => format!("Discord connection failed: {other}"),
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                warn!("cannot listen for SIGTERM ({error}); Ctrl-C still works");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

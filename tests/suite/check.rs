@@ -1,0 +1,221 @@
+//! `scenebot check`: the shipped dataset passes; each broken dataset gets its own precise message and exit code 2.
+
+use serde_json::{json, Value};
+
+use crate::support::{run, shipped_dataset, TempFile};
+
+#[test]
+fn the_shipped_dataset_passes_with_a_summary_table() {
+    let output = run(&["check"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("valid (schema 1"), "{stdout}");
+    for id in [
+        "secretary-kim",
+        "she-was-pretty",
+        "witchs-romance",
+        "fight-for-my-way",
+        "hwarang",
+        "kill-me-heal-me",
+    ] {
+        assert!(stdout.contains(id), "{id} missing from\n{stdout}");
+    }
+    let file = TempFile::new("scenes.json", &shipped_dataset());
+    assert_eq!(run(&["check", file.arg()]).status.code(), Some(0));
+}
+
+/// A broken dataset: the shipped one changed by `edit`, or raw text.
+enum Broken {
+    Edit(fn(&mut Value)),
+    Text(fn(&str) -> String),
+}
+
+/// (what is broken, how, the messages expected on stderr).
+fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
+    vec![
+        (
+            "syntax error: a truncated file",
+            Broken::Text(|text| text.chars().take(text.chars().count() / 2).collect()),
+            vec!["line ", "column ", "EOF while parsing"],
+        ),
+        (
+            "syntax error: a trailing comma",
+            Broken::Text(|text| {
+                text.replacen(
+                    "\"revision\": \"2026-11-24\",",
+                    "\"revision\": \"2026-11-24\",,",
+                    1,
+                )
+            }),
+            vec!["line 3, column", "key must be a string"],
+        ),
+        (
+            "trailing garbage after the document",
+            Broken::Text(|text| format!("{text}\n{{}}")),
+            vec!["trailing characters"],
+        ),
+        (
+            "wrong type",
+            Broken::Edit(|v| v["scenes"][0]["drama"]["year"] = json!("2018")),
+            vec!["scenes[0].drama.year: invalid type: string \"2018\", expected u16"],
+        ),
+        (
+            "missing field",
+            Broken::Edit(|v| {
+                v["scenes"][1]
+                    .as_object_mut()
+                    .map(|scene| scene.remove("summary"));
+            }),
+            vec!["scenes[1]: missing field `summary`"],
+        ),
+        (
+            "unknown field (a typo)",
+            Broken::Edit(|v| v["scenes"][2]["drama"]["titel"] = json!("x")),
+            vec!["scenes[2].drama.titel: unknown field `titel`, expected one of `title`"],
+        ),
+        (
+            "duplicate id",
+            Broken::Edit(|v| v["scenes"][1]["id"] = json!("secretary-kim")),
+            vec!["scenes[1].id: \"secretary-kim\" is already used by scenes[0]"],
+        ),
+        (
+            "over-long poll label",
+            Broken::Edit(|v| v["scenes"][0]["poll_label"] = json!("x".repeat(56))),
+            vec!["scenes[0].poll_label: is 56 characters; at most 55"],
+        ),
+        (
+            "empty scene list",
+            Broken::Edit(|v| v["scenes"] = json!([])),
+            vec!["scenes: the list is empty"],
+        ),
+        (
+            "bad colour",
+            Broken::Edit(|v| v["scenes"][3]["color"] = json!("#12345")),
+            vec!["scenes[3].color: \"#12345\" must be a colour written #RRGGBB"],
+        ),
+        (
+            "year out of range",
+            Broken::Edit(|v| v["scenes"][3]["drama"]["year"] = json!(1899)),
+            vec!["scenes[3].drama.year: 1899 is out of range"],
+        ),
+        (
+            "empty text",
+            Broken::Edit(|v| v["scenes"][0]["summary"]["ko"] = json!("  ")),
+            vec!["scenes[0].summary.ko: is empty"],
+        ),
+        (
+            "unsupported schema version",
+            Broken::Edit(|v| v["schema_version"] = json!(2)),
+            vec!["schema_version: 2 is not supported"],
+        ),
+        (
+            "id that is not a slug",
+            Broken::Edit(|v| v["scenes"][0]["id"] = json!("Secretary Kim")),
+            vec!["scenes[0].id: \"Secretary Kim\" must be 1 to 40 characters"],
+        ),
+        (
+            "episode beyond the drama's episodes",
+            Broken::Edit(|v| v["scenes"][2]["episode"] = json!(99)),
+            vec!["scenes[2].episode: 99 is out of range"],
+        ),
+        (
+            "link that is not https",
+            Broken::Edit(|v| v["see_also"]["url"] = json!("ftp://example.com/x")),
+            vec!["see_also.url: \"ftp://example.com/x\" must be an https:// URL"],
+        ),
+        (
+            "not an emoji",
+            Broken::Edit(|v| v["scenes"][5]["emoji"] = json!("abc")),
+            vec!["scenes[5].emoji: \"abc\" must be one unicode emoji"],
+        ),
+        (
+            "a card over Discord's 6,000 characters",
+            Broken::Edit(|v| {
+                v["scenes"][4]["summary"]["en"] = json!("a".repeat(4096));
+                v["scenes"][4]["fan_note"] = json!({"en": "n".repeat(1024), "ko": "노트"});
+                v["scenes"][4]["drama"]["alt_titles"] = json!(vec!["t".repeat(100); 9]);
+            }),
+            vec![
+                "scenes[4]: the en-US card is",
+                "Discord allows 6000 per message",
+            ],
+        ),
+        (
+            "alternative titles too long together",
+            Broken::Edit(|v| {
+                v["scenes"][4]["drama"]["alt_titles"] = json!(vec!["t".repeat(100); 11])
+            }),
+            vec!["scenes[4].drama.alt_titles: together"],
+        ),
+        (
+            "null where an object belongs",
+            Broken::Edit(|v| v["actor"] = Value::Null),
+            vec!["actor: invalid type: null, expected struct Actor"],
+        ),
+        (
+            "every problem reported at once",
+            Broken::Edit(|v| {
+                v["scenes"][0]["color"] = json!("red");
+                v["scenes"][1]["drama"]["year"] = json!(3000);
+            }),
+            vec![
+                "(2 problems)",
+                "scenes[0].color",
+                "scenes[1].drama.year: 3000 is out of range",
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn every_broken_dataset_gets_its_message_and_exit_code_2() {
+    let shipped = shipped_dataset();
+    let table = table();
+    assert!(table.len() >= 15);
+    let mut failures = Vec::new();
+    for (what, broken, expected) in table {
+        let text = match broken {
+            Broken::Edit(edit) => {
+                let mut value: Value =
+                    serde_json::from_str(&shipped).unwrap_or_else(|e| panic!("{e}"));
+                edit(&mut value);
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            }
+            Broken::Text(change) => change(&shipped),
+        };
+        let file = TempFile::new("scenes.json", &text);
+        let output = run(&["check", file.arg()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() != Some(2) {
+            failures.push(format!("{what}: exit {:?}\n{stderr}", output.status.code()));
+        }
+        if stderr.contains("panicked") {
+            failures.push(format!("{what}: panicked\n{stderr}"));
+        }
+        for message in expected {
+            if !stderr.contains(message) {
+                failures.push(format!("{what}: expected {message:?} in\n{stderr}"));
+            }
+        }
+        if !stderr.contains(file.arg()) {
+            failures.push(format!("{what}: the message must name the file\n{stderr}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let output = run(&["check", "/nonexistent/scenes.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/nonexistent/scenes.json") && stderr.contains("cannot read the file"),
+        "{stderr}"
+    );
+}

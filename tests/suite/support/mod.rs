@@ -1,0 +1,75 @@
+//! Test helpers shared by the scenarios.
+
+// pub mod openapi;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `scenebot` binary cargo built for these tests.
+pub fn scenebot() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scenebot"));
+    // Tests control every setting; nothing from the developer's shell or `.env` leaks in.
+    for variable in [
+        "DISCORD_TOKEN",
+        "DISCORD_API_URL",
+        "DISCORD_GUILD_ID",
+        "SCENEBOT_DATA",
+        "SCENEBOT_DATABASE",
+    ] {
+        command.env_remove(variable);
+    }
+    command.current_dir(std::env::temp_dir());
+    command
+}
+
+/// Runs the binary with `args` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    scenebot()
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run scenebot {args:?}: {error}"))
+}
+
+/// The shipped dataset's text.
+pub fn shipped_dataset() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/scenes.json");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+}
+
+/// A file in a fresh temporary directory, removed with the directory when dropped.
+pub struct TempFile {
+    dir: PathBuf,
+    /// The file's path.
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    /// Writes `contents` to a new file named `name`.
+    pub fn new(name: &str, contents: &str) -> TempFile {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "scenebot-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", dir.display()));
+        let path = dir.join(name);
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
+        TempFile { dir, path }
+    }
+
+    /// The path as text.
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap_or_default()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
