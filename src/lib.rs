@@ -9,6 +9,7 @@
 //! - [`render`]: scene, list, See Also and about cards as serenity builders; component ids.
 //! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview).
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
+//! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
 //! - [`config`]: settings from the environment, with errors that name the variable.
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`.
@@ -17,6 +18,7 @@ pub mod bot;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod favorite;
 pub mod limits;
 pub mod locale;
 pub mod pick;

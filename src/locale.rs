@@ -89,6 +89,39 @@ impl Locale {
         }
     }
 
+    /// "A tie between 2 scenes" / "2개 장면 공동 1위".
+    pub fn poll_tie(self, scenes: usize) -> String {
+        match self {
+            Locale::En => format!("A tie between {scenes} scenes"),
+            Locale::Ko => format!("{scenes}개 장면 공동 1위"),
+        }
+    }
+
+    /// "12 votes" / "총 12표".
+    pub fn vote_count(self, votes: u32) -> String {
+        match (self, votes) {
+            (Locale::En, 1) => "1 vote".to_owned(),
+            (Locale::En, _) => format!("{votes} votes"),
+            (Locale::Ko, _) => format!("총 {votes}표"),
+        }
+    }
+
+    /// A hall-of-fame line: wins, shared wins, votes.
+    pub fn standing(self, wins: u32, shared: u32, votes: u32) -> String {
+        match self {
+            Locale::En => format!("{wins} wins · {shared} shared · {votes} votes"),
+            Locale::Ko => format!("우승 {wins}회 · 공동 우승 {shared}회 · {votes}표"),
+        }
+    }
+
+    /// "Over 3 finished polls" / "끝난 투표 3회 기준".
+    pub fn polls_counted(self, polls: usize) -> String {
+        match self {
+            Locale::En => format!("Over {polls} finished polls in this server"),
+            Locale::Ko => format!("이 서버에서 끝난 투표 {polls}회 기준"),
+        }
+    }
+
     /// "Up for 3 h 12 min" / "3시간 12분째 동작 중".
     pub fn uptime(self, seconds: u64) -> String {
         let (days, hours, minutes) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
@@ -160,6 +193,20 @@ pub struct Strings {
     pub stale_component: &'static str,
     /// A command the bot no longer has (a stale registration).
     pub unknown_command: &'static str,
+    /// The favorite poll's question.
+    pub poll_question: &'static str,
+    /// Results headline word before the winner.
+    pub poll_winner: &'static str,
+    /// Results headline when nobody voted.
+    pub poll_no_votes: &'static str,
+    /// Results footer.
+    pub poll_footer: &'static str,
+    /// Button to the poll.
+    pub poll_view: &'static str,
+    /// Hall of fame title.
+    pub leaderboard_title: &'static str,
+    /// Hall of fame before any poll finished.
+    pub leaderboard_empty: &'static str,
 }
 
 static EN: Strings = Strings {
@@ -194,6 +241,13 @@ every scene with `/scenes`, and the article's See Also item with `/seealso`.",
     stale_component: "This card is from an older version of the bot. Run `/scene` for a fresh one.",
     unknown_command:
         "This command is no longer available. Try `/scene`, `/scenes`, `/seealso` or `/about`.",
+    poll_question: "Which Park Seo-joon kiss scene is this server's favorite?",
+    poll_winner: "This server's favorite scene",
+    poll_no_votes: "No votes this time",
+    poll_footer: "Favorite-scene poll results · /favorite leaderboard shows every poll",
+    poll_view: "View the poll",
+    leaderboard_title: "🏆 Hall of fame",
+    leaderboard_empty: "No favorite poll has finished in this server yet. A moderator can start one with `/favorite start`.",
 };
 
 static KO: Strings = Strings {
@@ -228,6 +282,13 @@ static KO: Strings = Strings {
     stale_component: "이전 버전 봇의 카드예요. `/scene`으로 새 카드를 받아 보세요.",
     unknown_command:
         "더 이상 없는 명령어예요. `/scene`, `/scenes`, `/seealso`, `/about`을 써 보세요.",
+    poll_question: "이 서버 최애 박서준 키스신은?",
+    poll_winner: "이 서버의 최애 장면",
+    poll_no_votes: "이번에는 투표한 사람이 없어요",
+    poll_footer: "최애 장면 투표 결과 · /favorite leaderboard에서 모든 투표를 볼 수 있어요",
+    poll_view: "투표 보기",
+    leaderboard_title: "🏆 명예의 전당",
+    leaderboard_empty: "이 서버에서 끝난 최애 투표가 아직 없어요. 운영진이 `/favorite start`로 시작할 수 있어요.",
 };
 
 #[cfg(test)]

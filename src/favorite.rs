@@ -1,0 +1,387 @@
+//! Favorite-scene polls, the pure part: which scenes go in a poll, the poll itself, tallies, ties, the results card
+//! with its text bar chart, and the server's hall of fame.
+
+use rand::seq::index::sample;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serenity::all::{
+    ButtonStyle, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedFooter, CreatePoll, CreatePollAnswer,
+    ReactionType,
+};
+
+use crate::catalog::Catalog;
+use crate::limits::{self, clamp};
+use crate::locale::Locale;
+use crate::render::{self, Card};
+
+/// The longest poll Discord allows, in hours (32 days).
+pub const MAX_HOURS: u16 = 768;
+/// The default poll length, in hours.
+pub const DEFAULT_HOURS: u16 = 24;
+
+/// The scenes of one poll: answer `n` (1-based, as Discord numbers them) is `scene_ids[n - 1]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollPlan {
+    /// Scene ids in answer order.
+    pub scene_ids: Vec<String>,
+    /// Whether the catalog had more scenes than a poll holds, so some were left out at random.
+    pub sampled: bool,
+}
+
+/// Every scene when they fit in one poll; otherwise [`limits::POLL_ANSWERS`] chosen at random, in catalog order.
+pub fn plan_poll(catalog: &Catalog, rng: &mut impl Rng) -> PollPlan {
+    let count = catalog.scenes.len();
+    if count <= limits::POLL_ANSWERS {
+        return PollPlan {
+            scene_ids: catalog.scenes.iter().map(|s| s.id.clone()).collect(),
+            sampled: false,
+        };
+    }
+    let mut chosen = sample(rng, count, limits::POLL_ANSWERS).into_vec();
+    chosen.sort_unstable();
+    PollPlan {
+        scene_ids: chosen.into_iter().map(|i| catalog.scenes[i].id.clone()).collect(),
+        sampled: true,
+    }
+}
+
+/// The native poll: the question in the server's language, one answer per scene (emoji and poll label), single
+/// choice, `hours` long (whole hours, clamped to 1..=768, because serenity rounds a duration down to hours).
+pub fn build_poll(catalog: &Catalog, plan: &PollPlan, locale: Locale, hours: u16) -> CreatePoll<serenity::builder::create_poll::Ready> {
+    let answers = plan
+        .scene_ids
+        .iter()
+        .filter_map(|id| catalog.scene(id))
+        .map(|scene| {
+            CreatePollAnswer::new()
+                .text(clamp(&scene.poll_label, limits::POLL_ANSWER))
+                .emoji(scene.emoji.clone())
+        })
+        .collect();
+    let hours = u64::from(hours.clamp(1, MAX_HOURS));
+    CreatePoll::new()
+        .question(clamp(locale.strings().poll_question, limits::POLL_QUESTION))
+        .answers(answers)
+        .duration(std::time::Duration::from_secs(hours * 3600))
+}
+
+/// Votes per scene of one finished poll, in answer order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// (scene id, votes), in answer order.
+    pub votes: Vec<(String, u32)>,
+}
+
+impl Tally {
+    /// Reads Discord's `answer_counts` (answer id → count); answers nobody chose are absent there and count 0.
+    pub fn from_answer_counts(scene_ids: &[String], counts: &[(u64, u32)]) -> Tally {
+        let votes = scene_ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| {
+                let answer_id = index as u64 + 1;
+                let count = counts.iter().filter(|(a, _)| *a == answer_id).map(|(_, c)| *c).sum();
+                (id.clone(), count)
+            })
+            .collect();
+        Tally { votes }
+    }
+
+    /// All votes cast.
+    pub fn total(&self) -> u32 {
+        self.votes.iter().map(|(_, c)| *c).sum()
+    }
+
+    /// Who won: nobody, one scene, or several tied at the top (never a "winner" on a tie).
+    pub fn outcome(&self) -> Outcome {
+        let top = self.votes.iter().map(|(_, c)| *c).max().unwrap_or(0);
+        if top == 0 {
+            return Outcome::NoVotes;
+        }
+        let leaders: Vec<String> = self
+            .votes
+            .iter()
+            .filter(|(_, c)| *c == top)
+            .map(|(id, _)| id.clone())
+            .collect();
+        match leaders.as_slice() {
+            [single] => Outcome::Winner(single.clone()),
+            _ => Outcome::Tie(leaders),
+        }
+    }
+}
+
+/// The result of a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nobody voted.
+    NoVotes,
+    /// One scene has the most votes.
+    Winner(String),
+    /// Several scenes share the most votes.
+    Tie(Vec<String>),
+}
+
+/// A bar of `width` blocks for `count` out of `total`, with the count and the share: `█████░░░░░ 5 · 50%`.
+pub fn bar(count: u32, total: u32, width: usize) -> String {
+    let share = if total == 0 { 0.0 } else { f64::from(count) / f64::from(total) };
+    let filled = ((share * width as f64).round() as usize).min(width);
+    let percent = (share * 100.0).round() as u32;
+    format!("{}{} {count} · {percent}%", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+const BAR_WIDTH: usize = 12;
+
+/// The results message: the outcome, every scene's votes as a bar chart, a link to the poll, and the winner's card.
+pub fn results_card(catalog: &Catalog, tally: &Tally, locale: Locale, poll_url: Option<&str>) -> Card {
+    let strings = locale.strings();
+    let total = tally.total();
+    let outcome = tally.outcome();
+    let title_of = |id: &str| {
+        catalog
+            .scene(id)
+            .map(|s| format!("{} {}", s.emoji, render::localized_title(s, locale)))
+            .unwrap_or_else(|| id.to_owned())
+    };
+    let headline = match &outcome {
+        Outcome::NoVotes => strings.poll_no_votes.to_owned(),
+        Outcome::Winner(id) => format!("🏆 {}: {}", strings.poll_winner, title_of(id)),
+        Outcome::Tie(ids) => format!("🤝 {}", locale.poll_tie(ids.len())),
+    };
+    let mut chart = String::new();
+    if let Outcome::Tie(ids) = &outcome {
+        let names: Vec<String> = ids.iter().map(|id| title_of(id)).collect();
+        chart.push_str(&format!("**{}**\n\n", names.join(" · ")));
+    }
+    for (id, count) in &tally.votes {
+        let label = catalog.scene(id).map_or(id.as_str(), |s| s.poll_label.as_str());
+        let emoji = catalog.scene(id).map_or("", |s| s.emoji.as_str());
+        chart.push_str(&format!("{emoji} {label}\n`{}`\n", bar(*count, total, BAR_WIDTH)));
+    }
+    chart.push_str(&format!("\n{}", locale.vote_count(total)));
+    let mut results = CreateEmbed::new()
+        .title(clamp(&headline, limits::EMBED_TITLE))
+        .description(clamp(&chart, limits::EMBED_DESCRIPTION))
+        .footer(CreateEmbedFooter::new(clamp(strings.poll_footer, limits::EMBED_FOOTER)));
+    if let Some(url) = poll_url {
+        results = results.url(url);
+    }
+    let mut card = Card {
+        embeds: vec![results],
+        components: Vec::new(),
+    };
+    if let Outcome::Winner(id) = &outcome {
+        if let Some(scene) = catalog.scene(id) {
+            let winner = render::scene_card(catalog, scene, locale);
+            let mut both = card.clone();
+            both.embeds.extend(winner.embeds);
+            // The two embeds share Discord's 6,000 characters: keep the winner's card only when both fit.
+            if both.total_embed_chars() <= limits::EMBED_TOTAL {
+                card = both;
+            }
+        }
+    }
+    if let Some(url) = poll_url {
+        card.components.push(CreateActionRow::Buttons(vec![CreateButton::new_link(url)
+            .label(clamp(strings.poll_view, limits::BUTTON_LABEL))
+            .emoji(ReactionType::Unicode("🗳️".to_owned()))
+            .style(ButtonStyle::Secondary)]));
+    }
+    card
+}
+
+/// One scene's record in a server's hall of fame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// The scene.
+    pub scene_id: String,
+    /// Polls it won alone.
+    pub wins: u32,
+    /// Polls where it tied for first.
+    pub shared_wins: u32,
+    /// Votes over every poll.
+    pub votes: u32,
+}
+
+/// Wins and votes per scene over `tallies`, best first (wins, then shared wins, then votes, then id).
+pub fn leaderboard(tallies: &[Tally]) -> Vec<Standing> {
+    let mut standings: Vec<Standing> = Vec::new();
+    for tally in tallies {
+        let outcome = tally.outcome();
+        for (id, count) in &tally.votes {
+            let index = match standings.iter().position(|s| &s.scene_id == id) {
+                Some(index) => index,
+                None => {
+                    standings.push(Standing {
+                        scene_id: id.clone(),
+                        wins: 0,
+                        shared_wins: 0,
+                        votes: 0,
+                    });
+                    standings.len() - 1
+                }
+            };
+            let standing = &mut standings[index];
+            standing.votes += count;
+            match &outcome {
+                Outcome::Winner(winner) if winner == id => standing.wins += 1,
+                Outcome::Tie(leaders) if leaders.contains(id) => standing.shared_wins += 1,
+                _ => {}
+            }
+        }
+    }
+    standings.sort_by(|a, b| {
+        (b.wins, b.shared_wins, b.votes)
+            .cmp(&(a.wins, a.shared_wins, a.votes))
+            .then_with(|| a.scene_id.cmp(&b.scene_id))
+    });
+    standings
+}
+
+/// The hall of fame card.
+pub fn leaderboard_card(catalog: &Catalog, standings: &[Standing], polls: usize, locale: Locale) -> Card {
+    let strings = locale.strings();
+    let mut lines = Vec::new();
+    for (rank, standing) in standings.iter().enumerate() {
+        let medal = match rank {
+            0 => "🥇",
+            1 => "🥈",
+            2 => "🥉",
+            _ => "▫️",
+        };
+        let title = catalog
+            .scene(&standing.scene_id)
+            .map(|s| format!("{} {}", s.emoji, render::localized_title(s, locale)))
+            .unwrap_or_else(|| standing.scene_id.clone());
+        lines.push(format!(
+            "{medal} **{title}**\n{}",
+            locale.standing(standing.wins, standing.shared_wins, standing.votes)
+        ));
+    }
+    let description = if lines.is_empty() {
+        strings.leaderboard_empty.to_owned()
+    } else {
+        lines.join("\n")
+    };
+    Card {
+        embeds: vec![CreateEmbed::new()
+            .title(clamp(strings.leaderboard_title, limits::EMBED_TITLE))
+            .description(clamp(&description, limits::EMBED_DESCRIPTION))
+            .footer(CreateEmbedFooter::new(clamp(&locale.polls_counted(polls), limits::EMBED_FOOTER)))],
+        components: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    fn ids(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn answer_counts_become_a_tally_with_zeros() {
+        let tally = Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[(1, 3), (3, 5)]);
+        assert_eq!(tally.votes, vec![("a".into(), 3), ("b".into(), 0), ("c".into(), 5)]);
+        assert_eq!(tally.total(), 8);
+        assert_eq!(tally.outcome(), Outcome::Winner("c".into()));
+    }
+
+    #[test]
+    fn a_tie_names_co_winners_never_one_winner() {
+        let tally = Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[(1, 4), (2, 4), (3, 1)]);
+        assert_eq!(tally.outcome(), Outcome::Tie(ids(&["a", "b"])));
+        let nobody = Tally::from_answer_counts(&ids(&["a", "b"]), &[]);
+        assert_eq!(nobody.outcome(), Outcome::NoVotes);
+        assert_eq!(nobody.total(), 0);
+    }
+
+    #[test]
+    fn bars_show_share_and_count() {
+        assert_eq!(bar(5, 10, 10), "█████░░░░░ 5 · 50%");
+        assert_eq!(bar(0, 0, 4), "░░░░ 0 · 0%");
+        assert_eq!(bar(1, 3, 3), "█░░ 1 · 33%");
+        assert_eq!(bar(3, 3, 3), "███ 3 · 100%");
+    }
+
+    #[test]
+    fn the_leaderboard_sums_its_polls() {
+        let polls = vec![
+            Tally::from_answer_counts(&ids(&["a", "b"]), &[(1, 3), (2, 1)]),
+            Tally::from_answer_counts(&ids(&["a", "b"]), &[(1, 2), (2, 2)]),
+            Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[(3, 7)]),
+        ];
+        let board = leaderboard(&polls);
+        let find = |id: &str| board.iter().find(|s| s.scene_id == id).cloned();
+        assert_eq!(find("a").map(|s| (s.wins, s.shared_wins, s.votes)), Some((1, 1, 5)));
+        assert_eq!(find("b").map(|s| (s.wins, s.shared_wins, s.votes)), Some((0, 1, 3)));
+        assert_eq!(find("c").map(|s| (s.wins, s.shared_wins, s.votes)), Some((1, 0, 7)));
+        assert_eq!(board[0].scene_id, "a", "a shared win ranks above none");
+        assert_eq!(board[1].scene_id, "c");
+    }
+
+    #[test]
+    fn small_catalogs_poll_every_scene_in_order() {
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let plan = plan_poll(&catalog, &mut StdRng::seed_from_u64(1));
+        assert!(!plan.sampled);
+        assert_eq!(plan.scene_ids.len(), 6);
+        assert_eq!(plan.scene_ids[0], "secretary-kim");
+    }
+
+    #[test]
+    fn large_catalogs_poll_ten_at_random() {
+        let mut catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let template = catalog.scenes[0].clone();
+        for i in 0..14 {
+            let mut scene = template.clone();
+            scene.id = format!("extra-{i}");
+            catalog.scenes.push(scene);
+        }
+        let plan = plan_poll(&catalog, &mut StdRng::seed_from_u64(9));
+        assert!(plan.sampled);
+        assert_eq!(plan.scene_ids.len(), 10);
+        let mut unique = plan.scene_ids.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), 10);
+    }
+
+    #[test]
+    fn the_poll_has_one_answer_per_scene_within_limits() {
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let plan = plan_poll(&catalog, &mut StdRng::seed_from_u64(1));
+        let poll = serde_json::to_value(build_poll(&catalog, &plan, Locale::Ko, 5000)).unwrap_or_default();
+        assert_eq!(poll["duration"], 768);
+        assert_eq!(poll["allow_multiselect"], false);
+        let answers = poll["answers"].as_array().cloned().unwrap_or_default();
+        assert_eq!(answers.len(), 6);
+        for answer in answers {
+            let text = answer["poll_media"]["text"].as_str().unwrap_or_default();
+            assert!((1..=55).contains(&text.chars().count()), "{text}");
+        }
+        assert!(poll["question"]["text"].as_str().unwrap_or_default().contains("박서준"));
+    }
+
+    #[test]
+    fn results_cards_fit_and_say_the_outcome() {
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let scene_ids: Vec<String> = catalog.scenes.iter().map(|s| s.id.clone()).collect();
+        for (counts, expect) in [
+            (vec![(5, 9), (2, 3)], "🏆"),
+            (vec![(1, 4), (2, 4)], "🤝"),
+            (vec![], ""),
+        ] {
+            let tally = Tally::from_answer_counts(&scene_ids, &counts);
+            for locale in Locale::ALL {
+                let card = results_card(&catalog, &tally, locale, Some("https://discord.com/channels/1/2/3"));
+                assert!(card.total_embed_chars() <= limits::EMBED_TOTAL);
+                let json = serde_json::to_value(card.into_channel_message()).unwrap_or_default();
+                let title = json["embeds"][0]["title"].as_str().unwrap_or_default().to_owned();
+                assert!(title.starts_with(expect), "{title}");
+                assert_eq!(json["embeds"].as_array().map(Vec::len), Some(if expect == "🏆" { 2 } else { 1 }));
+            }
+        }
+    }
+}
