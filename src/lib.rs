@@ -11,6 +11,7 @@
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
 //! - [`config`]: settings from the environment, with errors that name the variable.
+//! - [`store`]: all SQL: the SQLite file, migrations, typed functions for polls (and daily posts).
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`.
 
@@ -26,3 +27,4 @@ pub mod preview;
 pub mod render;
 pub mod respond;
 pub mod search;
+pub mod store;
