@@ -13,8 +13,22 @@ use scenebot::respond::Responder;
 
 /// What fans type, from a finished title to a typo to nonsense; each bench runs the whole list.
 const QUERIES: &[&str] = &[
-    "", "s", "secretary kim", "secretery kim", "hwarng", "ㄱㅂㅅ", "김비서", "kill me heal me", "park min-young",
-    "fight my way", "zzzz", "pizza", "witchs romanse", "she was", "고동만", "qwertyuiop",
+    "",
+    "s",
+    "secretary kim",
+    "secretery kim",
+    "hwarng",
+    "ㄱㅂㅅ",
+    "김비서",
+    "kill me heal me",
+    "park min-young",
+    "fight my way",
+    "zzzz",
+    "pizza",
+    "witchs romanse",
+    "she was",
+    "고동만",
+    "qwertyuiop",
 ];
 
 fn catalog_load(c: &mut Criterion) {
@@ -53,7 +67,9 @@ fn search(c: &mut Criterion) {
     });
     group.finish();
     for query in ["hwarng", "zzzz", "ㄱㅂㅅ"] {
-        c.bench_function(&format!("search {query:?}"), |b| b.iter(|| responder.index.search(black_box(query))));
+        c.bench_function(&format!("search {query:?}"), |b| {
+            b.iter(|| responder.index.search(black_box(query)))
+        });
     }
 }
 
@@ -64,7 +80,8 @@ fn rendering(c: &mut Criterion) {
     let scene = &catalog.scenes[4];
     c.bench_function("render a scene card to JSON", |b| {
         b.iter(|| {
-            let message = render::scene_card(&catalog, black_box(scene), Locale::Ko).into_interaction_message();
+            let message = render::scene_card(&catalog, black_box(scene), Locale::Ko)
+                .into_interaction_message();
             serde_json::to_vec(&message).unwrap_or_default()
         })
     });

@@ -5,8 +5,8 @@ use rand::seq::index::sample;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serenity::all::{
-    ButtonStyle, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedFooter, CreatePoll, CreatePollAnswer,
-    ReactionType,
+    ButtonStyle, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedFooter, CreatePoll,
+    CreatePollAnswer, ReactionType,
 };
 
 use crate::catalog::Catalog;
@@ -40,14 +40,22 @@ pub fn plan_poll(catalog: &Catalog, rng: &mut impl Rng) -> PollPlan {
     let mut chosen = sample(rng, count, limits::POLL_ANSWERS).into_vec();
     chosen.sort_unstable();
     PollPlan {
-        scene_ids: chosen.into_iter().map(|i| catalog.scenes[i].id.clone()).collect(),
+        scene_ids: chosen
+            .into_iter()
+            .map(|i| catalog.scenes[i].id.clone())
+            .collect(),
         sampled: true,
     }
 }
 
 /// The native poll: the question in the server's language, one answer per scene (emoji and poll label), single
 /// choice, `hours` long (whole hours, clamped to 1..=768, because serenity rounds a duration down to hours).
-pub fn build_poll(catalog: &Catalog, plan: &PollPlan, locale: Locale, hours: u16) -> CreatePoll<serenity::builder::create_poll::Ready> {
+pub fn build_poll(
+    catalog: &Catalog,
+    plan: &PollPlan,
+    locale: Locale,
+    hours: u16,
+) -> CreatePoll<serenity::builder::create_poll::Ready> {
     let answers = plan
         .scene_ids
         .iter()
@@ -80,7 +88,11 @@ impl Tally {
             .enumerate()
             .map(|(index, id)| {
                 let answer_id = index as u64 + 1;
-                let count = counts.iter().filter(|(a, _)| *a == answer_id).map(|(_, c)| *c).sum();
+                let count = counts
+                    .iter()
+                    .filter(|(a, _)| *a == answer_id)
+                    .map(|(_, c)| *c)
+                    .sum();
                 (id.clone(), count)
             })
             .collect();
@@ -124,16 +136,29 @@ pub enum Outcome {
 
 /// A bar of `width` blocks for `count` out of `total`, with the count and the share: `█████░░░░░ 5 · 50%`.
 pub fn bar(count: u32, total: u32, width: usize) -> String {
-    let share = if total == 0 { 0.0 } else { f64::from(count) / f64::from(total) };
+    let share = if total == 0 {
+        0.0
+    } else {
+        f64::from(count) / f64::from(total)
+    };
     let filled = ((share * width as f64).round() as usize).min(width);
     let percent = (share * 100.0).round() as u32;
-    format!("{}{} {count} · {percent}%", "█".repeat(filled), "░".repeat(width - filled))
+    format!(
+        "{}{} {count} · {percent}%",
+        "█".repeat(filled),
+        "░".repeat(width - filled)
+    )
 }
 
 const BAR_WIDTH: usize = 12;
 
 /// The results message: the outcome, every scene's votes as a bar chart, a link to the poll, and the winner's card.
-pub fn results_card(catalog: &Catalog, tally: &Tally, locale: Locale, poll_url: Option<&str>) -> Card {
+pub fn results_card(
+    catalog: &Catalog,
+    tally: &Tally,
+    locale: Locale,
+    poll_url: Option<&str>,
+) -> Card {
     let strings = locale.strings();
     let total = tally.total();
     let outcome = tally.outcome();
@@ -154,15 +179,23 @@ pub fn results_card(catalog: &Catalog, tally: &Tally, locale: Locale, poll_url: 
         chart.push_str(&format!("**{}**\n\n", names.join(" · ")));
     }
     for (id, count) in &tally.votes {
-        let label = catalog.scene(id).map_or(id.as_str(), |s| s.poll_label.as_str());
+        let label = catalog
+            .scene(id)
+            .map_or(id.as_str(), |s| s.poll_label.as_str());
         let emoji = catalog.scene(id).map_or("", |s| s.emoji.as_str());
-        chart.push_str(&format!("{emoji} {label}\n`{}`\n", bar(*count, total, BAR_WIDTH)));
+        chart.push_str(&format!(
+            "{emoji} {label}\n`{}`\n",
+            bar(*count, total, BAR_WIDTH)
+        ));
     }
     chart.push_str(&format!("\n{}", locale.vote_count(total)));
     let mut results = CreateEmbed::new()
         .title(clamp(&headline, limits::EMBED_TITLE))
         .description(clamp(&chart, limits::EMBED_DESCRIPTION))
-        .footer(CreateEmbedFooter::new(clamp(strings.poll_footer, limits::EMBED_FOOTER)));
+        .footer(CreateEmbedFooter::new(clamp(
+            strings.poll_footer,
+            limits::EMBED_FOOTER,
+        )));
     if let Some(url) = poll_url {
         results = results.url(url);
     }
@@ -182,10 +215,11 @@ pub fn results_card(catalog: &Catalog, tally: &Tally, locale: Locale, poll_url: 
         }
     }
     if let Some(url) = poll_url {
-        card.components.push(CreateActionRow::Buttons(vec![CreateButton::new_link(url)
-            .label(clamp(strings.poll_view, limits::BUTTON_LABEL))
-            .emoji(ReactionType::Unicode("🗳️".to_owned()))
-            .style(ButtonStyle::Secondary)]));
+        card.components
+            .push(CreateActionRow::Buttons(vec![CreateButton::new_link(url)
+                .label(clamp(strings.poll_view, limits::BUTTON_LABEL))
+                .emoji(ReactionType::Unicode("🗳️".to_owned()))
+                .style(ButtonStyle::Secondary)]));
     }
     card
 }
@@ -239,7 +273,12 @@ pub fn leaderboard(tallies: &[Tally]) -> Vec<Standing> {
 }
 
 /// The hall of fame card.
-pub fn leaderboard_card(catalog: &Catalog, standings: &[Standing], polls: usize, locale: Locale) -> Card {
+pub fn leaderboard_card(
+    catalog: &Catalog,
+    standings: &[Standing],
+    polls: usize,
+    locale: Locale,
+) -> Card {
     let strings = locale.strings();
     let mut lines = Vec::new();
     for (rank, standing) in standings.iter().enumerate() {
@@ -267,7 +306,10 @@ pub fn leaderboard_card(catalog: &Catalog, standings: &[Standing], polls: usize,
         embeds: vec![CreateEmbed::new()
             .title(clamp(strings.leaderboard_title, limits::EMBED_TITLE))
             .description(clamp(&description, limits::EMBED_DESCRIPTION))
-            .footer(CreateEmbedFooter::new(clamp(&locale.polls_counted(polls), limits::EMBED_FOOTER)))],
+            .footer(CreateEmbedFooter::new(clamp(
+                &locale.polls_counted(polls),
+                limits::EMBED_FOOTER,
+            )))],
         components: Vec::new(),
     }
 }
@@ -284,7 +326,10 @@ mod tests {
     #[test]
     fn answer_counts_become_a_tally_with_zeros() {
         let tally = Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[(1, 3), (3, 5)]);
-        assert_eq!(tally.votes, vec![("a".into(), 3), ("b".into(), 0), ("c".into(), 5)]);
+        assert_eq!(
+            tally.votes,
+            vec![("a".into(), 3), ("b".into(), 0), ("c".into(), 5)]
+        );
         assert_eq!(tally.total(), 8);
         assert_eq!(tally.outcome(), Outcome::Winner("c".into()));
     }
@@ -315,9 +360,18 @@ mod tests {
         ];
         let board = leaderboard(&polls);
         let find = |id: &str| board.iter().find(|s| s.scene_id == id).cloned();
-        assert_eq!(find("a").map(|s| (s.wins, s.shared_wins, s.votes)), Some((1, 1, 5)));
-        assert_eq!(find("b").map(|s| (s.wins, s.shared_wins, s.votes)), Some((0, 1, 3)));
-        assert_eq!(find("c").map(|s| (s.wins, s.shared_wins, s.votes)), Some((1, 0, 7)));
+        assert_eq!(
+            find("a").map(|s| (s.wins, s.shared_wins, s.votes)),
+            Some((1, 1, 5))
+        );
+        assert_eq!(
+            find("b").map(|s| (s.wins, s.shared_wins, s.votes)),
+            Some((0, 1, 3))
+        );
+        assert_eq!(
+            find("c").map(|s| (s.wins, s.shared_wins, s.votes)),
+            Some((1, 0, 7))
+        );
         assert_eq!(board[0].scene_id, "a", "a shared win ranks above none");
         assert_eq!(board[1].scene_id, "c");
     }
@@ -352,7 +406,8 @@ mod tests {
     fn the_poll_has_one_answer_per_scene_within_limits() {
         let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
         let plan = plan_poll(&catalog, &mut StdRng::seed_from_u64(1));
-        let poll = serde_json::to_value(build_poll(&catalog, &plan, Locale::Ko, 5000)).unwrap_or_default();
+        let poll =
+            serde_json::to_value(build_poll(&catalog, &plan, Locale::Ko, 5000)).unwrap_or_default();
         assert_eq!(poll["duration"], 768);
         assert_eq!(poll["allow_multiselect"], false);
         let answers = poll["answers"].as_array().cloned().unwrap_or_default();
@@ -361,7 +416,10 @@ mod tests {
             let text = answer["poll_media"]["text"].as_str().unwrap_or_default();
             assert!((1..=55).contains(&text.chars().count()), "{text}");
         }
-        assert!(poll["question"]["text"].as_str().unwrap_or_default().contains("박서준"));
+        assert!(poll["question"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("박서준"));
     }
 
     #[test]
@@ -375,12 +433,23 @@ mod tests {
         ] {
             let tally = Tally::from_answer_counts(&scene_ids, &counts);
             for locale in Locale::ALL {
-                let card = results_card(&catalog, &tally, locale, Some("https://discord.com/channels/1/2/3"));
+                let card = results_card(
+                    &catalog,
+                    &tally,
+                    locale,
+                    Some("https://discord.com/channels/1/2/3"),
+                );
                 assert!(card.total_embed_chars() <= limits::EMBED_TOTAL);
                 let json = serde_json::to_value(card.into_channel_message()).unwrap_or_default();
-                let title = json["embeds"][0]["title"].as_str().unwrap_or_default().to_owned();
+                let title = json["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 assert!(title.starts_with(expect), "{title}");
-                assert_eq!(json["embeds"].as_array().map(Vec::len), Some(if expect == "🏆" { 2 } else { 1 }));
+                assert_eq!(
+                    json["embeds"].as_array().map(Vec::len),
+                    Some(if expect == "🏆" { 2 } else { 1 })
+                );
             }
         }
     }

@@ -10,6 +10,7 @@
 //! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview).
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
+//! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
 //! - [`store`]: all SQL: the SQLite file, migrations, typed functions for polls (and daily posts).
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
@@ -18,6 +19,7 @@
 pub mod bot;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod favorite;
 pub mod limits;

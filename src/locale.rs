@@ -33,6 +33,14 @@ impl Locale {
         }
     }
 
+    /// `en` or `ko`, for a text used in one place only.
+    pub fn choose<'a>(self, en: &'a str, ko: &'a str) -> &'a str {
+        match self {
+            Locale::En => en,
+            Locale::Ko => ko,
+        }
+    }
+
     /// The fixed texts of this locale.
     pub fn strings(self) -> &'static Strings {
         match self {
@@ -288,7 +296,8 @@ static KO: Strings = Strings {
     poll_footer: "최애 장면 투표 결과 · /favorite leaderboard에서 모든 투표를 볼 수 있어요",
     poll_view: "투표 보기",
     leaderboard_title: "🏆 명예의 전당",
-    leaderboard_empty: "이 서버에서 끝난 최애 투표가 아직 없어요. 운영진이 `/favorite start`로 시작할 수 있어요.",
+    leaderboard_empty:
+        "이 서버에서 끝난 최애 투표가 아직 없어요. 운영진이 `/favorite start`로 시작할 수 있어요.",
 };
 
 #[cfg(test)]

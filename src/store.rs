@@ -90,7 +90,9 @@ impl Store {
         let flags = if exists {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
         } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let connection = Connection::open_with_flags(path, flags).map_err(|e| classify(e, path))?;
         Store::prepare(connection, path)
@@ -119,7 +121,11 @@ impl Store {
             .map_err(|e| classify(e, path))?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        for (index, migration) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
             let transaction = connection
                 .transaction_with_behavior(TransactionBehavior::Exclusive)
                 .map_err(|e| classify(e, path))?;
@@ -147,18 +153,24 @@ impl Store {
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll back): carry on.
-        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `PRAGMA integrity_check` says "ok".
     pub fn integrity_ok(&self) -> Result<bool, StoreError> {
-        let result: String = self.lock().query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+        let result: String = self
+            .lock()
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
         Ok(result == "ok")
     }
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.lock().query_row("PRAGMA user_version", [], |row| row.get(0))?)
+        Ok(self
+            .lock()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
     }
 }
 
@@ -167,7 +179,9 @@ fn classify(error: rusqlite::Error, path: &Path) -> StoreError {
     use rusqlite::ErrorCode;
     match error.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => StoreError::NotSqlite(path.to_owned()),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked(path.to_owned()),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Locked(path.to_owned())
+        }
         _ => StoreError::Sqlite(error),
     }
 }
@@ -262,7 +276,8 @@ fn from_sql(id: i64) -> u64 {
     u64::try_from(id).unwrap_or(0)
 }
 
-const POLL_COLUMNS: &str = "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
+const POLL_COLUMNS: &str =
+    "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
     ends_at, state, tally, result_message_id, problem, finished_at";
 
 fn poll_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PollRecord> {
@@ -290,7 +305,10 @@ fn poll_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PollRecord> {
 impl Store {
     /// Records a new poll in state `posting`, unless the server already has an open one: then that one is returned
     /// as `Err` (the unique index makes this safe against two moderators at once).
-    pub fn insert_poll(&self, poll: &NewPoll) -> Result<Result<PollRecord, PollRecord>, StoreError> {
+    pub fn insert_poll(
+        &self,
+        poll: &NewPoll,
+    ) -> Result<Result<PollRecord, PollRecord>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let open = transaction
@@ -332,7 +350,12 @@ impl Store {
     }
 
     /// The poll was posted: its message and its end time (Discord's own expiry).
-    pub fn mark_poll_running(&self, id: i64, message_id: u64, ends_at: i64) -> Result<(), StoreError> {
+    pub fn mark_poll_running(
+        &self,
+        id: i64,
+        message_id: u64,
+        ends_at: i64,
+    ) -> Result<(), StoreError> {
         self.lock().execute(
             "UPDATE favorite_polls SET message_id = ?2, ends_at = ?3, state = 'running' \
              WHERE id = ?1 AND state = 'posting'",
@@ -361,7 +384,12 @@ impl Store {
     }
 
     /// The results message is sent: state `announced`.
-    pub fn mark_poll_announced(&self, id: i64, result_message_id: u64, now: i64) -> Result<(), StoreError> {
+    pub fn mark_poll_announced(
+        &self,
+        id: i64,
+        result_message_id: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.lock().execute(
             "UPDATE favorite_polls SET result_message_id = ?2, state = 'announced', finished_at = ?3 \
              WHERE id = ?1 AND state = 'ended'",
@@ -413,7 +441,9 @@ impl Store {
         let mut statement = connection.prepare(&format!(
             "SELECT {POLL_COLUMNS} FROM favorite_polls WHERE state IN ('posting', 'running', 'ended') ORDER BY ends_at"
         ))?;
-        let polls = statement.query_map([], poll_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let polls = statement
+            .query_map([], poll_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(polls)
     }
 
@@ -485,7 +515,10 @@ mod tests {
         store.mark_poll_running(poll.id, 77, 5_000)?;
         store.mark_poll_running(poll.id, 78, 6_000)?; // a second call changes nothing
         let running = store.poll(poll.id)?.unwrap_or_else(|| panic!("poll"));
-        assert_eq!((running.state, running.message_id, running.ends_at), (PollState::Running, Some(77), 5_000));
+        assert_eq!(
+            (running.state, running.message_id, running.ends_at),
+            (PollState::Running, Some(77), 5_000)
+        );
         store.end_poll_early(poll.id, 2_000)?;
         assert_eq!(store.poll(poll.id)?.map(|p| p.ends_at), Some(2_000));
         let tally = Tally {
@@ -510,10 +543,16 @@ mod tests {
         assert!(first.is_ok());
         let second = store.insert_poll(&new_poll(1))?;
         assert_eq!(second.err().map(|p| p.guild_id), Some(1));
-        assert!(store.insert_poll(&new_poll(2))?.is_ok(), "another server is independent");
+        assert!(
+            store.insert_poll(&new_poll(2))?.is_ok(),
+            "another server is independent"
+        );
         let Ok(first) = first else { panic!() };
         store.cancel_poll(first.id, "channel deleted", 10)?;
-        assert!(store.insert_poll(&new_poll(1))?.is_ok(), "a finished poll frees the server");
+        assert!(
+            store.insert_poll(&new_poll(1))?.is_ok(),
+            "a finished poll frees the server"
+        );
         assert_eq!(
             store.last_finished_poll(1)?.and_then(|p| p.problem),
             Some("channel deleted".to_owned())
@@ -545,7 +584,10 @@ mod tests {
         }
         let before = std::fs::read(&path).ok();
         let error = Store::open(&path).err();
-        assert!(matches!(error, Some(StoreError::NewerSchema { .. })), "{error:?}");
+        assert!(
+            matches!(error, Some(StoreError::NewerSchema { .. })),
+            "{error:?}"
+        );
         assert_eq!(std::fs::read(&path).ok(), before);
         let _ = std::fs::remove_dir_all(&dir);
     }

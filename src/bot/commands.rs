@@ -15,7 +15,13 @@ use crate::respond::Command;
 
 /// Every command, in the order Discord lists them.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
-    vec![scene(), scenes(), seealso(), about()]
+    vec![
+        scene(),
+        scenes(),
+        seealso(),
+        about(),
+        super::favorite::favorite(),
+    ]
 }
 
 /// Registers `commands` with one bulk overwrite (idempotent): on one guild when `guild` is set (instant), else
@@ -46,7 +52,7 @@ pub fn locale_of(ctx: Context<'_>) -> Locale {
 }
 
 /// Sends the core's response as this interaction's reply: the one place commands send.
-async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Result<(), Error> {
+pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Result<(), Error> {
     if let poise::Context::Application(app) = ctx {
         app.interaction
             .create_response(ctx.http(), response)

@@ -2,11 +2,15 @@
 //!
 //! - [`commands`]: the slash commands, one small function each, and [`commands::all`].
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
+//! - [`favorite`]: `/favorite` polls and their scheduler, exactly once through SQLite.
+//! - [`discord`]: bounded retries, failure kinds, the bot's permissions in a channel.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
 pub mod commands;
 pub mod dedup;
+pub mod discord;
 pub mod events;
+pub mod favorite;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,15 +22,26 @@ use serenity::all::{
 use tracing::{error, info, warn};
 
 use crate::catalog::Catalog;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::respond::Responder;
+use crate::store::Store;
 
-/// Everything a command reads: one typed struct, no TypeMap.
+/// Everything a command reads: one typed struct, no TypeMap. Cheap to clone (background tasks hold a copy).
+#[derive(Clone)]
 pub struct Data {
     /// The catalog and its search index.
-    pub responder: Responder,
+    pub responder: Arc<Responder>,
     /// When the bot started, for `/about`.
     pub started: Instant,
+    /// The SQLite store.
+    pub store: Store,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Serializes finishing polls, so the scheduler and `/favorite end` never race on one poll.
+    pub finishing: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes the poll scheduler when a poll starts or ends early.
+    pub wake_scheduler: Arc<tokio::sync::Notify>,
 }
 
 /// The error every handler returns; users never see its text (see [`events::on_error`]).
@@ -68,7 +83,14 @@ pub fn run_from_env() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, catalog)) {
+    let store = match Store::open(&config.database) {
+        Ok(store) => store,
+        Err(error) => {
+            error!("cannot open the database: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, catalog, store, Arc::new(SystemClock))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             error!("{message}");
@@ -90,7 +112,12 @@ fn init_logging() {
 }
 
 /// Connects, serves until a signal, and shuts down cleanly. The error is one line for the operator.
-pub async fn run(config: Config, catalog: Catalog) -> Result<(), String> {
+pub async fn run(
+    config: Config,
+    catalog: Catalog,
+    store: Store,
+    clock: Arc<dyn Clock>,
+) -> Result<(), String> {
     let mut http = HttpBuilder::new(config.token.expose())
         .default_allowed_mentions(CreateAllowedMentions::new());
     if let Some(api_url) = &config.api_url {
@@ -107,8 +134,12 @@ pub async fn run(config: Config, catalog: Catalog) -> Result<(), String> {
 
     let guild_id = config.guild_id.map(GuildId::new);
     let data = Data {
-        responder: Responder::new(catalog),
+        responder: Arc::new(Responder::new(catalog)),
         started: Instant::now(),
+        store,
+        clock,
+        finishing: Arc::new(tokio::sync::Mutex::new(())),
+        wake_scheduler: Arc::new(tokio::sync::Notify::new()),
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
@@ -122,6 +153,7 @@ pub async fn run(config: Config, catalog: Catalog) -> Result<(), String> {
             Box::pin(async move {
                 // poise runs this once, on the first READY only: start-once work belongs here.
                 commands::register(ctx, &framework.options().commands, guild_id).await;
+                tokio::spawn(favorite::scheduler(ctx.clone(), data.clone()));
                 info!(guilds = ready.guilds.len(), shard = ?ready.shard, "ready");
                 Ok(data)
             })

@@ -67,4 +67,3 @@ impl TempFile {
         self.path.to_str().unwrap_or_default()
     }
 }
-
