@@ -573,12 +573,7 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
     let counts: Vec<(u64, u32)> = results
         .answer_counts
         .iter()
-        .map(|c| {
-            (
-                u64::from(c.id.get()),
-                u32::try_from(c.count).unwrap_or(u32::MAX),
-            )
-        })
+        .map(|c| (c.id.get(), u32::try_from(c.count).unwrap_or(u32::MAX)))
         .collect();
     let tally = Tally::from_answer_counts(&record.scene_ids, &counts);
     if let Err(error) = data
