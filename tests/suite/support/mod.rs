@@ -37,9 +37,37 @@ pub fn shipped_dataset() -> String {
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
 }
 
+/// A fresh temporary directory, removed when dropped.
+pub struct TempDir {
+    /// The directory.
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a new, empty directory.
+    pub fn new() -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "scenebot-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// A file in a fresh temporary directory, removed with the directory when dropped.
 pub struct TempFile {
-    dir: PathBuf,
+    _dir: TempDir,
     /// The file's path.
     pub path: PathBuf,
 }
@@ -47,19 +75,11 @@ pub struct TempFile {
 impl TempFile {
     /// Writes `contents` to a new file named `name`.
     pub fn new(name: &str, contents: &str) -> TempFile {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "scenebot-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|error| panic!("cannot create {}: {error}", dir.display()));
-        let path = dir.join(name);
+        let dir = TempDir::new();
+        let path = dir.path.join(name);
         std::fs::write(&path, contents)
             .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
-        TempFile { dir, path }
+        TempFile { _dir: dir, path }
     }
 
     /// The path as text.
