@@ -9,6 +9,7 @@
 //! - [`render`]: scene, list, See Also and about cards as serenity builders; component ids.
 //! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview).
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
+//! - [`daily`]: the daily scene, the pure part: times, zones, DST-safe schedule, what is due, the shuffle bag.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
@@ -21,6 +22,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daily;
 pub mod favorite;
 pub mod limits;
 pub mod locale;
