@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
 
 /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`.
@@ -35,6 +36,32 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX favorite_polls_one_open ON favorite_polls (guild_id)
         WHERE state IN ('posting', 'running', 'ended');
     CREATE INDEX favorite_polls_by_guild ON favorite_polls (guild_id, state);",
+    // 2: the daily scene.
+    "CREATE TABLE daily_schedules (
+        guild_id INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL,
+        time TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        role_id INTEGER,
+        locale TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        paused INTEGER NOT NULL DEFAULT 0,
+        active_since INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_post_at INTEGER,
+        bag TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE daily_posts (
+        guild_id INTEGER NOT NULL,
+        local_date TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'failed', 'skipped')),
+        scene_id TEXT,
+        message_id INTEGER,
+        claimed_at INTEGER NOT NULL,
+        error TEXT,
+        PRIMARY KEY (guild_id, local_date)
+    );",
 ];
 
 /// The schema version this build writes.
@@ -477,6 +504,331 @@ impl Store {
     }
 }
 
+/// A server's daily-scene settings and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRecord {
+    /// The server.
+    pub guild_id: u64,
+    /// Where to post.
+    pub channel_id: u64,
+    /// Local time, `HH:MM`.
+    pub time: String,
+    /// IANA zone name.
+    pub timezone: String,
+    /// A role to mention, if any.
+    pub role_id: Option<u64>,
+    /// The server's language.
+    pub locale: String,
+    /// `/daily off` turns this off; the settings stay.
+    pub enabled: bool,
+    /// Paused after repeated failures; `/daily set` resumes.
+    pub paused: bool,
+    /// When it was set or resumed: posts before this are not owed.
+    pub active_since: i64,
+    /// Failed days in a row.
+    pub failures: u32,
+    /// The last failure, kept for `/daily status`.
+    pub last_error: Option<String>,
+    /// When the last post went out.
+    pub last_post_at: Option<i64>,
+    /// The shuffle bag.
+    pub bag: ShuffleBag,
+}
+
+/// A daily post's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyPost {
+    /// `claimed`, `sent`, `failed` or `skipped`.
+    pub state: String,
+    /// The scene drawn for it.
+    pub scene_id: Option<String>,
+    /// The message, once sent.
+    pub message_id: Option<u64>,
+    /// When it was claimed.
+    pub claimed_at: i64,
+}
+
+/// New daily settings.
+#[derive(Debug, Clone)]
+pub struct DailySettings {
+    /// The server.
+    pub guild_id: u64,
+    /// Where to post.
+    pub channel_id: u64,
+    /// Local time, `HH:MM`.
+    pub time: String,
+    /// IANA zone name.
+    pub timezone: String,
+    /// A role to mention.
+    pub role_id: Option<u64>,
+    /// The server's language.
+    pub locale: String,
+}
+
+const DAILY_COLUMNS: &str =
+    "guild_id, channel_id, time, timezone, role_id, locale, enabled, paused, active_since, \
+    failures, last_error, last_post_at, bag";
+
+fn daily_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DailyRecord> {
+    let bag: String = row.get(12)?;
+    Ok(DailyRecord {
+        guild_id: from_sql(row.get(0)?),
+        channel_id: from_sql(row.get(1)?),
+        time: row.get(2)?,
+        timezone: row.get(3)?,
+        role_id: row.get::<_, Option<i64>>(4)?.map(from_sql),
+        locale: row.get(5)?,
+        enabled: row.get(6)?,
+        paused: row.get(7)?,
+        active_since: row.get(8)?,
+        failures: row.get(9)?,
+        last_error: row.get(10)?,
+        last_post_at: row.get(11)?,
+        bag: serde_json::from_str(&bag).unwrap_or_default(),
+    })
+}
+
+/// The result of claiming a day's post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Newly claimed with this scene: send it.
+    New(String),
+    /// Claimed before and not sent (a crash or a transient failure): send this scene again, same nonce.
+    Unsent(String),
+    /// Already sent, failed or skipped: nothing to do.
+    Done,
+    /// No scene to post (an empty catalog).
+    Nothing,
+}
+
+impl Store {
+    /// `/daily set`: saves the settings, turns the schedule on and un-pauses it (the bag is kept).
+    pub fn set_daily(&self, settings: &DailySettings, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO daily_schedules (guild_id, channel_id, time, timezone, role_id, locale, active_since) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (guild_id) DO UPDATE SET channel_id = ?2, time = ?3, timezone = ?4, role_id = ?5, \
+             locale = ?6, active_since = ?7, enabled = 1, paused = 0, failures = 0, last_error = NULL",
+            params![
+                to_sql(settings.guild_id),
+                to_sql(settings.channel_id),
+                settings.time,
+                settings.timezone,
+                settings.role_id.map(to_sql),
+                settings.locale,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// `/daily off`: stops posting; the settings and the bag stay for a later `/daily set`.
+    pub fn daily_off(&self, guild_id: u64) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE daily_schedules SET enabled = 0 WHERE guild_id = ?1 AND enabled = 1",
+            params![to_sql(guild_id)],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// One server's daily settings.
+    pub fn daily(&self, guild_id: u64) -> Result<Option<DailyRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE guild_id = ?1"),
+                params![to_sql(guild_id)],
+                daily_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Every schedule that is on and not paused.
+    pub fn active_dailies(&self) -> Result<Vec<DailyRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE enabled = 1 AND paused = 0 ORDER BY guild_id"
+        ))?;
+        let records = statement
+            .query_map([], daily_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(records)
+    }
+
+    /// The record of a server's post for a local date.
+    pub fn daily_post(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+    ) -> Result<Option<DailyPost>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT state, scene_id, message_id, claimed_at FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2",
+                params![to_sql(guild_id), local_date],
+                |row| {
+                    Ok(DailyPost {
+                        state: row.get(0)?,
+                        scene_id: row.get(1)?,
+                        message_id: row.get::<_, Option<i64>>(2)?.map(from_sql),
+                        claimed_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Claims a server's post for `local_date` before sending, in one transaction with the draw from the bag, so
+    /// a restart can never post twice for one date. `draw` picks the scene from the bag (and updates it).
+    pub fn claim_daily(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        now: i64,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+    ) -> Result<Claim, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<(String, Option<String>)> = transaction
+            .query_row(
+                "SELECT state, scene_id FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2",
+                params![to_sql(guild_id), local_date],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        if let Some((state, scene)) = existing {
+            return Ok(match (state.as_str(), scene) {
+                ("claimed", Some(scene)) => Claim::Unsent(scene),
+                _ => Claim::Done,
+            });
+        }
+        let bag: Option<String> = transaction
+            .query_row(
+                "SELECT bag FROM daily_schedules WHERE guild_id = ?1",
+                params![to_sql(guild_id)],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let mut bag: ShuffleBag = bag
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default();
+        let Some(scene) = draw(&mut bag) else {
+            return Ok(Claim::Nothing);
+        };
+        transaction.execute(
+            "INSERT INTO daily_posts (guild_id, local_date, state, scene_id, claimed_at) VALUES (?1, ?2, 'claimed', ?3, ?4)",
+            params![to_sql(guild_id), local_date, scene, now],
+        )?;
+        transaction.execute(
+            "UPDATE daily_schedules SET bag = ?2 WHERE guild_id = ?1",
+            params![
+                to_sql(guild_id),
+                serde_json::to_string(&bag).unwrap_or_else(|_| "{}".to_owned())
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(Claim::New(scene))
+    }
+
+    /// Draws the next scene for `/daily now` (not tied to a date), updating the bag.
+    pub fn draw_daily(
+        &self,
+        guild_id: u64,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let bag: Option<String> = transaction
+            .query_row(
+                "SELECT bag FROM daily_schedules WHERE guild_id = ?1",
+                params![to_sql(guild_id)],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let mut bag: ShuffleBag = bag
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default();
+        let scene = draw(&mut bag);
+        transaction.execute(
+            "UPDATE daily_schedules SET bag = ?2 WHERE guild_id = ?1",
+            params![
+                to_sql(guild_id),
+                serde_json::to_string(&bag).unwrap_or_else(|_| "{}".to_owned())
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(scene)
+    }
+
+    /// A post went out: record it and clear the failure streak.
+    pub fn mark_daily_sent(
+        &self,
+        guild_id: u64,
+        local_date: Option<&str>,
+        message_id: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        if let Some(local_date) = local_date {
+            transaction.execute(
+                "UPDATE daily_posts SET state = 'sent', message_id = ?3, error = NULL \
+                 WHERE guild_id = ?1 AND local_date = ?2",
+                params![to_sql(guild_id), local_date, to_sql(message_id)],
+            )?;
+        }
+        transaction.execute(
+            "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = ?2 WHERE guild_id = ?1",
+            params![to_sql(guild_id), now],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// A day's post failed for good: keep why; after `pause_after` failed days in a row, pause. Returns whether it
+    /// paused.
+    pub fn mark_daily_failed(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        error: &str,
+        pause_after: u32,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "UPDATE daily_posts SET state = 'failed', error = ?3 WHERE guild_id = ?1 AND local_date = ?2",
+            params![to_sql(guild_id), local_date, error],
+        )?;
+        transaction.execute(
+            "UPDATE daily_schedules SET failures = failures + 1, last_error = ?2, \
+             paused = CASE WHEN failures + 1 >= ?3 THEN 1 ELSE paused END WHERE guild_id = ?1",
+            params![to_sql(guild_id), error, pause_after],
+        )?;
+        let paused: bool = transaction.query_row(
+            "SELECT paused FROM daily_schedules WHERE guild_id = ?1",
+            params![to_sql(guild_id)],
+            |row| row.get(0),
+        )?;
+        transaction.commit()?;
+        Ok(paused)
+    }
+
+    /// A day's post was missed by too much (downtime): record it skipped so it is not tried again.
+    pub fn mark_daily_skipped(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR IGNORE INTO daily_posts (guild_id, local_date, state, claimed_at) VALUES (?1, ?2, 'skipped', ?3)",
+            params![to_sql(guild_id), local_date, now],
+        )?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,6 +909,80 @@ mod tests {
             store.last_finished_poll(1)?.and_then(|p| p.problem),
             Some("channel deleted".to_owned())
         );
+        Ok(())
+    }
+
+    fn settings(guild_id: u64) -> DailySettings {
+        DailySettings {
+            guild_id,
+            channel_id: 5,
+            time: "09:00".into(),
+            timezone: "Asia/Seoul".into(),
+            role_id: None,
+            locale: "ko".into(),
+        }
+    }
+
+    #[test]
+    fn a_day_is_claimed_once_and_sent_once() -> Result<(), StoreError> {
+        let store = store();
+        store.set_daily(&settings(1), 100)?;
+        let first = store.claim_daily(1, "2027-05-02", 200, |bag| {
+            bag.last = Some("x".into());
+            Some("x".into())
+        })?;
+        assert_eq!(first, Claim::New("x".into()));
+        assert_eq!(
+            store.daily(1)?.and_then(|d| d.bag.last),
+            Some("x".into()),
+            "the bag moves with the claim"
+        );
+        let again = store.claim_daily(1, "2027-05-02", 300, |_| Some("y".into()))?;
+        assert_eq!(
+            again,
+            Claim::Unsent("x".into()),
+            "a claimed, unsent day resends the same scene"
+        );
+        store.mark_daily_sent(1, Some("2027-05-02"), 42, 301)?;
+        assert_eq!(
+            store.claim_daily(1, "2027-05-02", 400, |_| Some("z".into()))?,
+            Claim::Done
+        );
+        let post = store
+            .daily_post(1, "2027-05-02")?
+            .unwrap_or_else(|| panic!("post"));
+        assert_eq!((post.state.as_str(), post.message_id), ("sent", Some(42)));
+        assert_eq!(store.daily(1)?.and_then(|d| d.last_post_at), Some(301));
+        Ok(())
+    }
+
+    #[test]
+    fn three_failed_days_pause_and_set_resumes() -> Result<(), StoreError> {
+        let store = store();
+        store.set_daily(&settings(1), 100)?;
+        for (day, expect_paused) in [
+            ("2027-05-01", false),
+            ("2027-05-02", false),
+            ("2027-05-03", true),
+        ] {
+            store.claim_daily(1, day, 0, |_| Some("x".into()))?;
+            assert_eq!(
+                store.mark_daily_failed(1, day, "Unknown Channel", 3)?,
+                expect_paused,
+                "{day}"
+            );
+        }
+        let paused = store.daily(1)?.unwrap_or_else(|| panic!("daily"));
+        assert!(paused.paused);
+        assert_eq!(paused.last_error.as_deref(), Some("Unknown Channel"));
+        assert!(store.active_dailies()?.is_empty());
+        store.set_daily(&settings(1), 500)?;
+        let resumed = store.daily(1)?.unwrap_or_else(|| panic!("daily"));
+        assert!(!resumed.paused && resumed.failures == 0 && resumed.last_error.is_none());
+        assert_eq!(resumed.active_since, 500);
+        assert!(store.daily_off(1)?);
+        assert!(store.active_dailies()?.is_empty());
+        assert!(store.daily(1)?.is_some(), "off keeps the settings");
         Ok(())
     }
 

@@ -668,7 +668,9 @@ async fn give_up_unless_transient(
 /// setup, which runs on the first READY only). A poll that ended while the bot was down is finished on the first
 /// pass.
 pub async fn scheduler(ctx: SerenityContext, data: Data) {
+    let mut clock_moves = data.clock.watch();
     loop {
+        crate::clock::mark_seen(&mut clock_moves);
         let polls = match data.store.call(|store| store.open_polls()).await {
             Ok(polls) => polls,
             Err(error) => {
@@ -692,6 +694,7 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
         tokio::select! {
             _ = tokio::time::sleep(next_due) => {}
             _ = data.wake_scheduler.notified() => {}
+            _ = crate::clock::moved(&mut clock_moves) => {}
         }
     }
 }
