@@ -171,7 +171,7 @@ pub fn due(
     time: NaiveTime,
     zone: Tz,
     active_since: DateTime<Utc>,
-    handled: impl Fn(NaiveDate) -> bool,
+    handled: impl FnOnce(NaiveDate) -> bool,
 ) -> Due {
     let (date, instant) = latest_post(now, time, zone);
     if instant < active_since || handled(date) {

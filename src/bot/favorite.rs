@@ -186,7 +186,7 @@ pub async fn start(
     let _finishing = data.finishing.lock().await;
     match post_poll(ctx.serenity_context(), data, &record, &plan).await {
         Ok(ends_at) => {
-            data.wake_scheduler.notify_one();
+            data.wake_polls.notify_one();
             let mut text = format!(
                 "{} <#{channel_id}> · {} <t:{ends_at}:F> (<t:{ends_at}:R>)",
                 locale.choose("Poll posted in", "투표를 올렸어요:"),
@@ -368,7 +368,7 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
             )
             .to_owned(),
     };
-    data.wake_scheduler.notify_one();
+    data.wake_polls.notify_one();
     tell(ctx, text).await
 }
 
@@ -693,7 +693,7 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
         }
         tokio::select! {
             _ = tokio::time::sleep(next_due) => {}
-            _ = data.wake_scheduler.notified() => {}
+            _ = data.wake_polls.notified() => {}
             _ = crate::clock::moved(&mut clock_moves) => {}
         }
     }

@@ -2,11 +2,13 @@
 //!
 //! - [`commands`]: the slash commands, one small function each, and [`commands::all`].
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
+//! - [`daily`]: `/daily` and its scheduler: one post a day per server, claimed before sending.
 //! - [`favorite`]: `/favorite` polls and their scheduler, exactly once through SQLite.
 //! - [`discord`]: bounded retries, failure kinds, the bot's permissions in a channel.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
 pub mod commands;
+pub mod daily;
 pub mod dedup;
 pub mod discord;
 pub mod events;
@@ -41,7 +43,9 @@ pub struct Data {
     /// Serializes finishing polls, so the scheduler and `/favorite end` never race on one poll.
     pub finishing: Arc<tokio::sync::Mutex<()>>,
     /// Wakes the poll scheduler when a poll starts or ends early.
-    pub wake_scheduler: Arc<tokio::sync::Notify>,
+    pub wake_polls: Arc<tokio::sync::Notify>,
+    /// Wakes the daily scheduler when a schedule changes.
+    pub wake_daily: Arc<tokio::sync::Notify>,
 }
 
 /// The error every handler returns; users never see its text (see [`events::on_error`]).
@@ -139,7 +143,8 @@ pub async fn run(
         store,
         clock,
         finishing: Arc::new(tokio::sync::Mutex::new(())),
-        wake_scheduler: Arc::new(tokio::sync::Notify::new()),
+        wake_polls: Arc::new(tokio::sync::Notify::new()),
+        wake_daily: Arc::new(tokio::sync::Notify::new()),
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
@@ -154,6 +159,7 @@ pub async fn run(
                 // poise runs this once, on the first READY only: start-once work belongs here.
                 commands::register(ctx, &framework.options().commands, guild_id).await;
                 tokio::spawn(favorite::scheduler(ctx.clone(), data.clone()));
+                tokio::spawn(daily::scheduler(ctx.clone(), data.clone()));
                 info!(guilds = ready.guilds.len(), shard = ?ready.shard, "ready");
                 Ok(data)
             })
