@@ -561,9 +561,9 @@ fn plan(
                 })?;
                 match claim {
                     Claim::New(scene) | Claim::Unsent(scene) => {
-                        steps.push(Step::Send(record.clone(), date, scene))
+                        steps.push((record.clone(), date, scene))
                     }
-                    Claim::Done | Claim::Nothing => steps.push(Step::Idle),
+                    Claim::Done | Claim::Nothing => {}
                 }
             }
             Due::Skip(date) => {
