@@ -94,7 +94,7 @@ pub fn run_from_env() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, catalog, store, Arc::new(SystemClock))) {
+    match runtime.block_on(run(config, catalog, store, Arc::new(SystemClock), wait_for_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             error!("{message}");
@@ -179,7 +179,7 @@ pub async fn run(
 
     let shard_manager = Arc::clone(&client.shard_manager);
     let signals = tokio::spawn(async move {
-        wait_for_signal().await;
+        shutdown.await;
         info!("shutting down: closing the gateway, letting replies in flight finish");
         shard_manager.shutdown_all().await;
     });
