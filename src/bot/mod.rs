@@ -94,7 +94,13 @@ pub fn run_from_env() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, catalog, store, Arc::new(SystemClock), wait_for_signal())) {
+    match runtime.block_on(run(
+        config,
+        catalog,
+        store,
+        Arc::new(SystemClock),
+        wait_for_signal(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             error!("{message}");
@@ -115,12 +121,14 @@ fn init_logging() {
         .try_init();
 }
 
-/// Connects, serves until a signal, and shuts down cleanly. The error is one line for the operator.
+/// Connects, serves until `shutdown` resolves (SIGINT or SIGTERM in production), and shuts down cleanly: the
+/// gateway closes and replies in flight finish. The error is one line for the operator, never with the token.
 pub async fn run(
     config: Config,
     catalog: Catalog,
     store: Store,
     clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let mut http = HttpBuilder::new(config.token.expose())
         .default_allowed_mentions(CreateAllowedMentions::new());
