@@ -117,7 +117,11 @@ impl Locale {
     /// A hall-of-fame line: wins, shared wins, votes.
     pub fn standing(self, wins: u32, shared: u32, votes: u32) -> String {
         match self {
-            Locale::En => format!("{wins} wins · {shared} shared · {votes} votes"),
+            Locale::En => format!(
+                "{wins} win{} · {shared} shared · {votes} vote{}",
+                if wins == 1 { "" } else { "s" },
+                if votes == 1 { "" } else { "s" }
+            ),
             Locale::Ko => format!("우승 {wins}회 · 공동 우승 {shared}회 · {votes}표"),
         }
     }

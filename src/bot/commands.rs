@@ -21,6 +21,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         seealso(),
         about(),
         super::favorite::favorite(),
+        super::daily::daily(),
     ]
 }
 

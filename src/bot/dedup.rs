@@ -133,6 +133,7 @@ impl<F: Framework> Framework for Deduplicating<F> {
                 tracing::info!(interaction = %id, "dropping an interaction seen before (replayed after a resume)");
                 return;
             }
+            tracing::debug!(interaction = %id, "interaction received");
         }
         let _running = self.in_flight.start();
         self.inner.dispatch(ctx, event).await;

@@ -2,8 +2,14 @@
 //!
 //! - `check`: `scenebot check` on the shipped dataset and on a table of broken ones.
 //! - `preview`: `scenebot preview` for every command, validated against Discord's OpenAPI description.
+//! - `fake`, `spec`: the fake Discord and the OpenAPI validator proven with a plain serenity client.
+//! - `bot`: the real bot end to end: commands, components, start-up failures, reconnects, shutdown.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
+mod bot;
 mod check;
-// mod preview;
+mod fake;
+mod favorite;
+mod preview;
+mod spec;
 mod support;

@@ -17,8 +17,12 @@ fn json_of(args: &[&str]) -> Value {
         "scenebot {args:?} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("scenebot {args:?} printed no JSON ({error}):\n{}", String::from_utf8_lossy(&output.stdout)))
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "scenebot {args:?} printed no JSON ({error}):\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }
 
 /// Validates `body` when the spec is available; says plainly when it is not.
@@ -29,26 +33,49 @@ fn validate(spec: Option<&ApiSpec>, what: &str, body: &Value) {
                 panic!("{what}: Discord would reject this body:\n{error}\nbody: {body:#}");
             }
         }
-        None => eprintln!("SCENEBOT_OPENAPI_SPEC is not set: skipping the OpenAPI validation of {what}"),
+        None => {
+            eprintln!("SCENEBOT_OPENAPI_SPEC is not set: skipping the OpenAPI validation of {what}")
+        }
     }
 }
 
 #[test]
 fn every_command_previews_a_body_discord_accepts() {
     let spec = ApiSpec::from_env();
-    let mut lines: Vec<String> = ["/scene", "/scene drama:pizza", "/scenes", "/seealso", "/about"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    for id in ["secretary-kim", "she-was-pretty", "witchs-romance", "fight-for-my-way", "hwarang", "kill-me-heal-me"] {
+    let mut lines: Vec<String> = [
+        "/scene",
+        "/scene drama:pizza",
+        "/scenes",
+        "/seealso",
+        "/about",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    for id in [
+        "secretary-kim",
+        "she-was-pretty",
+        "witchs-romance",
+        "fight-for-my-way",
+        "hwarang",
+        "kill-me-heal-me",
+    ] {
         lines.push(format!("/scene drama:{id}"));
     }
     for line in &lines {
         for locale in ["en-US", "ko"] {
             let body = json_of(&["preview", line, "--locale", locale]);
             assert_eq!(body["type"], 4, "{line}");
-            assert_eq!(body["data"]["allowed_mentions"]["parse"], serde_json::json!([]), "{line}");
-            validate(spec.as_deref(), &format!("preview {line} --locale {locale}"), &body);
+            assert_eq!(
+                body["data"]["allowed_mentions"]["parse"],
+                serde_json::json!([]),
+                "{line}"
+            );
+            validate(
+                spec.as_deref(),
+                &format!("preview {line} --locale {locale}"),
+                &body,
+            );
         }
     }
 }
@@ -56,18 +83,30 @@ fn every_command_previews_a_body_discord_accepts() {
 #[test]
 fn korean_previews_are_korean() {
     let body = json_of(&["preview", "/scene drama:hwarang", "--locale", "ko"]);
-    let title = body["data"]["embeds"][0]["title"].as_str().unwrap_or_default();
+    let title = body["data"]["embeds"][0]["title"]
+        .as_str()
+        .unwrap_or_default();
     assert!(title.contains("화랑"), "{title}");
 }
 
 #[test]
 fn autocomplete_previews_are_valid_and_ranked() {
     let spec = ApiSpec::from_env();
-    for (partial, first) in [("", "secretary-kim"), ("hwarng", "hwarang"), ("ㅋㅁㅎㅁ", "kill-me-heal-me")] {
+    for (partial, first) in [
+        ("", "secretary-kim"),
+        ("hwarng", "hwarang"),
+        ("ㅋㅁㅎㅁ", "kill-me-heal-me"),
+    ] {
         let body = json_of(&["complete", partial]);
         assert_eq!(body["type"], 8);
-        let choices = body["data"]["choices"].as_array().cloned().unwrap_or_default();
-        assert!(!choices.is_empty() && choices.len() <= 25, "{partial}: {choices:?}");
+        let choices = body["data"]["choices"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !choices.is_empty() && choices.len() <= 25,
+            "{partial}: {choices:?}"
+        );
         assert_eq!(choices[0]["value"], first, "{partial}");
         validate(spec.as_deref(), &format!("complete {partial:?}"), &body);
     }
@@ -78,7 +117,12 @@ fn text_preview_reads_like_the_card() {
     let output = run(&["preview", "/scene drama:fight for my way", "--text"]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0));
-    for expected in ["# 🥊 Fight for My Way", "Episode 10", "[🔀 Another scene]", "See also ↗ https://"] {
+    for expected in [
+        "# 🥊 Fight for My Way",
+        "Episode 10",
+        "[🔀 Another scene]",
+        "See also ↗ https://",
+    ] {
         assert!(text.contains(expected), "{expected:?} missing from\n{text}");
     }
 }

@@ -1,6 +1,5 @@
 //! The real bot, as its own process: the `scenebot` binary started against a fake Discord, its log captured.
 
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,7 +49,13 @@ impl BotProcess {
     pub fn start(options: BotOptions<'_>) -> BotProcess {
         let dir = options.dir.unwrap_or_else(|| Arc::new(TempDir::new()));
         let mut command = Command::new(env!("CARGO_BIN_EXE_scenebot"));
-        for variable in ["DISCORD_TOKEN", "DISCORD_API_URL", "DISCORD_GUILD_ID", "SCENEBOT_DATA", "SCENEBOT_DATABASE"] {
+        for variable in [
+            "DISCORD_TOKEN",
+            "DISCORD_API_URL",
+            "DISCORD_GUILD_ID",
+            "SCENEBOT_DATA",
+            "SCENEBOT_DATABASE",
+        ] {
             command.env_remove(variable);
         }
         command
@@ -69,13 +74,21 @@ impl BotProcess {
         for (name, value) in &options.env {
             command.env(name, value);
         }
-        let mut child = command.spawn().unwrap_or_else(|error| panic!("cannot start scenebot: {error}"));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start scenebot: {error}"));
         let logs = Arc::new(Mutex::new(Vec::new()));
         let changed = Arc::new(Notify::new());
         let mut readers = Vec::new();
         for stream in [
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -122,7 +135,10 @@ impl BotProcess {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                panic!("no log line with {needle:?} within {limit:?}; the log:\n{}", self.logs());
+                panic!(
+                    "no log line with {needle:?} within {limit:?}; the log:\n{}",
+                    self.logs()
+                );
             }
             let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
         }
@@ -139,7 +155,10 @@ impl BotProcess {
                 status
             }
             Ok(Err(error)) => panic!("cannot wait for scenebot: {error}"),
-            Err(_) => panic!("scenebot did not exit within {limit:?}; the log:\n{}", self.logs()),
+            Err(_) => panic!(
+                "scenebot did not exit within {limit:?}; the log:\n{}",
+                self.logs()
+            ),
         }
     }
 
@@ -169,14 +188,4 @@ impl BotProcess {
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
     }
-
-    /// The process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-}
-
-/// A readable path for a database in `dir`.
-pub fn database_path(dir: &TempDir) -> PathBuf {
-    dir.path.join("scenebot.sqlite3")
 }

@@ -1,6 +1,8 @@
 //! Test helpers shared by the scenarios.
 
-// pub mod openapi;
+pub mod bot;
+pub mod fake_discord;
+pub mod openapi;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

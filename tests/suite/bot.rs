@@ -1,0 +1,525 @@
+//! The real bot (its release-shaped binary, the real serenity client, real sockets) against the fake Discord:
+//! registration, every command, autocomplete, buttons and menus, Korean, DMs and user installs, start-up failures,
+//! reconnects, replays and shutdown. Every body the bot sends is validated against Discord's OpenAPI description.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::bot::{BotOptions, BotProcess};
+use crate::support::fake_discord::{FakeDiscord, FakeOptions};
+use crate::support::TempFile;
+
+/// The bound on every wait: generous for a loaded 2-core machine, never a guess at timing.
+pub const T: Duration = Duration::from_secs(30);
+
+/// A fake Discord and the bot connected to it, commands registered.
+pub struct Harness {
+    pub fake: FakeDiscord,
+    pub bot: BotProcess,
+}
+
+impl Harness {
+    /// Starts both and waits for the bot to register its commands.
+    pub async fn start() -> Harness {
+        Harness::start_with(FakeOptions::default(), Vec::new()).await
+    }
+
+    /// Starts both with these fake options and extra bot environment.
+    pub async fn start_with(options: FakeOptions, env: Vec<(&'static str, String)>) -> Harness {
+        let fake = FakeDiscord::start(options.with_spec_from_env()).await;
+        let mut bot_options = BotOptions::new(&fake.api_url(), &fake.token());
+        bot_options.env = env;
+        let bot = BotProcess::start(bot_options);
+        let harness = Harness { fake, bot };
+        harness.wait_registered().await;
+        harness
+    }
+
+    /// Waits until commands are registered (setup ran: the bot is ready to answer).
+    pub async fn wait_registered(&self) {
+        self.fake
+            .wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+            .await;
+        self.bot.wait_log("ready", T).await;
+    }
+
+    /// Sends `/scene` with `drama` (or none) and returns the callback body.
+    pub async fn scene(&self, drama: Option<&str>) -> Value {
+        let mut builder = self.fake.slash("scene");
+        if let Some(drama) = drama {
+            builder = builder.option_str("drama", drama);
+        }
+        let interaction = builder.send().await;
+        self.fake.wait_callback(interaction.id, T).await
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.fake.assert_no_violations();
+        }
+    }
+}
+
+/// The title of a callback's first embed.
+pub fn title(callback: &Value) -> String {
+    callback["data"]["embeds"][0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn assert_mentions_nobody(callback: &Value) {
+    assert_eq!(
+        callback["data"]["allowed_mentions"]["parse"],
+        json!([]),
+        "{callback:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_declares_every_command_with_korean_descriptions() {
+    let harness = Harness::start().await;
+    let registered = harness.fake.registered_commands(None);
+    let names: Vec<&str> = registered
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["scene", "scenes", "seealso", "about", "favorite", "daily"]
+    );
+    for command in &registered {
+        let name = command["name"].as_str().unwrap_or_default();
+        assert!(
+            command["description_localizations"]["ko"].is_string(),
+            "{name}: no Korean description"
+        );
+        assert!(
+            command["name_localizations"].is_null() || command["name_localizations"] == json!({}),
+            "{name}: names stay English"
+        );
+        match name {
+            "favorite" | "daily" => {
+                let permission = if name == "favorite" { "8192" } else { "32" };
+                assert_eq!(command["default_member_permissions"], permission, "{name}");
+                assert_eq!(command["contexts"], json!([0]), "{name}: servers only");
+            }
+            _ => {
+                assert!(command["default_member_permissions"].is_null(), "{name}");
+                assert_eq!(
+                    command["integration_types"],
+                    json!([0, 1]),
+                    "{name}: guild and user installs"
+                );
+                assert_eq!(
+                    command["contexts"],
+                    json!([0, 1, 2]),
+                    "{name}: guild, bot DM, private channel"
+                );
+            }
+        }
+    }
+    let scene = &registered[0];
+    assert_eq!(scene["options"][0]["name"], "drama");
+    assert_eq!(scene["options"][0]["autocomplete"], true);
+    assert_eq!(scene["options"][0]["required"], false);
+    assert!(scene["options"][0]["description_localizations"]["ko"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guild_registration_when_a_guild_is_configured() {
+    let harness = Harness::start_with(
+        FakeOptions::default(),
+        vec![("DISCORD_GUILD_ID", FakeDiscord::GUILD_ID.to_string())],
+    )
+    .await;
+    assert_eq!(
+        harness
+            .fake
+            .registered_commands(Some(FakeDiscord::GUILD_ID))
+            .len(),
+        6
+    );
+    assert!(
+        harness.fake.registered_commands(None).is_empty(),
+        "nothing global"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_answers_with_the_right_card() {
+    let harness = Harness::start().await;
+
+    let random = harness.scene(None).await;
+    assert_eq!(random["type"], 4);
+    assert!(
+        random["data"].get("flags").is_none() || random["data"]["flags"] == 0,
+        "a card is public"
+    );
+    assert_mentions_nobody(&random);
+    let buttons = &random["data"]["components"][0]["components"];
+    assert!(buttons[0]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("scene:another:"));
+    assert_eq!(buttons[2]["style"], 5);
+
+    let hwarang = harness.scene(Some("hwarng")).await;
+    assert!(title(&hwarang).contains("Hwarang"), "{}", title(&hwarang));
+    let by_id = harness.scene(Some("kill-me-heal-me")).await;
+    assert!(title(&by_id).contains("Kill Me, Heal Me"));
+
+    let scenes = harness.fake.slash("scenes").send().await;
+    let scenes = harness.fake.wait_callback(scenes.id, T).await;
+    assert_eq!(
+        scenes["data"]["components"][0]["components"][0]["type"], 3,
+        "a select menu"
+    );
+    assert_eq!(
+        scenes["data"]["components"][0]["components"][0]["options"]
+            .as_array()
+            .map(Vec::len),
+        Some(6)
+    );
+    assert_mentions_nobody(&scenes);
+
+    let see_also = harness.fake.slash("seealso").send().await;
+    let see_also = harness.fake.wait_callback(see_also.id, T).await;
+    assert!(
+        title(&see_also).contains("Itaewon Class"),
+        "{}",
+        title(&see_also)
+    );
+    assert_eq!(
+        see_also["data"]["components"][0]["components"][0]["style"],
+        5
+    );
+
+    let about = harness.fake.slash("about").send().await;
+    let about = harness.fake.wait_callback(about.id, T).await;
+    let fields = about["data"]["embeds"][0]["fields"].to_string();
+    assert!(fields.contains("6 scenes from 6 dramas"), "{fields}");
+    assert!(fields.contains(env!("CARGO_PKG_VERSION")), "{fields}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonsense_gets_private_suggestions_that_open_a_scene() {
+    let harness = Harness::start().await;
+    let reply = harness.scene(Some("pizza")).await;
+    assert_eq!(reply["type"], 4);
+    assert_eq!(reply["data"]["flags"], 64, "only the user sees it");
+    let suggestions = reply["data"]["components"][0]["components"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(suggestions.len(), 3);
+    let custom_id = suggestions[0]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let click = harness.fake.button(&custom_id).send().await;
+    let card = harness.fake.wait_callback(click.id, T).await;
+    assert_eq!(
+        card["type"], 7,
+        "the suggestion replaces the reply with the card"
+    );
+    assert!(!title(&card).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autocomplete_ranks_the_right_drama_first() {
+    let harness = Harness::start().await;
+    for (partial, first, locale) in [
+        ("hwarng", "hwarang", "en-US"),
+        ("ㄱㅂㅅ", "secretary-kim", "ko"),
+        ("", "secretary-kim", "en-US"),
+    ] {
+        let interaction = harness
+            .fake
+            .autocomplete("scene")
+            .focused_str("drama", partial)
+            .locale(locale)
+            .send()
+            .await;
+        let reply = harness.fake.wait_callback(interaction.id, T).await;
+        assert_eq!(reply["type"], 8);
+        let choices = reply["data"]["choices"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !choices.is_empty() && choices.len() <= 25,
+            "{partial}: {choices:?}"
+        );
+        assert_eq!(choices[0]["value"], first, "{partial}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_scene_and_the_menu_work_from_stored_ids() {
+    let harness = Harness::start().await;
+    let mut card = harness.scene(Some("hwarang")).await;
+    for _ in 0..5 {
+        let on_screen = title(&card);
+        let another_id = card["data"]["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(another_id.starts_with("scene:another:"));
+        let click = harness.fake.button(&another_id).send().await;
+        card = harness.fake.wait_callback(click.id, T).await;
+        assert_eq!(card["type"], 7, "the card is updated in place");
+        assert_ne!(
+            title(&card),
+            on_screen,
+            "another scene is never the one on screen"
+        );
+    }
+    let menu = harness.fake.slash("scenes").send().await;
+    harness.fake.wait_callback(menu.id, T).await;
+    let select = harness
+        .fake
+        .string_select("scenes:open", &["witchs-romance"])
+        .send()
+        .await;
+    let opened = harness.fake.wait_callback(select.id, T).await;
+    assert_eq!(opened["type"], 4);
+    assert_eq!(opened["data"]["flags"], 64);
+    assert!(title(&opened).contains("Witch's Romance"));
+    // A button from a card of an older version: its custom_id means nothing to this one.
+    let mut stale = harness
+        .fake
+        .button(
+            card["data"]["components"][0]["components"][0]["custom_id"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .payload();
+    stale["data"]["custom_id"] = json!("poll:vote:old");
+    let stale = harness.fake.send_interaction(stale);
+    let stale = harness.fake.wait_callback(stale.id, T).await;
+    assert_eq!(
+        stale["data"]["flags"], 64,
+        "an unknown button gets a polite private reply"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn korean_users_get_korean_cards() {
+    let harness = Harness::start().await;
+    let interaction = harness
+        .fake
+        .slash("scene")
+        .option_str("drama", "화랑")
+        .locale("ko")
+        .send()
+        .await;
+    let card = harness.fake.wait_callback(interaction.id, T).await;
+    assert!(title(&card).contains("화랑"), "{}", title(&card));
+    let buttons = card["data"]["components"][0]["components"].to_string();
+    assert!(
+        buttons.contains("다른 장면") && buttons.contains("함께 보기"),
+        "{buttons}"
+    );
+    let about = harness.fake.slash("about").locale("ko").send().await;
+    let about = harness.fake.wait_callback(about.id, T).await;
+    assert!(title(&about).contains("소개"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scene_works_in_a_dm_and_as_a_user_installed_app() {
+    let harness = Harness::start().await;
+    let dm = harness.fake.slash("scene").in_dm().send().await;
+    let dm = harness.fake.wait_callback(dm.id, T).await;
+    assert_eq!(dm["type"], 4);
+    assert!(!title(&dm).is_empty());
+    let mut payload = harness
+        .fake
+        .slash("scene")
+        .option_str("drama", "fight for my way")
+        .payload();
+    // A user-installed app used in a group DM: context 2, authorized by the user's install only.
+    payload["context"] = json!(2);
+    payload["authorizing_integration_owners"] = json!({"1": FakeDiscord::USER_ID.to_string()});
+    payload.as_object_mut().map(|p| p.remove("guild_id"));
+    let private = harness.fake.send_interaction(payload);
+    let private = harness.fake.wait_callback(private.id, T).await;
+    assert!(title(&private).contains("Fight for My Way"), "{private:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_token_is_one_line_and_exit_1() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let mut options = BotOptions::new(&fake.api_url(), "");
+    options.token = None;
+    let mut bot = BotProcess::start(options);
+    let status = bot.wait_exit(T).await;
+    assert_eq!(status.code(), Some(1));
+    let logs = bot.logs();
+    assert!(logs.contains("DISCORD_TOKEN is not set"), "{logs}");
+    assert_eq!(
+        logs.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "one line:\n{logs}"
+    );
+    assert!(fake.requests().is_empty(), "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_dataset_stops_start_up_with_the_check_message() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let mut value: Value =
+        serde_json::from_str(&crate::support::shipped_dataset()).unwrap_or_default();
+    value["scenes"][2]["drama"]["year"] = json!(1899);
+    let file = TempFile::new("scenes.json", &value.to_string());
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options.env.push(("SCENEBOT_DATA", file.arg().to_owned()));
+    let mut bot = BotProcess::start(options);
+    assert_eq!(bot.wait_exit(T).await.code(), Some(2));
+    let check = crate::support::run(&["check", file.arg()]);
+    let check_message = String::from_utf8_lossy(&check.stderr).trim().to_owned();
+    assert!(check_message.contains("scenes[2].drama.year: 1899 is out of range"));
+    for line in check_message.lines() {
+        assert!(
+            bot.logs().contains(line.trim()),
+            "missing {line:?} in\n{}",
+            bot.logs()
+        );
+    }
+    assert!(fake.requests().is_empty(), "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_stops_without_retrying() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let mut bot = BotProcess::start(BotOptions::new(&fake.api_url(), "not-the-token"));
+    assert_eq!(bot.wait_exit(T).await.code(), Some(1));
+    let logs = bot.logs();
+    assert!(
+        logs.contains("Discord rejected DISCORD_TOKEN (401 Unauthorized)"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("not-the-token"),
+        "the token must not be logged:\n{logs}"
+    );
+    assert_eq!(fake.requests().len(), 1, "one request, no retry loop");
+    assert_eq!(fake.identify_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_close_4004_stops_without_identifying_again() {
+    let mut harness = Harness::start().await;
+    harness.fake.close_with(4004);
+    assert_eq!(harness.bot.wait_exit(T).await.code(), Some(1));
+    let logs = harness.bot.logs();
+    assert!(logs.contains("close 4004"), "{logs}");
+    assert_eq!(harness.fake.identify_count(), 1, "no identify loop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_and_a_reconnect_request_are_survived() {
+    let harness = Harness::start().await;
+    harness.fake.drop_socket();
+    harness.fake.wait_resume(1, T).await;
+    assert!(!title(&harness.scene(Some("she was pretty")).await).is_empty());
+    harness.fake.send_reconnect();
+    harness.fake.wait_resume(2, T).await;
+    assert!(!title(&harness.scene(Some("witch")).await).is_empty());
+    assert_eq!(
+        harness.fake.identify_count(),
+        1,
+        "resumed, not re-identified"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interaction_replayed_after_resume_is_answered_once() {
+    let harness = Harness::start().await;
+    let first = harness.fake.slash("scene").option_str("drama", "hwarang");
+    let payload = first.payload();
+    let first = harness.fake.send_interaction(payload.clone());
+    harness.fake.wait_callback(first.id, T).await;
+    harness.fake.drop_socket();
+    // While the bot is away, the same interaction is dispatched again (a replay), then a new one.
+    harness.fake.dispatch("INTERACTION_CREATE", payload);
+    let second = harness
+        .fake
+        .slash("scene")
+        .option_str("drama", "witch")
+        .send()
+        .await;
+    harness.fake.wait_resume(1, T).await;
+    harness.fake.wait_callback(second.id, T).await;
+    harness.bot.wait_log("seen before", T).await;
+    assert_eq!(
+        harness.fake.callbacks_for(first.id).len(),
+        1,
+        "answered once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sigint_stop_cleanly_with_exit_0() {
+    for interrupt in [false, true] {
+        let mut harness = Harness::start().await;
+        harness.scene(None).await;
+        if interrupt {
+            harness.bot.interrupt();
+        } else {
+            harness.bot.terminate();
+        }
+        assert_eq!(
+            harness.bot.wait_exit(T).await.code(),
+            Some(0),
+            "{}",
+            harness.bot.logs()
+        );
+        assert!(harness.bot.logs().contains("stopped"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_in_flight_finishes_before_exit() {
+    let mut harness = Harness::start().await;
+    harness
+        .fake
+        .delay_next("POST", "/interactions", Duration::from_millis(1500));
+    let interaction = harness.fake.slash("scene").send().await;
+    // The bot has the interaction once the callback request reaches the fake; stop it then.
+    harness.bot.wait_log("interaction received", T).await;
+    harness.bot.terminate();
+    assert_eq!(harness.bot.wait_exit(T).await.code(), Some(0));
+    assert_eq!(
+        harness.fake.callbacks_for(interaction.id).len(),
+        1,
+        "the reply in flight was delivered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_in_no_log_line_even_at_trace_level() {
+    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options.env.push(("RUST_LOG", "trace".to_owned()));
+    let mut bot = BotProcess::start(options);
+    let harness_fake = &fake;
+    harness_fake
+        .wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+        .await;
+    let interaction = fake.slash("scene").send().await;
+    fake.wait_callback(interaction.id, T).await;
+    fake.drop_socket();
+    fake.wait_resume(1, T).await;
+    bot.terminate();
+    bot.wait_exit(T).await;
+    let logs = bot.logs();
+    assert!(logs.lines().count() > 20, "trace logging was on:\n{logs}");
+    assert!(
+        !logs.contains(&fake.token()),
+        "the token leaked into the log"
+    );
+}

@@ -1,0 +1,481 @@
+//! `/favorite` end to end: permissions, the native poll, votes, results exactly once through SIGKILLs at every
+//! step, expiry during downtime, and the hall of fame.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::bot::{Harness, T};
+use crate::support::bot::{BotOptions, BotProcess};
+use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions};
+
+const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
+/// Manage Messages: a moderator.
+const MODERATOR: u64 = permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 13);
+
+/// Sends `/favorite <sub>` as a moderator (or as `member`), returns the interaction's first visible answer text.
+async fn favorite(harness: &Harness, sub: &str, member: u64, hours: Option<i64>) -> String {
+    let mut builder = harness
+        .fake
+        .slash("favorite")
+        .subcommand(sub)
+        .member_permissions(member);
+    if let Some(hours) = hours {
+        builder = builder.option_int("hours", hours);
+    }
+    let interaction = builder.send().await;
+    harness.fake.wait_callback(interaction.id, T).await;
+    // Deferred replies arrive as a follow-up message; plain replies are the callback itself.
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let messages = harness.fake.interaction_messages(interaction.id);
+        if let Some(text) = messages
+            .iter()
+            .filter_map(|m| {
+                m["content"]
+                    .as_str()
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+            })
+            .next_back()
+        {
+            return text;
+        }
+        let callbacks = harness.fake.callbacks_for(interaction.id);
+        if let Some(text) = callbacks
+            .iter()
+            .find_map(|c| c["data"]["content"].as_str().map(str::to_owned))
+        {
+            return text;
+        }
+        if let Some(card) = callbacks.iter().find(|c| c["data"]["embeds"].is_array()) {
+            return card["data"]["embeds"].to_string();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer to /favorite {sub}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether the bot wrote `message`.
+fn by_bot(message: &Value) -> bool {
+    message["author"]["id"]
+        .as_str()
+        .and_then(|id| id.parse::<u64>().ok())
+        == Some(FakeDiscord::BOT_USER_ID)
+}
+
+/// The poll messages the bot posted in the channel.
+fn polls(fake: &FakeDiscord) -> Vec<Value> {
+    fake.channel_messages(CHANNEL)
+        .into_iter()
+        .filter(|m| m["poll"].is_object() && by_bot(m))
+        .collect()
+}
+
+/// The results messages the bot posted (not Discord's own type-46 notice).
+fn results(fake: &FakeDiscord) -> Vec<Value> {
+    fake.channel_messages(CHANNEL)
+        .into_iter()
+        .filter(|m| {
+            by_bot(m)
+                && m["type"] == 0
+                && m["poll"].is_null()
+                && m["embeds"][0]["footer"]["text"]
+                    .as_str()
+                    .is_some_and(|f| f.contains("poll results"))
+        })
+        .collect()
+}
+
+async fn wait_poll(fake: &FakeDiscord) -> u64 {
+    let poll = fake
+        .wait_channel_message(CHANNEL, |m| m["poll"].is_object() && by_bot(m), T)
+        .await;
+    poll["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default()
+}
+
+async fn wait_results(fake: &FakeDiscord, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let found = results(fake);
+        if found.len() >= count {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} results message(s) expected, {} found",
+            found.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn vote(fake: &FakeDiscord, message: u64, votes: &[(u64, u64)]) {
+    for (user, answer) in votes {
+        fake.cast_vote(CHANNEL, message, *user, *answer);
+    }
+}
+
+fn fake_options() -> FakeOptions {
+    let mut options = FakeOptions::default();
+    for id in 1..=12 {
+        options
+            .users
+            .push(crate::support::fake_discord::FakeUser::person(
+                1_170_000_000_000_000_100 + id,
+                &format!("fan{id}"),
+            ));
+    }
+    options
+}
+
+fn voter(n: u64) -> u64 {
+    1_170_000_000_000_000_100 + n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_without_manage_messages_are_refused() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let text = favorite(
+        &harness,
+        "start",
+        permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES,
+        None,
+    )
+    .await;
+    assert!(text.contains("Manage Messages"), "{text}");
+    let text = favorite(&harness, "end", permissions::VIEW_CHANNEL, None).await;
+    assert!(text.contains("Manage Messages"), "{text}");
+    assert!(polls(&harness.fake).is_empty(), "no poll was posted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_without_send_polls_says_which_permission_is_missing() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let interaction = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .member_permissions(MODERATOR)
+        .app_permissions(
+            permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | permissions::EMBED_LINKS,
+        )
+        .send()
+        .await;
+    let reply = harness.fake.wait_callback(interaction.id, T).await;
+    let text = reply["data"]["content"].as_str().unwrap_or_default();
+    assert!(text.contains("Send Polls"), "{reply:#}");
+    assert_eq!(reply["data"]["flags"], 64);
+    assert!(polls(&harness.fake).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_is_native_valid_and_one_per_server() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let text = favorite(&harness, "start", MODERATOR, Some(5)).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    let request = harness
+        .fake
+        .wait_for_request(|r| r.method == "POST" && r.body["poll"].is_object(), T)
+        .await;
+    let poll = &request.body["poll"];
+    assert_eq!(poll["duration"], 5);
+    assert_eq!(poll["allow_multiselect"], false);
+    let answers = poll["answers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(answers.len(), 6);
+    for answer in &answers {
+        let text = answer["poll_media"]["text"].as_str().unwrap_or_default();
+        assert!((1..=55).contains(&text.chars().count()), "{text}");
+        assert!(answer["poll_media"]["emoji"]["name"].is_string());
+    }
+    assert_eq!(
+        request.body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+    let again = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(again.contains("already running"), "{again}");
+    assert_eq!(polls(&harness.fake).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_poll_announces_the_winner_once() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(
+        &harness.fake,
+        message,
+        &[(voter(1), 5), (voter(2), 5), (voter(3), 5), (voter(4), 2)],
+    );
+    let text = favorite(&harness, "end", MODERATOR, None).await;
+    assert!(text.contains("results are posted"), "{text}");
+    harness
+        .fake
+        .wait_for_request(|r| r.method == "POST" && r.route().ends_with("/expire"), T)
+        .await;
+    let posted = wait_results(&harness.fake, 1).await;
+    let embed = &posted[0]["embeds"][0];
+    let title = embed["title"].as_str().unwrap_or_default();
+    assert!(
+        title.starts_with("🏆") && title.contains("Hwarang"),
+        "{title}"
+    );
+    let chart = embed["description"].as_str().unwrap_or_default();
+    assert!(
+        chart.contains("3 · 75%") && chart.contains("1 · 25%") && chart.contains("4 votes"),
+        "{chart}"
+    );
+    assert_eq!(
+        posted[0]["embeds"].as_array().map(Vec::len),
+        Some(2),
+        "the winner's card comes along"
+    );
+    // The scheduler passing by later never announces again.
+    harness
+        .fake
+        .slash("favorite")
+        .subcommand("results")
+        .send()
+        .await;
+    assert_eq!(results(&harness.fake).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tie_names_co_winners_and_no_votes_says_so() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(&harness.fake, message, &[(voter(1), 1), (voter(2), 6)]);
+    favorite(&harness, "end", MODERATOR, None).await;
+    let posted = wait_results(&harness.fake, 1).await;
+    let title = posted[0]["embeds"][0]["title"].as_str().unwrap_or_default();
+    assert!(title.contains("tie between 2"), "{title}");
+    let chart = posted[0]["embeds"][0]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        chart.contains("Secretary Kim") && chart.contains("Kill Me, Heal Me"),
+        "{chart}"
+    );
+    assert!(!chart.contains("🏆"), "no winner on a tie");
+
+    favorite(&harness, "start", MODERATOR, None).await;
+    let deadline = tokio::time::Instant::now() + T;
+    while polls(&harness.fake).len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    favorite(&harness, "end", MODERATOR, None).await;
+    let posted = wait_results(&harness.fake, 2).await;
+    let title = posted[1]["embeds"][0]["title"].as_str().unwrap_or_default();
+    assert!(title.contains("No votes"), "{title}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_polls_make_the_hall_of_fame() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let rounds: [&[(u64, u64)]; 3] = [
+        &[(voter(1), 1), (voter(2), 1), (voter(3), 2)],
+        &[(voter(1), 2), (voter(2), 2)],
+        &[(voter(1), 1), (voter(2), 2), (voter(3), 3)],
+    ];
+    for (round, votes) in rounds.iter().enumerate() {
+        favorite(&harness, "start", MODERATOR, None).await;
+        let deadline = tokio::time::Instant::now() + T;
+        while polls(&harness.fake).len() <= round {
+            assert!(tokio::time::Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let message = polls(&harness.fake)[round]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_default();
+        vote(&harness.fake, message, votes);
+        favorite(&harness, "end", MODERATOR, None).await;
+        wait_results(&harness.fake, round + 1).await;
+    }
+    let board = favorite(&harness, "leaderboard", permissions::VIEW_CHANNEL, None).await;
+    // She Was Pretty: won poll 2, shared poll 3, 1 + 2 + 1 votes. Secretary Kim: won poll 1, shared poll 3,
+    // 2 + 1 votes. Witch's Romance: shared poll 3, 1 vote.
+    let she_was_pretty = board.find("She Was Pretty").unwrap_or(usize::MAX);
+    let secretary_kim = board.find("Secretary Kim").unwrap_or(usize::MAX);
+    assert!(
+        she_was_pretty < secretary_kim,
+        "more votes ranks first: {board}"
+    );
+    assert!(board.contains("1 win · 1 shared · 4 votes"), "{board}");
+    assert!(board.contains("1 win · 1 shared · 3 votes"), "{board}");
+    assert!(board.contains("0 wins · 1 shared · 1 vote"), "{board}");
+    assert!(board.contains("Over 3 finished polls"), "{board}");
+}
+
+/// Starts the bot again on the same database and waits until it is ready.
+fn restart(fake: &FakeDiscord, dir: Arc<crate::support::TempDir>) -> BotProcess {
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options.dir = Some(dir);
+    BotProcess::start(options)
+}
+
+/// Exactly one results message, whatever moment the bot was killed at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_every_step_never_loses_or_repeats_the_results() {
+    for step in [
+        "after the poll is posted",
+        "after expiry, before the results",
+        "after the results are sent",
+    ] {
+        let mut harness = Harness::start_with(fake_options(), Vec::new()).await;
+        let dir = Arc::clone(&harness.bot.dir);
+        if step == "after the poll is posted" {
+            // The poll reaches Discord, but the bot is killed before it learns the message id.
+            harness.fake.hold_answer_next(
+                "POST",
+                &format!("/channels/{CHANNEL}/messages"),
+                Duration::from_secs(20),
+            );
+            harness
+                .fake
+                .slash("favorite")
+                .subcommand("start")
+                .member_permissions(MODERATOR)
+                .send()
+                .await;
+            wait_poll(&harness.fake).await;
+            harness.bot.kill().await;
+            harness.bot = restart(&harness.fake, Arc::clone(&dir));
+            harness.bot.wait_log("ready", T).await;
+            harness.bot.wait_log("favorite poll posted", T).await;
+            assert_eq!(
+                polls(&harness.fake).len(),
+                1,
+                "{step}: the nonce returned the same poll"
+            );
+            let message = wait_poll(&harness.fake).await;
+            vote(&harness.fake, message, &[(voter(1), 4)]);
+            favorite(&harness, "end", MODERATOR, None).await;
+        } else {
+            favorite(&harness, "start", MODERATOR, None).await;
+            let message = wait_poll(&harness.fake).await;
+            vote(&harness.fake, message, &[(voter(1), 4)]);
+            if step == "after expiry, before the results" {
+                // Reading the results hangs; the bot dies after the expire call.
+                harness.fake.delay_next(
+                    "GET",
+                    &format!("/channels/{CHANNEL}/messages/{message}"),
+                    Duration::from_secs(20),
+                );
+            } else {
+                // The results reach Discord, but the bot dies before recording them.
+                harness.fake.hold_answer_next(
+                    "POST",
+                    &format!("/channels/{CHANNEL}/messages"),
+                    Duration::from_secs(20),
+                );
+            }
+            harness
+                .fake
+                .slash("favorite")
+                .subcommand("end")
+                .member_permissions(MODERATOR)
+                .send()
+                .await;
+            harness
+                .fake
+                .wait_for_request(|r| r.method == "POST" && r.route().ends_with("/expire"), T)
+                .await;
+            if step == "after the results are sent" {
+                wait_results(&harness.fake, 1).await;
+            } else {
+                harness
+                    .fake
+                    .wait_for_request(
+                        |r| {
+                            r.method == "GET"
+                                && r.route().ends_with(&format!("/messages/{message}"))
+                        },
+                        T,
+                    )
+                    .await;
+            }
+            harness.bot.kill().await;
+            harness.bot = restart(&harness.fake, Arc::clone(&dir));
+            harness.bot.wait_log("ready", T).await;
+        }
+        harness.bot.wait_log("results announced", T).await;
+        let posted = wait_results(&harness.fake, 1).await;
+        assert_eq!(posted.len(), 1, "{step}: exactly one results message");
+        assert!(
+            posted[0]["embeds"][0]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Fight for My Way"),
+            "{step}"
+        );
+        // One more restart changes nothing.
+        harness.bot.terminate();
+        harness.bot.wait_exit(T).await;
+        harness.bot = restart(&harness.fake, Arc::clone(&dir));
+        harness.bot.wait_log("ready", T).await;
+        let status = harness
+            .fake
+            .slash("favorite")
+            .subcommand("results")
+            .send()
+            .await;
+        harness.fake.wait_callback(status.id, T).await;
+        assert_eq!(
+            results(&harness.fake).len(),
+            1,
+            "{step}: still one after another restart"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_that_ended_while_the_bot_was_down_is_announced_at_start_up() {
+    let mut harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let dir = Arc::clone(&harness.bot.dir);
+    favorite(&harness, "start", MODERATOR, Some(1)).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(&harness.fake, message, &[(voter(1), 3), (voter(2), 3)]);
+    harness.bot.kill().await;
+    // The hour passes while the bot is down: Discord closes the poll, the stored end time is in the past.
+    harness.fake.end_poll(CHANNEL, message);
+    let database = dir.path.join("scenebot.sqlite3");
+    let connection = rusqlite::Connection::open(&database).unwrap_or_else(|e| panic!("{e}"));
+    connection
+        .execute("UPDATE favorite_polls SET ends_at = ends_at - 7200", [])
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(connection);
+    harness.bot = restart(&harness.fake, dir);
+    let posted = wait_results(&harness.fake, 1).await;
+    assert!(posted[0]["embeds"][0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Witch's Romance"));
+    harness.bot.wait_log("results announced", T).await;
+    assert_eq!(results(&harness.fake).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_poll_is_cancelled_and_the_reason_shown() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    harness.fake.delete_message(CHANNEL, message);
+    favorite(&harness, "end", MODERATOR, None).await;
+    harness.bot.wait_log("poll cancelled", T).await;
+    assert!(results(&harness.fake).is_empty(), "nothing is announced");
+    let text = favorite(&harness, "results", permissions::VIEW_CHANNEL, None).await;
+    assert!(
+        text.contains("cancelled") && text.contains("deleted"),
+        "{text}"
+    );
+}
