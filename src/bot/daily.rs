@@ -510,6 +510,7 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
             _ = tokio::time::sleep(wait) => {}
             _ = data.wake_daily.notified() => {}
             _ = crate::clock::moved(&mut clock_moves) => {}
+            _ = data.stopped() => return,
         }
     }
 }

@@ -695,6 +695,7 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
             _ = tokio::time::sleep(next_due) => {}
             _ = data.wake_polls.notified() => {}
             _ = crate::clock::moved(&mut clock_moves) => {}
+            _ = data.stopped() => return,
         }
     }
 }

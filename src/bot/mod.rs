@@ -46,6 +46,16 @@ pub struct Data {
     pub wake_polls: Arc<tokio::sync::Notify>,
     /// Wakes the daily scheduler when a schedule changes.
     pub wake_daily: Arc<tokio::sync::Notify>,
+    /// Turns true when the bot shuts down: background jobs finish what they are doing and stop.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Data {
+    /// Resolves once the bot is shutting down.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.clone();
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }
 }
 
 /// The error every handler returns; users never see its text (see [`events::on_error`]).
@@ -145,6 +155,9 @@ pub async fn run(
     info!(user = %me.name, id = %me.id, scenes = catalog.scenes.len(), "token accepted");
 
     let guild_id = config.guild_id.map(GuildId::new);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let jobs: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+    let setup_jobs = Arc::clone(&jobs);
     let data = Data {
         responder: Arc::new(Responder::new(catalog)),
         started: Instant::now(),
@@ -153,6 +166,7 @@ pub async fn run(
         finishing: Arc::new(tokio::sync::Mutex::new(())),
         wake_polls: Arc::new(tokio::sync::Notify::new()),
         wake_daily: Arc::new(tokio::sync::Notify::new()),
+        stopping,
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
@@ -166,8 +180,13 @@ pub async fn run(
             Box::pin(async move {
                 // poise runs this once, on the first READY only: start-once work belongs here.
                 commands::register(ctx, &framework.options().commands, guild_id).await;
-                tokio::spawn(favorite::scheduler(ctx.clone(), data.clone()));
-                tokio::spawn(daily::scheduler(ctx.clone(), data.clone()));
+                let started = [
+                    tokio::spawn(favorite::scheduler(ctx.clone(), data.clone())),
+                    tokio::spawn(daily::scheduler(ctx.clone(), data.clone())),
+                ];
+                if let Ok(mut jobs) = setup_jobs.lock() {
+                    jobs.extend(started);
+                }
                 info!(guilds = ready.guilds.len(), shard = ?ready.shard, "ready");
                 Ok(data)
             })
@@ -186,15 +205,36 @@ pub async fn run(
         .map_err(|error| format!("cannot build the Discord client: {error}"))?;
 
     let shard_manager = Arc::clone(&client.shard_manager);
-    let signals = tokio::spawn(async move {
-        shutdown.await;
-        info!("shutting down: closing the gateway, letting replies in flight finish");
-        shard_manager.shutdown_all().await;
-    });
-    let result = client.start_autosharded().await;
-    signals.abort();
-    if !in_flight.wait_idle(SHUTDOWN_GRACE).await {
-        warn!("some replies were still running after {SHUTDOWN_GRACE:?}; stopping anyway");
+    let mut connection = Box::pin(client.start_autosharded());
+    let result = tokio::select! {
+        result = &mut connection => result,
+        () = shutdown => {
+            info!("shutting down: closing the gateway, letting replies in flight finish");
+            shard_manager.shutdown_all().await;
+            // A signal during start-up can come before the shards run; never hang on it.
+            match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
+                Ok(result) => result,
+                Err(_) => {
+                    warn!("the gateway did not close within {SHUTDOWN_GRACE:?}; stopping anyway");
+                    Ok(())
+                }
+            }
+        }
+    };
+    stop.send_replace(true);
+    let jobs: Vec<_> = jobs
+        .lock()
+        .map(|mut jobs| jobs.drain(..).collect())
+        .unwrap_or_default();
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        for job in jobs {
+            let _ = job.await;
+        }
+        in_flight.wait_idle(SHUTDOWN_GRACE).await
+    })
+    .await;
+    if !matches!(finished, Ok(true)) {
+        warn!("some work was still running after {SHUTDOWN_GRACE:?}; stopping anyway");
     }
     match result {
         Ok(()) => {

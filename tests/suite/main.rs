@@ -8,6 +8,7 @@
 
 mod bot;
 mod check;
+mod daily;
 mod fake;
 mod favorite;
 mod preview;

@@ -1368,6 +1368,16 @@ impl<'a> InteractionBuilder<'a> {
         self
     }
 
+    /// A channel option (type 7); its channel is filled into `resolved`.
+    pub fn option_channel(self, name: &str, channel: u64) -> Self {
+        self.option(name, 7, json!(channel.to_string()), false)
+    }
+
+    /// A role option (type 8); its role is filled into `resolved`.
+    pub fn option_role(self, name: &str, role: u64) -> Self {
+        self.option(name, 8, json!(role.to_string()), false)
+    }
+
     /// A string option (type 3).
     pub fn option_str(self, name: &str, value: &str) -> Self {
         self.option(name, 3, json!(value), false)
@@ -2426,6 +2436,30 @@ impl State {
                 if options.as_array().is_some_and(|o| !o.is_empty()) {
                     // Discord leaves `options` out when there are none.
                     data["options"] = options;
+                }
+                // Channel (7) and role (8) options come with their objects in `resolved`, as on Discord.
+                for option in &b.options {
+                    let id = option["value"]
+                        .as_str()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    let kind = option["type"].as_u64();
+                    let found = self.guilds.iter().find_map(|g| match kind {
+                        Some(7) => g.channels.iter().find(|c| c.id == id).map(|c| {
+                            let mut channel = channel_json(c, Some(g.id));
+                            channel["permissions"] = json!(permissions::ALL.to_string());
+                            ("channels", channel)
+                        }),
+                        Some(8) => g
+                            .roles
+                            .iter()
+                            .find(|r| r.id == id)
+                            .map(|r| ("roles", role_json(r, self.bot_user.id))),
+                        _ => None,
+                    });
+                    if let Some((table, object)) = found {
+                        data["resolved"][table][id.to_string()] = object;
+                    }
                 }
                 if let Some(g) = command
                     .as_ref()

@@ -1,0 +1,486 @@
+//! `/daily` end to end, with the clock driven by the test: the real bot runs in this process (`scenebot::bot::run`,
+//! the real serenity client over real sockets to the fake Discord) with a [`ManualClock`], so a month of posts takes
+//! seconds and a restart is a stop and a start on the same database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::bot::T;
+use crate::support::fake_discord::{permissions, FakeChannel, FakeDiscord, FakeOptions};
+use crate::support::TempDir;
+use scenebot::catalog::Catalog;
+use scenebot::clock::{Clock, ManualClock};
+use scenebot::config::Config;
+use scenebot::store::Store;
+
+const GUILD: u64 = FakeDiscord::GUILD_ID;
+const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
+/// Manage Server.
+const MANAGER: u64 = permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 5);
+
+fn at(text: &str) -> i64 {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .with_timezone(&Utc)
+        .timestamp()
+}
+
+/// The bot running in this process: its task and the switch that stops it.
+type RunningBot = (JoinHandle<Result<(), String>>, oneshot::Sender<()>);
+
+/// The fake, the clock, the database directory, and the bot running in this process.
+struct Daily {
+    fake: FakeDiscord,
+    clock: Arc<ManualClock>,
+    dir: TempDir,
+    bot: Option<RunningBot>,
+    /// Requests before this index belong to earlier starts.
+    registered_at: usize,
+}
+
+impl Daily {
+    async fn start(now: i64) -> Daily {
+        let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+        let mut daily = Daily {
+            fake,
+            clock: Arc::new(ManualClock::new(now)),
+            dir: TempDir::new(),
+            bot: None,
+            registered_at: 0,
+        };
+        daily.boot().await;
+        daily
+    }
+
+    /// Starts the bot on the database in `dir` and waits until it has registered its commands.
+    async fn boot(&mut self) {
+        let (api_url, token) = (self.fake.api_url(), self.fake.token());
+        let config = Config::from_lookup(|name| match name {
+            "DISCORD_TOKEN" => Some(token.clone()),
+            "DISCORD_API_URL" => Some(api_url.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let store =
+            Store::open(&self.dir.path.join("scenebot.sqlite3")).unwrap_or_else(|e| panic!("{e}"));
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let clock: Arc<dyn Clock> = self.clock.clone();
+        let task = tokio::spawn(scenebot::bot::run(
+            config,
+            catalog,
+            store,
+            clock,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        self.bot = Some((task, stop));
+        // Ready once this start has registered its commands (setup ran) and the gateway session is live.
+        let before = self.registered_at;
+        let registration = self
+            .fake
+            .wait_for_request(
+                |r| r.index >= before && r.method == "PUT" && r.route().ends_with("/commands"),
+                T,
+            )
+            .await;
+        self.registered_at = registration.index + 1;
+    }
+
+    /// Stops the bot cleanly and waits for it.
+    async fn stop(&mut self) {
+        if let Some((task, stop)) = self.bot.take() {
+            let _ = stop.send(());
+            let result = tokio::time::timeout(T, task).await;
+            assert!(
+                matches!(result, Ok(Ok(Ok(())))),
+                "the bot did not stop cleanly: {result:?}"
+            );
+        }
+    }
+
+    /// Kills the bot mid-flight (its task is dropped, as a crash would).
+    async fn crash(&mut self) {
+        if let Some((task, _stop)) = self.bot.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    async fn command(&self, sub: &str, options: &[(&str, &str)], member: u64) -> String {
+        self.command_in(CHANNEL, sub, options, member).await
+    }
+
+    /// `/daily <sub>` sent from `channel`; options named `channel` and `role` are sent as channel and role
+    /// options (with `resolved` data), others as strings.
+    async fn command_in(
+        &self,
+        channel: u64,
+        sub: &str,
+        options: &[(&str, &str)],
+        member: u64,
+    ) -> String {
+        let mut builder = self
+            .fake
+            .slash("daily")
+            .subcommand(sub)
+            .member_permissions(member)
+            .in_guild(GUILD, channel);
+        for (name, value) in options {
+            let id = value.parse::<u64>().unwrap_or(0);
+            builder = match *name {
+                "channel" => builder.option_channel(name, id),
+                "role" => builder.option_role(name, id),
+                _ => builder.option_str(name, value),
+            };
+        }
+        let interaction = builder.send().await;
+        let callback = self.fake.wait_callback(interaction.id, T).await;
+        if callback["type"] == 5 {
+            let followup = self
+                .fake
+                .wait_for_request(
+                    |r| {
+                        r.method == "POST"
+                            && r.route().starts_with("/webhooks/")
+                            && r.route().contains(&interaction.token)
+                    },
+                    T,
+                )
+                .await;
+            return followup.body["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        callback["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The daily posts in the channel, oldest first.
+    fn posts(&self) -> Vec<Value> {
+        self.fake
+            .channel_messages(CHANNEL)
+            .into_iter()
+            .filter(|m| {
+                m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("Today's Park Seo-joon scene"))
+            })
+            .collect()
+    }
+
+    async fn wait_posts(&self, count: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            let posts = self.posts();
+            if posts.len() >= count {
+                return posts;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{count} posts expected, {} made",
+                posts.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The scene id of a daily post, read from its "Another scene" button.
+fn scene_of(post: &Value) -> String {
+    post["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("scene:another:")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_days_make_thirty_posts_in_shuffled_rounds() {
+    // Set on 30 April at 21:00 in Seoul; posts at 09:00 Seoul (00:00 UTC) from 1 May.
+    let mut daily = Daily::start(at("2027-04-30T12:00:00Z")).await;
+    let text = daily
+        .command(
+            "set",
+            &[
+                ("channel", &CHANNEL.to_string()),
+                ("time", "09:00"),
+                ("timezone", "Asia/Seoul"),
+            ],
+            MANAGER,
+        )
+        .await;
+    assert!(text.contains("Daily scene on"), "{text}");
+    let first = at("2027-05-01T00:00:00Z");
+    for day in 0..30 {
+        let slot = first + day * 86_400;
+        daily.clock.set(slot - 60);
+        daily.clock.set(slot);
+        daily.wait_posts(day as usize + 1).await;
+        // Later the same day: nothing more.
+        daily.clock.set(slot + 3 * 3600);
+    }
+    daily.clock.set(first + 30 * 86_400 - 60);
+    let posts = daily.posts();
+    assert_eq!(posts.len(), 30, "exactly 30 posts");
+    let scenes: Vec<String> = posts.iter().map(scene_of).collect();
+    for round in scenes.chunks(6) {
+        let mut sorted = round.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 6, "every scene once per round: {round:?}");
+    }
+    for pair in scenes.windows(2) {
+        assert_ne!(pair[0], pair[1], "no back-to-back repeat: {scenes:?}");
+    }
+    for post in &posts {
+        assert_eq!(post["embeds"].as_array().map(Vec::len), Some(1));
+    }
+    daily.stop().await;
+    daily.fake.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_around_the_post_time_never_duplicate_or_lose() {
+    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
+    daily
+        .command(
+            "set",
+            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
+            MANAGER,
+        )
+        .await;
+    // Just before the post: stop, restart, then the time comes.
+    daily.clock.set(at("2027-05-02T08:59:00Z"));
+    daily.stop().await;
+    daily.boot().await;
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    daily.wait_posts(1).await;
+    // Just after the post: stop and restart; the record says it is done.
+    daily.clock.set(at("2027-05-02T09:01:00Z"));
+    daily.stop().await;
+    daily.boot().await;
+    let status = daily.command("status", &[], MANAGER).await;
+    assert!(status.contains("Last post"), "{status}");
+    assert_eq!(daily.posts().len(), 1, "no duplicate after a restart");
+    // A crash while the post is in flight: Discord has it, the bot never learned; the nonce keeps it single.
+    daily.fake.hold_answer_next(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages"),
+        Duration::from_secs(20),
+    );
+    daily.clock.set(at("2027-05-03T09:00:00Z"));
+    daily.wait_posts(2).await;
+    daily.crash().await;
+    daily.boot().await;
+    daily
+        .fake
+        .wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.route() == format!("/channels/{CHANNEL}/messages")
+                    && r.body["nonce"] == daily_nonce_for(&daily, "2027-05-03")
+                    && r.status == 200
+            },
+            T,
+        )
+        .await;
+    let status = daily.command("status", &[], MANAGER).await;
+    assert!(status.contains("Last post"), "{status}");
+    assert_eq!(
+        daily.posts().len(),
+        2,
+        "the resend returned the first message"
+    );
+    daily.stop().await;
+}
+
+fn daily_nonce_for(_daily: &Daily, date: &str) -> Value {
+    let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap_or_default();
+    json!(scenebot::daily::post_nonce(GUILD, date))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downtime_across_the_post_time_makes_exactly_one_late_post() {
+    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
+    daily
+        .command(
+            "set",
+            &[
+                ("channel", &CHANNEL.to_string()),
+                ("time", "07:30"),
+                ("timezone", "Europe/London"),
+            ],
+            MANAGER,
+        )
+        .await;
+    daily.clock.set(at("2027-05-02T05:00:00Z"));
+    daily.stop().await;
+    // Down from 06:00 to 09:00 London time; the 07:30 post is 1.5 h late when the bot is back.
+    daily.clock.set(at("2027-05-02T08:00:00Z"));
+    daily.boot().await;
+    daily.wait_posts(1).await;
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    daily.stop().await;
+    daily.boot().await;
+    assert_eq!(daily.posts().len(), 1, "exactly one late post");
+    // Down for a whole day: more than 6 hours late is skipped, not posted late.
+    daily.stop().await;
+    daily.clock.set(at("2027-05-03T20:00:00Z"));
+    daily.boot().await;
+    let status = daily.command("status", &[], MANAGER).await;
+    assert!(status.contains("Next post"), "{status}");
+    assert_eq!(daily.posts().len(), 1, "the missed day is skipped");
+    daily.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_channel_shows_in_status_and_pauses_after_three_days() {
+    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
+    daily
+        .command(
+            "set",
+            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
+            MANAGER,
+        )
+        .await;
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    daily.wait_posts(1).await;
+    // /daily status is asked from another channel: the configured one is about to go.
+    let lounge = CHANNEL + 100;
+    daily
+        .fake
+        .add_channel(GUILD, FakeChannel::text(lounge, "lounge"));
+    daily.fake.delete_channel(CHANNEL);
+    for (day, text) in [
+        (3, "1 failed days in a row"),
+        (4, "2 failed days in a row"),
+        (5, "Paused after 3 failed days"),
+    ] {
+        daily.clock.set(at(&format!("2027-05-0{day}T09:00:00Z")));
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            let status = daily.command_in(lounge, "status", &[], MANAGER).await;
+            if status.contains(text) {
+                assert!(
+                    status.contains("Unknown Channel") || status.contains("channel is gone"),
+                    "{status}"
+                );
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "day {day}: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let status = daily.command_in(lounge, "status", &[], MANAGER).await;
+    assert!(
+        status.contains("/daily set"),
+        "says how to resume: {status}"
+    );
+    daily.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_next_post_in_the_servers_zone() {
+    // 10:00 on Saturday 13 March 2027 in New York (EST), the day before it springs forward.
+    let mut daily = Daily::start(at("2027-03-13T15:00:00Z")).await;
+    daily
+        .command(
+            "set",
+            &[
+                ("channel", &CHANNEL.to_string()),
+                ("time", "09:00"),
+                ("timezone", "america/new_york"),
+            ],
+            MANAGER,
+        )
+        .await;
+    let status = daily.command("status", &[], MANAGER).await;
+    // Today's 09:00 has passed; tomorrow's 09:00 is already EDT: 13:00 UTC.
+    let next = at("2027-03-14T13:00:00Z");
+    assert!(status.contains(&format!("<t:{next}:F>")), "{status}");
+    assert!(status.contains(&format!("<t:{next}:R>")), "{status}");
+    assert!(status.contains("America/New_York"), "{status}");
+    assert!(status.contains("Scenes left in this round: 6"), "{status}");
+    daily.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_ping_mentions_only_that_role_and_bad_input_is_refused() {
+    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
+    let role = GUILD + 1;
+    let bad_time = daily
+        .command(
+            "set",
+            &[("channel", &CHANNEL.to_string()), ("time", "9am")],
+            MANAGER,
+        )
+        .await;
+    assert!(bad_time.contains("HH:MM"), "{bad_time}");
+    let bad_zone = daily
+        .command(
+            "set",
+            &[("channel", &CHANNEL.to_string()), ("timezone", "Mars/Base")],
+            MANAGER,
+        )
+        .await;
+    assert!(bad_zone.contains("IANA"), "{bad_zone}");
+    let refused = daily
+        .command(
+            "set",
+            &[("channel", &CHANNEL.to_string())],
+            permissions::VIEW_CHANNEL,
+        )
+        .await;
+    assert!(refused.contains("Manage Server"), "{refused}");
+    let set = daily
+        .command(
+            "set",
+            &[
+                ("channel", &CHANNEL.to_string()),
+                ("role", &role.to_string()),
+            ],
+            MANAGER,
+        )
+        .await;
+    assert!(set.contains("Daily scene on"), "{set}");
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    let post = daily.wait_posts(1).await.remove(0);
+    let request = daily
+        .fake
+        .wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.body["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("Today's"))
+            },
+            T,
+        )
+        .await;
+    assert_eq!(
+        request.body["allowed_mentions"]["roles"],
+        json!([role.to_string()])
+    );
+    assert_eq!(request.body["allowed_mentions"]["parse"], json!([]));
+    assert!(post["content"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with(&format!("<@&{role}>")));
+    let now = daily.command("now", &[], MANAGER).await;
+    assert!(now.contains("Posted"), "{now}");
+    assert_eq!(daily.posts().len(), 2);
+    daily.stop().await;
+}
