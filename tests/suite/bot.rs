@@ -523,3 +523,24 @@ async fn the_token_is_in_no_log_line_even_at_trace_level() {
         "the token leaked into the log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_is_not_sqlite_stops_start_up_untouched() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let dir = std::sync::Arc::new(crate::support::TempDir::new());
+    let database = dir.path.join("scenebot.sqlite3");
+    let notes = b"my notes, not a database ".repeat(200);
+    std::fs::write(&database, &notes).unwrap_or_else(|e| panic!("{e}"));
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options.dir = Some(dir);
+    let mut bot = BotProcess::start(options);
+    assert_eq!(bot.wait_exit(T).await.code(), Some(1));
+    assert!(
+        bot.logs()
+            .contains("is not an SQLite database; it was left untouched"),
+        "{}",
+        bot.logs()
+    );
+    assert_eq!(std::fs::read(&database).ok(), Some(notes));
+    assert!(fake.requests().is_empty(), "it stopped before connecting");
+}

@@ -479,3 +479,32 @@ async fn a_deleted_poll_is_cancelled_and_the_reason_shown() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_errors_are_retried_with_backoff() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let messages = format!("/channels/{CHANNEL}/messages");
+    harness.fake.fail_next("POST", &messages, 500, None, false);
+    harness
+        .fake
+        .fail_next("POST", &messages, 429, Some(0.2), false);
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    assert_eq!(
+        polls(&harness.fake).len(),
+        1,
+        "one poll after a 500 and a 429"
+    );
+    let message = wait_poll(&harness.fake).await;
+    harness
+        .fake
+        .fail_next("GET", &format!("{messages}/{message}"), 503, None, false);
+    harness.fake.fail_next("POST", &messages, 502, None, false);
+    favorite(&harness, "end", MODERATOR, None).await;
+    assert_eq!(wait_results(&harness.fake, 1).await.len(), 1);
+    let logs = harness.bot.logs();
+    assert!(
+        logs.matches("retrying").count() >= 4,
+        "each failure was retried:\n{logs}"
+    );
+}
