@@ -112,12 +112,36 @@ pub fn run_from_env() -> ExitCode {
         wait_for_signal(),
     )) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            error!("{message}");
-            ExitCode::FAILURE
+        Err(error) => {
+            error!("{error}");
+            ExitCode::from(error.exit_code())
         }
     }
 }
+
+/// Why the bot stopped with an error: one line for the operator, never with the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// Retrying cannot help (a rejected token, refused intents): exit 1; a supervisor should not restart.
+    #[error("{0}")]
+    Fatal(String),
+    /// Discord could not be reached, or failed for a while: exit 75 (EX_TEMPFAIL); restart with back-off.
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl RunError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Fatal(_) => 1,
+            RunError::Transient(_) => EXIT_TEMPFAIL,
+        }
+    }
+}
+
+/// Exit code for failures worth a restart later (sysexits' EX_TEMPFAIL).
+pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: our info lines and the libraries' warnings).
 fn init_logging() {
@@ -139,7 +163,7 @@ pub async fn run(
     store: Store,
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let mut http = HttpBuilder::new(config.token.expose())
         .default_allowed_mentions(CreateAllowedMentions::new());
     if let Some(api_url) = &config.api_url {
@@ -202,7 +226,9 @@ pub async fn run(
         .cache_settings(cache)
         .framework(framework)
         .await
-        .map_err(|error| format!("cannot build the Discord client: {error}"))?;
+        .map_err(|error| {
+            RunError::Transient(format!("cannot build the Discord client: {error}"))
+        })?;
 
     let shard_manager = Arc::clone(&client.shard_manager);
     let mut connection = Box::pin(client.start_autosharded());
@@ -246,26 +272,28 @@ pub async fn run(
 }
 
 /// One clear line for a failure to connect or stay connected; never the token.
-fn describe_start_error(error: &serenity::Error) -> String {
+fn describe_start_error(error: &serenity::Error) -> RunError {
     use serenity::gateway::GatewayError;
     match error {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if response.status_code.as_u16() == 401 => {
-            "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer Portal \
-             (your application → Bot) and put the new one in .env; not retrying"
-                .to_owned()
+            RunError::Fatal(
+                "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer Portal \
+                 (your application → Bot) and put the new one in .env; not retrying"
+                    .to_owned(),
+            )
         }
-        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => RunError::Fatal(
             "Discord rejected DISCORD_TOKEN on the gateway (close 4004): reset the token in the Developer Portal \
              and put the new one in .env; not retrying"
-                .to_owned()
-        }
+                .to_owned(),
+        ),
         serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents | GatewayError::InvalidGatewayIntents) => {
-            format!("Discord refused the gateway intents ({error}); the bot asks only for GUILDS")
+            RunError::Fatal(format!("Discord refused the gateway intents ({error}); the bot asks only for GUILDS"))
         }
         serenity::Error::Http(HttpError::Request(request)) => {
-            format!("cannot reach Discord: {request}")
+            RunError::Transient(format!("cannot reach Discord: {request}"))
         }
-        other => format!("Discord connection failed: {other}"),
+        other => RunError::Transient(format!("Discord connection failed: {other}")),
     }
 }
 

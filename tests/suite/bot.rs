@@ -544,3 +544,23 @@ async fn a_database_that_is_not_sqlite_stops_start_up_untouched() {
     assert_eq!(std::fs::read(&database).ok(), Some(notes));
     assert!(fake.requests().is_empty(), "it stopped before connecting");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_discord_exits_75_for_a_later_restart() {
+    // A port nobody listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut bot = BotProcess::start(BotOptions::new(
+        &format!("http://127.0.0.1:{port}"),
+        FakeDiscord::TOKEN,
+    ));
+    assert_eq!(bot.wait_exit(T).await.code(), Some(75), "{}", bot.logs());
+    assert!(
+        bot.logs().contains("cannot reach Discord"),
+        "{}",
+        bot.logs()
+    );
+    assert!(!bot.logs().contains(FakeDiscord::TOKEN));
+}

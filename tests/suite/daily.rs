@@ -31,7 +31,10 @@ fn at(text: &str) -> i64 {
 }
 
 /// The bot running in this process: its task and the switch that stops it.
-type RunningBot = (JoinHandle<Result<(), String>>, oneshot::Sender<()>);
+type RunningBot = (
+    JoinHandle<Result<(), scenebot::bot::RunError>>,
+    oneshot::Sender<()>,
+);
 
 /// The fake, the clock, the database directory, and the bot running in this process.
 struct Daily {
