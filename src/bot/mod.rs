@@ -219,9 +219,14 @@ pub async fn run(
     let framework = dedup::Deduplicating::new(framework);
     let in_flight = framework.in_flight();
 
+    // Keep only what the bot reads. Interactions carry the member's and the bot's permissions in their own
+    // channel and both locales; the rare check on another channel asks Discord (see `discord::bot_permissions_in`).
+    // Caching every server's channels, roles and members cost ~24 KB a server (242 MB at 10,000; BENCHMARKS.md).
     let mut cache = serenity::cache::Settings::default();
     cache.max_messages = 0;
     cache.cache_users = false;
+    cache.cache_guilds = false;
+    cache.cache_channels = false;
     let mut client = ClientBuilder::new_with_http(http, INTENTS)
         .cache_settings(cache)
         .framework(framework)

@@ -429,6 +429,8 @@ pub struct Recorded {
     pub status: u16,
     /// The JSON the fake answered (`Null` for 204).
     pub response: Value,
+    /// When the request arrived (for latency measurements).
+    pub arrived: Instant,
 }
 
 impl Recorded {
@@ -556,6 +558,8 @@ pub struct InteractionRef {
     pub token: String,
     /// The gateway sequence number of its INTERACTION_CREATE.
     pub seq: u64,
+    /// When its INTERACTION_CREATE was handed to the gateway connection (for latency measurements).
+    pub sent_at: Instant,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -624,6 +628,11 @@ impl FakeDiscord {
                 // Ends when the flag turns true or the FakeDiscord is gone.
                 let _ = shutdown_rx.wait_for(|stop| *stop).await;
             };
+            // Discord's edge sends small frames without delay: no Nagle (it would add up to 40 ms per frame).
+            let listener =
+                axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+                    let _ = stream.set_nodelay(true);
+                });
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await
@@ -2689,7 +2698,12 @@ impl State {
                 name,
             },
         );
-        Ok(InteractionRef { id, token, seq })
+        Ok(InteractionRef {
+            id,
+            token,
+            seq,
+            sent_at: Instant::now(),
+        })
     }
 
     // ----- Polls -------------------------------------------------------------------------------
@@ -3860,6 +3874,7 @@ async fn rest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = Instant::now();
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
     let method = method.as_str().to_ascii_uppercase();
@@ -3938,6 +3953,7 @@ async fn rest(
             body: json_body,
             status: reply.status,
             response: reply.body.clone().unwrap_or(Value::Null),
+            arrived,
         });
     });
     if let Some(FaultKind::HoldAnswer(hold)) = fault {
