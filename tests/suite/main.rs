@@ -4,6 +4,7 @@
 //! - `preview`: `scenebot preview` for every command, validated against Discord's OpenAPI description.
 //! - `fake`, `spec`: the fake Discord and the OpenAPI validator proven with a plain serenity client.
 //! - `bot`: the real bot end to end: commands, components, start-up failures, reconnects, shutdown.
+//! - `gateway`: gateway faults (close codes, INVALID_SESSION, RECONNECT, a zombie connection, replays) survived.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
 mod bot;
@@ -11,6 +12,7 @@ mod check;
 mod daily;
 mod fake;
 mod favorite;
+mod gateway;
 mod preview;
 mod spec;
 mod support;
