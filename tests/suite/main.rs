@@ -5,6 +5,7 @@
 //! - `fake`, `spec`: the fake Discord and the OpenAPI validator proven with a plain serenity client.
 //! - `bot`: the real bot end to end: commands, components, start-up failures, reconnects, shutdown.
 //! - `gateway`: gateway faults (close codes, INVALID_SESSION, RECONNECT, a zombie connection, replays) survived.
+//! - `input`: malformed interaction payloads and hostile option text answered safely, or ignored, never fatal.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
 mod bot;
@@ -13,6 +14,7 @@ mod daily;
 mod fake;
 mod favorite;
 mod gateway;
+mod input;
 mod preview;
 mod spec;
 mod support;
