@@ -4,6 +4,9 @@
 //! - `preview`: `scenebot preview` for every command, validated against Discord's OpenAPI description.
 //! - `fake`, `spec`: the fake Discord and the OpenAPI validator proven with a plain serenity client.
 //! - `bot`: the real bot end to end: commands, components, start-up failures, reconnects, shutdown.
+//! - `gateway`: gateway faults (close codes, INVALID_SESSION, RECONNECT, a zombie connection, replays) survived.
+//! - `input`: malformed interaction payloads and hostile option text answered safely, or ignored, never fatal.
+//! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
 mod bot;
@@ -11,6 +14,9 @@ mod check;
 mod daily;
 mod fake;
 mod favorite;
+mod fuzz_dataset;
+mod gateway;
+mod input;
 mod preview;
 mod spec;
 mod support;

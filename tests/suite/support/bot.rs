@@ -144,6 +144,61 @@ impl BotProcess {
         }
     }
 
+    /// How many log lines so far contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.logs
+            .lock()
+            .map(|logs| logs.iter().filter(|l| l.contains(needle)).count())
+            .unwrap_or_default()
+    }
+
+    /// Waits until at least `n` log lines contain `needle`; panics with the log after `limit`.
+    pub async fn wait_log_count(&self, needle: &str, n: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notified = self.changed.notified();
+            if self.log_count(needle) >= n {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "fewer than {n} log lines with {needle:?} within {limit:?}; the log:\n{}",
+                    self.logs()
+                );
+            }
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
+        }
+    }
+
+    /// Waits until one log line contains every one of `needles`; panics with the log after `limit`.
+    pub async fn wait_log_all(&self, needles: &[&str], limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notified = self.changed.notified();
+            if let Some(line) = self.logs.lock().ok().and_then(|logs| {
+                logs.iter()
+                    .find(|l| needles.iter().all(|n| l.contains(n)))
+                    .cloned()
+            }) {
+                return line;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "no log line with all of {needles:?} within {limit:?}; the log:\n{}",
+                    self.logs()
+                );
+            }
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Waits for the process to exit; panics with the log after `limit`.
     pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         match tokio::time::timeout(limit, self.child.wait()).await {
@@ -170,6 +225,17 @@ impl BotProcess {
     /// Sends SIGINT, as Ctrl-C does.
     pub fn interrupt(&self) {
         self.signal("-INT");
+    }
+
+    /// SIGSTOP: the process is frozen, as on a stalled machine, until [`BotProcess::thaw`]. Its sockets stay open
+    /// and what arrives waits in the kernel's buffers.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT: a frozen process runs again.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
     }
 
     fn signal(&self, signal: &str) {
