@@ -643,10 +643,25 @@ impl fmt::Display for LoadError {
             if count == 1 { "" } else { "s" }
         )?;
         for problem in &self.problems {
-            write!(f, "\n  {}: {problem}", self.file)?;
+            write!(f, "\n  {}: {}", self.file, one_line(&problem.to_string()))?;
         }
         Ok(())
     }
+}
+
+/// `text` with its control characters (a newline or an ESC from the data) escaped, so a problem stays on one line
+/// and nothing from the file reaches the operator's terminal as a control sequence.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 #[cfg(test)]

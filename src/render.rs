@@ -456,7 +456,10 @@ pub fn quote_user_text(text: &str) -> String {
     const QUOTED_MAX: usize = 100;
     let cleaned: String = text
         .chars()
-        .filter(|c| !c.is_control())
+        // Control characters, and the bidirectional overrides and isolates that would reorder the reply around it.
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
         .flat_map(|c| {
             let escape = matches!(
                 c,
@@ -784,6 +787,7 @@ mod tests {
         assert_eq!(quote_user_text("<@&123>"), "\\<\\@&123\\>");
         assert_eq!(quote_user_text("**bold**\u{0007}"), "\\*\\*bold\\*\\*");
         assert_eq!(quote_user_text(&"a".repeat(500)).chars().count(), 100);
+        assert_eq!(quote_user_text("a\u{202E}b\u{2066}c"), "abc");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Buttons and menus on our cards, and the one funnel every error goes through: users get a short friendly
 //! ephemeral line, operators one precise log line; never the raw error chain.
 
-use serenity::all::{ComponentInteraction, ComponentInteractionDataKind, FullEvent, Interaction};
+use serenity::all::{
+    ComponentInteraction, ComponentInteractionDataKind, CreateAutocompleteResponse,
+    CreateInteractionResponse, FullEvent, Interaction,
+};
 use tracing::{error, warn};
 
 use super::{Data, Error};
@@ -64,15 +67,39 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         } => {
             warn!(command = %interaction.data.name, "an unknown command was used (a stale registration)");
             let locale = Locale::from_discord(&interaction.locale);
-            let response = framework
-                .user_data
-                .responder
-                .error(locale.strings().unknown_command);
+            // An autocomplete can only be answered with choices (type 8): none, for a command we no longer have.
+            let response = if interaction.data.autocomplete().is_some() {
+                CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new())
+            } else {
+                framework
+                    .user_data
+                    .responder
+                    .error(locale.strings().unknown_command)
+            };
             if let Err(error) = interaction
                 .create_response(&framework.serenity_context.http, response)
                 .await
             {
                 warn!("cannot answer the unknown command: {error}");
+            }
+        }
+        FrameworkError::CommandStructureMismatch {
+            description, ctx, ..
+        } => {
+            // The interaction does not fit the registered command: a client with a stale registration.
+            warn!(command = %ctx.command().name, "unexpected command structure: {description}");
+            if ctx.interaction_type == poise::CommandInteractionType::Autocomplete {
+                let empty =
+                    CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new());
+                if let Err(error) = ctx
+                    .interaction
+                    .create_response(ctx.serenity_context(), empty)
+                    .await
+                {
+                    warn!("cannot answer the autocomplete: {error}");
+                }
+            } else {
+                tell_user(poise::Context::Application(ctx), |s| s.unknown_command).await;
             }
         }
         FrameworkError::EventHandler { error, event, .. } => {
