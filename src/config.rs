@@ -1,7 +1,9 @@
 //! Configuration, read once at start-up from the environment (and `.env`), with errors that name the variable.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The bot's settings. Built by [`Config::from_lookup`]; every variable is listed in `.env.example`.
 #[derive(Clone)]
@@ -16,7 +18,19 @@ pub struct Config {
     pub data: Option<PathBuf>,
     /// `SCENEBOT_DATABASE`: the SQLite file.
     pub database: PathBuf,
+    /// `SCENEBOT_HEALTH_ADDR`: where to answer health checks (off when unset).
+    pub health_addr: Option<SocketAddr>,
+    /// `SCENEBOT_HTTP_TIMEOUT_SECONDS`: the longest any REST call may take.
+    pub http_timeout: Duration,
+    /// `SCENEBOT_WATCHDOG_SECONDS`: a shard not connected for this long is restarted.
+    pub watchdog: Duration,
 }
+
+/// Default for `SCENEBOT_HTTP_TIMEOUT_SECONDS`: well inside an interaction's 15-minute token, long enough for a
+/// slow Discord minute.
+pub const DEFAULT_HTTP_TIMEOUT_SECONDS: u64 = 15;
+/// Default for `SCENEBOT_WATCHDOG_SECONDS`: about three of Discord's heartbeat intervals (41.25 s).
+pub const DEFAULT_WATCHDOG_SECONDS: u64 = 120;
 
 /// The default SQLite file.
 pub const DEFAULT_DATABASE: &str = "scenebot.sqlite3";
@@ -46,6 +60,9 @@ impl fmt::Debug for Config {
             .field("guild_id", &self.guild_id)
             .field("data", &self.data)
             .field("database", &self.database)
+            .field("health_addr", &self.health_addr)
+            .field("http_timeout", &self.http_timeout)
+            .field("watchdog", &self.watchdog)
             .finish()
     }
 }
@@ -108,7 +125,37 @@ impl Config {
             })?),
             None => None,
         };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| (1..=3600).contains(s))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        problem: format!("\"{text}\" is not a number of seconds from 1 to 3600"),
+                    }),
+            }
+        };
+        let health_addr = match get("SCENEBOT_HEALTH_ADDR") {
+            Some(text) => Some(
+                text.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "SCENEBOT_HEALTH_ADDR",
+                        problem: format!("\"{text}\" is not an address like 127.0.0.1:8080"),
+                    })?,
+            ),
+            None => None,
+        };
         Ok(Config {
+            health_addr,
+            http_timeout: seconds(
+                "SCENEBOT_HTTP_TIMEOUT_SECONDS",
+                DEFAULT_HTTP_TIMEOUT_SECONDS,
+            )?,
+            watchdog: seconds("SCENEBOT_WATCHDOG_SECONDS", DEFAULT_WATCHDOG_SECONDS)?,
             token: Token(token),
             api_url,
             guild_id,
@@ -158,6 +205,25 @@ mod tests {
         assert!(error.is_some_and(|e| e.to_string().starts_with("DISCORD_GUILD_ID is invalid")));
         let error = config(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_URL", "127.0.0.1:9")]).err();
         assert!(error.is_some_and(|e| e.to_string().starts_with("DISCORD_API_URL is invalid")));
+        let error = config(&[
+            ("DISCORD_TOKEN", "t"),
+            ("SCENEBOT_HEALTH_ADDR", "localhost"),
+        ])
+        .err();
+        assert!(error.is_some_and(|e| e.to_string().starts_with("SCENEBOT_HEALTH_ADDR is invalid")));
+        let error = config(&[
+            ("DISCORD_TOKEN", "t"),
+            ("SCENEBOT_HTTP_TIMEOUT_SECONDS", "0"),
+        ])
+        .err();
+        assert!(error.is_some_and(|e| e
+            .to_string()
+            .starts_with("SCENEBOT_HTTP_TIMEOUT_SECONDS is invalid")));
+        let Ok(tuned) = config(&[("DISCORD_TOKEN", "t"), ("SCENEBOT_WATCHDOG_SECONDS", "30")])
+        else {
+            panic!("valid");
+        };
+        assert_eq!(tuned.watchdog, Duration::from_secs(30));
     }
 
     #[test]

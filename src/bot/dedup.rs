@@ -85,15 +85,17 @@ pub struct Deduplicating<F> {
     inner: F,
     seen: Mutex<RecentIds>,
     in_flight: Arc<InFlight>,
+    events: Arc<super::health::EventClock>,
 }
 
 impl<F> Deduplicating<F> {
-    /// Wraps `inner`.
-    pub fn new(inner: F) -> Deduplicating<F> {
+    /// Wraps `inner`; every event is noted in `events` (the health endpoint's last-event ages).
+    pub fn new(inner: F, events: Arc<super::health::EventClock>) -> Deduplicating<F> {
         Deduplicating {
             inner,
             seen: Mutex::new(RecentIds::default()),
             in_flight: Arc::new(InFlight::default()),
+            events,
         }
     }
 
@@ -124,6 +126,7 @@ impl<F: Framework> Framework for Deduplicating<F> {
     }
 
     async fn dispatch(&self, ctx: Context, event: FullEvent) {
+        self.events.saw(ctx.shard_id.0);
         if let Some(id) = interaction_id(&event) {
             let first = match self.seen.lock() {
                 Ok(mut seen) => seen.first_time(id),

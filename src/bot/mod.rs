@@ -5,6 +5,7 @@
 //! - [`daily`]: `/daily` and its scheduler: one post a day per server, claimed before sending.
 //! - [`favorite`]: `/favorite` polls and their scheduler, exactly once through SQLite.
 //! - [`discord`]: bounded retries, failure kinds, the bot's permissions in a channel.
+//! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod dedup;
 pub mod discord;
 pub mod events;
 pub mod favorite;
+pub mod health;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -164,7 +166,15 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    // serenity 0.12.5 sets no timeout: every REST call gets one. The client honours HTTPS_PROXY and SSL_CERT_FILE.
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(config.http_timeout)
+        .connect_timeout(config.http_timeout.min(Duration::from_secs(10)))
+        .build()
+        .map_err(|error| RunError::Fatal(format!("cannot build the HTTP client: {error}")))?;
     let mut http = HttpBuilder::new(config.token.expose())
+        .client(client)
         .default_allowed_mentions(CreateAllowedMentions::new());
     if let Some(api_url) = &config.api_url {
         // serenity applies a proxy only while its own ratelimiter is off (Ratelimiter::perform ignores it).
@@ -182,6 +192,7 @@ pub async fn run(
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let jobs: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
     let setup_jobs = Arc::clone(&jobs);
+    let health_store = store.clone();
     let data = Data {
         responder: Arc::new(Responder::new(catalog)),
         started: Instant::now(),
@@ -216,7 +227,8 @@ pub async fn run(
             })
         })
         .build();
-    let framework = dedup::Deduplicating::new(framework);
+    let events = Arc::new(health::EventClock::default());
+    let framework = dedup::Deduplicating::new(framework, Arc::clone(&events));
     let in_flight = framework.in_flight();
 
     // Keep only what the bot reads. Interactions carry the member's and the bot's permissions in their own
@@ -236,6 +248,23 @@ pub async fn run(
         })?;
 
     let shard_manager = Arc::clone(&client.shard_manager);
+    let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let mut operations = vec![tokio::spawn(health::watchdog(
+        Arc::clone(&shard_manager),
+        config.watchdog,
+        Box::pin(stopped(stop.subscribe())),
+    ))];
+    if let Some(addr) = config.health_addr {
+        operations.push(tokio::spawn(health::serve(
+            addr,
+            Arc::clone(&shard_manager),
+            Arc::clone(&events),
+            health_store,
+            stopped(stop.subscribe()),
+        )));
+    }
     let mut connection = Box::pin(client.start_autosharded());
     let result = tokio::select! {
         result = &mut connection => result,
@@ -253,10 +282,11 @@ pub async fn run(
         }
     };
     stop.send_replace(true);
-    let jobs: Vec<_> = jobs
+    let mut jobs: Vec<_> = jobs
         .lock()
         .map(|mut jobs| jobs.drain(..).collect())
         .unwrap_or_default();
+    jobs.extend(operations);
     let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
         for job in jobs {
             let _ = job.await;

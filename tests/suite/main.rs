@@ -7,6 +7,7 @@
 //! - `gateway`: gateway faults (close codes, INVALID_SESSION, RECONNECT, a zombie connection, replays) survived.
 //! - `input`: malformed interaction payloads and hostile option text answered safely, or ignored, never fatal.
 //! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
+//! - `operations`: the health endpoint, the shard watchdog, REST timeouts, a locked database, intents.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
 mod bot;
@@ -17,6 +18,7 @@ mod favorite;
 mod fuzz_dataset;
 mod gateway;
 mod input;
+mod operations;
 mod preview;
 mod spec;
 mod support;

@@ -1118,6 +1118,12 @@ impl FakeDiscord {
 
     // ----- Gateway -----------------------------------------------------------------------------
 
+    /// The next `count` gateway connections are accepted and then left silent: no HELLO, no answer, ever (a
+    /// gateway node gone bad; serenity 0.12.5 can wait on such a connection forever).
+    pub fn silence_next_connections(&self, count: usize) {
+        self.mutate(|st| st.silent_connections = count);
+    }
+
     /// The gateway log so far.
     pub fn gateway_log(&self) -> Vec<GatewayLog> {
         self.lock().gateway_log.iter().cloned().collect()
@@ -1638,6 +1644,8 @@ struct State {
     ack_heartbeats: bool,
     gateway_log: VecDeque<GatewayLog>,
     identify_payloads: Vec<Value>,
+    /// Connections still to be accepted and then left silent.
+    silent_connections: usize,
 }
 
 /// A REST answer.
@@ -1721,6 +1729,15 @@ struct Request<'a> {
 }
 
 impl State {
+    /// Whether the connection being opened is to be left silent (and counts it).
+    fn take_silent_connection(&mut self) -> bool {
+        if self.silent_connections == 0 {
+            return false;
+        }
+        self.silent_connections -= 1;
+        true
+    }
+
     fn new(options: FakeOptions, addr: SocketAddr) -> State {
         let mut users = BTreeMap::new();
         for user in options
@@ -1760,6 +1777,7 @@ impl State {
             ack_heartbeats: true,
             gateway_log: VecDeque::new(),
             identify_payloads: Vec::new(),
+            silent_connections: 0,
         }
     }
 
@@ -4048,6 +4066,17 @@ async fn gateway_upgrade(
 }
 
 async fn gateway_connection(shared: Arc<Shared>, mut socket: WebSocket) {
+    if shared.with(|st| st.take_silent_connection()) {
+        // A dead gateway node: the connection opens, nothing is ever sent, nothing is answered.
+        let mut shutdown = shared.shutdown.subscribe();
+        loop {
+            tokio::select! {
+                incoming = socket.recv() => if !matches!(incoming, Some(Ok(_))) { break },
+                () = stopped(&mut shutdown) => break,
+            }
+        }
+        return;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (conn, interval) = shared.with(|st| (st.on_connect(tx), st.heartbeat_interval));
     let hello = json!({

@@ -1,0 +1,168 @@
+//! Operations: the age of each shard's last event, an optional health endpoint a supervisor can poll, and a
+//! watchdog that restarts a shard stuck outside the connected stage (serenity 0.12.5 has known silent-shard
+//! failures after a failed resume).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use serenity::all::{ShardId, ShardManager};
+use serenity::gateway::ConnectionStage;
+use tracing::{info, warn};
+
+use crate::store::Store;
+
+/// When each shard last delivered an event.
+#[derive(Debug, Default)]
+pub struct EventClock {
+    last: Mutex<HashMap<u32, Instant>>,
+}
+
+impl EventClock {
+    /// Notes an event from `shard`.
+    pub fn saw(&self, shard: u32) {
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(shard, Instant::now());
+        }
+    }
+
+    /// Seconds since `shard`'s last event.
+    pub fn age(&self, shard: u32) -> Option<u64> {
+        self.last
+            .lock()
+            .ok()?
+            .get(&shard)
+            .map(|at| at.elapsed().as_secs())
+    }
+}
+
+/// What the health endpoint reads.
+#[derive(Clone)]
+struct Health {
+    shards: Arc<ShardManager>,
+    events: Arc<EventClock>,
+    store: Store,
+    started: Instant,
+}
+
+/// The health report: every shard's stage, heartbeat latency and last-event age, and the database status.
+/// Healthy when every shard is connected and the database answers.
+async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
+    let runners = health.shards.runners.lock().await;
+    let mut shards: Vec<Value> = runners
+        .iter()
+        .map(|(id, runner)| {
+            json!({
+                "id": id.0,
+                "stage": runner.stage.to_string(),
+                "connected": runner.stage == ConnectionStage::Connected,
+                "latency_ms": runner.latency.map(|l| l.as_millis() as u64),
+                "last_event_age_s": health.events.age(id.0),
+            })
+        })
+        .collect();
+    drop(runners);
+    shards.sort_by_key(|s| s["id"].as_u64());
+    let database = health
+        .store
+        .call(|store| store.schema_version())
+        .await
+        .map_or_else(|e| format!("error: {e}"), |_| "ok".to_owned());
+    let connected = !shards.is_empty() && shards.iter().all(|s| s["connected"] == true);
+    let healthy = connected && database == "ok";
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "shards": shards,
+        "database": database,
+        "uptime_s": health.started.elapsed().as_secs(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    (status, Json(body))
+}
+
+/// Serves `GET /health` on `addr` until `stopped` resolves. The bound address is logged (port 0 picks one).
+pub async fn serve(
+    addr: SocketAddr,
+    shards: Arc<ShardManager>,
+    events: Arc<EventClock>,
+    store: Store,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            warn!("cannot serve health checks on {addr}: {error}; running without them");
+            return;
+        }
+    };
+    if let Ok(bound) = listener.local_addr() {
+        info!(addr = %bound, "health endpoint listening");
+    }
+    let app = Router::new()
+        .route("/health", get(report))
+        .with_state(Health {
+            shards,
+            events,
+            store,
+            started: Instant::now(),
+        });
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped)
+        .await
+    {
+        warn!("the health endpoint stopped: {error}");
+    }
+}
+
+/// How often the watchdog looks at the shards.
+const WATCHDOG_TICK: Duration = Duration::from_secs(1);
+
+/// Restarts any shard that has not been connected for `limit`, until `stopped` resolves.
+pub async fn watchdog(
+    shards: Arc<ShardManager>,
+    limit: Duration,
+    mut stopped: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) {
+    let mut down_since: HashMap<ShardId, Instant> = HashMap::new();
+    let tick = WATCHDOG_TICK.min(limit);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            () = &mut stopped => return,
+        }
+        let stuck: Vec<ShardId> = {
+            let runners = shards.runners.lock().await;
+            down_since.retain(|id, _| runners.contains_key(id));
+            runners
+                .iter()
+                .filter_map(|(id, runner)| {
+                    if runner.stage == ConnectionStage::Connected {
+                        down_since.remove(id);
+                        return None;
+                    }
+                    let since = *down_since.entry(*id).or_insert_with(Instant::now);
+                    (since.elapsed() >= limit).then_some(*id)
+                })
+                .collect()
+        };
+        for id in stuck {
+            warn!(
+                shard = id.0,
+                "shard not connected for {limit:?}: restarting it"
+            );
+            down_since.remove(&id);
+            shards.restart(id).await;
+        }
+    }
+}

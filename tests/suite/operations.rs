@@ -1,0 +1,182 @@
+//! Operations end to end: the health endpoint, the shard watchdog against a gateway node that goes silent, a
+//! timeout on every REST call, a database locked by another process, and least-privilege intents.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::bot::{Harness, T};
+use crate::support::bot::{BotOptions, BotProcess};
+use crate::support::fake_discord::{FakeDiscord, FakeOptions};
+
+/// The port the health endpoint logged.
+async fn health_url(harness: &Harness) -> String {
+    let line = harness.bot.wait_log("health endpoint listening", T).await;
+    let addr = line
+        .split("addr=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    format!("http://{addr}/health")
+}
+
+async fn get_health(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_endpoint_reports_shards_and_the_database() {
+    let harness = Harness::start_with(
+        FakeOptions::default(),
+        vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())],
+    )
+    .await;
+    let url = health_url(&harness).await;
+    harness.scene(None).await;
+    let (status, body) = get_health(&url).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["shards"][0]["connected"], true, "{body:#}");
+    assert!(
+        body["shards"][0]["last_event_age_s"]
+            .as_u64()
+            .is_some_and(|age| age < 30),
+        "{body:#}"
+    );
+    // The gateway goes silent: the shard is not connected, and the endpoint says so with a 503.
+    harness.fake.silence_next_connections(1);
+    harness.fake.drop_socket();
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let (status, body) = get_health(&url).await;
+        if status == 503 {
+            assert_eq!(body["status"], "unhealthy");
+            assert_eq!(body["shards"][0]["connected"], false);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never unhealthy: {body:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// serenity 0.12.5 notices a silent node itself once it knows the heartbeat interval; before the first HELLO it
+/// waits forever. That is the watchdog's case: the bot's very first gateway connection goes silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_restarts_a_shard_stuck_on_a_silent_gateway() {
+    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    fake.silence_next_connections(1);
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options
+        .env
+        .push(("SCENEBOT_WATCHDOG_SECONDS", "3".to_owned()));
+    let bot = BotProcess::start(options);
+    bot.wait_log("restarting it", T).await;
+    // After the restart the shard reaches a healthy node, identifies, and the bot gets ready.
+    fake.wait_identify(1, T).await;
+    fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+        .await;
+    let interaction = fake.slash("scene").send().await;
+    fake.wait_callback(interaction.id, T).await;
+    assert_eq!(
+        bot.log_count("restarting it"),
+        1,
+        "one restart, no loop:\n{}",
+        bot.logs()
+    );
+    fake.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rest_call_has_a_timeout_and_safe_calls_are_retried() {
+    let harness = Harness::start_with(
+        FakeOptions::default(),
+        vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned())],
+    )
+    .await;
+    // A /favorite start whose poll post hangs for 5 s: the call times out after 1 s and is retried (the nonce
+    // makes the repeat safe); one poll is posted.
+    let moderator = crate::support::fake_discord::permissions::VIEW_CHANNEL | (1 << 13);
+    harness.fake.delay_next(
+        "POST",
+        &format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID),
+        Duration::from_secs(5),
+    );
+    let start = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .member_permissions(moderator)
+        .send()
+        .await;
+    harness.fake.wait_callback(start.id, T).await;
+    harness.bot.wait_log("favorite poll posted", T).await;
+    assert!(
+        harness.bot.logs().contains("retrying"),
+        "{}",
+        harness.bot.logs()
+    );
+    let polls = harness
+        .fake
+        .channel_messages(FakeDiscord::CHANNEL_ID)
+        .into_iter()
+        .filter(|m| m["poll"].is_object())
+        .count();
+    assert_eq!(polls, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_stops_start_up_with_a_clear_error_untouched() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let dir = std::sync::Arc::new(crate::support::TempDir::new());
+    let database = dir.path.join("scenebot.sqlite3");
+    let holder = rusqlite::Connection::open(&database).unwrap_or_else(|e| panic!("{e}"));
+    holder
+        .execute_batch("CREATE TABLE mine (x);")
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Read the bytes before locking: closing any descriptor of the file in this process would drop SQLite's
+    // POSIX locks.
+    let before = std::fs::read(&database).ok();
+    holder
+        .execute_batch("BEGIN EXCLUSIVE; INSERT INTO mine VALUES (1);")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options.dir = Some(dir);
+    let mut bot = BotProcess::start(options);
+    assert_eq!(bot.wait_exit(T).await.code(), Some(1));
+    assert!(
+        bot.logs().contains("is locked by another process"),
+        "{}",
+        bot.logs()
+    );
+    drop(holder); // rolls the insert back
+    assert_eq!(
+        std::fs::read(&database).ok(),
+        before,
+        "the file is untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_asks_for_guilds_only() {
+    let harness = Harness::start().await;
+    let identify = harness.fake.last_identify().unwrap_or_default();
+    assert_eq!(
+        identify["intents"], 1,
+        "GUILDS only, never MESSAGE_CONTENT: {identify:#}"
+    );
+}
+
+#[test]
+fn dot_env_is_ignored_by_git() {
+    let ignore = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.gitignore"))
+        .unwrap_or_default();
+    assert!(ignore.lines().any(|line| line.trim() == ".env"), "{ignore}");
+}
