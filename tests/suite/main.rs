@@ -8,9 +8,11 @@
 //! - `input`: malformed interaction payloads and hostile option text answered safely, or ignored, never fatal.
 //! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
 //! - `operations`: the health endpoint, the shard watchdog, REST timeouts, a locked database, intents.
+//! - `chaos`: 20 SIGKILLs at random moments of mixed traffic; nothing lost or repeated, the database intact.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
 mod bot;
+mod chaos;
 mod check;
 mod daily;
 mod fake;
