@@ -588,6 +588,39 @@ fn daily_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DailyRecord> {
     })
 }
 
+/// A server's shuffle bag, inside a transaction (an empty bag when the server has none yet).
+fn read_bag(
+    transaction: &rusqlite::Transaction<'_>,
+    guild_id: u64,
+) -> rusqlite::Result<ShuffleBag> {
+    let bag: Option<String> = transaction
+        .query_row(
+            "SELECT bag FROM daily_schedules WHERE guild_id = ?1",
+            params![to_sql(guild_id)],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(bag
+        .and_then(|b| serde_json::from_str(&b).ok())
+        .unwrap_or_default())
+}
+
+/// Saves a server's shuffle bag, inside a transaction.
+fn write_bag(
+    transaction: &rusqlite::Transaction<'_>,
+    guild_id: u64,
+    bag: &ShuffleBag,
+) -> rusqlite::Result<()> {
+    transaction.execute(
+        "UPDATE daily_schedules SET bag = ?2 WHERE guild_id = ?1",
+        params![
+            to_sql(guild_id),
+            serde_json::to_string(bag).unwrap_or_else(|_| "{}".to_owned())
+        ],
+    )?;
+    Ok(())
+}
+
 /// The result of claiming a day's post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -702,16 +735,7 @@ impl Store {
                 _ => Claim::Done,
             });
         }
-        let bag: Option<String> = transaction
-            .query_row(
-                "SELECT bag FROM daily_schedules WHERE guild_id = ?1",
-                params![to_sql(guild_id)],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let mut bag: ShuffleBag = bag
-            .and_then(|b| serde_json::from_str(&b).ok())
-            .unwrap_or_default();
+        let mut bag = read_bag(&transaction, guild_id)?;
         let Some(scene) = draw(&mut bag) else {
             return Ok(Claim::Nothing);
         };
@@ -719,13 +743,7 @@ impl Store {
             "INSERT INTO daily_posts (guild_id, local_date, state, scene_id, claimed_at) VALUES (?1, ?2, 'claimed', ?3, ?4)",
             params![to_sql(guild_id), local_date, scene, now],
         )?;
-        transaction.execute(
-            "UPDATE daily_schedules SET bag = ?2 WHERE guild_id = ?1",
-            params![
-                to_sql(guild_id),
-                serde_json::to_string(&bag).unwrap_or_else(|_| "{}".to_owned())
-            ],
-        )?;
+        write_bag(&transaction, guild_id, &bag)?;
         transaction.commit()?;
         Ok(Claim::New(scene))
     }
@@ -738,24 +756,9 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let bag: Option<String> = transaction
-            .query_row(
-                "SELECT bag FROM daily_schedules WHERE guild_id = ?1",
-                params![to_sql(guild_id)],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let mut bag: ShuffleBag = bag
-            .and_then(|b| serde_json::from_str(&b).ok())
-            .unwrap_or_default();
+        let mut bag = read_bag(&transaction, guild_id)?;
         let scene = draw(&mut bag);
-        transaction.execute(
-            "UPDATE daily_schedules SET bag = ?2 WHERE guild_id = ?1",
-            params![
-                to_sql(guild_id),
-                serde_json::to_string(&bag).unwrap_or_else(|_| "{}".to_owned())
-            ],
-        )?;
+        write_bag(&transaction, guild_id, &bag)?;
         transaction.commit()?;
         Ok(scene)
     }

@@ -47,6 +47,45 @@ pub async fn register(
     }
 }
 
+/// The server's language (for public messages: polls, results, daily posts), English outside servers.
+pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
+    match ctx {
+        poise::Context::Application(app) => app
+            .interaction
+            .guild_locale
+            .as_deref()
+            .map_or(Locale::En, Locale::from_discord),
+        poise::Context::Prefix(_) => Locale::En,
+    }
+}
+
+/// Whether the member holds `permission` (or is an administrator), read from the interaction: checked on every
+/// call, whatever Discord's command permissions say.
+pub fn member_can(ctx: Context<'_>, permission: serenity::all::Permissions) -> bool {
+    let poise::Context::Application(app) = ctx else {
+        return false;
+    };
+    app.interaction
+        .member
+        .as_ref()
+        .and_then(|member| member.permissions)
+        .is_some_and(|p| {
+            p.contains(permission) || p.contains(serenity::all::Permissions::ADMINISTRATOR)
+        })
+}
+
+/// An ephemeral text reply (or follow-up, once deferred), mentioning nobody.
+pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
+    ctx.send(
+        poise::CreateReply::default()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(crate::render::no_mentions()),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The reply language of this interaction.
 pub fn locale_of(ctx: Context<'_>) -> Locale {
     ctx.locale().map_or(Locale::En, Locale::from_discord)

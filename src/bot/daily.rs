@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use poise::CreateReply;
 use serenity::all::{
     ChannelId, Context as SerenityContext, CreateAllowedMentions, CreateAutocompleteResponse,
     Nonce, PartialChannel, Permissions, Role,
 };
 use tracing::{error, info, warn};
 
+use super::commands::tell;
 use super::discord::{self, Failure, CARD_PERMISSIONS};
 use super::{Context, Data, Error};
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
@@ -40,39 +40,7 @@ pub async fn daily(_ctx: Context<'_>) -> Result<(), Error> {
 
 /// Whether the member may manage the daily scene (checked on every call).
 fn is_manager(ctx: Context<'_>) -> bool {
-    let poise::Context::Application(app) = ctx else {
-        return false;
-    };
-    app.interaction
-        .member
-        .as_ref()
-        .and_then(|member| member.permissions)
-        .is_some_and(|p| {
-            p.contains(Permissions::MANAGE_GUILD) || p.contains(Permissions::ADMINISTRATOR)
-        })
-}
-
-fn guild_locale(ctx: Context<'_>) -> Locale {
-    match ctx {
-        poise::Context::Application(app) => app
-            .interaction
-            .guild_locale
-            .as_deref()
-            .map_or(Locale::En, Locale::from_discord),
-        poise::Context::Prefix(_) => Locale::En,
-    }
-}
-
-/// An ephemeral text reply (or follow-up), mentioning nobody.
-async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    ctx.send(
-        CreateReply::default()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(render::no_mentions()),
-    )
-    .await?;
-    Ok(())
+    super::commands::member_can(ctx, Permissions::MANAGE_GUILD)
 }
 
 async fn refuse_non_manager(ctx: Context<'_>, locale: Locale) -> Result<(), Error> {
@@ -190,7 +158,7 @@ pub async fn set(
         time: post_time.format("%H:%M").to_string(),
         timezone: zone.name().to_owned(),
         role_id: role.as_ref().map(|r| r.id.get()),
-        locale: guild_locale(ctx).code().to_owned(),
+        locale: super::commands::guild_locale_of(ctx).code().to_owned(),
     };
     let now = data.clock.now();
     data.store

@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use poise::CreateReply;
 use serenity::all::{
     ChannelId, Context as SerenityContext, CreateInteractionResponse, CreateMessage, MessageId,
     Nonce, PartialChannel, Permissions,
 };
 use tracing::{error, info, warn};
 
+use super::commands::tell;
 use super::discord::{self, Failure, CARD_PERMISSIONS};
 use super::{Context, Data, Error};
 use crate::favorite::{self, PollPlan, Tally, DEFAULT_HOURS, MAX_HOURS};
@@ -50,42 +50,15 @@ pub async fn favorite(_ctx: Context<'_>) -> Result<(), Error> {
 
 /// The reply language of this interaction, and the server's (for public messages).
 fn locales(ctx: Context<'_>) -> (Locale, Locale) {
-    let user = super::commands::locale_of(ctx);
-    let guild = match ctx {
-        poise::Context::Application(app) => app
-            .interaction
-            .guild_locale
-            .as_deref()
-            .map_or(Locale::En, Locale::from_discord),
-        poise::Context::Prefix(_) => Locale::En,
-    };
-    (user, guild)
-}
-
-/// Whether the member may run polls (checked on every call, whatever Discord's command permissions say).
-fn is_moderator(ctx: Context<'_>) -> bool {
-    let poise::Context::Application(app) = ctx else {
-        return false;
-    };
-    app.interaction
-        .member
-        .as_ref()
-        .and_then(|member| member.permissions)
-        .is_some_and(|p| {
-            p.contains(Permissions::MANAGE_MESSAGES) || p.contains(Permissions::ADMINISTRATOR)
-        })
-}
-
-/// An ephemeral text reply (or follow-up, once deferred), mentioning nobody.
-async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    ctx.send(
-        CreateReply::default()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(render::no_mentions()),
+    (
+        super::commands::locale_of(ctx),
+        super::commands::guild_locale_of(ctx),
     )
-    .await?;
-    Ok(())
+}
+
+/// Whether the member may run polls.
+fn is_moderator(ctx: Context<'_>) -> bool {
+    super::commands::member_can(ctx, Permissions::MANAGE_MESSAGES)
 }
 
 /// Start a favorite-scene poll in this channel or another

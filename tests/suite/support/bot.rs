@@ -49,13 +49,7 @@ impl BotProcess {
     pub fn start(options: BotOptions<'_>) -> BotProcess {
         let dir = options.dir.unwrap_or_else(|| Arc::new(TempDir::new()));
         let mut command = Command::new(env!("CARGO_BIN_EXE_scenebot"));
-        for variable in [
-            "DISCORD_TOKEN",
-            "DISCORD_API_URL",
-            "DISCORD_GUILD_ID",
-            "SCENEBOT_DATA",
-            "SCENEBOT_DATABASE",
-        ] {
+        for variable in super::SETTINGS {
             command.env_remove(variable);
         }
         command

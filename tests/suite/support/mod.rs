@@ -7,17 +7,25 @@ pub mod openapi;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Every setting the bot reads: tests set what they need, and nothing from the developer's shell leaks in.
+pub const SETTINGS: [&str; 11] = [
+    "DISCORD_TOKEN",
+    "DISCORD_API_URL",
+    "DISCORD_GUILD_ID",
+    "SCENEBOT_DATA",
+    "SCENEBOT_DATABASE",
+    "SCENEBOT_HEALTH_ADDR",
+    "SCENEBOT_HTTP_TIMEOUT_SECONDS",
+    "SCENEBOT_WATCHDOG_SECONDS",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "RUST_LOG",
+];
+
 /// The `scenebot` binary cargo built for these tests.
 pub fn scenebot() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scenebot"));
-    // Tests control every setting; nothing from the developer's shell or `.env` leaks in.
-    for variable in [
-        "DISCORD_TOKEN",
-        "DISCORD_API_URL",
-        "DISCORD_GUILD_ID",
-        "SCENEBOT_DATA",
-        "SCENEBOT_DATABASE",
-    ] {
+    for variable in SETTINGS {
         command.env_remove(variable);
     }
     command.current_dir(std::env::temp_dir());
