@@ -9,12 +9,14 @@
 //! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
 //! - `operations`: the health endpoint, the shard watchdog, REST timeouts, a locked database, intents.
 //! - `chaos`: 20 SIGKILLs at random moments of mixed traffic; nothing lost or repeated, the database intact.
+//! - `default_mode`: the default mode (serenity's rate limiter on) through HTTPS_PROXY and a test CA.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
 mod bot;
 mod chaos;
 mod check;
 mod daily;
+mod default_mode;
 mod fake;
 mod favorite;
 mod fuzz_dataset;

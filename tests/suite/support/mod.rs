@@ -3,6 +3,7 @@
 pub mod bot;
 pub mod fake_discord;
 pub mod openapi;
+pub mod tls_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,83 @@
+//! REST faults in the default mode: no `DISCORD_API_URL`, so serenity's own rate limiter runs, and the bot reaches
+//! "discord.com" through `HTTPS_PROXY` with a test certificate authority in `SSL_CERT_FILE`
+//! (`support::tls_proxy`), as it would behind a corporate proxy.
+
+use std::net::SocketAddr;
+
+use crate::bot::{title, T};
+use crate::support::bot::{BotOptions, BotProcess};
+use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions};
+use crate::support::tls_proxy::DiscordBehindProxy;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_mode_goes_through_the_proxy_and_survives_429s_and_5xx() {
+    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    let addr: SocketAddr = fake
+        .api_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let proxy = DiscordBehindProxy::start(addr).await;
+    let mut options = BotOptions::new("", &fake.token());
+    options.env.push(("HTTPS_PROXY", proxy.proxy_url.clone()));
+    options
+        .env
+        .push(("SSL_CERT_FILE", proxy.ca_file.display().to_string()));
+    let bot = BotProcess::start(options);
+    fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+        .await;
+    bot.wait_log("ready", T).await;
+    assert!(
+        !bot.logs().contains("proxy mode"),
+        "default mode: serenity's rate limiter is on"
+    );
+    let connects = proxy.connects.lock().map(|c| c.clone()).unwrap_or_default();
+    assert!(
+        connects.iter().all(|c| c == "discord.com:443") && !connects.is_empty(),
+        "{connects:?}"
+    );
+
+    // 429 on the callback route, then a global 429: serenity's rate limiter waits `retry_after` and retries.
+    for global in [false, true] {
+        fake.fail_next("POST", "/interactions", 429, Some(0.3), global);
+        let interaction = fake
+            .slash("scene")
+            .option_str("drama", "hwarang")
+            .send()
+            .await;
+        let route = format!("/interactions/{}/", interaction.id);
+        let accepted = fake
+            .wait_for_request(|r| r.route().starts_with(&route) && r.status == 204, T)
+            .await;
+        assert!(title(&accepted.body).contains("Hwarang"));
+        let attempts: Vec<u16> = fake
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.route()
+                    .starts_with(&format!("/interactions/{}/", interaction.id))
+            })
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(attempts, vec![429, 204], "global: {global}");
+    }
+
+    // 500 then 503 on a message send: the bot's own bounded retries (safe: the poll carries a nonce).
+    let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
+    fake.fail_next("POST", &channel_messages, 500, None, false);
+    fake.fail_next("POST", &channel_messages, 503, None, false);
+    let moderator = permissions::VIEW_CHANNEL | (1 << 13);
+    fake.slash("favorite")
+        .subcommand("start")
+        .member_permissions(moderator)
+        .send()
+        .await;
+    bot.wait_log("favorite poll posted", T).await;
+    let polls = fake
+        .channel_messages(FakeDiscord::CHANNEL_ID)
+        .into_iter()
+        .filter(|m| m["poll"].is_object())
+        .count();
+    assert_eq!(polls, 1);
+    fake.assert_no_violations();
+}
