@@ -1,7 +1,8 @@
 //! End-to-end load, memory and start-up benchmarks of the release bot against the fake Discord, with the floor
 //! (a minimal responder) measured in the same run.
 //!
-//! Run: `cargo bench --bench load` (add `-- quick` for a 2-second smoke run of each step). It prints markdown
+//! Run: `cargo bench --bench load` (add `-- quick` for a 2-second smoke run of each step, `-- memory` for the memory
+//! table alone, `-- autocomplete` for the autocomplete step alone, on a fresh bot). It prints markdown
 //! tables for BENCHMARKS.md. The bot and the floor each run as their own process; the fake Discord runs here.
 //!
 //! - Latency: `/scene` INTERACTION_CREATEs at 100, 500 and 1,000 per second (10 s each) and autocomplete at 500 per
@@ -81,12 +82,18 @@ async fn latency(quick: bool) {
         let fake = FakeDiscord::start(FakeOptions::default()).await;
         let mut process = start(responder, &fake);
         wait_ready(&fake, responder).await;
-        for (kind, rate) in [
-            ("/scene", 100),
-            ("/scene", 500),
-            ("/scene", 1000),
-            ("autocomplete", 500),
-        ] {
+        let only_autocomplete = std::env::args().any(|a| a == "autocomplete");
+        let steps: &[(&str, u64)] = if only_autocomplete {
+            &[("autocomplete", 500)]
+        } else {
+            &[
+                ("/scene", 100),
+                ("/scene", 500),
+                ("/scene", 1000),
+                ("autocomplete", 500),
+            ]
+        };
+        for &(kind, rate) in steps {
             let stats = load(&fake, kind, rate, seconds).await;
             println!(
                 "| {kind} {rate}/s | {responder:?} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",

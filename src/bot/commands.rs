@@ -94,9 +94,11 @@ pub fn locale_of(ctx: Context<'_>) -> Locale {
 /// Sends the core's response as this interaction's reply: the one place commands send.
 pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Result<(), Error> {
     if let poise::Context::Application(app) = ctx {
-        app.interaction
-            .create_response(ctx.http(), response)
-            .await?;
+        // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
+        let cap = ctx.data().call_cap;
+        tokio::time::timeout(cap, app.interaction.create_response(ctx.http(), response))
+            .await
+            .map_err(|_| format!("the reply took longer than {cap:?}"))??;
         app.has_sent_initial_response.store(true, Ordering::SeqCst);
     }
     Ok(())

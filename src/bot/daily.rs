@@ -127,7 +127,15 @@ pub async fn set(
     };
     let have = match have {
         Some(have) => Ok(have),
-        None => discord::bot_permissions_in(ctx.serenity_context(), guild_id, channel.id).await,
+        None => {
+            discord::bot_permissions_in(
+                ctx.serenity_context(),
+                ctx.data().call_cap,
+                guild_id,
+                channel.id,
+            )
+            .await
+        }
     };
     let missing = match have {
         Ok(have) => discord::missing(have, &CARD_PERMISSIONS),
@@ -423,7 +431,7 @@ async fn send_post(
     let locale = Locale::from_discord(&record.locale);
     let channel = ChannelId::new(record.channel_id);
     let headline = locale.choose("🌅 Today's Park Seo-joon scene", "🌅 오늘의 박서준 장면");
-    let sent = discord::with_retries("posting the daily scene", || {
+    let sent = discord::with_retries("posting the daily scene", data.call_cap, || {
         let mut message = render::scene_card(catalog, scene, locale)
             .into_channel_message()
             .nonce(Nonce::String(nonce.clone()))

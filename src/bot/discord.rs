@@ -47,6 +47,9 @@ impl Failure {
             serenity::Error::Http(HttpError::Request(request)) => {
                 Failure::Transient(format!("network: {request}"))
             }
+            serenity::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                Failure::Transient(format!("timeout: {io}"))
+            }
             other => Failure::Other(other.to_string()),
         }
     }
@@ -63,9 +66,14 @@ impl Failure {
 }
 
 /// Runs `call` until it succeeds, fails for a reason retrying cannot fix, or [`ATTEMPTS`] are spent, waiting with
-/// exponential backoff (or Discord's `retry_after`, capped) in between. Only for calls safe to repeat: reads,
+/// exponential backoff (or Discord's `retry_after`, capped) in between. Each try is cut after `cap`, which also
+/// bounds serenity's own unbounded 429 retries in the default mode. Only for calls safe to repeat: reads,
 /// idempotent writes, and message sends carrying a nonce with `enforce_nonce`.
-pub async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, serenity::Error>
+pub async fn with_retries<T, F, Fut>(
+    what: &str,
+    cap: Duration,
+    mut call: F,
+) -> Result<T, serenity::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, serenity::Error>>,
@@ -73,7 +81,11 @@ where
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
-        match call().await {
+        let outcome = match tokio::time::timeout(cap, call()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(timed_out(cap)),
+        };
+        match outcome {
             Ok(value) => return Ok(value),
             Err(error) => {
                 let failure = Failure::of(&error);
@@ -93,6 +105,14 @@ where
             }
         }
     }
+}
+
+/// A try cut by the cap, as an error that sorts as transient.
+fn timed_out(cap: Duration) -> serenity::Error {
+    serenity::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no answer within {cap:?}"),
+    ))
 }
 
 /// Discord's `retry_after` of a 429, when the error carries one.
@@ -127,9 +147,11 @@ pub fn missing(have: Permissions, needed: &[(Permissions, &'static str)]) -> Vec
         .collect()
 }
 
-/// The bot's permissions in `channel`: from the cache (filled by GUILD_CREATE), else asked of Discord.
+/// The bot's permissions in `channel`: from the cache when it holds the server, else asked of Discord (each call
+/// capped at `cap`).
 pub async fn bot_permissions_in(
     ctx: &Context,
+    cap: Duration,
     guild: GuildId,
     channel: ChannelId,
 ) -> Result<Permissions, Failure> {
@@ -142,17 +164,19 @@ pub async fn bot_permissions_in(
         return Ok(permissions);
     }
     let http = &ctx.http;
-    let channel = with_retries("reading a channel", || http.get_channel(channel))
+    let channel = with_retries("reading a channel", cap, || http.get_channel(channel))
         .await
         .map_err(|e| Failure::of(&e))?
         .guild()
         .ok_or_else(|| Failure::Other("not a server channel".to_owned()))?;
-    let guild = with_retries("reading a server", || http.get_guild(guild))
+    let guild = with_retries("reading a server", cap, || http.get_guild(guild))
         .await
         .map_err(|e| Failure::of(&e))?;
-    let member = with_retries("reading the bot's member", || http.get_member(guild.id, me))
-        .await
-        .map_err(|e| Failure::of(&e))?;
+    let member = with_retries("reading the bot's member", cap, || {
+        http.get_member(guild.id, me)
+    })
+    .await
+    .map_err(|e| Failure::of(&e))?;
     Ok(guild.user_permissions_in(&channel, &member))
 }
 

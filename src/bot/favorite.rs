@@ -105,7 +105,15 @@ pub async fn start(
     };
     let have = match have {
         Some(have) => Ok(have),
-        None => discord::bot_permissions_in(ctx.serenity_context(), guild_id, channel_id).await,
+        None => {
+            discord::bot_permissions_in(
+                ctx.serenity_context(),
+                ctx.data().call_cap,
+                guild_id,
+                channel_id,
+            )
+            .await
+        }
     };
     let have = match have {
         Ok(have) => have,
@@ -220,7 +228,7 @@ async fn post_poll(
     let locale = Locale::from_discord(&record.locale);
     let channel = ChannelId::new(record.channel_id);
     let id = record.id;
-    let sent = discord::with_retries("posting a favorite poll", || {
+    let sent = discord::with_retries("posting a favorite poll", data.call_cap, || {
         let message = CreateMessage::new()
             .poll(favorite::build_poll(catalog, plan, locale, record.hours))
             .nonce(Nonce::String(format!("fav-poll-{id}")))
@@ -311,7 +319,7 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     if let (PollState::Running, Some(message)) = (poll.state, poll.message_id) {
         let http = &ctx.serenity_context().http;
         let channel = ChannelId::new(poll.channel_id);
-        let expired = discord::with_retries("ending a poll", || {
+        let expired = discord::with_retries("ending a poll", data.call_cap, || {
             http.expire_poll(channel, MessageId::new(message))
         })
         .await;
@@ -514,7 +522,7 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
         return Some(Finished::Cancelled("the poll was never posted".to_owned()));
     };
     let channel = ChannelId::new(record.channel_id);
-    let message = discord::with_retries("reading poll results", || {
+    let message = discord::with_retries("reading poll results", data.call_cap, || {
         ctx.http.get_message(channel, MessageId::new(message_id))
     })
     .await;
@@ -569,7 +577,7 @@ async fn announce(ctx: &SerenityContext, data: &Data, record: &PollRecord) -> Op
         .message_id
         .map(|m| discord::message_link(record.guild_id, record.channel_id, m));
     let channel = ChannelId::new(record.channel_id);
-    let sent = discord::with_retries("posting poll results", || {
+    let sent = discord::with_retries("posting poll results", data.call_cap, || {
         let card = favorite::results_card(&data.responder.catalog, &tally, locale, link.as_deref());
         let message = card
             .into_channel_message()

@@ -48,6 +48,8 @@ pub struct Data {
     pub wake_polls: Arc<tokio::sync::Notify>,
     /// Wakes the daily scheduler when a schedule changes.
     pub wake_daily: Arc<tokio::sync::Notify>,
+    /// The longest one Discord call may take, serenity's own 429 retries included (twice the HTTP timeout).
+    pub call_cap: Duration,
     /// Turns true when the bot shuts down: background jobs finish what they are doing and stop.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -202,6 +204,7 @@ pub async fn run(
         wake_polls: Arc::new(tokio::sync::Notify::new()),
         wake_daily: Arc::new(tokio::sync::Notify::new()),
         stopping,
+        call_cap: config.http_timeout * 2,
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {

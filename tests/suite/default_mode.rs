@@ -81,3 +81,61 @@ async fn the_default_mode_goes_through_the_proxy_and_survives_429s_and_5xx() {
     assert_eq!(polls, 1);
     fake.assert_no_violations();
 }
+
+/// serenity 0.12.5 retries a 429 after `retry_after` with no limit (and holds the route for that long); the bot
+/// cuts every call at twice its HTTP timeout and tries a bounded number of times, so a huge `retry_after` gets the
+/// moderator an answer within seconds instead of a command that hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_retry_after_is_cut_by_the_cap() {
+    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    let addr: SocketAddr = fake
+        .api_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let proxy = DiscordBehindProxy::start(addr).await;
+    let mut options = BotOptions::new("", &fake.token());
+    options.env.push(("HTTPS_PROXY", proxy.proxy_url.clone()));
+    options
+        .env
+        .push(("SSL_CERT_FILE", proxy.ca_file.display().to_string()));
+    options
+        .env
+        .push(("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned()));
+    let bot = BotProcess::start(options);
+    fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+        .await;
+    let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
+    fake.fail_next("POST", &channel_messages, 429, Some(60.0), false);
+    let started = std::time::Instant::now();
+    let moderator = permissions::VIEW_CHANNEL | (1 << 13);
+    let start = fake
+        .slash("favorite")
+        .subcommand("start")
+        .member_permissions(moderator)
+        .send()
+        .await;
+    let token = start.token.clone();
+    let told = fake
+        .wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.route().starts_with("/webhooks/")
+                    && r.route().contains(&token)
+            },
+            T,
+        )
+        .await;
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(15),
+        "took {waited:?}"
+    );
+    let text = told.body["content"].as_str().unwrap_or_default();
+    assert!(text.contains("couldn't post the poll"), "{text}");
+    assert_eq!(told.body["flags"], 64, "told privately");
+    // Three capped tries retried, the fourth given up.
+    bot.wait_log_count("no answer within 2s", 4, T).await;
+    assert_eq!(bot.log_count("no answer within 2s"), 4, "{}", bot.logs());
+    eprintln!("a 60 s retry_after: the moderator was told after {waited:?}");
+}
