@@ -119,24 +119,7 @@ pub async fn set(
             .await
         }
     };
-    let have = match ctx {
-        poise::Context::Application(app) if channel.id == ctx.channel_id() => {
-            app.interaction.app_permissions
-        }
-        _ => None,
-    };
-    let have = match have {
-        Some(have) => Ok(have),
-        None => {
-            discord::bot_permissions_in(
-                ctx.serenity_context(),
-                ctx.data().call_cap,
-                guild_id,
-                channel.id,
-            )
-            .await
-        }
-    };
+    let have = super::commands::bot_permissions(ctx, guild_id, channel.id).await;
     let missing = match have {
         Ok(have) => discord::missing(have, &CARD_PERMISSIONS),
         Err(failure) => {

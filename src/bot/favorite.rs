@@ -97,24 +97,7 @@ pub async fn start(
     }
     let hours = hours.unwrap_or(DEFAULT_HOURS).clamp(1, MAX_HOURS);
     let channel_id = channel.map_or(ctx.channel_id(), |c| c.id);
-    let have = match ctx {
-        poise::Context::Application(app) if channel_id == ctx.channel_id() => {
-            app.interaction.app_permissions
-        }
-        _ => None,
-    };
-    let have = match have {
-        Some(have) => Ok(have),
-        None => {
-            discord::bot_permissions_in(
-                ctx.serenity_context(),
-                ctx.data().call_cap,
-                guild_id,
-                channel_id,
-            )
-            .await
-        }
-    };
+    let have = super::commands::bot_permissions(ctx, guild_id, channel_id).await;
     let have = match have {
         Ok(have) => have,
         Err(failure) => {
