@@ -307,6 +307,20 @@ const POLL_COLUMNS: &str =
     "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
     ends_at, state, tally, result_message_id, problem, finished_at";
 
+/// The server's open poll (posting, running or ended), read on `connection` (a transaction derefs to one).
+fn open_poll_in(connection: &Connection, guild_id: u64) -> rusqlite::Result<Option<PollRecord>> {
+    connection
+        .query_row(
+            &format!(
+                "SELECT {POLL_COLUMNS} FROM favorite_polls WHERE guild_id = ?1 \
+                 AND state IN ('posting', 'running', 'ended')"
+            ),
+            params![to_sql(guild_id)],
+            poll_from_row,
+        )
+        .optional()
+}
+
 fn poll_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PollRecord> {
     let scene_ids: String = row.get(6)?;
     let tally: Option<String> = row.get(11)?;
@@ -338,16 +352,7 @@ impl Store {
     ) -> Result<Result<PollRecord, PollRecord>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let open = transaction
-            .query_row(
-                &format!(
-                    "SELECT {POLL_COLUMNS} FROM favorite_polls WHERE guild_id = ?1 \
-                     AND state IN ('posting', 'running', 'ended')"
-                ),
-                params![to_sql(poll.guild_id)],
-                poll_from_row,
-            )
-            .optional()?;
+        let open = open_poll_in(&transaction, poll.guild_id)?;
         if let Some(open) = open {
             return Ok(Err(open));
         }
@@ -449,17 +454,7 @@ impl Store {
 
     /// The server's open poll (posting, running or ended), if any.
     pub fn open_poll(&self, guild_id: u64) -> Result<Option<PollRecord>, StoreError> {
-        Ok(self
-            .lock()
-            .query_row(
-                &format!(
-                    "SELECT {POLL_COLUMNS} FROM favorite_polls WHERE guild_id = ?1 \
-                     AND state IN ('posting', 'running', 'ended')"
-                ),
-                params![to_sql(guild_id)],
-                poll_from_row,
-            )
-            .optional()?)
+        Ok(open_poll_in(&self.lock(), guild_id)?)
     }
 
     /// Every open poll of every server: what start-up resumes and the timer watches.

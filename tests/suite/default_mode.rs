@@ -9,8 +9,10 @@ use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions};
 use crate::support::tls_proxy::DiscordBehindProxy;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_default_mode_goes_through_the_proxy_and_survives_429s_and_5xx() {
+/// The fake behind the proxy, and the bot started in the default mode with `env` added, commands registered.
+async fn start_behind_proxy(
+    env: Vec<(&'static str, String)>,
+) -> (FakeDiscord, DiscordBehindProxy, BotProcess) {
     let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
     let addr: SocketAddr = fake
         .api_url()
@@ -23,9 +25,16 @@ async fn the_default_mode_goes_through_the_proxy_and_survives_429s_and_5xx() {
     options
         .env
         .push(("SSL_CERT_FILE", proxy.ca_file.display().to_string()));
+    options.env.extend(env);
     let bot = BotProcess::start(options);
     fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
         .await;
+    (fake, proxy, bot)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_mode_goes_through_the_proxy_and_survives_429s_and_5xx() {
+    let (fake, proxy, bot) = start_behind_proxy(Vec::new()).await;
     bot.wait_log("ready", T).await;
     assert!(
         !bot.logs().contains("proxy mode"),
@@ -87,24 +96,8 @@ async fn the_default_mode_goes_through_the_proxy_and_survives_429s_and_5xx() {
 /// moderator an answer within seconds instead of a command that hangs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_retry_after_is_cut_by_the_cap() {
-    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
-    let addr: SocketAddr = fake
-        .api_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let proxy = DiscordBehindProxy::start(addr).await;
-    let mut options = BotOptions::new("", &fake.token());
-    options.env.push(("HTTPS_PROXY", proxy.proxy_url.clone()));
-    options
-        .env
-        .push(("SSL_CERT_FILE", proxy.ca_file.display().to_string()));
-    options
-        .env
-        .push(("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned()));
-    let bot = BotProcess::start(options);
-    fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
-        .await;
+    let (fake, _proxy, bot) =
+        start_behind_proxy(vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned())]).await;
     let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
     fake.fail_next("POST", &channel_messages, 429, Some(60.0), false);
     let started = std::time::Instant::now();
