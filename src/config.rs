@@ -16,7 +16,7 @@ pub struct Config {
     pub guild_id: Option<u64>,
     /// `SCENEBOT_DATA`: a dataset file instead of the bundled one.
     pub data: Option<PathBuf>,
-    /// `SCENEBOT_DATABASE`: the SQLite file.
+    /// `SCENEBOT_DATABASE`: the SQLite file, or a `postgres://` URL (several processes share one PostgreSQL).
     pub database: PathBuf,
     /// `SCENEBOT_HEALTH_ADDR`: where to answer health checks (off when unset).
     pub health_addr: Option<SocketAddr>,
@@ -24,6 +24,50 @@ pub struct Config {
     pub http_timeout: Duration,
     /// `SCENEBOT_WATCHDOG_SECONDS`: a shard not connected for this long is restarted.
     pub watchdog: Duration,
+    /// `SCENEBOT_SHARDS`: run only these shards in this process (`FIRST-LAST/TOTAL`); autosharded when unset.
+    pub shards: Option<ShardRange>,
+    /// `SCENEBOT_LEASE_SECONDS`: how long a claim on a poll or a day's post stays with a process that stopped
+    /// answering before another takes it over.
+    pub lease: Duration,
+}
+
+/// Default for `SCENEBOT_LEASE_SECONDS` (see [`crate::store::DEFAULT_LEASE`]).
+pub const DEFAULT_LEASE_SECONDS: u64 = crate::store::DEFAULT_LEASE.as_secs();
+
+/// A slice of the bot's shards, run by one process: shards `first` to `last` (inclusive) of `total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    /// The first shard this process runs.
+    pub first: u32,
+    /// The last shard this process runs (inclusive).
+    pub last: u32,
+    /// How many shards the bot has across all processes.
+    pub total: u32,
+}
+
+impl ShardRange {
+    /// Reads `FIRST-LAST/TOTAL` (e.g. `0-3/8`; `2/8` is `2-2/8`).
+    pub fn parse(text: &str) -> Result<ShardRange, String> {
+        let bad = || {
+            format!(
+                "\"{text}\" is not a shard range like 0-1/4 (FIRST-LAST/TOTAL, numbered from 0, LAST below TOTAL)"
+            )
+        };
+        let (range, total) = text.split_once('/').ok_or_else(bad)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let number = |part: &str| part.trim().parse::<u32>().map_err(|_| bad());
+        let (first, last, total) = (number(first)?, number(last)?, number(total)?);
+        if first > last || last >= total {
+            return Err(bad());
+        }
+        Ok(ShardRange { first, last, total })
+    }
+}
+
+impl fmt::Display for ShardRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}/{}", self.first, self.last, self.total)
+    }
 }
 
 /// Default for `SCENEBOT_HTTP_TIMEOUT_SECONDS`: well inside an interaction's 15-minute token, long enough for a
@@ -59,11 +103,25 @@ impl fmt::Debug for Config {
             .field("api_url", &self.api_url)
             .field("guild_id", &self.guild_id)
             .field("data", &self.data)
-            .field("database", &self.database)
+            .field("database", &redacted_database(&self.database))
             .field("health_addr", &self.health_addr)
             .field("http_timeout", &self.http_timeout)
             .field("watchdog", &self.watchdog)
+            .field("shards", &self.shards)
+            .field("lease", &self.lease)
             .finish()
+    }
+}
+
+/// `SCENEBOT_DATABASE` for output: a PostgreSQL URL's password hidden.
+fn redacted_database(database: &std::path::Path) -> String {
+    let text = database.to_string_lossy();
+    match url::Url::parse(&text) {
+        Ok(mut url) if crate::store::is_postgres_url(&text) && url.password().is_some() => {
+            let _ = url.set_password(Some("<redacted>"));
+            url.to_string()
+        }
+        _ => text.into_owned(),
     }
 }
 
@@ -149,7 +207,33 @@ impl Config {
             ),
             None => None,
         };
+        let shards = match get("SCENEBOT_SHARDS") {
+            Some(text) => {
+                Some(
+                    ShardRange::parse(&text).map_err(|problem| ConfigError::Invalid {
+                        name: "SCENEBOT_SHARDS",
+                        problem,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let database =
+            get("SCENEBOT_DATABASE").map_or_else(|| PathBuf::from(DEFAULT_DATABASE), PathBuf::from);
+        if let Some(url) = database
+            .to_str()
+            .filter(|d| crate::store::is_postgres_url(d))
+        {
+            if let Err(error) = url::Url::parse(url) {
+                return Err(ConfigError::Invalid {
+                    name: "SCENEBOT_DATABASE",
+                    problem: format!("the PostgreSQL URL cannot be read ({error}); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE"),
+                });
+            }
+        }
         Ok(Config {
+            shards,
+            lease: seconds("SCENEBOT_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)?,
             health_addr,
             http_timeout: seconds(
                 "SCENEBOT_HTTP_TIMEOUT_SECONDS",
@@ -160,8 +244,7 @@ impl Config {
             api_url,
             guild_id,
             data: get("SCENEBOT_DATA").map(PathBuf::from),
-            database: get("SCENEBOT_DATABASE")
-                .map_or_else(|| PathBuf::from(DEFAULT_DATABASE), PathBuf::from),
+            database,
         })
     }
 }
@@ -224,6 +307,62 @@ mod tests {
             panic!("valid");
         };
         assert_eq!(tuned.watchdog, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn shard_ranges_are_read_and_bad_ones_named() {
+        let range = |text: &str| config(&[("DISCORD_TOKEN", "t"), ("SCENEBOT_SHARDS", text)]);
+        assert_eq!(
+            range("0-1/4").ok().and_then(|c| c.shards),
+            Some(ShardRange {
+                first: 0,
+                last: 1,
+                total: 4
+            })
+        );
+        assert_eq!(
+            range("3/4").ok().and_then(|c| c.shards),
+            Some(ShardRange {
+                first: 3,
+                last: 3,
+                total: 4
+            })
+        );
+        assert_eq!(
+            config(&[("DISCORD_TOKEN", "t")])
+                .ok()
+                .and_then(|c| c.shards),
+            None
+        );
+        for bad in ["1-0/4", "0-4/4", "0-1", "a-b/c", "0-1/0"] {
+            let error = range(bad).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().starts_with("SCENEBOT_SHARDS is invalid")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_postgres_url_is_accepted_and_its_password_never_shown() {
+        let Ok(config) = config(&[
+            ("DISCORD_TOKEN", "t"),
+            (
+                "SCENEBOT_DATABASE",
+                "postgres://bot:hunter2@db:5432/scenebot",
+            ),
+            ("SCENEBOT_LEASE_SECONDS", "30"),
+        ]) else {
+            panic!("valid");
+        };
+        assert_eq!(config.lease, Duration::from_secs(30));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let error = self::config(&[
+            ("DISCORD_TOKEN", "t"),
+            ("SCENEBOT_DATABASE", "postgres://[bad"),
+        ])
+        .err();
+        assert!(error.is_some_and(|e| e.to_string().starts_with("SCENEBOT_DATABASE is invalid")));
     }
 
     #[test]

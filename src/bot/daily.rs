@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
 use serenity::all::{
     ChannelId, Context as SerenityContext, CreateAllowedMentions, CreateAutocompleteResponse,
     Nonce, PartialChannel, Permissions, Role,
@@ -20,7 +21,7 @@ use super::{Context, Data, Error};
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
 use crate::locale::Locale;
 use crate::render;
-use crate::store::{Claim, DailyRecord, DailySettings};
+use crate::store::{Claim, DailyPostState, DailyRecord, DailySettings};
 
 /// The scheduler looks at the schedules at least this often, so clock steps and suspends cannot strand a post.
 const SCHEDULER_TICK: Duration = Duration::from_secs(60);
@@ -146,17 +147,17 @@ pub async fn set(
     let settings = DailySettings {
         guild_id: guild_id.get(),
         channel_id: channel.id.get(),
-        time: post_time.format("%H:%M").to_string(),
-        timezone: zone.name().to_owned(),
+        time: post_time,
+        timezone: zone,
         role_id: role.as_ref().map(|r| r.id.get()),
-        locale: super::commands::guild_locale_of(ctx).code().to_owned(),
+        locale: super::commands::guild_locale_of(ctx),
     };
     let now = data.clock.now();
     data.store
         .call(move |store| store.set_daily(&settings, now))
         .await?;
     data.wake_daily.notify_one();
-    let next = next_post_at(now, &post_time.format("%H:%M").to_string(), zone.name());
+    let next = next_post_at(now, post_time, zone);
     info!(guild = %guild_id, channel = %channel.id, time = %post_time, zone = zone.name(), "daily scene set");
     tell(
         ctx,
@@ -175,9 +176,7 @@ pub async fn set(
 }
 
 /// The next post's unix time, for messages.
-fn next_post_at(now: i64, time: &str, zone: &str) -> Option<i64> {
-    let time = daily::parse_time(time).ok()?;
-    let zone = daily::parse_zone(zone).ok()?;
+fn next_post_at(now: i64, time: NaiveTime, zone: Tz) -> Option<i64> {
     let now = DateTime::<Utc>::from_timestamp(now, 0)?;
     Some(daily::next_post(now, time, zone).1.timestamp())
 }
@@ -256,8 +255,8 @@ fn status_text(record: &DailyRecord, data: &Data, locale: Locale) -> String {
         "**{}** <#{}> · {} {}",
         locale.choose("Daily scene:", "매일 장면:"),
         record.channel_id,
-        record.time,
-        record.timezone
+        record.time.format("%H:%M"),
+        record.timezone.name()
     )];
     if let Some(role) = record.role_id {
         lines.push(format!(
@@ -283,7 +282,7 @@ fn status_text(record: &DailyRecord, data: &Data, locale: Locale) -> String {
             ),
             ""
         ));
-    } else if let Some(next) = next_post_at(now, &record.time, &record.timezone) {
+    } else if let Some(next) = next_post_at(now, record.time, record.timezone) {
         lines.push(format!(
             "{} <t:{next}:F> (<t:{next}:R>)",
             locale.choose("Next post:", "다음 게시:")
@@ -411,7 +410,7 @@ async fn send_post(
             "the scene {scene} is no longer in the dataset"
         )));
     };
-    let locale = Locale::from_discord(&record.locale);
+    let locale = record.locale;
     let channel = ChannelId::new(record.channel_id);
     let headline = locale.choose("🌅 Today's Park Seo-joon scene", "🌅 오늘의 박서준 장면");
     let sent = discord::with_retries("posting the daily scene", data.call_cap, || {
@@ -487,22 +486,13 @@ fn plan(
         return Ok((steps, next_wake));
     };
     for record in store.active_dailies()? {
-        let (Ok(time), Ok(zone)) = (
-            daily::parse_time(&record.time),
-            daily::parse_zone(&record.timezone),
-        ) else {
-            warn!(
-                guild = record.guild_id,
-                "daily schedule has an unreadable time or zone; skipping it"
-            );
-            continue;
-        };
+        let (time, zone) = (record.time, record.timezone);
         let active_since =
             DateTime::<Utc>::from_timestamp(record.active_since, 0).unwrap_or(now_utc);
         let mut pending_claim = None;
         let decision = daily::due(now_utc, time, zone, active_since, |date| {
             match store.daily_post(record.guild_id, &date.to_string()) {
-                Ok(Some(post)) if post.state == "claimed" => {
+                Ok(Some(post)) if post.state == DailyPostState::Claimed => {
                     pending_claim = post.scene_id;
                     false
                 }
@@ -523,7 +513,7 @@ fn plan(
                     Claim::New(scene) | Claim::Unsent(scene) => {
                         steps.push((record.clone(), date, scene))
                     }
-                    Claim::Done | Claim::Nothing => {}
+                    Claim::Held | Claim::Done | Claim::Nothing => {}
                 }
             }
             Due::Skip(date) => {

@@ -134,7 +134,7 @@ pub async fn start(
         guild_id: guild_id.get(),
         channel_id: channel_id.get(),
         started_by: ctx.author().id.get(),
-        locale: guild_locale.code().to_owned(),
+        locale: guild_locale,
         scene_ids: plan.scene_ids.clone(),
         hours,
         now: data.clock.now(),
@@ -208,7 +208,7 @@ async fn post_poll(
     plan: &PollPlan,
 ) -> Result<i64, Failure> {
     let catalog = &data.responder.catalog;
-    let locale = Locale::from_discord(&record.locale);
+    let locale = record.locale;
     let channel = ChannelId::new(record.channel_id);
     let id = record.id;
     let sent = discord::with_retries("posting a favorite poll", data.call_cap, || {
@@ -438,6 +438,35 @@ pub enum Finished {
 /// poll that has ended, posts the results of an ended poll. Every step is recorded and safe to repeat.
 pub async fn finish(ctx: &SerenityContext, data: &Data, id: i64) -> Finished {
     let _finishing = data.finishing.lock().await;
+    // Other processes may share the database: finish only under our lease, and let it go after.
+    let now = data.clock.now();
+    match data
+        .store
+        .call(move |store| store.claim_poll(id, now))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            info!(poll = id, "another process is finishing this poll");
+            return Finished::NotYet;
+        }
+        Err(error) => {
+            error!(poll = id, "cannot claim the poll: {error}");
+            return Finished::NotYet;
+        }
+    }
+    let finished = finish_claimed(ctx, data, id).await;
+    if let Err(error) = data.store.call(move |store| store.release_poll(id)).await {
+        warn!(
+            poll = id,
+            "cannot release the poll (its lease will run out): {error}"
+        );
+    }
+    finished
+}
+
+/// [`finish`] under our lease.
+async fn finish_claimed(ctx: &SerenityContext, data: &Data, id: i64) -> Finished {
     // Four states at most: posting → running → ended → announced.
     for _ in 0..4 {
         let record = match data.store.call(move |store| store.poll(id)).await {
@@ -555,7 +584,7 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
 async fn announce(ctx: &SerenityContext, data: &Data, record: &PollRecord) -> Option<Finished> {
     let id = record.id;
     let tally = record.tally.clone().unwrap_or(Tally { votes: Vec::new() });
-    let locale = Locale::from_discord(&record.locale);
+    let locale = record.locale;
     let link = record
         .message_id
         .map(|m| discord::message_link(record.guild_id, record.channel_id, m));

@@ -194,6 +194,8 @@ pub async fn run(
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let jobs: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
     let setup_jobs = Arc::clone(&jobs);
+    let store = store.with_lease(config.lease);
+    info!(database = %store.describe(), owner = store.owner(), "store open; claims are made as this owner");
     let health_store = store.clone();
     let data = Data {
         responder: Arc::new(Responder::new(catalog)),
@@ -268,7 +270,19 @@ pub async fn run(
             stopped(stop.subscribe()),
         )));
     }
-    let mut connection = Box::pin(client.start_autosharded());
+    let shards = config.shards;
+    let mut connection = Box::pin(async {
+        match shards {
+            // serenity's range is inclusive of its end.
+            Some(range) => {
+                info!(shards = %range, "running a range of the shards");
+                client
+                    .start_shard_range(range.first..range.last, range.total)
+                    .await
+            }
+            None => client.start_autosharded().await,
+        }
+    });
     let result = tokio::select! {
         result = &mut connection => result,
         () = shutdown => {

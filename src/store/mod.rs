@@ -1,0 +1,754 @@
+//! All SQL, behind one store contract with two backends: an SQLite file (the embedded default) and PostgreSQL
+//! (`SCENEBOT_DATABASE=postgres://…`, shared by several processes).
+//!
+//! - [`sqlite`]: one file (WAL), one connection behind a mutex; a transaction is the single writer.
+//! - [`postgres`]: a connection pool driven by the store's own small runtime; claims use `FOR UPDATE SKIP LOCKED`.
+//!
+//! Both run the same versioned migrations at open and refuse, without changing a byte, a database written by a
+//! newer version. Every multi-step change is one transaction. The methods are plain blocking functions: callers on
+//! the async runtime go through [`Store::call`], which runs them on tokio's blocking pool, never on a worker thread.
+//!
+//! Work that several processes could do at once (finishing a poll, sending a day's post) is claimed with a lease:
+//! an owner (this store's random id) and an expiry. A live owner renews or releases it; a dead one's claim is taken
+//! over once the lease has run out.
+
+mod postgres;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+use tracing::warn;
+
+use crate::daily::ShuffleBag;
+use crate::favorite::Tally;
+use crate::locale::Locale;
+
+/// The schema version this build writes (both backends have the same migrations, numbered alike).
+pub const SCHEMA_VERSION: i64 = sqlite::MIGRATIONS.len() as i64;
+const _: () = assert!(sqlite::MIGRATIONS.len() == postgres::MIGRATIONS.len());
+
+/// How long a claim stays with its owner by default: longer than finishing a poll takes (three Discord calls, each
+/// capped at twice the 15 s HTTP timeout), short enough that a dead process's work is taken over within minutes.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+
+/// Why the store cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file exists but is not an SQLite database.
+    #[error("{0} is not an SQLite database; it was left untouched (point SCENEBOT_DATABASE at another file)")]
+    NotSqlite(PathBuf),
+    /// The database was written by a newer scenebot.
+    #[error("{path} has schema version {found}, newer than this build's {known}; it was left untouched (run the newer scenebot, or use another SCENEBOT_DATABASE)")]
+    NewerSchema {
+        /// The file, or the PostgreSQL URL without its password.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+    /// Another process holds the database locked.
+    #[error("{0} is locked by another process (is another scenebot running on it?)")]
+    Locked(PathBuf),
+    /// Anything else SQLite reported.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Anything PostgreSQL or its connection pool reported (never with the URL's password).
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
+    /// The blocking task failed.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// The database: one of the two backends, this process's owner id for claims, and the lease length.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    owner: Arc<str>,
+    lease_seconds: i64,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// Calls the same method on whichever backend is open.
+macro_rules! on_backend {
+    ($store:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        match &$store.backend {
+            Backend::Sqlite(backend) => backend.$method($($arg),*),
+            Backend::Postgres(backend) => backend.$method($($arg),*),
+        }
+    };
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("database", &self.describe())
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+/// Whether `SCENEBOT_DATABASE` names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+impl Store {
+    /// Opens the database `SCENEBOT_DATABASE` names, and migrates it: a `postgres://` or `postgresql://` URL opens
+    /// PostgreSQL, anything else is an SQLite file (created when missing).
+    pub fn open(database: &Path) -> Result<Store, StoreError> {
+        let backend = match database.to_str().filter(|text| is_postgres_url(text)) {
+            Some(url) => Backend::Postgres(postgres::Postgres::connect(url)?),
+            None => Backend::Sqlite(sqlite::Sqlite::open(database)?),
+        };
+        Ok(Store::with_backend(backend))
+    }
+
+    /// A fresh in-memory SQLite database with the real migrations, for tests.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Ok(Store::with_backend(Backend::Sqlite(
+            sqlite::Sqlite::open_in_memory()?,
+        )))
+    }
+
+    fn with_backend(backend: Backend) -> Store {
+        Store {
+            backend,
+            owner: new_owner_id().into(),
+            lease_seconds: lease_seconds(DEFAULT_LEASE),
+        }
+    }
+
+    /// The same store with claims held for `lease` (`SCENEBOT_LEASE_SECONDS`).
+    pub fn with_lease(mut self, lease: Duration) -> Store {
+        self.lease_seconds = lease_seconds(lease);
+        self
+    }
+
+    /// This store's owner id on claims (`host-pid-random`): logged at start, so an operator can tell who holds a
+    /// claim.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The database for logs: the SQLite file, or the PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(backend) => backend.path().display().to_string(),
+            Backend::Postgres(backend) => backend.label().to_owned(),
+        }
+    }
+
+    /// Runs blocking store work off the async runtime's worker threads.
+    pub async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    fn lease_until(&self, now: i64) -> i64 {
+        now.saturating_add(self.lease_seconds)
+    }
+
+    /// SQLite: `PRAGMA integrity_check` says "ok". PostgreSQL: the server answers (it checks its own pages).
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        on_backend!(self.integrity_ok())
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        on_backend!(self.schema_version())
+    }
+
+    /// Records a new poll in state `posting`, claimed by this store, unless the server already has an open one:
+    /// then that one is returned as `Err` (a unique index makes this safe against two moderators at once).
+    pub fn insert_poll(
+        &self,
+        poll: &NewPoll,
+    ) -> Result<Result<PollRecord, PollRecord>, StoreError> {
+        let until = self.lease_until(poll.now);
+        on_backend!(self.insert_poll(poll, &self.owner, until))
+    }
+
+    /// Claims poll `id` for finishing: true when it was free, ours, or its lease had run out (now ours until
+    /// `now` + the lease); false when another live owner holds it, or there is no such poll.
+    pub fn claim_poll(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let until = self.lease_until(now);
+        on_backend!(self.claim_poll(id, &self.owner, now, until))
+    }
+
+    /// Gives up our claim on poll `id` (finishing it went as far as it could for now).
+    pub fn release_poll(&self, id: i64) -> Result<(), StoreError> {
+        on_backend!(self.release_poll(id, &self.owner))
+    }
+
+    /// The poll was posted: its message and its end time (Discord's own expiry); our claim from posting ends.
+    pub fn mark_poll_running(
+        &self,
+        id: i64,
+        message_id: u64,
+        ends_at: i64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self.mark_poll_running(id, message_id, ends_at, &self.owner))
+    }
+
+    /// `/favorite end`: the poll ends now (kept before calling Discord, so a crash cannot push the end back).
+    pub fn end_poll_early(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        on_backend!(self.end_poll_early(id, now))
+    }
+
+    /// The final votes are read: state `ended`.
+    pub fn mark_poll_ended(&self, id: i64, tally: &Tally) -> Result<(), StoreError> {
+        let tally = serde_json::to_string(tally).unwrap_or_default();
+        on_backend!(self.mark_poll_ended(id, &tally))
+    }
+
+    /// The results message is sent: state `announced`.
+    pub fn mark_poll_announced(
+        &self,
+        id: i64,
+        result_message_id: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self.mark_poll_announced(id, result_message_id, now))
+    }
+
+    /// Gives a poll up, keeping why.
+    pub fn cancel_poll(&self, id: i64, problem: &str, now: i64) -> Result<(), StoreError> {
+        on_backend!(self.cancel_poll(id, problem, now))
+    }
+
+    /// One poll.
+    pub fn poll(&self, id: i64) -> Result<Option<PollRecord>, StoreError> {
+        on_backend!(self.poll(id))
+    }
+
+    /// The server's open poll (posting, running or ended), if any.
+    pub fn open_poll(&self, guild_id: u64) -> Result<Option<PollRecord>, StoreError> {
+        on_backend!(self.open_poll(guild_id))
+    }
+
+    /// Every open poll of every server: what start-up resumes and the timer watches.
+    pub fn open_polls(&self) -> Result<Vec<PollRecord>, StoreError> {
+        on_backend!(self.open_polls())
+    }
+
+    /// The server's most recently finished poll (announced or cancelled).
+    pub fn last_finished_poll(&self, guild_id: u64) -> Result<Option<PollRecord>, StoreError> {
+        on_backend!(self.last_finished_poll(guild_id))
+    }
+
+    /// Tallies of every announced poll in the server, oldest first: the hall of fame's input.
+    pub fn announced_tallies(&self, guild_id: u64) -> Result<Vec<Tally>, StoreError> {
+        on_backend!(self.announced_tallies(guild_id))
+    }
+
+    /// `/daily set`: saves the settings, turns the schedule on and un-pauses it (the bag is kept).
+    pub fn set_daily(&self, settings: &DailySettings, now: i64) -> Result<(), StoreError> {
+        on_backend!(self.set_daily(&SettingsText::of(settings), now))
+    }
+
+    /// `/daily off`: stops posting; the settings and the bag stay for a later `/daily set`.
+    pub fn daily_off(&self, guild_id: u64) -> Result<bool, StoreError> {
+        on_backend!(self.daily_off(guild_id))
+    }
+
+    /// One server's daily settings (`None` also when the stored time or zone cannot be read: logged).
+    pub fn daily(&self, guild_id: u64) -> Result<Option<DailyRecord>, StoreError> {
+        Ok(on_backend!(self.daily(guild_id))?.and_then(DailyRow::into_record))
+    }
+
+    /// Every schedule that is on and not paused (one whose stored time or zone cannot be read is left out, logged).
+    pub fn active_dailies(&self) -> Result<Vec<DailyRecord>, StoreError> {
+        Ok(on_backend!(self.active_dailies())?
+            .into_iter()
+            .filter_map(DailyRow::into_record)
+            .collect())
+    }
+
+    /// The record of a server's post for a local date (`YYYY-MM-DD`).
+    pub fn daily_post(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+    ) -> Result<Option<DailyPost>, StoreError> {
+        on_backend!(self.daily_post(guild_id, local_date))
+    }
+
+    /// Claims a server's post for `local_date` before sending, in one transaction with the draw from the bag, so
+    /// neither a restart nor another process can post twice for one date. `draw` picks the scene from the bag
+    /// (and updates it). A claim another live process holds is [`Claim::Held`]; one whose lease has run out is
+    /// taken over as [`Claim::Unsent`].
+    pub fn claim_daily(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        now: i64,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+    ) -> Result<Claim, StoreError> {
+        let lease = Lease {
+            owner: &self.owner,
+            now,
+            until: self.lease_until(now),
+        };
+        on_backend!(self.claim_daily(guild_id, local_date, &lease, draw))
+    }
+
+    /// Draws the next scene for `/daily now` (not tied to a date), updating the bag.
+    pub fn draw_daily(
+        &self,
+        guild_id: u64,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        on_backend!(self.draw_daily(guild_id, draw))
+    }
+
+    /// A post went out: record it and clear the failure streak.
+    pub fn mark_daily_sent(
+        &self,
+        guild_id: u64,
+        local_date: Option<&str>,
+        message_id: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self.mark_daily_sent(guild_id, local_date, message_id, now))
+    }
+
+    /// A day's claimed post failed for good: keep why; after `pause_after` failed days in a row, pause. Returns
+    /// whether the schedule is paused. A day already marked failed counts once, whoever reports it again.
+    pub fn mark_daily_failed(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        error: &str,
+        pause_after: u32,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self.mark_daily_failed(guild_id, local_date, error, pause_after))
+    }
+
+    /// A day's post was missed by too much (downtime): record it skipped so it is not tried again.
+    pub fn mark_daily_skipped(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self.mark_daily_skipped(guild_id, local_date, now))
+    }
+}
+
+/// A claim being taken: by whom, when, and until when.
+struct Lease<'a> {
+    owner: &'a str,
+    now: i64,
+    until: i64,
+}
+
+/// `host-pid-random`: unique per store, readable in logs and in the database.
+fn new_owner_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!(
+        "{host}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+fn lease_seconds(lease: Duration) -> i64 {
+    i64::try_from(lease.as_secs()).unwrap_or(i64::MAX).max(1)
+}
+
+/// Snowflakes are below 2^63, so they fit SQL's signed 64-bit integers unchanged.
+fn to_sql(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+fn from_sql(id: i64) -> u64 {
+    u64::try_from(id).unwrap_or(0)
+}
+
+/// Where a favorite poll is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollState {
+    /// Recorded; the poll message may or may not have reached Discord.
+    Posting,
+    /// The poll is open on Discord.
+    Running,
+    /// Results read and kept; the results message may or may not have been sent.
+    Ended,
+    /// The results message is sent and recorded.
+    Announced,
+    /// Given up (message deleted, channel gone, access lost); `problem` says why.
+    Cancelled,
+}
+
+impl PollState {
+    fn parse(text: &str) -> PollState {
+        match text {
+            "posting" => PollState::Posting,
+            "running" => PollState::Running,
+            "ended" => PollState::Ended,
+            "announced" => PollState::Announced,
+            _ => PollState::Cancelled,
+        }
+    }
+}
+
+/// One favorite poll as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollRecord {
+    /// Our id (also in the message nonces).
+    pub id: i64,
+    /// The server.
+    pub guild_id: u64,
+    /// The channel of the poll and of its results.
+    pub channel_id: u64,
+    /// The poll message, once posted.
+    pub message_id: Option<u64>,
+    /// Who started it.
+    pub started_by: u64,
+    /// The server's language at start.
+    pub locale: Locale,
+    /// Scene ids in answer order.
+    pub scene_ids: Vec<String>,
+    /// Length in hours.
+    pub hours: u16,
+    /// When it was started (unix seconds).
+    pub created_at: i64,
+    /// When it ends (unix seconds); moved to now by `/favorite end`.
+    pub ends_at: i64,
+    /// Its state.
+    pub state: PollState,
+    /// The final votes, once ended.
+    pub tally: Option<Tally>,
+    /// The results message, once announced.
+    pub result_message_id: Option<u64>,
+    /// Why it was cancelled.
+    pub problem: Option<String>,
+    /// When it was announced or cancelled.
+    pub finished_at: Option<i64>,
+}
+
+/// A new poll to record.
+#[derive(Debug, Clone)]
+pub struct NewPoll {
+    /// The server.
+    pub guild_id: u64,
+    /// The channel.
+    pub channel_id: u64,
+    /// Who started it.
+    pub started_by: u64,
+    /// The server's language.
+    pub locale: Locale,
+    /// Scene ids in answer order.
+    pub scene_ids: Vec<String>,
+    /// Length in hours.
+    pub hours: u16,
+    /// Now (unix seconds).
+    pub now: i64,
+}
+
+/// The columns of a poll, in [`PollRow`]'s order.
+const POLL_COLUMNS: &str =
+    "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
+    ends_at, state, tally, result_message_id, problem, finished_at";
+
+/// A poll as both backends read it (SQL types), before it becomes a [`PollRecord`].
+struct PollRow {
+    id: i64,
+    guild_id: i64,
+    channel_id: i64,
+    message_id: Option<i64>,
+    started_by: i64,
+    locale: String,
+    scene_ids: String,
+    hours: i64,
+    created_at: i64,
+    ends_at: i64,
+    state: String,
+    tally: Option<String>,
+    result_message_id: Option<i64>,
+    problem: Option<String>,
+    finished_at: Option<i64>,
+}
+
+impl PollRow {
+    fn into_record(self) -> PollRecord {
+        PollRecord {
+            id: self.id,
+            guild_id: from_sql(self.guild_id),
+            channel_id: from_sql(self.channel_id),
+            message_id: self.message_id.map(from_sql),
+            started_by: from_sql(self.started_by),
+            locale: Locale::from_discord(&self.locale),
+            scene_ids: serde_json::from_str(&self.scene_ids).unwrap_or_default(),
+            hours: u16::try_from(self.hours).unwrap_or(u16::MAX),
+            created_at: self.created_at,
+            ends_at: self.ends_at,
+            state: PollState::parse(&self.state),
+            tally: self.tally.and_then(|t| serde_json::from_str(&t).ok()),
+            result_message_id: self.result_message_id.map(from_sql),
+            problem: self.problem,
+            finished_at: self.finished_at,
+        }
+    }
+}
+
+/// A server's daily-scene settings and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRecord {
+    /// The server.
+    pub guild_id: u64,
+    /// Where to post.
+    pub channel_id: u64,
+    /// Local time of the post (whole minutes).
+    pub time: NaiveTime,
+    /// The server's time zone.
+    pub timezone: Tz,
+    /// A role to mention, if any.
+    pub role_id: Option<u64>,
+    /// The server's language.
+    pub locale: Locale,
+    /// `/daily off` turns this off; the settings stay.
+    pub enabled: bool,
+    /// Paused after repeated failures; `/daily set` resumes.
+    pub paused: bool,
+    /// When it was set or resumed: posts before this are not owed.
+    pub active_since: i64,
+    /// Failed days in a row.
+    pub failures: u32,
+    /// The last failure, kept for `/daily status`.
+    pub last_error: Option<String>,
+    /// When the last post went out.
+    pub last_post_at: Option<i64>,
+    /// The shuffle bag.
+    pub bag: ShuffleBag,
+}
+
+/// Where a day's post is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DailyPostState {
+    /// Claimed (scene drawn); not known to be sent.
+    Claimed,
+    /// Sent and recorded.
+    Sent,
+    /// Given up for that day.
+    Failed,
+    /// Not owed (the bot was down too long past the time).
+    Skipped,
+}
+
+impl DailyPostState {
+    /// Unreadable text counts as finished: when in doubt, never post a second time.
+    fn parse(text: &str) -> DailyPostState {
+        match text {
+            "claimed" => DailyPostState::Claimed,
+            "sent" => DailyPostState::Sent,
+            "failed" => DailyPostState::Failed,
+            _ => DailyPostState::Skipped,
+        }
+    }
+}
+
+/// A daily post's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyPost {
+    /// Its state.
+    pub state: DailyPostState,
+    /// The scene drawn for it.
+    pub scene_id: Option<String>,
+    /// The message, once sent.
+    pub message_id: Option<u64>,
+    /// When it was claimed.
+    pub claimed_at: i64,
+}
+
+/// New daily settings.
+#[derive(Debug, Clone)]
+pub struct DailySettings {
+    /// The server.
+    pub guild_id: u64,
+    /// Where to post.
+    pub channel_id: u64,
+    /// Local time of the post (seconds are dropped).
+    pub time: NaiveTime,
+    /// The server's time zone.
+    pub timezone: Tz,
+    /// A role to mention.
+    pub role_id: Option<u64>,
+    /// The server's language.
+    pub locale: Locale,
+}
+
+/// Daily settings as both backends write them: `HH:MM`, the IANA name, the Discord locale code.
+struct SettingsText {
+    guild_id: i64,
+    channel_id: i64,
+    time: String,
+    timezone: &'static str,
+    role_id: Option<i64>,
+    locale: &'static str,
+}
+
+impl SettingsText {
+    fn of(settings: &DailySettings) -> SettingsText {
+        SettingsText {
+            guild_id: to_sql(settings.guild_id),
+            channel_id: to_sql(settings.channel_id),
+            time: settings.time.format("%H:%M").to_string(),
+            timezone: settings.timezone.name(),
+            role_id: settings.role_id.map(to_sql),
+            locale: settings.locale.code(),
+        }
+    }
+}
+
+/// The columns of a schedule, in [`DailyRow`]'s order.
+const DAILY_COLUMNS: &str =
+    "guild_id, channel_id, time, timezone, role_id, locale, enabled, paused, active_since, \
+    failures, last_error, last_post_at, bag";
+
+/// A schedule as both backends read it (SQL types), before it becomes a [`DailyRecord`].
+struct DailyRow {
+    guild_id: i64,
+    channel_id: i64,
+    time: String,
+    timezone: String,
+    role_id: Option<i64>,
+    locale: String,
+    enabled: bool,
+    paused: bool,
+    active_since: i64,
+    failures: i64,
+    last_error: Option<String>,
+    last_post_at: Option<i64>,
+    bag: String,
+}
+
+impl DailyRow {
+    /// The typed record; `None` (logged) when the stored time or zone cannot be read (only a hand edit does that).
+    fn into_record(self) -> Option<DailyRecord> {
+        let (Ok(time), Ok(timezone)) = (
+            crate::daily::parse_time(&self.time),
+            crate::daily::parse_zone(&self.timezone),
+        ) else {
+            warn!(
+                guild = self.guild_id,
+                time = self.time,
+                zone = self.timezone,
+                "daily schedule has an unreadable time or zone; skipping it"
+            );
+            return None;
+        };
+        Some(DailyRecord {
+            guild_id: from_sql(self.guild_id),
+            channel_id: from_sql(self.channel_id),
+            time,
+            timezone,
+            role_id: self.role_id.map(from_sql),
+            locale: Locale::from_discord(&self.locale),
+            enabled: self.enabled,
+            paused: self.paused,
+            active_since: self.active_since,
+            failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
+            last_error: self.last_error,
+            last_post_at: self.last_post_at,
+            bag: serde_json::from_str(&self.bag).unwrap_or_default(),
+        })
+    }
+}
+
+fn bag_text(bag: &ShuffleBag) -> String {
+    serde_json::to_string(bag).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn read_bag_text(text: Option<String>) -> ShuffleBag {
+    text.and_then(|b| serde_json::from_str(&b).ok())
+        .unwrap_or_default()
+}
+
+/// What an existing claimed row means for a new claim: ours or expired is taken (over); another live owner's is
+/// held; a finished day is done.
+fn existing_claim(
+    state: &str,
+    scene: Option<String>,
+    owner: Option<&str>,
+    until: Option<i64>,
+    lease: &Lease<'_>,
+) -> ExistingClaim {
+    match (DailyPostState::parse(state), scene) {
+        (DailyPostState::Claimed, Some(scene)) => {
+            let free =
+                owner.is_none_or(|o| o == lease.owner) || until.is_none_or(|u| u <= lease.now);
+            if free {
+                ExistingClaim::TakeOver(scene)
+            } else {
+                ExistingClaim::Held
+            }
+        }
+        _ => ExistingClaim::Done,
+    }
+}
+
+enum ExistingClaim {
+    TakeOver(String),
+    Held,
+    Done,
+}
+
+/// The result of claiming a day's post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Newly claimed with this scene: send it.
+    New(String),
+    /// Claimed before and not sent (a crash, a transient failure, or a dead process whose lease ran out): send
+    /// this scene again, same nonce.
+    Unsent(String),
+    /// Another live process holds the claim: it sends; look again later.
+    Held,
+    /// Already sent, failed or skipped: nothing to do.
+    Done,
+    /// No scene to post (an empty catalog).
+    Nothing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_are_told_from_files() {
+        assert!(is_postgres_url("postgres://bot@db/scenebot"));
+        assert!(is_postgres_url("postgresql://bot@db/scenebot"));
+        assert!(!is_postgres_url("scenebot.sqlite3"));
+        assert!(!is_postgres_url("/var/lib/postgres/scenebot.sqlite3"));
+    }
+
+    #[test]
+    fn each_store_has_its_own_owner_id() -> Result<(), StoreError> {
+        let (a, b) = (Store::open_in_memory()?, Store::open_in_memory()?);
+        assert_ne!(a.owner(), b.owner());
+        assert!(a.owner().contains(&format!("-{}-", std::process::id())));
+        Ok(())
+    }
+}

@@ -1,0 +1,694 @@
+//! The SQLite backend: one file (WAL), one connection behind a mutex (writes are rare and small); an immediate
+//! transaction is the single writer, which is what makes a claim safe.
+//!
+//! Opening refuses, without changing a byte, a file that is not SQLite and a database written by a newer version.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use super::{
+    bag_text, existing_claim, from_sql, read_bag_text, to_sql, Claim, DailyPost, DailyPostState,
+    DailyRow, ExistingClaim, Lease, NewPoll, PollRecord, PollRow, SettingsText, StoreError,
+    DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
+};
+use crate::daily::ShuffleBag;
+use crate::favorite::Tally;
+
+/// The migrations, in order; migration `n` (1-based) brings the schema to version `n` (`PRAGMA user_version`).
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: favorite polls.
+    "CREATE TABLE favorite_polls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        message_id INTEGER,
+        started_by INTEGER NOT NULL,
+        locale TEXT NOT NULL,
+        scene_ids TEXT NOT NULL,
+        hours INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('posting', 'running', 'ended', 'announced', 'cancelled')),
+        tally TEXT,
+        result_message_id INTEGER,
+        problem TEXT,
+        finished_at INTEGER
+    );
+    CREATE UNIQUE INDEX favorite_polls_one_open ON favorite_polls (guild_id)
+        WHERE state IN ('posting', 'running', 'ended');
+    CREATE INDEX favorite_polls_by_guild ON favorite_polls (guild_id, state);",
+    // 2: the daily scene.
+    "CREATE TABLE daily_schedules (
+        guild_id INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL,
+        time TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        role_id INTEGER,
+        locale TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        paused INTEGER NOT NULL DEFAULT 0,
+        active_since INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_post_at INTEGER,
+        bag TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE daily_posts (
+        guild_id INTEGER NOT NULL,
+        local_date TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'failed', 'skipped')),
+        scene_id TEXT,
+        message_id INTEGER,
+        claimed_at INTEGER NOT NULL,
+        error TEXT,
+        PRIMARY KEY (guild_id, local_date)
+    );",
+    // 3: leases, so several processes can share the work.
+    "ALTER TABLE favorite_polls ADD COLUMN lease_owner TEXT;
+    ALTER TABLE favorite_polls ADD COLUMN lease_until INTEGER;
+    ALTER TABLE daily_posts ADD COLUMN lease_owner TEXT;
+    ALTER TABLE daily_posts ADD COLUMN lease_until INTEGER;",
+];
+
+/// How long a write waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite database.
+#[derive(Clone)]
+pub(super) struct Sqlite {
+    connection: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl Sqlite {
+    /// Opens (or creates) the database at `path` and migrates it.
+    pub(super) fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        let exists = path.exists();
+        let flags = if exists {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let connection = Connection::open_with_flags(path, flags).map_err(|e| classify(e, path))?;
+        Sqlite::prepare(connection, path)
+    }
+
+    /// A fresh in-memory database with the real migrations.
+    pub(super) fn open_in_memory() -> Result<Sqlite, StoreError> {
+        Sqlite::prepare(Connection::open_in_memory()?, Path::new(":memory:"))
+    }
+
+    fn prepare(mut connection: Connection, path: &Path) -> Result<Sqlite, StoreError> {
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        // Read-only first: a foreign or newer file must not be touched.
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| classify(e, path))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_owned(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| classify(e, path))?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        for (index, migration) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Exclusive)
+                .map_err(|e| classify(e, path))?;
+            transaction.execute_batch(migration)?;
+            transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+            transaction.commit()?;
+        }
+        Ok(Sqlite {
+            connection: Arc::new(Mutex::new(connection)),
+            path: path.to_owned(),
+        })
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll back): carry on.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let result: String = self
+            .lock()
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+        Ok(result == "ok")
+    }
+
+    pub(super) fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+}
+
+/// Turns SQLite's codes for "not a database" and "locked" into clear errors.
+fn classify(error: rusqlite::Error, path: &Path) -> StoreError {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotSqlite(path.to_owned()),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Locked(path.to_owned())
+        }
+        _ => StoreError::Sqlite(error),
+    }
+}
+
+/// The server's open poll (posting, running or ended), read on `connection` (a transaction derefs to one).
+fn open_poll_in(connection: &Connection, guild_id: u64) -> rusqlite::Result<Option<PollRecord>> {
+    connection
+        .query_row(
+            &format!(
+                "SELECT {POLL_COLUMNS} FROM favorite_polls WHERE guild_id = ?1 \
+                 AND state IN ('posting', 'running', 'ended')"
+            ),
+            params![to_sql(guild_id)],
+            poll_from_row,
+        )
+        .optional()
+}
+
+fn poll_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PollRecord> {
+    Ok(PollRow {
+        id: row.get(0)?,
+        guild_id: row.get(1)?,
+        channel_id: row.get(2)?,
+        message_id: row.get(3)?,
+        started_by: row.get(4)?,
+        locale: row.get(5)?,
+        scene_ids: row.get(6)?,
+        hours: row.get(7)?,
+        created_at: row.get(8)?,
+        ends_at: row.get(9)?,
+        state: row.get(10)?,
+        tally: row.get(11)?,
+        result_message_id: row.get(12)?,
+        problem: row.get(13)?,
+        finished_at: row.get(14)?,
+    }
+    .into_record())
+}
+
+fn daily_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DailyRow> {
+    Ok(DailyRow {
+        guild_id: row.get(0)?,
+        channel_id: row.get(1)?,
+        time: row.get(2)?,
+        timezone: row.get(3)?,
+        role_id: row.get(4)?,
+        locale: row.get(5)?,
+        enabled: row.get(6)?,
+        paused: row.get(7)?,
+        active_since: row.get(8)?,
+        failures: row.get(9)?,
+        last_error: row.get(10)?,
+        last_post_at: row.get(11)?,
+        bag: row.get(12)?,
+    })
+}
+
+impl Sqlite {
+    pub(super) fn insert_poll(
+        &self,
+        poll: &NewPoll,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Result<PollRecord, PollRecord>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let open = open_poll_in(&transaction, poll.guild_id)?;
+        if let Some(open) = open {
+            return Ok(Err(open));
+        }
+        let scene_ids = serde_json::to_string(&poll.scene_ids).unwrap_or_else(|_| "[]".to_owned());
+        transaction.execute(
+            "INSERT INTO favorite_polls (guild_id, channel_id, started_by, locale, scene_ids, hours, created_at, \
+             ends_at, state, lease_owner, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'posting', ?9, ?10)",
+            params![
+                to_sql(poll.guild_id),
+                to_sql(poll.channel_id),
+                to_sql(poll.started_by),
+                poll.locale.code(),
+                scene_ids,
+                poll.hours,
+                poll.now,
+                poll.now + i64::from(poll.hours) * 3600,
+                owner,
+                lease_until,
+            ],
+        )?;
+        let id = transaction.last_insert_rowid();
+        let record = transaction.query_row(
+            &format!("SELECT {POLL_COLUMNS} FROM favorite_polls WHERE id = ?1"),
+            params![id],
+            poll_from_row,
+        )?;
+        transaction.commit()?;
+        Ok(Ok(record))
+    }
+
+    pub(super) fn claim_poll(
+        &self,
+        id: i64,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        // One statement: SQLite's single writer makes the check and the take one step.
+        let changed = self.lock().execute(
+            "UPDATE favorite_polls SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1 \
+             AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until IS NULL OR lease_until <= ?4)",
+            params![id, owner, until, now],
+        )?;
+        Ok(changed > 0)
+    }
+
+    pub(super) fn release_poll(&self, id: i64, owner: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE favorite_polls SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+            params![id, owner],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn mark_poll_running(
+        &self,
+        id: i64,
+        message_id: u64,
+        ends_at: i64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE favorite_polls SET message_id = ?2, ends_at = ?3, state = 'running', \
+             lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END, \
+             lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END \
+             WHERE id = ?1 AND state = 'posting'",
+            params![id, to_sql(message_id), ends_at, owner],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn end_poll_early(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE favorite_polls SET ends_at = MIN(ends_at, ?2) WHERE id = ?1 AND state = 'running'",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn mark_poll_ended(&self, id: i64, tally: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE favorite_polls SET tally = ?2, state = 'ended' WHERE id = ?1 AND state = 'running'",
+            params![id, tally],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn mark_poll_announced(
+        &self,
+        id: i64,
+        result_message_id: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE favorite_polls SET result_message_id = ?2, state = 'announced', finished_at = ?3 \
+             WHERE id = ?1 AND state = 'ended'",
+            params![id, to_sql(result_message_id), now],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn cancel_poll(&self, id: i64, problem: &str, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE favorite_polls SET state = 'cancelled', problem = ?2, finished_at = ?3 \
+             WHERE id = ?1 AND state IN ('posting', 'running', 'ended')",
+            params![id, problem, now],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn poll(&self, id: i64) -> Result<Option<PollRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {POLL_COLUMNS} FROM favorite_polls WHERE id = ?1"),
+                params![id],
+                poll_from_row,
+            )
+            .optional()?)
+    }
+
+    pub(super) fn open_poll(&self, guild_id: u64) -> Result<Option<PollRecord>, StoreError> {
+        Ok(open_poll_in(&self.lock(), guild_id)?)
+    }
+
+    pub(super) fn open_polls(&self) -> Result<Vec<PollRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {POLL_COLUMNS} FROM favorite_polls WHERE state IN ('posting', 'running', 'ended') ORDER BY ends_at"
+        ))?;
+        let polls = statement
+            .query_map([], poll_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(polls)
+    }
+
+    pub(super) fn last_finished_poll(
+        &self,
+        guild_id: u64,
+    ) -> Result<Option<PollRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!(
+                    "SELECT {POLL_COLUMNS} FROM favorite_polls WHERE guild_id = ?1 \
+                     AND state IN ('announced', 'cancelled') ORDER BY finished_at DESC, id DESC LIMIT 1"
+                ),
+                params![to_sql(guild_id)],
+                poll_from_row,
+            )
+            .optional()?)
+    }
+
+    pub(super) fn announced_tallies(&self, guild_id: u64) -> Result<Vec<Tally>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT tally FROM favorite_polls WHERE guild_id = ?1 AND state = 'announced' AND tally IS NOT NULL \
+             ORDER BY id",
+        )?;
+        let tallies = statement
+            .query_map(params![to_sql(guild_id)], |row| row.get::<_, String>(0))?
+            .filter_map(|text| text.ok().and_then(|t| serde_json::from_str(&t).ok()))
+            .collect();
+        Ok(tallies)
+    }
+
+    pub(super) fn set_daily(&self, settings: &SettingsText, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO daily_schedules (guild_id, channel_id, time, timezone, role_id, locale, active_since) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (guild_id) DO UPDATE SET channel_id = ?2, time = ?3, timezone = ?4, role_id = ?5, \
+             locale = ?6, active_since = ?7, enabled = 1, paused = 0, failures = 0, last_error = NULL",
+            params![
+                settings.guild_id,
+                settings.channel_id,
+                settings.time,
+                settings.timezone,
+                settings.role_id,
+                settings.locale,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn daily_off(&self, guild_id: u64) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE daily_schedules SET enabled = 0 WHERE guild_id = ?1 AND enabled = 1",
+            params![to_sql(guild_id)],
+        )?;
+        Ok(changed > 0)
+    }
+
+    pub(super) fn daily(&self, guild_id: u64) -> Result<Option<DailyRow>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE guild_id = ?1"),
+                params![to_sql(guild_id)],
+                daily_from_row,
+            )
+            .optional()?)
+    }
+
+    pub(super) fn active_dailies(&self) -> Result<Vec<DailyRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE enabled = 1 AND paused = 0 ORDER BY guild_id"
+        ))?;
+        let records = statement
+            .query_map([], daily_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(records)
+    }
+
+    pub(super) fn daily_post(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+    ) -> Result<Option<DailyPost>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT state, scene_id, message_id, claimed_at FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2",
+                params![to_sql(guild_id), local_date],
+                |row| {
+                    Ok(DailyPost {
+                        state: DailyPostState::parse(&row.get::<_, String>(0)?),
+                        scene_id: row.get(1)?,
+                        message_id: row.get::<_, Option<i64>>(2)?.map(from_sql),
+                        claimed_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub(super) fn claim_daily(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        lease: &Lease<'_>,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+    ) -> Result<Claim, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        type Existing = (String, Option<String>, Option<String>, Option<i64>);
+        let existing: Option<Existing> = transaction
+            .query_row(
+                "SELECT state, scene_id, lease_owner, lease_until FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2",
+                params![to_sql(guild_id), local_date],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        if let Some((state, scene, owner, until)) = existing {
+            return Ok(
+                match existing_claim(&state, scene, owner.as_deref(), until, lease) {
+                    ExistingClaim::TakeOver(scene) => {
+                        transaction.execute(
+                            "UPDATE daily_posts SET lease_owner = ?3, lease_until = ?4 WHERE guild_id = ?1 AND local_date = ?2",
+                            params![to_sql(guild_id), local_date, lease.owner, lease.until],
+                        )?;
+                        transaction.commit()?;
+                        Claim::Unsent(scene)
+                    }
+                    ExistingClaim::Held => Claim::Held,
+                    ExistingClaim::Done => Claim::Done,
+                },
+            );
+        }
+        let mut bag = read_bag(&transaction, guild_id)?;
+        let Some(scene) = draw(&mut bag) else {
+            return Ok(Claim::Nothing);
+        };
+        transaction.execute(
+            "INSERT INTO daily_posts (guild_id, local_date, state, scene_id, claimed_at, lease_owner, lease_until) \
+             VALUES (?1, ?2, 'claimed', ?3, ?4, ?5, ?6)",
+            params![to_sql(guild_id), local_date, scene, lease.now, lease.owner, lease.until],
+        )?;
+        write_bag(&transaction, guild_id, &bag)?;
+        transaction.commit()?;
+        Ok(Claim::New(scene))
+    }
+
+    pub(super) fn draw_daily(
+        &self,
+        guild_id: u64,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut bag = read_bag(&transaction, guild_id)?;
+        let scene = draw(&mut bag);
+        write_bag(&transaction, guild_id, &bag)?;
+        transaction.commit()?;
+        Ok(scene)
+    }
+
+    pub(super) fn mark_daily_sent(
+        &self,
+        guild_id: u64,
+        local_date: Option<&str>,
+        message_id: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        if let Some(local_date) = local_date {
+            transaction.execute(
+                "UPDATE daily_posts SET state = 'sent', message_id = ?3, error = NULL, lease_owner = NULL, \
+                 lease_until = NULL WHERE guild_id = ?1 AND local_date = ?2",
+                params![to_sql(guild_id), local_date, to_sql(message_id)],
+            )?;
+        }
+        transaction.execute(
+            "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = ?2 WHERE guild_id = ?1",
+            params![to_sql(guild_id), now],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn mark_daily_failed(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        error: &str,
+        pause_after: u32,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let failed_now = transaction.execute(
+            "UPDATE daily_posts SET state = 'failed', error = ?3, lease_owner = NULL, lease_until = NULL \
+             WHERE guild_id = ?1 AND local_date = ?2 AND state = 'claimed'",
+            params![to_sql(guild_id), local_date, error],
+        )?;
+        if failed_now > 0 {
+            transaction.execute(
+                "UPDATE daily_schedules SET failures = failures + 1, last_error = ?2, \
+                 paused = CASE WHEN failures + 1 >= ?3 THEN 1 ELSE paused END WHERE guild_id = ?1",
+                params![to_sql(guild_id), error, pause_after],
+            )?;
+        }
+        let paused: bool = transaction
+            .query_row(
+                "SELECT paused FROM daily_schedules WHERE guild_id = ?1",
+                params![to_sql(guild_id)],
+                |row| row.get(0),
+            )
+            .optional()?
+            .unwrap_or(false);
+        transaction.commit()?;
+        Ok(paused)
+    }
+
+    pub(super) fn mark_daily_skipped(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR IGNORE INTO daily_posts (guild_id, local_date, state, claimed_at) VALUES (?1, ?2, 'skipped', ?3)",
+            params![to_sql(guild_id), local_date, now],
+        )?;
+        Ok(())
+    }
+}
+
+/// A server's shuffle bag, inside a transaction (an empty bag when the server has none yet).
+fn read_bag(
+    transaction: &rusqlite::Transaction<'_>,
+    guild_id: u64,
+) -> rusqlite::Result<ShuffleBag> {
+    let bag: Option<String> = transaction
+        .query_row(
+            "SELECT bag FROM daily_schedules WHERE guild_id = ?1",
+            params![to_sql(guild_id)],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(read_bag_text(bag))
+}
+
+/// Saves a server's shuffle bag, inside a transaction.
+fn write_bag(
+    transaction: &rusqlite::Transaction<'_>,
+    guild_id: u64,
+    bag: &ShuffleBag,
+) -> rusqlite::Result<()> {
+    transaction.execute(
+        "UPDATE daily_schedules SET bag = ?2 WHERE guild_id = ?1",
+        params![to_sql(guild_id), bag_text(bag)],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_refused_and_untouched() {
+        let dir = std::env::temp_dir().join(format!("scenebot-store-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("notes.sqlite3");
+        let contents = b"these are my notes, not a database; please keep them safe. ".repeat(100);
+        let _ = std::fs::write(&path, &contents);
+        let error = Store::open(&path).err();
+        assert!(matches!(error, Some(StoreError::NotSqlite(_))), "{error:?}");
+        assert_eq!(std::fs::read(&path).ok(), Some(contents));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_untouched() {
+        let dir = std::env::temp_dir().join(format!("scenebot-store-newer-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("future.sqlite3");
+        {
+            let connection = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            let _ = connection.pragma_update(None, "user_version", SCHEMA_VERSION + 1);
+        }
+        let before = std::fs::read(&path).ok();
+        let error = Store::open(&path).err();
+        assert!(
+            matches!(error, Some(StoreError::NewerSchema { .. })),
+            "{error:?}"
+        );
+        assert_eq!(std::fs::read(&path).ok(), before);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_version_two_file_gains_the_lease_columns() -> Result<(), StoreError> {
+        let dir = std::env::temp_dir().join(format!("scenebot-store-v2-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("v2.sqlite3");
+        {
+            let connection = Connection::open(&path)?;
+            for migration in &MIGRATIONS[..2] {
+                connection.execute_batch(migration)?;
+            }
+            connection.pragma_update(None, "user_version", 2)?;
+        }
+        let store = Store::open(&path)?;
+        assert_eq!(store.schema_version()?, SCHEMA_VERSION);
+        assert!(store.claim_poll(1, 0).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}
