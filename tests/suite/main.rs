@@ -25,4 +25,5 @@ mod input;
 mod operations;
 mod preview;
 mod spec;
+mod store_contract;
 mod support;

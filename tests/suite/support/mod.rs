@@ -3,6 +3,7 @@
 pub mod bot;
 pub mod fake_discord;
 pub mod openapi;
+pub mod postgres;
 pub mod tls_proxy;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,457 @@
+//! The store contract, run on both backends: every case below runs once on an SQLite file and once on a fresh
+//! PostgreSQL database (see `support::postgres`; skipped, and said so, when PostgreSQL is not installed and
+//! `SCENEBOT_REQUIRE_POSTGRES` is not set). A case gets a way to open stores on one database: two stores are two
+//! processes, each with its own owner id.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+
+use chrono::NaiveTime;
+use scenebot::favorite::Tally;
+use scenebot::locale::Locale;
+use scenebot::store::{
+    Claim, DailyPostState, DailySettings, NewPoll, PollState, Store, StoreError, SCHEMA_VERSION,
+};
+
+use crate::support::postgres::PgDatabase;
+use crate::support::TempDir;
+
+/// Opens stores on one database.
+type Open<'a> = &'a (dyn Fn() -> Store + Sync);
+
+fn new_poll(guild_id: u64, now: i64) -> NewPoll {
+    NewPoll {
+        guild_id,
+        channel_id: 2,
+        started_by: 3,
+        locale: Locale::En,
+        scene_ids: vec!["a".into(), "b".into()],
+        hours: 24,
+        now,
+    }
+}
+
+fn settings(guild_id: u64) -> DailySettings {
+    DailySettings {
+        guild_id,
+        channel_id: 5,
+        time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+        timezone: chrono_tz::Asia::Seoul,
+        role_id: Some(77),
+        locale: Locale::Ko,
+    }
+}
+
+fn migrations_bring_a_new_database_to_the_current_version(
+    open: Open<'_>,
+) -> Result<(), StoreError> {
+    let store = open();
+    assert_eq!(store.schema_version()?, SCHEMA_VERSION);
+    assert!(store.integrity_ok()?);
+    let again = open();
+    assert_eq!(
+        again.schema_version()?,
+        SCHEMA_VERSION,
+        "opening twice migrates once"
+    );
+    Ok(())
+}
+
+fn a_poll_goes_through_its_states_once(open: Open<'_>) -> Result<(), StoreError> {
+    let store = open();
+    let Ok(poll) = store.insert_poll(&new_poll(1, 1_000))? else {
+        panic!("no open poll yet");
+    };
+    assert_eq!((poll.state, poll.locale), (PollState::Posting, Locale::En));
+    assert_eq!(poll.ends_at, 1_000 + 24 * 3600);
+    store.mark_poll_running(poll.id, 77, 5_000)?;
+    store.mark_poll_running(poll.id, 78, 6_000)?; // a second call changes nothing
+    let running = store.poll(poll.id)?.unwrap_or_else(|| panic!("poll"));
+    assert_eq!(
+        (running.state, running.message_id, running.ends_at),
+        (PollState::Running, Some(77), 5_000)
+    );
+    assert_eq!(store.open_polls()?.len(), 1);
+    store.end_poll_early(poll.id, 2_000)?;
+    assert_eq!(store.poll(poll.id)?.map(|p| p.ends_at), Some(2_000));
+    let tally = Tally {
+        votes: vec![("a".into(), 2), ("b".into(), 1)],
+    };
+    store.mark_poll_ended(poll.id, &tally)?;
+    store.mark_poll_announced(poll.id, 99, 3_000)?;
+    store.cancel_poll(poll.id, "too late", 4_000)?; // announced polls stay announced
+    let done = store.poll(poll.id)?.unwrap_or_else(|| panic!("poll"));
+    assert_eq!(done.state, PollState::Announced);
+    assert_eq!(done.result_message_id, Some(99));
+    assert_eq!(done.tally, Some(tally.clone()));
+    assert_eq!(store.announced_tallies(1)?, vec![tally]);
+    assert_eq!(store.last_finished_poll(1)?.map(|p| p.id), Some(poll.id));
+    assert!(store.open_polls()?.is_empty());
+    Ok(())
+}
+
+fn one_open_poll_per_server(open: Open<'_>) -> Result<(), StoreError> {
+    let store = open();
+    let first = store.insert_poll(&new_poll(1, 1_000))?;
+    assert!(first.is_ok());
+    let second = open().insert_poll(&new_poll(1, 1_000))?;
+    assert_eq!(
+        second.err().map(|p| p.guild_id),
+        Some(1),
+        "another process sees it too"
+    );
+    assert!(
+        store.insert_poll(&new_poll(2, 1_000))?.is_ok(),
+        "another server is independent"
+    );
+    let Ok(first) = first else { panic!() };
+    store.cancel_poll(first.id, "channel deleted", 10)?;
+    assert!(
+        store.insert_poll(&new_poll(1, 1_000))?.is_ok(),
+        "a finished poll frees the server"
+    );
+    assert_eq!(
+        store.last_finished_poll(1)?.and_then(|p| p.problem),
+        Some("channel deleted".to_owned())
+    );
+    Ok(())
+}
+
+fn a_poll_claim_is_held_until_released_or_expired(open: Open<'_>) -> Result<(), StoreError> {
+    let (mine, theirs) = (
+        open().with_lease(std::time::Duration::from_secs(60)),
+        open(),
+    );
+    let Ok(poll) = mine.insert_poll(&new_poll(1, 1_000))? else {
+        panic!()
+    };
+    assert!(
+        !theirs.claim_poll(poll.id, 1_010)?,
+        "a poll being posted is the poster's"
+    );
+    assert!(
+        mine.claim_poll(poll.id, 1_010)?,
+        "an owner renews its own claim"
+    );
+    mine.mark_poll_running(poll.id, 7, 5_000)?;
+    assert!(
+        theirs.claim_poll(poll.id, 1_020)?,
+        "posted: the claim ended with it"
+    );
+    assert!(!mine.claim_poll(poll.id, 1_030)?);
+    theirs.release_poll(poll.id)?;
+    assert!(mine.claim_poll(poll.id, 1_040)?, "released");
+    assert!(
+        !theirs.claim_poll(poll.id, 1_040 + 59)?,
+        "still within the lease"
+    );
+    assert!(
+        theirs.claim_poll(poll.id, 1_040 + 60)?,
+        "a dead owner's lease runs out"
+    );
+    mine.release_poll(poll.id)?; // not the owner any more: changes nothing
+    assert!(!mine.claim_poll(poll.id, 1_101)?);
+    assert!(!mine.claim_poll(999, 0)?, "no such poll");
+    Ok(())
+}
+
+fn a_day_is_claimed_once_and_sent_once(open: Open<'_>) -> Result<(), StoreError> {
+    let store = open();
+    store.set_daily(&settings(1), 100)?;
+    let first = store.claim_daily(1, "2027-05-02", 200, |bag| {
+        bag.last = Some("x".into());
+        Some("x".into())
+    })?;
+    assert_eq!(first, Claim::New("x".into()));
+    assert_eq!(
+        store.daily(1)?.and_then(|d| d.bag.last),
+        Some("x".into()),
+        "the bag moves with the claim"
+    );
+    let again = store.claim_daily(1, "2027-05-02", 300, |_| Some("y".into()))?;
+    assert_eq!(
+        again,
+        Claim::Unsent("x".into()),
+        "a claimed, unsent day resends the same scene"
+    );
+    store.mark_daily_sent(1, Some("2027-05-02"), 42, 301)?;
+    assert_eq!(
+        store.claim_daily(1, "2027-05-02", 400, |_| Some("z".into()))?,
+        Claim::Done
+    );
+    let post = store
+        .daily_post(1, "2027-05-02")?
+        .unwrap_or_else(|| panic!("post"));
+    assert_eq!(
+        (post.state, post.message_id),
+        (DailyPostState::Sent, Some(42))
+    );
+    assert_eq!(store.daily(1)?.and_then(|d| d.last_post_at), Some(301));
+    Ok(())
+}
+
+fn a_dead_owners_daily_claim_is_taken_over_after_the_lease(
+    open: Open<'_>,
+) -> Result<(), StoreError> {
+    let lease = std::time::Duration::from_secs(120);
+    let (dead, alive) = (open().with_lease(lease), open().with_lease(lease));
+    dead.set_daily(&settings(1), 100)?;
+    assert_eq!(
+        dead.claim_daily(1, "2027-05-02", 1_000, |_| Some("x".into()))?,
+        Claim::New("x".into())
+    );
+    assert_eq!(
+        alive.claim_daily(1, "2027-05-02", 1_119, |_| Some("y".into()))?,
+        Claim::Held,
+        "the owner may still be sending"
+    );
+    assert_eq!(
+        alive.claim_daily(1, "2027-05-02", 1_120, |_| Some("y".into()))?,
+        Claim::Unsent("x".into()),
+        "taken over, with the same scene (same nonce)"
+    );
+    assert_eq!(
+        dead.claim_daily(1, "2027-05-02", 1_130, |_| Some("z".into()))?,
+        Claim::Held,
+        "the old owner, back, does not send it too"
+    );
+    alive.mark_daily_sent(1, Some("2027-05-02"), 9, 1_131)?;
+    assert_eq!(
+        dead.claim_daily(1, "2027-05-02", 9_999, |_| None)?,
+        Claim::Done
+    );
+    Ok(())
+}
+
+fn three_failed_days_pause_and_set_resumes(open: Open<'_>) -> Result<(), StoreError> {
+    let store = open();
+    store.set_daily(&settings(1), 100)?;
+    for (day, expect_paused) in [
+        ("2027-05-01", false),
+        ("2027-05-02", false),
+        ("2027-05-03", true),
+    ] {
+        store.claim_daily(1, day, 0, |_| Some("x".into()))?;
+        assert_eq!(
+            store.mark_daily_failed(1, day, "Unknown Channel", 3)?,
+            expect_paused,
+            "{day}"
+        );
+    }
+    let paused = store.daily(1)?.unwrap_or_else(|| panic!("daily"));
+    assert!(paused.paused);
+    assert_eq!(paused.failures, 3);
+    assert_eq!(paused.last_error.as_deref(), Some("Unknown Channel"));
+    assert!(store.active_dailies()?.is_empty());
+    store.set_daily(&settings(1), 500)?;
+    let resumed = store.daily(1)?.unwrap_or_else(|| panic!("daily"));
+    assert!(!resumed.paused && resumed.failures == 0 && resumed.last_error.is_none());
+    assert_eq!(resumed.active_since, 500);
+    assert!(store.daily_off(1)?);
+    assert!(!store.daily_off(1)?, "already off");
+    assert!(store.active_dailies()?.is_empty());
+    assert!(store.daily(1)?.is_some(), "off keeps the settings");
+    Ok(())
+}
+
+fn a_failed_day_counts_once_whoever_reports_it(open: Open<'_>) -> Result<(), StoreError> {
+    let (a, b) = (open(), open());
+    a.set_daily(&settings(1), 100)?;
+    a.claim_daily(1, "2027-05-01", 0, |_| Some("x".into()))?;
+    a.mark_daily_failed(1, "2027-05-01", "Missing Access", 3)?;
+    b.mark_daily_failed(1, "2027-05-01", "Missing Access", 3)?;
+    assert_eq!(a.daily(1)?.map(|d| d.failures), Some(1));
+    b.mark_daily_skipped(1, "2027-05-01", 5)?;
+    assert_eq!(
+        a.daily_post(1, "2027-05-01")?.map(|p| p.state),
+        Some(DailyPostState::Failed)
+    );
+    b.mark_daily_skipped(1, "2027-05-02", 5)?;
+    b.mark_daily_skipped(1, "2027-05-02", 6)?;
+    assert_eq!(
+        a.daily_post(1, "2027-05-02")?
+            .map(|p| (p.state, p.claimed_at)),
+        Some((DailyPostState::Skipped, 5))
+    );
+    Ok(())
+}
+
+fn records_come_back_typed(open: Open<'_>) -> Result<(), StoreError> {
+    let store = open();
+    store.set_daily(&settings(1), 100)?;
+    let record = store.daily(1)?.unwrap_or_else(|| panic!("daily"));
+    assert_eq!(
+        record.time,
+        NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default()
+    );
+    assert_eq!(record.timezone, chrono_tz::Asia::Seoul);
+    assert_eq!(
+        (record.locale, record.role_id, record.channel_id),
+        (Locale::Ko, Some(77), 5)
+    );
+    assert!(record.enabled && !record.paused);
+    let big = u64::MAX >> 1; // snowflakes stay below 2^63
+    let Ok(poll) = store.insert_poll(&NewPoll {
+        guild_id: big,
+        locale: Locale::Ko,
+        ..new_poll(big, 0)
+    })?
+    else {
+        panic!()
+    };
+    assert_eq!((poll.guild_id, poll.locale), (big, Locale::Ko));
+    assert_eq!(
+        store.draw_daily(1, |bag| {
+            bag.last = Some("q".into());
+            Some("q".into())
+        })?,
+        Some("q".into())
+    );
+    assert_eq!(store.daily(1)?.and_then(|d| d.bag.last), Some("q".into()));
+    Ok(())
+}
+
+/// Eight claimers in two processes race for one day and one poll: exactly one wins each.
+fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
+    let stores = [open(), open()];
+    stores[0].set_daily(&settings(1), 100)?;
+    let Ok(poll) = stores[0].insert_poll(&new_poll(3, 0))? else {
+        panic!()
+    };
+    stores[0].mark_poll_running(poll.id, 1, 10)?;
+    let barrier = Arc::new(Barrier::new(8));
+    let results: Vec<(Claim, bool, bool)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = stores[i % 2].clone();
+                let barrier = Arc::clone(&barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let claim = store
+                        .claim_daily(1, "2027-05-02", 1_000, |_| Some(format!("scene-{i}")))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let poll_claim = store
+                        .claim_poll(poll.id, 1_000)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let inserted = store
+                        .insert_poll(&new_poll(4, 0))
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .is_ok();
+                    (claim, poll_claim, inserted)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| panic!("claimer panicked")))
+            .collect()
+    });
+    let new: Vec<&Claim> = results
+        .iter()
+        .map(|r| &r.0)
+        .filter(|c| matches!(c, Claim::New(_)))
+        .collect();
+    assert_eq!(new.len(), 1, "{results:?}");
+    let Claim::New(scene) = new[0] else { panic!() };
+    for (claim, _, _) in &results {
+        assert!(
+            matches!(claim, Claim::New(_) | Claim::Held) || *claim == Claim::Unsent(scene.clone()),
+            "{results:?}"
+        );
+    }
+    let owners_with_poll: usize = results.iter().filter(|r| r.1).count();
+    assert!(
+        (1..=4).contains(&owners_with_poll),
+        "only one process's claimers: {results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|r| r.2).count(),
+        1,
+        "one open poll: {results:?}"
+    );
+    Ok(())
+}
+
+/// Generates, for each case, one test on SQLite and one on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod on_sqlite {
+            use super::*;
+            $(
+                #[test]
+                fn $case() -> Result<(), StoreError> {
+                    let dir = TempDir::new();
+                    let path: PathBuf = dir.path.join("contract.sqlite3");
+                    super::$case(&|| Store::open(&path).unwrap_or_else(|e| panic!("{e}")))
+                }
+            )*
+        }
+        mod on_postgres {
+            use super::*;
+            $(
+                #[test]
+                fn $case() -> Result<(), StoreError> {
+                    let Some(database) = PgDatabase::fresh(stringify!($case)) else {
+                        return Ok(());
+                    };
+                    super::$case(&|| database.open())
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrations_bring_a_new_database_to_the_current_version,
+    a_poll_goes_through_its_states_once,
+    one_open_poll_per_server,
+    a_poll_claim_is_held_until_released_or_expired,
+    a_day_is_claimed_once_and_sent_once,
+    a_dead_owners_daily_claim_is_taken_over_after_the_lease,
+    three_failed_days_pause_and_set_resumes,
+    a_failed_day_counts_once_whoever_reports_it,
+    records_come_back_typed,
+    racing_claims_have_one_winner,
+);
+
+#[test]
+fn a_newer_postgres_schema_is_refused_and_untouched() {
+    let Some(database) = PgDatabase::fresh("a_newer_postgres_schema_is_refused_and_untouched")
+    else {
+        return;
+    };
+    drop(database.open());
+    database.psql(&format!(
+        "UPDATE scenebot_schema SET version = {}",
+        SCHEMA_VERSION + 1
+    ));
+    let tables_before = database
+        .psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+    let error = Store::open(Path::new(&database.url)).err();
+    assert!(
+        matches!(error, Some(StoreError::NewerSchema { .. })),
+        "{error:?}"
+    );
+    assert!(error.is_some_and(|e| e.to_string().contains("newer than this build")));
+    assert_eq!(
+        database.psql("SELECT version FROM scenebot_schema"),
+        (SCHEMA_VERSION + 1).to_string()
+    );
+    assert_eq!(
+        database
+            .psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"),
+        tables_before
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_is_a_clear_error_without_the_password() {
+    // Port 1 on 127.0.0.1: nothing listens there; the pool gives up at once (connection refused).
+    let url = "postgres://bot:hunter2@127.0.0.1:1/scenebot";
+    let error = Store::open(Path::new(url))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.starts_with("PostgreSQL error:"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+}

@@ -1,0 +1,268 @@
+//! A throwaway PostgreSQL cluster for the tests: Debian's server binaries (`apt-get install postgresql`), a fresh
+//! data directory under the temp dir, 127.0.0.1 on a free port, trust authentication, fsync off. Run as the
+//! `postgres` user when the tests run as root (the server refuses root). Stopped and removed when the last test
+//! holding it drops it. Each test takes a fresh database of its own.
+//!
+//! Without PostgreSQL the tests that need it say so on stderr and pass without running, unless
+//! `SCENEBOT_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes them fail instead.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use scenebot::store::Store;
+
+/// The variable that makes PostgreSQL mandatory for the tests.
+pub const REQUIRE: &str = "SCENEBOT_REQUIRE_POSTGRES";
+
+/// A running cluster.
+pub struct PgCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    /// The port it listens on, on 127.0.0.1.
+    pub port: u16,
+    run_as: Option<&'static str>,
+    databases: AtomicUsize,
+}
+
+/// A fresh database on the shared cluster, and its URL. Keeps the cluster running while held.
+pub struct PgDatabase {
+    /// `postgres://scenebot@127.0.0.1:PORT/NAME`.
+    pub url: String,
+    cluster: Arc<PgCluster>,
+}
+
+impl PgDatabase {
+    /// A new, empty database; `None` (said on stderr) when PostgreSQL is not installed and not required.
+    pub fn fresh(test: &str) -> Option<PgDatabase> {
+        let cluster = PgCluster::shared(test)?;
+        let url = cluster.create_database();
+        Some(PgDatabase { url, cluster })
+    }
+
+    /// Opens a store on this database (each call: another store, with its own owner id and pool).
+    pub fn open(&self) -> Store {
+        Store::open(Path::new(&self.url))
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url))
+    }
+
+    /// Runs `sql` on this database with psql; panics with psql's output on failure.
+    pub fn psql(&self, sql: &str) -> String {
+        self.cluster.psql(self.name(), sql)
+    }
+
+    fn name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or("postgres")
+    }
+}
+
+/// Whether the tests must have PostgreSQL.
+pub fn required() -> bool {
+    std::env::var(REQUIRE).is_ok_and(|v| v == "1")
+}
+
+/// Where the server binaries are: `SCENEBOT_POSTGRES_BIN`, or the newest `/usr/lib/postgresql/*/bin`.
+fn find_bin() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("SCENEBOT_POSTGRES_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+impl PgCluster {
+    /// The cluster shared by the tests running now, started on first use.
+    pub fn shared(test: &str) -> Option<Arc<PgCluster>> {
+        static SHARED: Mutex<Weak<PgCluster>> = Mutex::new(Weak::new());
+        let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cluster) = shared.upgrade() {
+            return Some(cluster);
+        }
+        let Some(bin) = find_bin() else {
+            assert!(
+                !required(),
+                "{REQUIRE}=1 but PostgreSQL is not installed (apt-get install postgresql)"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: PostgreSQL is not installed (apt-get install postgresql; {REQUIRE}=1 makes this an error)"
+            );
+            return None;
+        };
+        let cluster = Arc::new(PgCluster::start(bin));
+        *shared = Arc::downgrade(&cluster);
+        Some(cluster)
+    }
+
+    fn start(bin: PathBuf) -> PgCluster {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "scenebot-pg-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let run_as = is_root().then_some("postgres");
+        if let Some(user) = run_as {
+            let chown = Command::new("chown").arg(user).arg(&dir).output();
+            assert!(
+                chown.as_ref().is_ok_and(|o| o.status.success()),
+                "cannot give {} to the {user} user (is PostgreSQL installed?): {chown:?}",
+                dir.display()
+            );
+        }
+        let mut cluster = PgCluster {
+            dir,
+            bin,
+            port: 0,
+            run_as,
+            databases: AtomicUsize::new(0),
+        };
+        let data = cluster.dir.join("data");
+        let init = cluster.server_command(
+            "initdb",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-A",
+                "trust",
+                "-U",
+                "scenebot",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+        );
+        assert!(init.status.success(), "initdb failed: {}", describe(&init));
+        // A free port can be taken by someone else before the server binds it: try a few.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap_or_else(|e| panic!("no free port: {e}"));
+            let options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+                 -c full_page_writes=off -c max_connections=300",
+                cluster.dir.display()
+            );
+            let started = cluster.server_command(
+                "pg_ctl",
+                &[
+                    "-D",
+                    &data.to_string_lossy(),
+                    "-o",
+                    &options,
+                    "-l",
+                    &cluster.dir.join("server.log").to_string_lossy(),
+                    "-w",
+                    "-t",
+                    "30",
+                    "start",
+                ],
+            );
+            if started.status.success() {
+                cluster.port = port;
+                return cluster;
+            }
+        }
+        let log = std::fs::read_to_string(cluster.dir.join("server.log")).unwrap_or_default();
+        panic!("PostgreSQL did not start; its log:\n{log}");
+    }
+
+    /// Runs a server binary, as the `postgres` user when we are root.
+    fn server_command(&self, program: &str, args: &[&str]) -> Output {
+        let path = self.bin.join(program);
+        let mut command = match self.run_as {
+            Some(user) => {
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--"]).arg(&path);
+                command
+            }
+            None => Command::new(&path),
+        };
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()))
+    }
+
+    /// Runs `sql` on `database` with psql over TCP.
+    fn psql(&self, database: &str, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "scenebot",
+            ])
+            .args(["-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            describe(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn create_database(&self) -> String {
+        let name = format!("t{}", self.databases.fetch_add(1, Ordering::Relaxed));
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        format!("postgres://scenebot@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if self.port != 0 {
+            let data = self.dir.join("data");
+            let _ = self.server_command(
+                "pg_ctl",
+                &[
+                    "-D",
+                    &data.to_string_lossy(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+            );
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "{}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
