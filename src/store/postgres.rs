@@ -5,7 +5,8 @@
 //! bot's runtime exists and a store outlives any one caller.
 //!
 //! Claims take the row with `FOR UPDATE SKIP LOCKED`: a process never waits on another's claim in flight, it moves
-//! on and looks again later. Migrations run in one transaction under an advisory lock, so processes starting
+//! on and looks again later. Transactions that touch a schedule and its posts lock the schedule row first, so two
+//! processes can never deadlock on them. Migrations run in one transaction under an advisory lock, so processes starting
 //! together migrate once; the version is kept in the table `scenebot_schema`.
 
 use std::future::Future;
@@ -738,6 +739,13 @@ impl Postgres {
         self.run(async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
+            // Rows are locked schedule first, then post, everywhere: two processes never wait on each other.
+            transaction
+                .execute(
+                    "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = $2 WHERE guild_id = $1",
+                    &[&guild, &now],
+                )
+                .await?;
             if let Some(local_date) = local_date {
                 transaction
                     .execute(
@@ -747,12 +755,6 @@ impl Postgres {
                     )
                     .await?;
             }
-            transaction
-                .execute(
-                    "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = $2 WHERE guild_id = $1",
-                    &[&guild, &now],
-                )
-                .await?;
             transaction.commit().await?;
             Ok(())
         })
@@ -770,6 +772,13 @@ impl Postgres {
         self.run(async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
+            // Schedule row first, as everywhere (see `mark_daily_sent`).
+            transaction
+                .execute(
+                    "SELECT 1 FROM daily_schedules WHERE guild_id = $1 FOR UPDATE",
+                    &[&guild],
+                )
+                .await?;
             let failed_now = transaction
                 .execute(
                     "UPDATE daily_posts SET state = 'failed', error = $3, lease_owner = NULL, lease_until = NULL \

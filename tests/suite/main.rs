@@ -15,6 +15,7 @@
 mod bot;
 mod chaos;
 mod check;
+mod cluster;
 mod daily;
 mod default_mode;
 mod fake;

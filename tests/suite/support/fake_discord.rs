@@ -28,6 +28,9 @@
 //!   RESUMED, INVALID_SESSION for an unknown session, and dispatches the REST calls cause
 //!   (MESSAGE_CREATE/UPDATE/DELETE, MESSAGE_POLL_VOTE_ADD/REMOVE, CHANNEL_*, GUILD_*) when the
 //!   identified intents ask for them.
+//! - Several shards: each IDENTIFY with `shard: [i, n]` gets its own session on its connection (several
+//!   connections, as several processes running shard ranges), READY and GUILD_CREATE list that shard's guilds,
+//!   and every guild event (interactions included) goes to shard `(guild_id >> 22) % n`, as Discord routes.
 //! - Faults: dropping the socket, closing with a code, withholding heartbeat ACKs, RECONNECT,
 //!   INVALID_SESSION, one-shot 429/5xx answers and slow answers on chosen routes.
 //!
@@ -35,7 +38,7 @@
 //! - Rate limits, unless injected with [`FakeDiscord::fail_next`]; no `X-RateLimit-*` headers on
 //!   normal answers.
 //! - Payload compression (`compress` in IDENTIFY is ignored; frames are plain JSON text, which
-//!   serenity accepts) and zlib transport compression; more than one shard.
+//!   serenity accepts) and zlib transport compression.
 //! - Multipart bodies (attachments): they are recorded, answered 400, and not validated.
 //! - Most endpoints outside the ones listed above (they answer 404 `{"code": 0}` and are
 //!   recorded, so a test can see that the bot called them); reactions, threads, DMs opened over
@@ -1646,6 +1649,17 @@ struct State {
     identify_payloads: Vec<Value>,
     /// Connections still to be accepted and then left silent.
     silent_connections: usize,
+    /// How many shards the bot identified with (`shard: [i, n]`): guild events go to `(guild_id >> 22) % n`.
+    shard_total: u64,
+    /// The sessions of shards other than 0 (shard 0 uses `live` and `session`, as with one shard).
+    other_shards: BTreeMap<u64, ShardLink>,
+}
+
+/// A shard's session and its connection.
+#[derive(Default)]
+struct ShardLink {
+    live: Option<u64>,
+    session: Option<Session>,
 }
 
 /// A REST answer.
@@ -1778,6 +1792,8 @@ impl State {
             gateway_log: VecDeque::new(),
             identify_payloads: Vec::new(),
             silent_connections: 0,
+            shard_total: 1,
+            other_shards: BTreeMap::new(),
         }
     }
 
@@ -1820,7 +1836,14 @@ impl State {
     }
 
     fn has_intent(&self, bit: u64) -> bool {
-        self.session.as_ref().is_some_and(|s| s.intents & bit != 0)
+        self.session
+            .iter()
+            .chain(
+                self.other_shards
+                    .values()
+                    .filter_map(|l| l.session.as_ref()),
+            )
+            .any(|s| s.intents & bit != 0)
     }
 
     fn take_live(&mut self, what: &str) -> u64 {
@@ -1837,10 +1860,45 @@ impl State {
         }
     }
 
-    /// Stores and sends a dispatch; `None` without a session.
+    /// The shard a guild's events go to, as Discord computes it.
+    fn shard_of(&self, guild_id: u64) -> u64 {
+        (guild_id >> 22) % self.shard_total.max(1)
+    }
+
+    /// The shard a dispatch belongs to: its guild's (`guild_id`, or `id` for GUILD_* events), else shard 0.
+    fn shard_of_dispatch(&self, event: &str, payload: &Value) -> u64 {
+        let guild = payload.get("guild_id").or_else(|| {
+            (event.starts_with("GUILD_") && !event.starts_with("GUILD_MEMBER"))
+                .then(|| payload.get("id"))
+                .flatten()
+        });
+        guild
+            .and_then(Value::as_str)
+            .and_then(|g| g.parse::<u64>().ok())
+            .map_or(0, |g| self.shard_of(g))
+    }
+
+    /// Shard `shard`'s connection and session (shard 0's are `live` and `session`).
+    fn shard_slot(&mut self, shard: u64) -> (&mut Option<u64>, &mut Option<Session>) {
+        if shard == 0 {
+            (&mut self.live, &mut self.session)
+        } else {
+            let link = self.other_shards.entry(shard).or_default();
+            (&mut link.live, &mut link.session)
+        }
+    }
+
+    /// Stores and sends a dispatch on the shard of its guild; `None` without a session there.
     fn dispatch(&mut self, event: &str, payload: Value) -> Option<u64> {
-        let live = self.live;
-        let session = self.session.as_mut()?;
+        let shard = self.shard_of_dispatch(event, &payload);
+        self.dispatch_to(shard, event, payload)
+    }
+
+    /// Stores and sends a dispatch on `shard`; `None` without a session there.
+    fn dispatch_to(&mut self, shard: u64, event: &str, payload: Value) -> Option<u64> {
+        let (live, session) = self.shard_slot(shard);
+        let live = *live;
+        let session = session.as_mut()?;
         session.seq += 1;
         let seq = session.seq;
         let frame = json!({"op": 0, "s": seq, "t": event, "d": payload}).to_string();
@@ -2083,9 +2141,11 @@ impl State {
     }
 
     fn ready_json(&self, session_id: &str, shard: &Value) -> Value {
+        let shard_id = shard.get(0).and_then(Value::as_u64).unwrap_or(0);
         let guilds: Vec<Value> = self
             .guilds
             .iter()
+            .filter(|g| self.shard_of(g.id) == shard_id)
             .map(|g| json!({"id": g.id.to_string(), "unavailable": true}))
             .collect();
         let mut user = user_json(&self.bot_user);
@@ -2258,18 +2318,26 @@ impl State {
 
     fn on_disconnect(&mut self, conn: u64) {
         self.connections.remove(&conn);
-        if self.live == Some(conn) {
-            self.live = None;
-        }
+        self.forget_live(conn);
         self.log(GatewayLog::Disconnected { conn });
     }
 
     fn close_connection(&mut self, conn: u64, code: u16) {
         self.send_to(conn, Outgoing::Close(code, close_reason(code).to_owned()));
+        self.forget_live(conn);
+        self.log(GatewayLog::ServerClosed { conn, code });
+    }
+
+    /// `conn` no longer carries any shard's events.
+    fn forget_live(&mut self, conn: u64) {
         if self.live == Some(conn) {
             self.live = None;
         }
-        self.log(GatewayLog::ServerClosed { conn, code });
+        for link in self.other_shards.values_mut() {
+            if link.live == Some(conn) {
+                link.live = None;
+            }
+        }
     }
 
     fn token_ok(&self, token: Option<&str>) -> bool {
@@ -2318,35 +2386,46 @@ impl State {
         }
         let intents = d.get("intents").and_then(Value::as_u64).unwrap_or(0);
         let shard = d.get("shard").cloned().unwrap_or_else(|| json!([0, 1]));
+        let (shard_id, shard_total) = (
+            shard.get(0).and_then(Value::as_u64).unwrap_or(0),
+            shard.get(1).and_then(Value::as_u64).unwrap_or(1).max(1),
+        );
+        if shard_id >= shard_total {
+            self.close_connection(conn, 4010);
+            return;
+        }
+        self.shard_total = shard_total;
         let mut payload = d.clone();
         payload["token"] = json!("<redacted>");
         self.identify_payloads.push(payload);
         let session_id = random_hex(2);
-        self.session = Some(Session {
+        if let Some(c) = self.connections.get_mut(&conn) {
+            c.authenticated = true;
+        }
+        let (live, session) = self.shard_slot(shard_id);
+        *session = Some(Session {
             id: session_id.clone(),
             seq: 0,
             intents,
             events: VecDeque::new(),
         });
-        if let Some(c) = self.connections.get_mut(&conn) {
-            c.authenticated = true;
-        }
-        self.live = Some(conn);
+        *live = Some(conn);
         self.log(GatewayLog::Identified {
             conn,
             session_id: session_id.clone(),
             intents,
         });
         let ready = self.ready_json(&session_id, &shard);
-        self.dispatch("READY", ready);
+        self.dispatch_to(shard_id, "READY", ready);
         if intents & intents::GUILDS != 0 {
             let creates: Vec<Value> = self
                 .guilds
                 .iter()
+                .filter(|g| self.shard_of(g.id) == shard_id)
                 .map(|g| self.guild_create_json(g))
                 .collect();
             for create in creates {
-                self.dispatch("GUILD_CREATE", create);
+                self.dispatch_to(shard_id, "GUILD_CREATE", create);
             }
         }
     }
@@ -2367,7 +2446,14 @@ impl State {
             .unwrap_or("")
             .to_owned();
         let seq = d.get("seq").and_then(Value::as_u64).unwrap_or(0);
-        let (replay, current_seq) = match &self.session {
+        let shard = self
+            .other_shards
+            .iter()
+            .find(|(_, link)| link.session.as_ref().is_some_and(|s| s.id == session_id))
+            .map_or(0, |(shard, _)| *shard);
+        let (live, session) = self.shard_slot(shard);
+        let previous_live = *live;
+        let (replay, current_seq) = match &*session {
             Some(session) if session.id == session_id => {
                 let oldest_kept = session.events.front().map_or(session.seq + 1, |(s, _)| *s);
                 let complete = seq + 1 >= oldest_kept;
@@ -2391,19 +2477,20 @@ impl State {
             self.close_connection(conn, 4007);
             return;
         }
-        if let Some(previous) = self.live.filter(|previous| *previous != conn) {
+        if let Some(previous) = previous_live.filter(|previous| *previous != conn) {
             // Discord closes the session's previous connection when it is resumed elsewhere.
             self.send_to(previous, Outgoing::Drop);
         }
         if let Some(c) = self.connections.get_mut(&conn) {
             c.authenticated = true;
         }
-        self.live = Some(conn);
+        *self.shard_slot(shard).0 = Some(conn);
         let replayed = replay.len();
         for frame in replay {
             self.send_to(conn, Outgoing::Frame(frame));
         }
-        self.dispatch(
+        self.dispatch_to(
+            shard,
             "RESUMED",
             json!({"_trace": ["[\"gateway-prd-fake-0\",{\"micros\":500}]"]}),
         );

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Every setting the bot reads: tests set what they need, and nothing from the developer's shell leaks in.
-pub const SETTINGS: [&str; 11] = [
+pub const SETTINGS: [&str; 13] = [
     "DISCORD_TOKEN",
     "DISCORD_API_URL",
     "DISCORD_GUILD_ID",
@@ -19,6 +19,8 @@ pub const SETTINGS: [&str; 11] = [
     "SCENEBOT_HEALTH_ADDR",
     "SCENEBOT_HTTP_TIMEOUT_SECONDS",
     "SCENEBOT_WATCHDOG_SECONDS",
+    "SCENEBOT_SHARDS",
+    "SCENEBOT_LEASE_SECONDS",
     "HTTPS_PROXY",
     "HTTP_PROXY",
     "RUST_LOG",
