@@ -123,6 +123,31 @@ fn assert_exactly_one_each(fake: &FakeDiscord, is: fn(&Value) -> bool, what: &st
     }
 }
 
+/// Discord was asked once per message `is_request` picks in every server's channel, except in `resent`, whose
+/// answer was lost in a crash: asked once more there, with the same nonce. More would mean two processes sent it.
+fn assert_asked_once_each(fake: &FakeDiscord, is_request: fn(&Value) -> bool, resent: u64) {
+    for k in 0..SERVERS {
+        let route = format!("/channels/{}/messages", channel(k));
+        let asked: Vec<Value> = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.route() == route && is_request(&r.body))
+            .map(|r| r.body["nonce"].clone())
+            .collect();
+        let expected = if channel(k) == resent { 2 } else { 1 };
+        assert_eq!(
+            asked.len(),
+            expected,
+            "server {k}: sent {} times: {asked:?}",
+            asked.len()
+        );
+        assert!(
+            asked.iter().all(|n| *n == asked[0]),
+            "server {k}: one nonce: {asked:?}"
+        );
+    }
+}
+
 /// A `scenebot` process on shard range `shards`, sharing `database`, claims leased for `lease` seconds.
 fn start_process(
     fake: &FakeDiscord,
@@ -185,28 +210,14 @@ async fn three_processes_announce_every_poll_once_through_a_sigkill() {
         );
     }
 
-    // Shard 0's results reach Discord but their answers never come back: the process dies not knowing.
+    // One of shard 0's results reaches Discord but its answer never comes back: the process dies not knowing, with
+    // that poll claimed and the others of its shard ended on Discord but not announced (or announced already).
     let shard_zero: Vec<u64> = (0..SERVERS).filter(|k| shard_of(guild(*k)) == 0).collect();
-    for k in &shard_zero {
-        fake.hold_answer_next("POST", &format!("/channels/{}/messages", channel(*k)), T);
-    }
+    let held = channel(shard_zero[shard_zero.len() / 2]);
+    fake.hold_answer_next("POST", &format!("/channels/{held}/messages"), T);
     for k in 0..SERVERS {
         favorite(&fake, "end", k);
     }
-    let first_held = fake
-        .wait_for_request(
-            |r| {
-                r.method == "POST"
-                    && shard_zero
-                        .iter()
-                        .any(|k| r.route() == format!("/channels/{}/messages", channel(*k)))
-                    && r.body["nonce"]
-                        .as_str()
-                        .is_some_and(|n| n.starts_with("fav-result-"))
-            },
-            T,
-        )
-        .await;
     for k in &shard_zero {
         fake.wait_for_request(
             |r| {
@@ -218,8 +229,18 @@ async fn three_processes_announce_every_poll_once_through_a_sigkill() {
         )
         .await;
     }
+    fake.wait_for_request(
+        |r| {
+            r.method == "POST"
+                && r.route() == format!("/channels/{held}/messages")
+                && r.body["nonce"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("fav-result-"))
+        },
+        T,
+    )
+    .await;
     first.kill().await;
-    assert!(first_held.index > 0);
 
     // The replacement for shard 0 and the survivor on shard 1 finish what the dead process had claimed.
     let third = start_process(&fake, &database, "0-0/2", "3");
@@ -227,16 +248,22 @@ async fn three_processes_announce_every_poll_once_through_a_sigkill() {
     wait_in_every_channel(&fake, is_results, "results", Duration::from_secs(90)).await;
     assert_exactly_one_each(&fake, is_poll, "poll");
     assert_exactly_one_each(&fake, is_results, "results");
-
     let store = open_store(&database).await;
-    let polls = store
-        .call(|store| {
+    let polls = wait_recorded(
+        &store,
+        |store| {
             (0..SERVERS)
                 .map(|k| store.last_finished_poll(guild(k)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+                .collect()
+        },
+        |polls: &Vec<Option<scenebot::store::PollRecord>>| {
+            polls
+                .iter()
+                .all(|p| p.as_ref().is_some_and(|p| p.state == PollState::Announced))
+        },
+        "every poll recorded announced",
+    )
+    .await;
     for (k, poll) in polls.iter().enumerate() {
         let poll = poll
             .as_ref()
@@ -255,9 +282,40 @@ async fn three_processes_announce_every_poll_once_through_a_sigkill() {
         .call(|s| s.open_polls())
         .await
         .is_ok_and(|open| open.is_empty()));
+    assert_asked_once_each(
+        &fake,
+        |body| {
+            body["nonce"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("fav-result-"))
+        },
+        held,
+    );
+
     fake.assert_no_violations();
     for process in [&second, &third] {
         process.terminate();
+    }
+}
+
+/// Reads the store with `read` until `done` holds (bounded by [`T`]); returns the last reading.
+async fn wait_recorded<V: std::fmt::Debug + Send + 'static>(
+    store: &Store,
+    read: fn(&Store) -> Result<V, scenebot::store::StoreError>,
+    done: fn(&V) -> bool,
+    what: &str,
+) -> V {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let value = store.call(read).await.unwrap_or_else(|e| panic!("{e}"));
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not {what} within {T:?}: {value:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -431,40 +489,25 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
     wait_in_every_channel(&fake, is_daily, "daily post", T).await;
     assert_exactly_one_each(&fake, is_daily, "daily");
 
-    let deadline = tokio::time::Instant::now() + T;
-    loop {
-        let states = setup
-            .call(|store| {
-                (0..SERVERS)
-                    .map(|k| {
-                        store
-                            .daily_post(guild(k), "2027-05-02")
-                            .map(|p| p.map(|p| p.state))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        if states.iter().all(|s| *s == Some(DailyPostState::Sent)) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not all recorded sent: {states:?}; posts: {:#?}",
-            fake.requests()
-                .iter()
-                .filter(|r| r.method == "POST" && r.route().ends_with("/messages"))
-                .map(|r| (
-                    r.index,
-                    r.route().to_owned(),
-                    r.body["nonce"].clone(),
-                    r.status
-                ))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_recorded(
+        &setup,
+        |store| {
+            (0..SERVERS)
+                .map(|k| {
+                    store
+                        .daily_post(guild(k), "2027-05-02")
+                        .map(|p| p.map(|p| p.state))
+                })
+                .collect()
+        },
+        |states: &Vec<Option<DailyPostState>>| {
+            states.iter().all(|s| *s == Some(DailyPostState::Sent))
+        },
+        "every daily post recorded sent",
+    )
+    .await;
     assert_exactly_one_each(&fake, is_daily, "daily");
+    assert_asked_once_each(&fake, is_daily, channel(sixth));
     fake.assert_no_violations();
     let mut third = third;
     second.stop().await;
