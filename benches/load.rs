@@ -160,6 +160,10 @@ fn start(responder: Responder, fake: &FakeDiscord) -> Child {
                 .env("DISCORD_API_URL", fake.api_url())
                 .env("SCENEBOT_DATABASE", dir.join("load.sqlite3"))
                 .env("RUST_LOG", "warn");
+            // The same run on a shared PostgreSQL database (BENCHMARKS.md): commands that read no state must not care.
+            if let Ok(url) = std::env::var("SCENEBOT_BENCH_POSTGRES") {
+                command.env("SCENEBOT_DATABASE", url);
+            }
             if let Ok(value) = std::env::var("BENCH_MALLOC_ARENA_MAX") {
                 command.env("MALLOC_ARENA_MAX", value);
             }

@@ -13,7 +13,7 @@
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
-//! - [`store`]: all SQL: the SQLite file, migrations, typed functions for polls (and daily posts).
+//! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records.
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`.
 

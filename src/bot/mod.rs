@@ -38,7 +38,7 @@ pub struct Data {
     pub responder: Arc<Responder>,
     /// When the bot started, for `/about`.
     pub started: Instant,
-    /// The SQLite store.
+    /// The store (SQLite, or PostgreSQL shared with other processes).
     pub store: Store,
     /// The time.
     pub clock: Arc<dyn Clock>,
@@ -105,7 +105,11 @@ pub fn run_from_env() -> ExitCode {
         Ok(store) => store,
         Err(error) => {
             error!("cannot open the database: {error}");
-            return ExitCode::FAILURE;
+            return if error.is_transient() {
+                ExitCode::from(EXIT_TEMPFAIL)
+            } else {
+                ExitCode::FAILURE
+            };
         }
     };
     match runtime.block_on(run(

@@ -65,6 +65,14 @@ pub enum StoreError {
     Task(String),
 }
 
+impl StoreError {
+    /// Whether trying again later may help: PostgreSQL unreachable or failing (a supervisor should restart), as
+    /// opposed to a file that is not a database, is locked by another process, or has a newer build's schema.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Postgres(_))
+    }
+}
+
 /// The database: one of the two backends, this process's owner id for claims, and the lease length.
 #[derive(Clone)]
 pub struct Store {
