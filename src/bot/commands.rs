@@ -26,27 +26,51 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
 }
 
 /// Registers `commands` with one bulk overwrite (idempotent): on one guild when `guild` is set (instant), else
-/// globally. A failure is logged, not fatal: the commands registered before keep working.
+/// globally, cut after `cap`. A failure is logged, not fatal, and the log says what Discord did with it.
 pub async fn register(
     ctx: &serenity::all::Context,
     commands: &[poise::Command<Data, Error>],
     guild: Option<GuildId>,
+    cap: std::time::Duration,
 ) {
-    let result = match guild {
-        Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
-        None => poise::builtins::register_globally(ctx, commands).await,
+    let registration = async {
+        match guild {
+            Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
+            None => poise::builtins::register_globally(ctx, commands).await,
+        }
     };
+    let result = super::discord::capped(cap, registration).await;
     match (result, guild) {
         (Ok(()), Some(guild)) => {
             info!(count = commands.len(), guild = %guild, "commands registered on the guild")
         }
         (Ok(()), None) => info!(count = commands.len(), "commands registered globally"),
-        (Err(error), _) => {
-            error!("command registration failed: {error}; the previous registration stays in place")
-        }
+        (Err(error), _) => error!("{}", registration_failure(&error)),
     }
 }
 
+/// What a failed registration means: only a refusal leaves the previous registration in place.
+fn registration_failure(error: &serenity::Error) -> String {
+    use serenity::all::HttpError;
+    let failure = super::discord::Failure::of(error);
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(_)) => format!(
+            "command registration refused ({}); the previous registration stays in place",
+            failure.text()
+        ),
+        // serenity decodes the answer after a 2xx: only a successful call gets this far.
+        serenity::Error::Json(_) => format!(
+            "command registration: Discord accepted it (HTTP success) but its answer could not be read ({}); \
+             the commands as sent are most likely registered",
+            failure.text()
+        ),
+        _ => format!(
+            "command registration got no answer ({}); it may or may not have taken effect, and the next start \
+             registers again",
+            failure.text()
+        ),
+    }
+}
 /// The server's language (for public messages: polls, results, daily posts), English outside servers.
 pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
     match ctx {
@@ -92,15 +116,19 @@ pub async fn bot_permissions(
         .await
 }
 
-/// An ephemeral text reply (or follow-up, once deferred), mentioning nobody.
+/// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
 pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    ctx.send(
-        poise::CreateReply::default()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(crate::render::no_mentions()),
-    )
-    .await?;
+    let reply = poise::CreateReply::default()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(crate::render::no_mentions());
+    super::discord::capped(ctx.data().call_cap, ctx.send(reply)).await?;
+    Ok(())
+}
+
+/// Defers the reply ephemerally (Discord shows "thinking…" to the user alone); cut after the call cap.
+pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
+    super::discord::capped(ctx.data().call_cap, ctx.defer_ephemeral()).await?;
     Ok(())
 }
 
@@ -114,9 +142,7 @@ pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Res
     if let poise::Context::Application(app) = ctx {
         // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
         let cap = ctx.data().call_cap;
-        tokio::time::timeout(cap, app.interaction.create_response(ctx.http(), response))
-            .await
-            .map_err(|_| format!("the reply took longer than {cap:?}"))??;
+        super::discord::capped(cap, app.interaction.create_response(ctx.http(), response)).await?;
         app.has_sent_initial_response.store(true, Ordering::SeqCst);
     }
     Ok(())

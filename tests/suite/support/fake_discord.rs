@@ -1116,6 +1116,19 @@ impl FakeDiscord {
         });
     }
 
+    /// The next matching request (as for [`FakeDiscord::fail_next`]) takes effect and gets its usual status, but its
+    /// body is replaced by `raw_json` (sent as `application/json`): an answer a client may fail to read although
+    /// the call succeeded.
+    pub fn replace_body_next(&self, method: &str, path_prefix: &str, raw_json: &str) {
+        self.mutate(|st| {
+            st.faults.push(Fault {
+                method: method.to_ascii_uppercase(),
+                prefix: normalize_prefix(path_prefix),
+                kind: FaultKind::ReplaceBody(raw_json.to_owned()),
+            });
+        });
+    }
+
     // ----- Gateway -----------------------------------------------------------------------------
 
     /// The next `count` gateway connections are accepted and then left silent: no HELLO, no answer, ever (a
@@ -1598,7 +1611,7 @@ struct Fault {
     kind: FaultKind,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum FaultKind {
     Status {
         status: u16,
@@ -1608,6 +1621,8 @@ enum FaultKind {
     Delay(Duration),
     /// Handle the request (its effect happens and is recorded), then hold the answer back.
     HoldAnswer(Duration),
+    /// Handle the request (its effect happens and is recorded), then answer this raw JSON text instead of the body.
+    ReplaceBody(String),
 }
 
 struct State {
@@ -3933,7 +3948,7 @@ async fn rest(
         .collect();
 
     let fault = shared.lock().take_fault(&method, &path);
-    let reply = match fault {
+    let reply = match fault.clone() {
         Some(FaultKind::Status {
             status,
             retry_after,
@@ -3943,7 +3958,7 @@ async fn rest(
             tokio::time::sleep(delay).await;
             None
         }
-        Some(FaultKind::HoldAnswer(_)) | None => None,
+        Some(FaultKind::HoldAnswer(_) | FaultKind::ReplaceBody(_)) | None => None,
     };
     let reply = match reply {
         Some(reply) => reply,
@@ -3974,8 +3989,12 @@ async fn rest(
             arrived,
         });
     });
-    if let Some(FaultKind::HoldAnswer(hold)) = fault {
-        tokio::time::sleep(hold).await;
+    if let Some(FaultKind::HoldAnswer(hold)) = &fault {
+        tokio::time::sleep(*hold).await;
+    }
+    let mut reply = reply;
+    if let Some(FaultKind::ReplaceBody(raw_json)) = fault {
+        reply.raw = Some((raw_json, "application/json"));
     }
     into_response(reply)
 }
