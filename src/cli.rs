@@ -40,6 +40,11 @@ pub const DEFAULT_LOG_FILTER: &str = "scenebot=info,serenity=warn,poise=warn";
 /// frame as hex and decimal bytes, the IDENTIFY frame (and so the bot token) included.
 pub const FRAME_LOGGERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
 
+/// serenity's HTTP layer, held at `warn` or quieter whatever `RUST_LOG` says: its `#[instrument]` spans (at
+/// `info`) carry each request's route, interaction tokens included, and print it beside every debug or trace line
+/// logged during the request.
+pub const HTTP_SPANS: &str = "serenity::http";
+
 /// scenebot: Park Seo-joon's best-loved K-drama kiss scenes, on Discord.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -174,8 +179,9 @@ pub fn exit_code(error: &RunError) -> u8 {
 }
 
 /// The log filter: `rust_log` (RUST_LOG's syntax; [`DEFAULT_LOG_FILTER`] when unset or unreadable), then every
-/// [`FRAME_LOGGERS`] target capped at `info`. The cap is a second filter every event must also pass, so no
-/// directive in `rust_log` can lift it, however specific its target (`tungstenite::protocol=trace` included).
+/// [`FRAME_LOGGERS`] target capped at `info` and [`HTTP_SPANS`] at `warn`. The caps are a second filter every span
+/// and event must also pass, so no directive in `rust_log` can lift them, however specific its target
+/// (`tungstenite::protocol=trace` included).
 pub fn log_filter<S>(rust_log: Option<&str>) -> impl Layer<S> + Send + Sync
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
@@ -184,11 +190,14 @@ where
         .filter(|directives| !directives.trim().is_empty())
         .and_then(|directives| EnvFilter::try_new(directives).ok())
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let frame_cap = FRAME_LOGGERS.iter().fold(
-        Targets::new().with_default(LevelFilter::TRACE),
-        |targets, target| targets.with_target(*target, LevelFilter::INFO),
-    );
-    requested.and_then(frame_cap)
+    let caps = FRAME_LOGGERS
+        .iter()
+        .fold(
+            Targets::new().with_default(LevelFilter::TRACE),
+            |targets, target| targets.with_target(*target, LevelFilter::INFO),
+        )
+        .with_target(HTTP_SPANS, LevelFilter::WARN);
+    requested.and_then(caps)
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` through [`log_filter`].
@@ -376,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn no_rust_log_lifts_the_frame_loggers_above_info() {
+    fn no_rust_log_lifts_the_capped_targets() {
         for rust_log in [
             "trace",
             "tungstenite=trace",
@@ -385,6 +394,15 @@ mod tests {
         ] {
             assert!(!passes(rust_log, true, Level::TRACE), "{rust_log}");
             assert!(!passes(rust_log, true, Level::DEBUG), "{rust_log}");
+        }
+        // serenity's HTTP spans, which carry interaction tokens, stay off below warn.
+        for rust_log in ["trace", "serenity=trace", "serenity::http::client=info"] {
+            let subscriber = tracing_subscriber::registry().with(log_filter(Some(rust_log)));
+            let span_on = tracing::subscriber::with_default(
+                subscriber,
+                || tracing::enabled!(target: "serenity::http::client", Level::INFO),
+            );
+            assert!(!span_on, "{rust_log}");
         }
         // The rest of RUST_LOG still works, and the frame loggers keep their warnings and info lines.
         assert!(passes("trace", false, Level::TRACE));
