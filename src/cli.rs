@@ -1,4 +1,5 @@
-//! The command line: `scenebot [run]`, `scenebot check [PATH]`, `scenebot preview "/scene drama:hwarang"`.
+//! The command line: `scenebot [run]`, `scenebot check [PATH]`, `scenebot preview "/scene drama:hwarang"`;
+//! and, for `run`, what belongs to the process: logging, settings from the environment, signals, exit codes.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -15,7 +15,7 @@
 //! - [`config`]: settings from the environment, with errors that name the variable.
 //! - [`store`]: all SQL: the SQLite file, migrations, typed functions for polls (and daily posts).
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
-//! - [`cli`]: `scenebot run | check | preview | complete`.
+//! - [`cli`]: `scenebot run | check | preview | complete`; logging, signals and exit codes for `run`.
 
 pub mod bot;
 pub mod catalog;
