@@ -3,6 +3,10 @@
 //! Command names stay English everywhere (users of similar bots find localized names confusing); descriptions and
 //! replies follow the interaction's locale: Korean for `ko`, English for everything else.
 
+mod moderation;
+
+pub use moderation::{DailyState, DailyStatus, PostFailure};
+
 /// A reply language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Locale {

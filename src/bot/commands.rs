@@ -59,39 +59,6 @@ pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
     }
 }
 
-/// Whether the member holds `permission` (or is an administrator), read from the interaction: checked on every
-/// call, whatever Discord's command permissions say.
-pub fn member_can(ctx: Context<'_>, permission: serenity::all::Permissions) -> bool {
-    let poise::Context::Application(app) = ctx else {
-        return false;
-    };
-    app.interaction
-        .member
-        .as_ref()
-        .and_then(|member| member.permissions)
-        .is_some_and(|p| {
-            p.contains(permission) || p.contains(serenity::all::Permissions::ADMINISTRATOR)
-        })
-}
-
-/// The bot's permissions in `channel` of this server: an interaction carries them for its own channel; for another
-/// channel Discord is asked (the guild cache is off to save memory).
-pub async fn bot_permissions(
-    ctx: Context<'_>,
-    guild: serenity::all::GuildId,
-    channel: serenity::all::ChannelId,
-) -> Result<serenity::all::Permissions, super::discord::Failure> {
-    if let poise::Context::Application(app) = ctx {
-        if let (true, Some(permissions)) =
-            (channel == ctx.channel_id(), app.interaction.app_permissions)
-        {
-            return Ok(permissions);
-        }
-    }
-    super::discord::bot_permissions_in(ctx.serenity_context(), ctx.data().call_cap, guild, channel)
-        .await
-}
-
 /// An ephemeral text reply (or follow-up, once deferred), mentioning nobody.
 pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
     ctx.send(

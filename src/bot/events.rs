@@ -108,6 +108,8 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                 "event handler failed: {error}"
             );
         }
+        // A permission gate said no, and told the member why.
+        FrameworkError::CommandCheckFailed { error: None, .. } => {}
         other => warn!("{other}"),
     }
 }

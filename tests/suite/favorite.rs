@@ -165,15 +165,42 @@ async fn a_bot_without_send_polls_says_which_permission_is_missing() {
         .subcommand("start")
         .member_permissions(MODERATOR)
         .app_permissions(
-            permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | permissions::EMBED_LINKS,
+            permissions::VIEW_CHANNEL
+                | permissions::SEND_MESSAGES
+                | permissions::EMBED_LINKS
+                | permissions::READ_MESSAGE_HISTORY,
         )
         .send()
         .await;
-    let reply = harness.fake.wait_callback(interaction.id, T).await;
-    let text = reply["data"]["content"].as_str().unwrap_or_default();
-    assert!(text.contains("Send Polls"), "{reply:#}");
-    assert_eq!(reply["data"]["flags"], 64);
+    let deferred = harness.fake.wait_callback(interaction.id, T).await;
+    assert_eq!(deferred["type"], 5, "deferred before any other call");
+    assert_eq!(deferred["data"]["flags"], 64);
+    let text = followup_text(&harness, interaction.id).await;
+    assert!(text.contains("Create Polls"), "{text}");
+    assert!(!text.contains("Read Message History"), "{text}");
     assert!(polls(&harness.fake).is_empty());
+}
+
+/// The text of the first follow-up message of a deferred interaction.
+async fn followup_text(harness: &Harness, interaction: u64) -> String {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        if let Some(text) = harness
+            .fake
+            .interaction_messages(interaction)
+            .iter()
+            .find_map(|m| {
+                m["content"]
+                    .as_str()
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+            })
+        {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no follow-up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
