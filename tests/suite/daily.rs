@@ -48,7 +48,12 @@ struct Daily {
 
 impl Daily {
     async fn start(now: i64) -> Daily {
-        let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+        Daily::start_with(now, FakeOptions::default()).await
+    }
+
+    /// Starts with a fake made to differ from the defaults.
+    async fn start_with(now: i64, options: FakeOptions) -> Daily {
+        let fake = FakeDiscord::start(options.with_spec_from_env()).await;
         let mut daily = Daily {
             fake,
             clock: Arc::new(ManualClock::new(now)),
@@ -198,13 +203,99 @@ impl Daily {
     }
 }
 
-/// The scene id of a daily post, read from its "Another scene" button.
+/// The scene id of a daily post, read from its "Another scene" button (`scene:post:<marker>:<scene>`).
 fn scene_of(post: &Value) -> String {
-    post["components"][0]["components"][0]["custom_id"]
+    let custom_id = post["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(custom_id.starts_with("scene:post:daily-"), "{custom_id}");
+    custom_id.rsplit(':').next().unwrap_or_default().to_owned()
+}
+
+/// A crash between sending and recording, and a restart later than Discord's nonce window (made zero here, so
+/// the nonce cannot help): the bot finds its post in the channel by the marker on its button and adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_past_the_nonce_window_adopts_the_post_instead_of_posting_twice() {
+    let mut options = FakeOptions::default();
+    options.nonce_window = Duration::ZERO;
+    let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
+    daily
+        .command(
+            "set",
+            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
+            MANAGER,
+        )
+        .await;
+    daily.fake.hold_answer_next(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages"),
+        Duration::from_secs(20),
+    );
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    daily.wait_posts(1).await;
+    daily.crash().await;
+    daily.boot().await;
+    let posted_at = at("2027-05-02T09:00:00Z");
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let status = daily.command("status", &[], MANAGER).await;
+        if status.contains(&format!("Last post: <t:{posted_at}:F>")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(daily.posts().len(), 1, "adopted, not posted again");
+    let searched = daily
+        .fake
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.route() == format!("/channels/{CHANNEL}/messages"));
+    assert!(searched, "the bot looked in the channel before any resend");
+    daily.stop().await;
+}
+
+/// "Another scene" on a daily post answers the one who clicked, privately: the public post stays as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_scene_on_a_daily_post_is_private() {
+    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
+    daily
+        .command(
+            "set",
+            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
+            MANAGER,
+        )
+        .await;
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    let post = daily.wait_posts(1).await.remove(0);
+    let custom_id = post["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap_or_default()
-        .trim_start_matches("scene:another:")
-        .to_owned()
+        .to_owned();
+    let message = post["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0);
+    let click = daily
+        .fake
+        .button(&custom_id)
+        .on_message(message)
+        .in_guild(GUILD, CHANNEL)
+        .send()
+        .await;
+    let answer = daily.fake.wait_callback(click.id, T).await;
+    assert_eq!(
+        answer["type"], 4,
+        "a new message, not an update of the post: {answer:#}"
+    );
+    assert_eq!(answer["data"]["flags"], 64, "ephemeral: {answer:#}");
+    assert_ne!(scene_of(&post), "", "the post names its scene");
+    assert_eq!(
+        daily.fake.message(message).map(|m| m["embeds"].clone()),
+        Some(post["embeds"].clone()),
+        "the public post is unchanged"
+    );
+    daily.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
