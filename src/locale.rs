@@ -278,7 +278,7 @@ static KO: Strings = Strings {
     find_clip: "영상 찾기",
     clip_search_words: "키스신",
     see_also: "함께 보기",
-    all_scenes_title: "박서준 명장면 키스신 모음",
+    all_scenes_title: "박서준 키스신 명장면 모음",
     all_scenes_intro: "아래 메뉴에서 장면을 고르거나, `/scene`에 드라마 이름을 입력해 보세요.",
     open_scene: "장면 열기…",
     did_you_mean: "혹시 이 드라마인가요?",
@@ -286,14 +286,14 @@ static KO: Strings = Strings {
     about_title: "scenebot 소개",
     about_intro:
         "박서준 배우의 사랑받는 드라마 키스신을 소개하는 팬 봇이에요. `/scene`으로 장면 카드를, \
-`/scenes`로 전체 장면을, `/seealso`로 원문 기사의 함께 보기 항목을 볼 수 있어요.",
+`/scenes`로 전체 장면을, `/seealso`로 출처 기사의 '함께 보기' 항목을 볼 수 있어요.",
     about_dataset: "데이터",
     about_source: "출처",
     about_version: "버전",
     about_uptime: "가동 시간",
     about_commands: "명령어",
     about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about`",
-    revision: "개정",
+    revision: "최종 수정",
     internal_error: "죄송해요, 봇에 문제가 생겼어요. 잠시 후 다시 시도해 주세요.",
     stale_component: "이전 버전 봇의 카드예요. `/scene`으로 새 카드를 받아 보세요.",
     unknown_command:
