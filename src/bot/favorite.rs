@@ -761,6 +761,19 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn one_poll_held_never_holds_up_another() {
+        let locks = PollLocks::default();
+        let held = locks.lock(1).await;
+        let other = tokio::time::timeout(Duration::from_secs(1), locks.lock(2)).await;
+        assert!(other.is_ok(), "poll 2 waits for nobody");
+        let same = tokio::time::timeout(Duration::from_millis(50), locks.lock(1)).await;
+        assert!(same.is_err(), "poll 1 is held");
+        drop(held);
+        let again = tokio::time::timeout(Duration::from_secs(1), locks.lock(1)).await;
+        assert!(again.is_ok(), "released");
+    }
+
     #[test]
     fn re_reads_start_at_a_second_and_stay_close_while_discord_finalizes() {
         let early: Vec<u64> = (0..5).map(|t| retry_delay(t, 5).as_secs()).collect();

@@ -194,3 +194,11 @@ fn korean_texts_avoid_translationese() {
     }
     assert!(found.is_empty(), "translationese:\n{}", found.join("\n"));
 }
+
+#[test]
+fn she_was_pretty_is_romanized_by_the_revised_romanization() {
+    let catalog = bundled();
+    let drama = &scene(&catalog, "she-was-pretty").drama;
+    // RR writes 예뻤다 as "yeppeotda": it does not spell the tensed ㄷ.
+    assert_eq!(drama.romanization, "Geunyeoneun Yeppeotda");
+}
