@@ -331,14 +331,33 @@ mod tests {
     fn every_command_is_named_where_users_look_for_them_and_counts_read_well() {
         for locale in Locale::ALL {
             let strings = locale.strings();
-            for command in ["/scene", "/scenes", "/seealso", "/about", "/favorite", "/daily"] {
-                assert!(strings.unknown_command.contains(command), "{locale:?} {command}");
+            for command in [
+                "/scene",
+                "/scenes",
+                "/seealso",
+                "/about",
+                "/favorite",
+                "/daily",
+            ] {
+                assert!(
+                    strings.unknown_command.contains(command),
+                    "{locale:?} {command}"
+                );
                 if command != "/about" {
-                    assert!(strings.about_intro.contains(command), "{locale:?} {command}");
+                    assert!(
+                        strings.about_intro.contains(command),
+                        "{locale:?} {command}"
+                    );
                 }
             }
         }
-        assert_eq!(Locale::En.polls_counted(1), "Over 1 finished poll in this server");
-        assert_eq!(Locale::En.polls_counted(3), "Over 3 finished polls in this server");
+        assert_eq!(
+            Locale::En.polls_counted(1),
+            "Over 1 finished poll in this server"
+        );
+        assert_eq!(
+            Locale::En.polls_counted(3),
+            "Over 3 finished polls in this server"
+        );
     }
 }

@@ -11,7 +11,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::bot::T;
-use crate::support::fake_discord::{permissions, FakeChannel, FakeDiscord, FakeOptions};
+use crate::support::fake_discord::{
+    permissions, FakeChannel, FakeDiscord, FakeOptions, FakeOverwrite, FakeUser,
+};
 use crate::support::TempDir;
 use scenebot::catalog::Catalog;
 use scenebot::clock::{Clock, ManualClock};
@@ -580,5 +582,49 @@ async fn the_role_ping_mentions_only_that_role_and_bad_input_is_refused() {
     let now = daily.command("now", &[], MANAGER).await;
     assert!(now.contains("Posted"), "{now}");
     assert_eq!(daily.posts().len(), 2);
+    daily.stop().await;
+}
+
+/// A server manager who cannot see a channel cannot aim the daily scene at it: permissions are checked in the
+/// channel the command acts on, for the member as for the bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_must_see_the_channel_the_daily_scene_goes_to() {
+    const FAN: u64 = FakeDiscord::USER_ID + 77;
+    const STAFF: u64 = CHANNEL + 20;
+    let mut options = FakeOptions::default();
+    options.users.push(FakeUser::person(FAN, "manager-fan"));
+    let mut staff = FakeChannel::text(STAFF, "staff-only");
+    staff.overwrites = vec![FakeOverwrite::deny_role(GUILD, permissions::VIEW_CHANNEL)];
+    options.guilds[0].channels.push(staff);
+    let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
+    let interaction = daily
+        .fake
+        .slash("daily")
+        .subcommand("set")
+        .user(FAN)
+        .member_permissions(MANAGER)
+        .in_guild(GUILD, CHANNEL)
+        .option_channel("channel", STAFF)
+        .send()
+        .await;
+    let deferred = daily.fake.wait_callback(interaction.id, T).await;
+    assert_eq!(deferred["type"], 5, "deferred before reading the channel");
+    let followup = daily
+        .fake
+        .wait_for_request(
+            |r| {
+                r.route().contains(&interaction.token)
+                    && r.body["content"].as_str().is_some_and(|c| !c.is_empty())
+            },
+            T,
+        )
+        .await;
+    let text = followup.body["content"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("View Channel") && text.contains(&format!("<#{STAFF}>")),
+        "{text}"
+    );
+    let status = daily.command("status", &[], MANAGER).await;
+    assert!(status.contains("not set up"), "nothing was saved: {status}");
     daily.stop().await;
 }
