@@ -497,15 +497,9 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
         return Some(Finished::NotYet);
     }
     let id = record.id;
-    let Some(message_id) = record.message_id else {
-        cancel(
-            data,
-            id,
-            CancelReason::NotPosted,
-            "a running poll without its message",
-        )
-        .await;
-        return Some(Finished::Cancelled(CancelReason::NotPosted));
+    let message_id = match poll_message(data, record).await {
+        Ok(message_id) => message_id,
+        Err(cancelled) => return Some(cancelled),
     };
     let channel = ChannelId::new(record.channel_id);
     let message = discord::with_retries("reading poll results", data.call_cap, || {
@@ -583,6 +577,24 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
     None
 }
 
+/// The poll's message; a poll past `posting` without one cannot be finished, and is cancelled.
+async fn poll_message(data: &Data, record: &PollRecord) -> Result<u64, Finished> {
+    match record.message_id {
+        Some(message_id) => Ok(message_id),
+        None => {
+            let reason = CancelReason::NotPosted;
+            cancel(
+                data,
+                record.id,
+                reason,
+                "a poll past posting without its message",
+            )
+            .await;
+            Err(Finished::Cancelled(reason))
+        }
+    }
+}
+
 /// A poll read without what we need: tried again, for a day after its end, then given up.
 async fn unknown(data: &Data, record: &PollRecord, now: i64, what: &str) -> Finished {
     if now - record.ends_at > RESULTS_GIVE_UP_SECONDS {
@@ -613,15 +625,9 @@ fn is_results_of(message: &Message, poll_message: u64) -> bool {
 async fn announce(ctx: &SerenityContext, data: &Data, record: &PollRecord) -> Option<Finished> {
     let id = record.id;
     let channel = ChannelId::new(record.channel_id);
-    let Some(poll_message) = record.message_id else {
-        cancel(
-            data,
-            id,
-            CancelReason::NotPosted,
-            "an ended poll without its message",
-        )
-        .await;
-        return Some(Finished::Cancelled(CancelReason::NotPosted));
+    let poll_message = match poll_message(data, record).await {
+        Ok(message_id) => message_id,
+        Err(cancelled) => return Some(cancelled),
     };
     let found = discord::find_own_message(ctx, data.call_cap, channel, |message| {
         is_results_of(message, poll_message)

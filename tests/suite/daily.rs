@@ -123,6 +123,16 @@ impl Daily {
         }
     }
 
+    /// `/daily set` in the test channel at the default 09:00, in UTC.
+    async fn set_at_nine_utc(&self) {
+        self.command(
+            "set",
+            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
+            MANAGER,
+        )
+        .await;
+    }
+
     async fn command(&self, sub: &str, options: &[(&str, &str)], member: u64) -> String {
         self.command_in(CHANNEL, sub, options, member).await
     }
@@ -221,13 +231,7 @@ async fn a_crash_past_the_nonce_window_adopts_the_post_instead_of_posting_twice(
     let mut options = FakeOptions::default();
     options.nonce_window = Duration::ZERO;
     let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
-    daily
-        .command(
-            "set",
-            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
-            MANAGER,
-        )
-        .await;
+    daily.set_at_nine_utc().await;
     daily.fake.hold_answer_next(
         "POST",
         &format!("/channels/{CHANNEL}/messages"),
@@ -261,13 +265,7 @@ async fn a_crash_past_the_nonce_window_adopts_the_post_instead_of_posting_twice(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_scene_on_a_daily_post_is_private() {
     let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
-    daily
-        .command(
-            "set",
-            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
-            MANAGER,
-        )
-        .await;
+    daily.set_at_nine_utc().await;
     daily.clock.set(at("2027-05-02T09:00:00Z"));
     let post = daily.wait_posts(1).await.remove(0);
     let custom_id = post["components"][0]["components"][0]["custom_id"]
@@ -348,13 +346,7 @@ async fn thirty_days_make_thirty_posts_in_shuffled_rounds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_around_the_post_time_never_duplicate_or_lose() {
     let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
-    daily
-        .command(
-            "set",
-            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
-            MANAGER,
-        )
-        .await;
+    daily.set_at_nine_utc().await;
     // Just before the post: stop, restart, then the time comes.
     daily.clock.set(at("2027-05-02T08:59:00Z"));
     daily.stop().await;
@@ -442,13 +434,7 @@ async fn downtime_across_the_post_time_makes_exactly_one_late_post() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_channel_shows_in_status_and_pauses_after_three_days() {
     let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
-    daily
-        .command(
-            "set",
-            &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
-            MANAGER,
-        )
-        .await;
+    daily.set_at_nine_utc().await;
     daily.clock.set(at("2027-05-02T09:00:00Z"));
     daily.wait_posts(1).await;
     // /daily status is asked from another channel: the configured one is about to go.
