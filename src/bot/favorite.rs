@@ -148,6 +148,16 @@ pub async fn start(
         }
     };
     let _poll = data.poll_locks.lock(record.id).await;
+    // The scheduler may have taken the poll between the insert and the lock: post only what is still unposted.
+    let id = record.id;
+    let current = data.store.call(move |store| store.poll(id)).await?;
+    if let Some(running) = current.filter(|r| r.state != PollState::Posting) {
+        return tell(
+            ctx,
+            locale.poll_posted(channel_id.get(), running.ends_at, plan.sampled),
+        )
+        .await;
+    }
     let text = match post_poll(ctx.serenity_context(), data, &record, &plan).await {
         Ok(ends_at) => locale.poll_posted(channel_id.get(), ends_at, plan.sampled),
         Err(Failure::Transient(cause)) => {
