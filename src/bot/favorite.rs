@@ -151,12 +151,16 @@ pub async fn start(
     // The scheduler may have taken the poll between the insert and the lock: post only what is still unposted.
     let id = record.id;
     let current = data.store.call(move |store| store.poll(id)).await?;
-    if let Some(running) = current.filter(|r| r.state != PollState::Posting) {
-        return tell(
-            ctx,
-            locale.poll_posted(channel_id.get(), running.ends_at, plan.sampled),
-        )
-        .await;
+    match current {
+        Some(taken) if taken.state == PollState::Cancelled => {
+            let reason = CancelReason::parse(taken.problem.as_deref().unwrap_or_default());
+            return tell(ctx, locale.poll_cancelled(reason)).await;
+        }
+        Some(taken) if taken.state != PollState::Posting => {
+            let text = locale.poll_posted(channel_id.get(), taken.ends_at, plan.sampled);
+            return tell(ctx, text).await;
+        }
+        _ => {}
     }
     let text = match post_poll(ctx.serenity_context(), data, &record, &plan).await {
         Ok(ends_at) => locale.poll_posted(channel_id.get(), ends_at, plan.sampled),
