@@ -27,10 +27,9 @@ pub const POLL: Permissions = CARD
 /// What the bot needs for daily posts: post them, and find one again after a crash instead of posting it twice.
 pub const DAILY: Permissions = CARD.union(Permissions::READ_MESSAGE_HISTORY);
 
-/// What a moderator needs in the channel a poll goes to.
-pub const MODERATOR_IN_CHANNEL: Permissions = Permissions::VIEW_CHANNEL
-    .union(Permissions::SEND_MESSAGES)
-    .union(Permissions::MANAGE_MESSAGES);
+/// What a moderator needs in the channel a poll goes to: to see it and moderate it (the bot does the posting).
+pub const MODERATOR_IN_CHANNEL: Permissions =
+    Permissions::VIEW_CHANNEL.union(Permissions::MANAGE_MESSAGES);
 
 /// What a server manager needs in the channel daily posts go to: to see it and write in it.
 pub const MANAGER_IN_CHANNEL: Permissions =
