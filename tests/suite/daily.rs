@@ -228,8 +228,10 @@ fn scene_of(post: &Value) -> String {
 /// the nonce cannot help): the bot finds its post in the channel by the marker on its button and adopts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_past_the_nonce_window_adopts_the_post_instead_of_posting_twice() {
-    let mut options = FakeOptions::default();
-    options.nonce_window = Duration::ZERO;
+    let options = FakeOptions {
+        nonce_window: Duration::ZERO,
+        ..FakeOptions::default()
+    };
     let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
     daily.set_at_nine_utc().await;
     daily.fake.hold_answer_next(
