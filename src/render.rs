@@ -97,9 +97,18 @@ pub enum ComponentAction {
     },
     /// The `/scenes` menu: show the selected scene.
     OpenSelected,
+    /// "Another scene" on a post the bot made on its own (a daily post): a private card for whoever clicks, so
+    /// nobody can replace the public post for everyone.
+    AnotherPrivately {
+        /// Which post this is ([`posted_scene_card`]'s marker), so the bot can find its own post again.
+        marker: String,
+        /// The scene on the card.
+        current: String,
+    },
 }
 
 const ANOTHER_PREFIX: &str = "scene:another:";
+const POSTED_PREFIX: &str = "scene:post:";
 const SHOW_PREFIX: &str = "scene:show:";
 const OPEN_SELECTED_ID: &str = "scenes:open";
 
@@ -110,6 +119,9 @@ impl ComponentAction {
             ComponentAction::AnotherScene { current } => format!("{ANOTHER_PREFIX}{current}"),
             ComponentAction::ShowScene { id } => format!("{SHOW_PREFIX}{id}"),
             ComponentAction::OpenSelected => OPEN_SELECTED_ID.to_owned(),
+            ComponentAction::AnotherPrivately { marker, current } => {
+                format!("{POSTED_PREFIX}{marker}:{current}")
+            }
         }
     }
 
@@ -121,6 +133,14 @@ impl ComponentAction {
             })
         } else if let Some(id) = custom_id.strip_prefix(SHOW_PREFIX) {
             Some(ComponentAction::ShowScene { id: id.to_owned() })
+        } else if let Some((marker, current)) = custom_id
+            .strip_prefix(POSTED_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+        {
+            Some(ComponentAction::AnotherPrivately {
+                marker: marker.to_owned(),
+                current: current.to_owned(),
+            })
         } else if custom_id == OPEN_SELECTED_ID {
             Some(ComponentAction::OpenSelected)
         } else {
@@ -131,6 +151,37 @@ impl ComponentAction {
 
 /// The card of one scene: embed, the "Another scene" button, the clip search and the See Also link.
 pub fn scene_card(catalog: &Catalog, scene: &Scene, locale: Locale) -> Card {
+    let another = ComponentAction::AnotherScene {
+        current: scene.id.clone(),
+    };
+    card_with_another(catalog, scene, locale, another)
+}
+
+/// The card of a post the bot makes on its own (a daily post): its "Another scene" button answers privately, and
+/// carries `marker` (letters, digits and `-`), which lets the bot recognise its own post in the channel after a
+/// crash ([`posted_marker`]).
+pub fn posted_scene_card(catalog: &Catalog, scene: &Scene, locale: Locale, marker: &str) -> Card {
+    let another = ComponentAction::AnotherPrivately {
+        marker: marker.to_owned(),
+        current: scene.id.clone(),
+    };
+    card_with_another(catalog, scene, locale, another)
+}
+
+/// The marker of a post made with [`posted_scene_card`], read from one of a message's button `custom_id`s.
+pub fn posted_marker(custom_id: &str) -> Option<String> {
+    match ComponentAction::parse(custom_id) {
+        Some(ComponentAction::AnotherPrivately { marker, .. }) => Some(marker),
+        _ => None,
+    }
+}
+
+fn card_with_another(
+    catalog: &Catalog,
+    scene: &Scene,
+    locale: Locale,
+    another: ComponentAction,
+) -> Card {
     let strings = locale.strings();
     let drama = &scene.drama;
     let (title, other_title) = match locale {
@@ -222,15 +273,10 @@ pub fn scene_card(catalog: &Catalog, scene: &Scene, locale: Locale) -> Card {
     let mut buttons = Vec::new();
     if catalog.scenes.len() > 1 {
         buttons.push(
-            CreateButton::new(
-                ComponentAction::AnotherScene {
-                    current: scene.id.clone(),
-                }
-                .custom_id(),
-            )
-            .label(clamp(strings.another_scene, limits::BUTTON_LABEL))
-            .emoji(ReactionType::Unicode("🔀".to_owned()))
-            .style(ButtonStyle::Primary),
+            CreateButton::new(another.custom_id())
+                .label(clamp(strings.another_scene, limits::BUTTON_LABEL))
+                .emoji(ReactionType::Unicode("🔀".to_owned()))
+                .style(ButtonStyle::Primary),
         );
     }
     buttons.push(

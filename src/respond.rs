@@ -105,14 +105,25 @@ impl Responder {
         let Some(action) = ComponentAction::parse(custom_id) else {
             return self.error(locale.strings().stale_component);
         };
+        let mut another_than = |current: &str| {
+            let exclude = catalog.position(current);
+            pick::random_scene(catalog.scenes.len(), exclude, rng)
+                .and_then(|i| catalog.scenes.get(i))
+        };
         match action {
-            ComponentAction::AnotherScene { current } => {
-                let exclude = catalog.position(&current);
-                match pick::random_scene(catalog.scenes.len(), exclude, rng)
-                    .and_then(|i| catalog.scenes.get(i))
-                {
-                    Some(scene) => CreateInteractionResponse::UpdateMessage(
-                        render::scene_card(catalog, scene, locale).into_interaction_message(),
+            ComponentAction::AnotherScene { current } => match another_than(&current) {
+                Some(scene) => CreateInteractionResponse::UpdateMessage(
+                    render::scene_card(catalog, scene, locale).into_interaction_message(),
+                ),
+                None => self.error(locale.strings().stale_component),
+            },
+            ComponentAction::AnotherPrivately { current, .. } => {
+                // The button sits on a public post the bot made: whoever clicks gets their own card.
+                match another_than(&current) {
+                    Some(scene) => CreateInteractionResponse::Message(
+                        render::scene_card(catalog, scene, locale)
+                            .into_interaction_message()
+                            .ephemeral(true),
                     ),
                     None => self.error(locale.strings().stale_component),
                 }

@@ -83,39 +83,6 @@ pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
     }
 }
 
-/// Whether the member holds `permission` (or is an administrator), read from the interaction: checked on every
-/// call, whatever Discord's command permissions say.
-pub fn member_can(ctx: Context<'_>, permission: serenity::all::Permissions) -> bool {
-    let poise::Context::Application(app) = ctx else {
-        return false;
-    };
-    app.interaction
-        .member
-        .as_ref()
-        .and_then(|member| member.permissions)
-        .is_some_and(|p| {
-            p.contains(permission) || p.contains(serenity::all::Permissions::ADMINISTRATOR)
-        })
-}
-
-/// The bot's permissions in `channel` of this server: an interaction carries them for its own channel; for another
-/// channel Discord is asked (the guild cache is off to save memory).
-pub async fn bot_permissions(
-    ctx: Context<'_>,
-    guild: serenity::all::GuildId,
-    channel: serenity::all::ChannelId,
-) -> Result<serenity::all::Permissions, super::discord::Failure> {
-    if let poise::Context::Application(app) = ctx {
-        if let (true, Some(permissions)) =
-            (channel == ctx.channel_id(), app.interaction.app_permissions)
-        {
-            return Ok(permissions);
-        }
-    }
-    super::discord::bot_permissions_in(ctx.serenity_context(), ctx.data().call_cap, guild, channel)
-        .await
-}
-
 /// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
 pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
     let reply = poise::CreateReply::default()
@@ -168,14 +135,17 @@ async fn autocomplete_drama(ctx: Context<'_>, partial: &str) -> CreateAutocomple
 /// Show a Park Seo-joon kiss scene: a random one, or pick a drama
 #[poise::command(
     slash_command,
-    description_localized("ko", "박서준 키스신 카드를 보여 줘요: 무작위로, 또는 드라마를 골라서"),
+    description_localized(
+        "ko",
+        "박서준 키스신 카드를 보여 줘요. 드라마를 고르지 않으면 무작위로 골라요"
+    ),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]
 pub async fn scene(
     ctx: Context<'_>,
     #[description = "A drama's name in English or Korean; leave empty for a random scene"]
-    #[description_localized("ko", "드라마 이름 (한국어 또는 영어). 비워 두면 무작위 장면")]
+    #[description_localized("ko", "드라마 이름(한국어나 영어). 비워 두면 무작위로 골라요")]
     #[autocomplete = "autocomplete_drama"]
     drama: Option<String>,
 ) -> Result<(), Error> {
@@ -185,7 +155,10 @@ pub async fn scene(
 /// Every scene in one card, with a menu to open one
 #[poise::command(
     slash_command,
-    description_localized("ko", "모든 장면을 한 카드에 모아 보고, 메뉴에서 하나를 열어요"),
+    description_localized(
+        "ko",
+        "모든 장면을 카드 한 장에 모아 보여 주고, 메뉴에서 골라 열 수 있어요"
+    ),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]
@@ -196,7 +169,7 @@ pub async fn scenes(ctx: Context<'_>) -> Result<(), Error> {
 /// The source article's See Also item
 #[poise::command(
     slash_command,
-    description_localized("ko", "원문 기사의 '함께 보기' 항목"),
+    description_localized("ko", "출처 기사의 '함께 보기' 항목을 보여 줘요"),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]
@@ -207,7 +180,7 @@ pub async fn seealso(ctx: Context<'_>) -> Result<(), Error> {
 /// What this bot is, where its scenes come from, and how it is doing
 #[poise::command(
     slash_command,
-    description_localized("ko", "이 봇 소개: 장면의 출처, 데이터 버전, 가동 시간"),
+    description_localized("ko", "봇 소개와 장면의 출처, 데이터 버전, 가동 시간을 보여 줘요"),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, Context, GuildId, HttpError, Permissions};
+use serenity::all::{ChannelId, Context, GetMessages, HttpError, Message, MessageId};
 use tracing::warn;
 
 /// How many times a call is tried at most.
@@ -55,6 +55,17 @@ impl Failure {
                 Failure::Transient(format!("timeout: {io}"))
             }
             other => Failure::Other(redact(&with_causes(other))),
+        }
+    }
+
+    /// What users are told about it.
+    pub fn for_users(&self) -> crate::locale::PostFailure {
+        use crate::locale::PostFailure;
+        match self {
+            Failure::Gone(_) => PostFailure::Gone,
+            Failure::Forbidden(_) => PostFailure::NoAccess,
+            Failure::Transient(_) => PostFailure::Busy,
+            Failure::Other(_) => PostFailure::Refused,
         }
     }
 
@@ -244,56 +255,40 @@ fn retry_after(error: &serenity::Error) -> Option<Duration> {
 /// The first wait after a 429 whose `retry_after` serenity did not keep (see [`retry_after`]).
 const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
 
-/// The permissions the bot needs to post a card (and a poll) in a channel, with their names for messages.
-pub const CARD_PERMISSIONS: [(Permissions, &str); 3] = [
-    (Permissions::VIEW_CHANNEL, "View Channel"),
-    (Permissions::SEND_MESSAGES, "Send Messages"),
-    (Permissions::EMBED_LINKS, "Embed Links"),
-];
+/// How many pages of 100 recent messages [`find_own_message`] reads at most.
+const SEARCH_PAGES: usize = 3;
 
-/// The names of the permissions in `needed` that `have` lacks.
-pub fn missing(have: Permissions, needed: &[(Permissions, &'static str)]) -> Vec<&'static str> {
-    if have.contains(Permissions::ADMINISTRATOR) {
-        return Vec::new();
-    }
-    needed
-        .iter()
-        .filter(|(permission, _)| !have.contains(*permission))
-        .map(|(_, name)| *name)
-        .collect()
-}
-
-/// The bot's permissions in `channel`: from the cache when it holds the server, else asked of Discord (each call
-/// capped at `cap`).
-pub async fn bot_permissions_in(
+/// The newest message of the bot's in `channel` that `is_ours` recognises, among the 300 most recent. Called before
+/// any resend of a post whose first send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes
+/// only, so after a crash and a long restart only the channel itself can say whether the post is already there.
+/// Needs Read Message History (without it Discord answers with no messages).
+pub async fn find_own_message(
     ctx: &Context,
     cap: Duration,
-    guild: GuildId,
     channel: ChannelId,
-) -> Result<Permissions, Failure> {
+    is_ours: impl Fn(&Message) -> bool,
+) -> Result<Option<Message>, Failure> {
     let me = ctx.cache.current_user().id;
-    if let Some(permissions) = ctx.cache.guild(guild).and_then(|guild| {
-        let channel = guild.channels.get(&channel)?;
-        let member = guild.members.get(&me)?;
-        Some(guild.user_permissions_in(channel, member))
-    }) {
-        return Ok(permissions);
-    }
-    let http = &ctx.http;
-    let channel = with_retries("reading a channel", cap, || http.get_channel(channel))
-        .await
-        .map_err(|e| Failure::of(&e))?
-        .guild()
-        .ok_or_else(|| Failure::Other("not a server channel".to_owned()))?;
-    let guild = with_retries("reading a server", cap, || http.get_guild(guild))
+    let mut before: Option<MessageId> = None;
+    for _ in 0..SEARCH_PAGES {
+        let page = with_retries("reading the channel's recent messages", cap, || {
+            let mut request = GetMessages::new().limit(100);
+            if let Some(before) = before {
+                request = request.before(before);
+            }
+            channel.messages(&ctx.http, request)
+        })
         .await
         .map_err(|e| Failure::of(&e))?;
-    let member = with_retries("reading the bot's member", cap, || {
-        http.get_member(guild.id, me)
-    })
-    .await
-    .map_err(|e| Failure::of(&e))?;
-    Ok(guild.user_permissions_in(&channel, &member))
+        if let Some(found) = page.iter().find(|m| m.author.id == me && is_ours(m)) {
+            return Ok(Some(found.clone()));
+        }
+        match page.iter().map(|m| m.id).min() {
+            Some(oldest) if page.len() == 100 => before = Some(oldest),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// A link to a message.
@@ -304,13 +299,6 @@ pub fn message_link(guild: u64, channel: u64, message: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn missing_permissions_are_named() {
-        let have = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES;
-        assert_eq!(missing(have, &CARD_PERMISSIONS), vec!["Embed Links"]);
-        assert!(missing(Permissions::ADMINISTRATOR, &CARD_PERMISSIONS).is_empty());
-    }
 
     #[test]
     fn interaction_tokens_are_redacted() {

@@ -111,6 +111,8 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                 describe(&*error)
             );
         }
+        // A permission gate said no, and told the member why.
+        FrameworkError::CommandCheckFailed { error: None, .. } => {}
         other => warn!("{other}"),
     }
 }

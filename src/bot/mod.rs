@@ -4,7 +4,8 @@
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
 //! - [`daily`]: `/daily` and its scheduler: one post a day per server, claimed before sending.
 //! - [`favorite`]: `/favorite` polls and their scheduler, exactly once through SQLite.
-//! - [`discord`]: bounded retries, failure kinds, the bot's permissions in a channel.
+//! - [`discord`]: bounded retries, failure kinds, finding the bot's own message in a channel.
+//! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
 //! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
@@ -14,6 +15,7 @@ pub mod dedup;
 pub mod discord;
 pub mod events;
 pub mod favorite;
+pub mod gate;
 pub mod health;
 
 use std::sync::Arc;
@@ -41,8 +43,8 @@ pub struct Data {
     pub store: Store,
     /// The time.
     pub clock: Arc<dyn Clock>,
-    /// Serializes finishing polls, so the scheduler and `/favorite end` never race on one poll.
-    pub finishing: Arc<tokio::sync::Mutex<()>>,
+    /// One lock per poll, so the scheduler and `/favorite start`/`end` never race on one poll.
+    pub poll_locks: favorite::PollLocks,
     /// Wakes the poll scheduler when a poll starts or ends early.
     pub wake_polls: Arc<tokio::sync::Notify>,
     /// Wakes the daily scheduler when a schedule changes.
@@ -134,7 +136,7 @@ pub async fn run(
         started: Instant::now(),
         store,
         clock,
-        finishing: Arc::new(tokio::sync::Mutex::new(())),
+        poll_locks: favorite::PollLocks::default(),
         wake_polls: Arc::new(tokio::sync::Notify::new()),
         wake_daily: Arc::new(tokio::sync::Notify::new()),
         stopping,
