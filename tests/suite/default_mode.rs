@@ -120,10 +120,6 @@ async fn a_huge_retry_after_is_cut_by_the_cap() {
         )
         .await;
     let waited = started.elapsed();
-    assert!(
-        waited < std::time::Duration::from_secs(15),
-        "took {waited:?}"
-    );
     let text = told.body["content"].as_str().unwrap_or_default();
     assert!(text.contains("keep trying"), "{text}");
     assert_eq!(told.body["flags"], 64, "told privately");
@@ -134,12 +130,6 @@ async fn a_huge_retry_after_is_cut_by_the_cap() {
         waited < std::time::Duration::from_secs(6),
         "took {waited:?}"
     );
-    let posts = fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.route() == channel_messages)
-        .count();
-    assert_eq!(posts, 1, "{}", bot.logs());
     eprintln!("a 60 s retry_after: the moderator was told after {waited:?}");
 }
 
