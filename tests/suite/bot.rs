@@ -602,13 +602,14 @@ async fn an_unreachable_discord_exits_75_for_a_later_restart() {
     assert!(!bot.logs().contains(FakeDiscord::TOKEN));
 }
 
-/// Item 14: at start-up only a 401 means a rejected token; a 403 or 404 on the first calls means DISCORD_API_URL
+/// Item 14: at start-up only a 401 means a rejected token; a 400, 403 or 404 on the first calls means DISCORD_API_URL
 /// points somewhere wrong. Exit 1 (a restart cannot help), naming the URL, never the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_403_or_404_at_start_up_is_a_configuration_error_naming_the_url() {
     for (method, route, status) in [
         ("GET", "/users/@me", 404),
         ("GET", "/users/@me", 403),
+        ("GET", "/users/@me", 400),
         ("GET", "/gateway/bot", 404),
     ] {
         let fake = FakeDiscord::start(FakeOptions::default()).await;
