@@ -17,7 +17,6 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::bot::{self, RunError};
-use crate::catalog::Catalog;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::locale::Locale;
@@ -137,7 +136,7 @@ pub fn run_from_env() -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    let catalog = match Catalog::load(config.data.as_deref()) {
+    let catalog = match crate::respond::load_catalog(config.data.as_deref()) {
         Ok(catalog) => catalog,
         Err(error) => {
             error!("{error}");
@@ -246,7 +245,7 @@ fn data_from_env() -> Option<PathBuf> {
 
 /// `scenebot check`: every problem on stderr and exit 2, or a summary table and exit 0.
 fn check(path: Option<PathBuf>) -> ExitCode {
-    let catalog = match Catalog::load(path.as_deref()) {
+    let catalog = match crate::respond::load_catalog(path.as_deref()) {
         Ok(catalog) => catalog,
         Err(error) => {
             eprintln!("{error}");
@@ -287,7 +286,7 @@ fn check(path: Option<PathBuf>) -> ExitCode {
 }
 
 fn load_for_cli(data: Option<PathBuf>) -> Result<Responder, ExitCode> {
-    Catalog::load(data.as_deref())
+    crate::respond::load_catalog(data.as_deref())
         .map(Responder::new)
         .map_err(|error| {
             eprintln!("{error}");

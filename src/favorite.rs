@@ -73,58 +73,8 @@ pub fn build_poll(
         .duration(std::time::Duration::from_secs(hours * 3600))
 }
 
-/// Why a poll was given up, kept with it (as [`CancelReason::code`]) and shown by `/favorite results` in the
-/// reader's language; the precise cause goes to the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelReason {
-    /// The poll message or its channel was deleted.
-    Deleted,
-    /// The bot lost access or permissions in the channel.
-    NoAccess,
-    /// Discord refused a request for another reason.
-    Refused,
-    /// Discord did not take the poll within [`POSTING_GIVE_UP_SECONDS`].
-    NotPosted,
-    /// Discord never returned the counts of the closed poll.
-    NoResults,
-}
-
 /// How long a poll may stay unposted (Discord failing or not answering) before it is given up.
 pub const POSTING_GIVE_UP_SECONDS: i64 = 3600;
-
-impl CancelReason {
-    /// The stable code kept in the database.
-    pub fn code(self) -> &'static str {
-        match self {
-            CancelReason::Deleted => "deleted",
-            CancelReason::NoAccess => "no-access",
-            CancelReason::Refused => "refused",
-            CancelReason::NotPosted => "not-posted",
-            CancelReason::NoResults => "no-results",
-        }
-    }
-
-    /// Reads a kept code; older versions kept English sentences, which read as [`CancelReason::Refused`] unless
-    /// they say what happened.
-    pub fn parse(kept: &str) -> CancelReason {
-        [
-            CancelReason::Deleted,
-            CancelReason::NoAccess,
-            CancelReason::Refused,
-            CancelReason::NotPosted,
-            CancelReason::NoResults,
-        ]
-        .into_iter()
-        .find(|reason| reason.code() == kept)
-        .unwrap_or(if kept.contains("deleted") {
-            CancelReason::Deleted
-        } else if kept.contains("access") {
-            CancelReason::NoAccess
-        } else {
-            CancelReason::Refused
-        })
-    }
-}
 
 /// The answer id Discord gave each scene of a poll, read from the poll Discord returns (`answers`: answer id and
 /// text, in Discord's order). Discord numbers answers itself, so ids are never assumed: each scene's answer is the

@@ -5,7 +5,7 @@
 
 mod moderation;
 
-pub use moderation::{DailyState, DailyStatus, PostFailure};
+pub use moderation::{CancelReason, DailyState, DailyStatus, PostFailure};
 
 /// A reply language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

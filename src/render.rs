@@ -21,9 +21,6 @@ pub fn no_mentions() -> CreateAllowedMentions {
     CreateAllowedMentions::new()
 }
 
-/// Between the items of a list shown on one line (alternative titles).
-pub const LIST_SEPARATOR: &str = " · ";
-
 /// A message's visible parts: embeds and component rows.
 #[derive(Debug, Clone, Default)]
 pub struct Card {
@@ -149,6 +146,28 @@ impl ComponentAction {
     }
 }
 
+/// Every scene whose card, in either language, would pass Discord's 6,000 characters per message: the part of a
+/// dataset's validation that depends on how cards render (see `respond::load_catalog`).
+pub fn card_problems(catalog: &Catalog) -> Vec<crate::catalog::Problem> {
+    let mut problems = Vec::new();
+    for (index, scene) in catalog.scenes.iter().enumerate() {
+        for locale in Locale::ALL {
+            let total = scene_card(catalog, scene, locale).total_embed_chars();
+            if total > limits::EMBED_TOTAL {
+                problems.push(crate::catalog::Problem::at(
+                    &format!("scenes[{index}]"),
+                    format!(
+                        "the {} card is {total} characters; Discord allows {} per message",
+                        locale.code(),
+                        limits::EMBED_TOTAL
+                    ),
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// The card of one scene: embed, the "Another scene" button, the clip search and the See Also link.
 pub fn scene_card(catalog: &Catalog, scene: &Scene, locale: Locale) -> Card {
     let another = ComponentAction::AnotherScene {
@@ -244,7 +263,7 @@ fn card_with_another(
         embed = embed.field(
             strings.also_known_as,
             clamp(
-                &drama.alt_titles.join(LIST_SEPARATOR),
+                &drama.alt_titles.join(limits::LIST_SEPARATOR),
                 limits::EMBED_FIELD_VALUE,
             ),
             false,

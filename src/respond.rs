@@ -13,6 +13,17 @@ use crate::pick;
 use crate::render::{self, AboutFacts, ComponentAction};
 use crate::search::{Lookup, SearchIndex};
 
+/// Loads a dataset (the bundled one when `path` is `None`) and validates it whole: its data, and that every card
+/// fits Discord. The one loader of the bot, `check` and `preview`.
+pub fn load_catalog(path: Option<&std::path::Path>) -> Result<Catalog, crate::catalog::LoadError> {
+    Catalog::load_with(path, render::card_problems)
+}
+
+/// [`load_catalog`] for dataset text; `file` names it in messages.
+pub fn parse_catalog(file: &str, json: &str) -> Result<Catalog, crate::catalog::LoadError> {
+    Catalog::from_json_with(file, json, render::card_problems)
+}
+
 /// A slash command the core answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

@@ -3,13 +3,11 @@
 //! Names stay English everywhere; descriptions carry Korean localizations. All four work in servers, in DMs with
 //! the bot and as a user-installed app, so a fan can share a scene anywhere.
 
-use std::sync::atomic::Ordering;
-
-use serenity::all::{CreateAutocompleteResponse, CreateInteractionResponse, GuildId};
+use serenity::all::{CreateAutocompleteResponse, GuildId};
 use tracing::{error, info};
 
+use super::interaction::{locale_of, reply};
 use super::{Context, Data, Error};
-use crate::locale::Locale;
 use crate::render::AboutFacts;
 use crate::respond::Command;
 
@@ -71,50 +69,6 @@ fn registration_failure(error: &serenity::Error) -> String {
         ),
     }
 }
-/// The server's language (for public messages: polls, results, daily posts), English outside servers.
-pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
-    match ctx {
-        poise::Context::Application(app) => app
-            .interaction
-            .guild_locale
-            .as_deref()
-            .map_or(Locale::En, Locale::from_discord),
-        poise::Context::Prefix(_) => Locale::En,
-    }
-}
-
-/// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
-pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    let reply = poise::CreateReply::default()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(crate::render::no_mentions());
-    super::discord::capped(ctx.data().call_cap, ctx.send(reply)).await?;
-    Ok(())
-}
-
-/// Defers the reply ephemerally (Discord shows "thinking…" to the user alone); cut after the call cap.
-pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
-    super::discord::capped(ctx.data().call_cap, ctx.defer_ephemeral()).await?;
-    Ok(())
-}
-
-/// The reply language of this interaction.
-pub fn locale_of(ctx: Context<'_>) -> Locale {
-    ctx.locale().map_or(Locale::En, Locale::from_discord)
-}
-
-/// Sends the core's response as this interaction's reply: the one place commands send.
-pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Result<(), Error> {
-    if let poise::Context::Application(app) = ctx {
-        // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
-        let cap = ctx.data().call_cap;
-        super::discord::capped(cap, app.interaction.create_response(ctx.http(), response)).await?;
-        app.has_sent_initial_response.store(true, Ordering::SeqCst);
-    }
-    Ok(())
-}
-
 /// Runs `command` through the core and replies.
 async fn answer(ctx: Context<'_>, command: Command) -> Result<(), Error> {
     let data = ctx.data();

@@ -14,8 +14,8 @@ use serenity::all::{
 };
 use tracing::{error, info, warn};
 
-use super::commands::tell;
 use super::discord::{self, Failure};
+use super::interaction::tell;
 use super::{gate, Context, Data, Error};
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
 use crate::locale::{DailyState, DailyStatus, Locale, PostFailure};
@@ -73,7 +73,7 @@ pub async fn set(
     #[description_localized("ko", "매일 장면과 함께 멘션할 역할 (선택)")]
     role: Option<Role>,
 ) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -86,7 +86,7 @@ pub async fn set(
         return tell(ctx, locale.bad_zone(&render::quote_user_text(&zone_text))).await;
     };
     // Reading another channel's permissions takes up to three calls: answer Discord first.
-    super::commands::defer_ephemeral(ctx).await?;
+    super::interaction::defer_ephemeral(ctx).await?;
     if let Err(refusal) = gate::channel_allows(
         ctx,
         guild_id,
@@ -107,7 +107,7 @@ pub async fn set(
         time: time.clone(),
         timezone: zone.name().to_owned(),
         role_id: role.as_ref().map(|r| r.id.get()),
-        locale: super::commands::guild_locale_of(ctx).code().to_owned(),
+        locale: super::interaction::guild_locale_of(ctx).code().to_owned(),
     };
     let now = data.clock.now();
     data.store
@@ -139,7 +139,7 @@ fn next_post_at(now: i64, time: &str, zone: &str) -> Option<i64> {
     description_localized("ko", "매일 장면을 꺼요 (설정은 남아요)")
 )]
 pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -159,7 +159,7 @@ pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
     description_localized("ko", "다음 매일 장면은 언제인지, 지난번은 어땠는지")
 )]
 pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -215,11 +215,11 @@ fn scene_ids(data: &Data) -> Vec<String> {
     description_localized("ko", "다음 매일 장면을 지금 바로 올려요")
 )]
 pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    super::commands::defer_ephemeral(ctx).await?;
+    super::interaction::defer_ephemeral(ctx).await?;
     let data = ctx.data();
     let guild = guild_id.get();
     let Some(record) = data.store.call(move |store| store.daily(guild)).await? else {
@@ -301,7 +301,7 @@ async fn send_post(
     };
     let locale = Locale::from_discord(&record.locale);
     let channel = ChannelId::new(record.channel_id);
-    let headline = locale.choose("🌅 Today's Park Seo-joon scene", "🌅 오늘의 박서준 장면");
+    let headline = locale.daily_headline();
     let sent = discord::with_retries("posting the daily scene", data.call_cap, || {
         let mut message = render::posted_scene_card(catalog, scene, locale, marker)
             .into_channel_message()

@@ -122,7 +122,7 @@ async fn tell_user(
     ctx: super::Context<'_>,
     text: impl Fn(&crate::locale::Strings) -> &'static str,
 ) {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let reply = poise::CreateReply::default()
         .content(text(locale.strings()))
         .ephemeral(true)

@@ -17,14 +17,12 @@ use serenity::all::{
 };
 use tracing::{error, info, warn};
 
-use super::commands::tell;
 use super::discord::{self, Failure};
 use super::gate;
+use super::interaction::tell;
 use super::{Context, Data, Error};
-use crate::favorite::{
-    self, CancelReason, PollPlan, Tally, DEFAULT_HOURS, MAX_HOURS, POSTING_GIVE_UP_SECONDS,
-};
-use crate::locale::Locale;
+use crate::favorite::{self, PollPlan, Tally, DEFAULT_HOURS, MAX_HOURS, POSTING_GIVE_UP_SECONDS};
+use crate::locale::{CancelReason, Locale};
 use crate::render;
 use crate::store::{NewPoll, PollRecord, PollState};
 
@@ -78,8 +76,8 @@ pub async fn favorite(_ctx: Context<'_>) -> Result<(), Error> {
 /// The reply language of this interaction, and the server's (for public messages).
 fn locales(ctx: Context<'_>) -> (Locale, Locale) {
     (
-        super::commands::locale_of(ctx),
-        super::commands::guild_locale_of(ctx),
+        super::interaction::locale_of(ctx),
+        super::interaction::guild_locale_of(ctx),
     )
 }
 
@@ -107,7 +105,7 @@ pub async fn start(
         return Ok(());
     };
     // Reading another channel's permissions takes up to three calls: answer Discord first.
-    super::commands::defer_ephemeral(ctx).await?;
+    super::interaction::defer_ephemeral(ctx).await?;
     let hours = hours.unwrap_or(DEFAULT_HOURS).clamp(1, MAX_HOURS);
     let channel_id = channel.map_or(ctx.channel_id(), |c| c.id);
     if let Err(refusal) = gate::channel_allows(
@@ -275,7 +273,7 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    super::commands::defer_ephemeral(ctx).await?;
+    super::interaction::defer_ephemeral(ctx).await?;
     let data = ctx.data();
     let guild = guild_id.get();
     let open = data.store.call(move |store| store.open_poll(guild)).await?;
@@ -349,7 +347,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
                 .map(|m| discord::message_link(poll.guild_id, poll.channel_id, m));
             let card =
                 favorite::results_card(&data.responder.catalog, &tally, locale, link.as_deref());
-            super::commands::reply(
+            super::interaction::reply(
                 ctx,
                 CreateInteractionResponse::Message(card.into_interaction_message()),
             )
@@ -378,7 +376,7 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     let standings = favorite::leaderboard(&tallies);
     let card =
         favorite::leaderboard_card(&data.responder.catalog, &standings, tallies.len(), locale);
-    super::commands::reply(
+    super::interaction::reply(
         ctx,
         CreateInteractionResponse::Message(card.into_interaction_message()),
     )

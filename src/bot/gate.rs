@@ -8,8 +8,8 @@ use std::time::Duration;
 use serenity::all::{ChannelId, Context as SerenityContext, GuildId, Member, Permissions};
 use tracing::warn;
 
-use super::commands::tell;
 use super::discord::{with_retries, Failure};
+use super::interaction::tell;
 use super::{Context, Error};
 use crate::locale::Locale;
 
@@ -58,7 +58,7 @@ async fn require(ctx: Context<'_>, permission: Permissions) -> Result<bool, Erro
     if member_can(ctx, permission) {
         return Ok(true);
     }
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     tell(ctx, locale.member_needs(permission)).await?;
     Ok(false)
 }

@@ -5,6 +5,7 @@
 //! - [`daily`]: `/daily` and its scheduler: one post a day per server, claimed before sending.
 //! - [`favorite`]: `/favorite` polls and their scheduler, exactly once through SQLite.
 //! - [`discord`]: bounded retries, failure kinds, finding the bot's own message in a channel.
+//! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
 //! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
 //! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
@@ -17,6 +18,7 @@ pub mod events;
 pub mod favorite;
 pub mod gate;
 pub mod health;
+pub mod interaction;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,7 +4,6 @@
 use serenity::all::Permissions;
 
 use super::Locale;
-use crate::favorite::CancelReason;
 
 /// The permissions users meet in our messages, with their names in Discord's English and Korean interfaces.
 const PERMISSION_NAMES: [(Permissions, &str, &str); 8] = [
@@ -238,6 +237,11 @@ impl Locale {
         }
     }
 
+    /// The line above a daily post's card.
+    pub fn daily_headline(self) -> &'static str {
+        self.choose("🌅 Today's Park Seo-joon scene", "🌅 오늘의 박서준 장면")
+    }
+
     /// `/daily off`: whether it was on.
     pub fn daily_off(self, was_on: bool) -> &'static str {
         if was_on {
@@ -350,6 +354,56 @@ impl Locale {
             });
         }
         lines.join("\n")
+    }
+}
+
+/// Why a poll was given up, kept with it (as [`CancelReason::code`]) and shown by `/favorite results` in the
+/// reader's language; the precise cause goes to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The poll message or its channel was deleted.
+    Deleted,
+    /// The bot lost access or permissions in the channel.
+    NoAccess,
+    /// Discord refused a request for another reason.
+    Refused,
+    /// Discord did not take the poll within an hour.
+    NotPosted,
+    /// Discord never returned the counts of the closed poll.
+    NoResults,
+}
+
+impl CancelReason {
+    /// The stable code kept in the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            CancelReason::Deleted => "deleted",
+            CancelReason::NoAccess => "no-access",
+            CancelReason::Refused => "refused",
+            CancelReason::NotPosted => "not-posted",
+            CancelReason::NoResults => "no-results",
+        }
+    }
+
+    /// Reads a kept code; older versions kept English sentences, which read as [`CancelReason::Refused`] unless
+    /// they say what happened.
+    pub fn parse(kept: &str) -> CancelReason {
+        [
+            CancelReason::Deleted,
+            CancelReason::NoAccess,
+            CancelReason::Refused,
+            CancelReason::NotPosted,
+            CancelReason::NoResults,
+        ]
+        .into_iter()
+        .find(|reason| reason.code() == kept)
+        .unwrap_or(if kept.contains("deleted") {
+            CancelReason::Deleted
+        } else if kept.contains("access") {
+            CancelReason::NoAccess
+        } else {
+            CancelReason::Refused
+        })
     }
 }
 
