@@ -56,7 +56,9 @@ fn claims(c: &mut Criterion) {
             role_id: None,
             locale: Locale::En,
         };
-        store.set_daily(&settings, 0).unwrap_or_else(|e| panic!("{e}"));
+        store
+            .set_daily(&settings, 0)
+            .unwrap_or_else(|e| panic!("{e}"));
         c.bench_function(&format!("{name}: claim and release a poll"), |b| {
             b.iter(|| {
                 let _ = store.claim_poll(id, 1_000);
@@ -64,13 +66,16 @@ fn claims(c: &mut Criterion) {
             })
         });
         let mut day = 0u32;
-        c.bench_function(&format!("{name}: claim a new day's post (draw from the bag)"), |b| {
-            b.iter(|| {
-                day += 1;
-                let date = format!("d{day}");
-                let _ = store.claim_daily(1, &date, 1_000, |_| Some("a".to_owned()));
-            })
-        });
+        c.bench_function(
+            &format!("{name}: claim a new day's post (draw from the bag)"),
+            |b| {
+                b.iter(|| {
+                    day += 1;
+                    let date = format!("d{day}");
+                    let _ = store.claim_daily(1, &date, 1_000, |_| Some("a".to_owned()));
+                })
+            },
+        );
         c.bench_function(&format!("{name}: claim a poll through Store::call"), |b| {
             b.iter(|| {
                 runtime.block_on(async {

@@ -196,21 +196,35 @@ impl Catalog {
         Catalog::from_json(BUNDLED_NAME, BUNDLED_JSON)
     }
 
-    /// Loads and validates a dataset file, or the bundled one when `path` is `None`.
-    pub fn load(path: Option<&Path>) -> Result<Catalog, LoadError> {
+    /// Loads and validates a dataset file, or the bundled one when `path` is `None`; `more` adds the checks of
+    /// the layers above (how the scenes render: `respond::load_catalog`), which this module does not know.
+    pub fn load_with(
+        path: Option<&Path>,
+        more: impl Fn(&Catalog) -> Vec<Problem>,
+    ) -> Result<Catalog, LoadError> {
         let Some(path) = path else {
-            return Catalog::bundled();
+            return Catalog::from_json_with(BUNDLED_NAME, BUNDLED_JSON, more);
         };
         let name = path.display().to_string();
         let json = std::fs::read_to_string(path).map_err(|error| LoadError {
             file: name.clone(),
             problems: vec![Problem::at("", format!("cannot read the file: {error}"))],
         })?;
-        Catalog::from_json(&name, &json)
+        Catalog::from_json_with(&name, &json, more)
     }
 
-    /// Parses and validates dataset text; `file` names it in messages.
+    /// Parses and validates dataset text (its data: types, fields, limits of each text); `file` names it in
+    /// messages.
     pub fn from_json(file: &str, json: &str) -> Result<Catalog, LoadError> {
+        Catalog::from_json_with(file, json, |_| Vec::new())
+    }
+
+    /// [`Catalog::from_json`], with `more` checks once the data itself is sound.
+    pub fn from_json_with(
+        file: &str,
+        json: &str,
+        more: impl Fn(&Catalog) -> Vec<Problem>,
+    ) -> Result<Catalog, LoadError> {
         let fail = |problems| LoadError {
             file: file.to_owned(),
             problems,
@@ -221,7 +235,10 @@ impl Catalog {
         deserializer
             .end()
             .map_err(|error| fail(vec![Problem::from_json(error)]))?;
-        let problems = catalog.problems();
+        let mut problems = catalog.problems();
+        if problems.is_empty() {
+            problems = more(&catalog);
+        }
         if problems.is_empty() {
             Ok(catalog)
         } else {
@@ -299,23 +316,6 @@ impl Catalog {
                 earlier.iter().map(|s| &s.poll_label),
             );
         }
-        if check.problems.is_empty() {
-            for (index, scene) in self.scenes.iter().enumerate() {
-                for locale in crate::locale::Locale::ALL {
-                    let total = crate::render::scene_card(self, scene, locale).total_embed_chars();
-                    if total > limits::EMBED_TOTAL {
-                        check.fail(
-                            &format!("scenes[{index}]"),
-                            format!(
-                                "the {} card is {total} characters; Discord allows {} per message",
-                                locale.code(),
-                                limits::EMBED_TOTAL
-                            ),
-                        );
-                    }
-                }
-            }
-        }
         check.problems
     }
 }
@@ -350,7 +350,7 @@ impl Scene {
         }
         let joined = drama
             .alt_titles
-            .join(crate::render::LIST_SEPARATOR)
+            .join(limits::LIST_SEPARATOR)
             .chars()
             .count();
         if joined > limits::EMBED_FIELD_VALUE {
@@ -564,7 +564,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn at(path: &str, message: String) -> Problem {
+    /// A problem at a field path (empty for the whole file), without a position.
+    pub fn at(path: &str, message: String) -> Problem {
         Problem {
             path: path.to_owned(),
             position: None,

@@ -1,4 +1,5 @@
-//! The command line: `scenebot [run]`, `scenebot check [PATH]`, `scenebot preview "/scene drama:hwarang"`.
+//! The command line: `scenebot [run]`, `scenebot check [PATH]`, `scenebot preview "/scene drama:hwarang"`;
+//! and, for `run`, what belongs to the process: logging, settings from the environment, signals, exit codes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,14 +8,42 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use rand::SeedableRng;
 
-use crate::catalog::Catalog;
+use std::sync::Arc;
+
+use tracing::{error, warn};
+use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::bot::{self, RunError};
+use crate::clock::SystemClock;
+use crate::config::Config;
 use crate::locale::Locale;
 use crate::preview;
 use crate::render::AboutFacts;
 use crate::respond::{Command, Responder};
+use crate::store::Store;
 
+/// Exit code when retrying cannot help: a missing or rejected token, a wrong `DISCORD_API_URL`, a database that is
+/// not ours or is locked. A supervisor should not restart (the README's systemd unit does not).
+pub const EXIT_FATAL: u8 = 1;
 /// Exit code for invalid input (a bad dataset or command line).
 pub const EXIT_INVALID: u8 = 2;
+/// Exit code for failures worth a restart later (sysexits' EX_TEMPFAIL): Discord could not be reached.
+pub const EXIT_TEMPFAIL: u8 = 75;
+
+/// The log filter when `RUST_LOG` is unset: our info lines and the libraries' warnings.
+pub const DEFAULT_LOG_FILTER: &str = "scenebot=info,serenity=warn,poise=warn";
+
+/// Log targets held at `info` or quieter whatever `RUST_LOG` says: at debug and trace they log every websocket
+/// frame as hex and decimal bytes, the IDENTIFY frame (and so the bot token) included.
+pub const FRAME_LOGGERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
+/// serenity's HTTP layer, held at `warn` or quieter whatever `RUST_LOG` says: its `#[instrument]` spans (at
+/// `info`) carry each request's route, interaction tokens included, and print it beside every debug or trace line
+/// logged during the request.
+pub const HTTP_SPANS: &str = "serenity::http";
 
 /// scenebot: Park Seo-joon's best-loved K-drama kiss scenes, on Discord.
 #[derive(Debug, Parser)]
@@ -70,7 +99,7 @@ pub fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     match cli.action.unwrap_or(Action::Run) {
-        Action::Run => crate::bot::run_from_env(),
+        Action::Run => run_from_env(),
         Action::Check { path } => check(path.or_else(data_from_env)),
         Action::Preview {
             line,
@@ -97,6 +126,122 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Runs the bot with settings from the environment until SIGINT or SIGTERM; the process exit code.
+pub fn run_from_env() -> ExitCode {
+    init_logging();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            error!("{error}");
+            return ExitCode::from(EXIT_FATAL);
+        }
+    };
+    let catalog = match crate::respond::load_catalog(config.data.as_deref()) {
+        Ok(catalog) => catalog,
+        Err(error) => {
+            error!("{error}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            error!("cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_FATAL);
+        }
+    };
+    let store = match Store::open(&config.database) {
+        Ok(store) => store,
+        Err(error) => {
+            error!("cannot open the database: {error}");
+            // PostgreSQL out of reach may come back: a supervisor restarts with back-off.
+            return ExitCode::from(if error.is_transient() {
+                EXIT_TEMPFAIL
+            } else {
+                EXIT_FATAL
+            });
+        }
+    };
+    let clock = Arc::new(SystemClock);
+    match runtime.block_on(bot::run(config, catalog, store, clock, wait_for_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            error!("{error}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+/// The process exit code for why the bot stopped.
+pub fn exit_code(error: &RunError) -> u8 {
+    match error {
+        RunError::Fatal(_) => EXIT_FATAL,
+        RunError::Transient(_) => EXIT_TEMPFAIL,
+    }
+}
+
+/// The log filter: `rust_log` (RUST_LOG's syntax; [`DEFAULT_LOG_FILTER`] when unset or unreadable), then every
+/// [`FRAME_LOGGERS`] target capped at `info` and [`HTTP_SPANS`] at `warn`. The caps are a second filter every span
+/// and event must also pass, so no directive in `rust_log` can lift them, however specific its target
+/// (`tungstenite::protocol=trace` included).
+pub fn log_filter<S>(rust_log: Option<&str>) -> impl Layer<S> + Send + Sync
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let requested = rust_log
+        .filter(|directives| !directives.trim().is_empty())
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let caps = FRAME_LOGGERS
+        .iter()
+        .fold(
+            Targets::new().with_default(LevelFilter::TRACE),
+            |targets, target| targets.with_target(*target, LevelFilter::INFO),
+        )
+        .with_target(HTTP_SPANS, LevelFilter::WARN);
+    requested.and_then(caps)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` through [`log_filter`].
+fn init_logging() {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let _ = tracing_subscriber::registry()
+        .with(log_filter(rust_log.as_deref()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .try_init();
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                warn!("cannot listen for SIGTERM ({error}); Ctrl-C still works");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 fn data_from_env() -> Option<PathBuf> {
     std::env::var_os("SCENEBOT_DATA")
         .filter(|v| !v.is_empty())
@@ -105,7 +250,7 @@ fn data_from_env() -> Option<PathBuf> {
 
 /// `scenebot check`: every problem on stderr and exit 2, or a summary table and exit 0.
 fn check(path: Option<PathBuf>) -> ExitCode {
-    let catalog = match Catalog::load(path.as_deref()) {
+    let catalog = match crate::respond::load_catalog(path.as_deref()) {
         Ok(catalog) => catalog,
         Err(error) => {
             eprintln!("{error}");
@@ -146,7 +291,7 @@ fn check(path: Option<PathBuf>) -> ExitCode {
 }
 
 fn load_for_cli(data: Option<PathBuf>) -> Result<Responder, ExitCode> {
-    Catalog::load(data.as_deref())
+    crate::respond::load_catalog(data.as_deref())
         .map(Responder::new)
         .map_err(|error| {
             eprintln!("{error}");
@@ -223,5 +368,50 @@ fn print_out(text: &str) -> ExitCode {
             eprintln!("scenebot: cannot write the output: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    /// Whether an event of `level` from `target` passes the filter built from `rust_log`.
+    fn passes(rust_log: &str, target_is_frame_logger: bool, level: Level) -> bool {
+        let subscriber = tracing_subscriber::registry().with(log_filter(Some(rust_log)));
+        tracing::subscriber::with_default(subscriber, || match (target_is_frame_logger, level) {
+            (true, Level::TRACE) => {
+                tracing::enabled!(target: "tungstenite::protocol", Level::TRACE)
+            }
+            (true, Level::DEBUG) => tracing::enabled!(target: "tokio_tungstenite", Level::DEBUG),
+            (true, _) => tracing::enabled!(target: "tungstenite::protocol", Level::INFO),
+            (false, _) => tracing::enabled!(target: "scenebot::bot", Level::TRACE),
+        })
+    }
+
+    #[test]
+    fn no_rust_log_lifts_the_capped_targets() {
+        for rust_log in [
+            "trace",
+            "tungstenite=trace",
+            "tungstenite::protocol=trace,tokio_tungstenite=trace",
+            "debug,tungstenite[frame]=trace",
+        ] {
+            assert!(!passes(rust_log, true, Level::TRACE), "{rust_log}");
+            assert!(!passes(rust_log, true, Level::DEBUG), "{rust_log}");
+        }
+        // serenity's HTTP spans, which carry interaction tokens, stay off below warn.
+        for rust_log in ["trace", "serenity=trace", "serenity::http::client=info"] {
+            let subscriber = tracing_subscriber::registry().with(log_filter(Some(rust_log)));
+            let span_on = tracing::subscriber::with_default(
+                subscriber,
+                || tracing::enabled!(target: "serenity::http::client", Level::INFO),
+            );
+            assert!(!span_on, "{rust_log}");
+        }
+        // The rest of RUST_LOG still works, and the frame loggers keep their warnings and info lines.
+        assert!(passes("trace", false, Level::TRACE));
+        assert!(passes("trace", true, Level::INFO));
+        assert!(!passes("warn", true, Level::INFO));
     }
 }

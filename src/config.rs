@@ -249,6 +249,14 @@ impl Config {
     }
 }
 
+/// The path of `DISCORD_API_URL`, when it has one: serenity appends `/api/v10/…` to the base URL itself, so
+/// `https://host/api/v10` would send every call to `https://host/api/v10/api/v10/…`. None for a bare base URL.
+pub fn api_url_path(api_url: &str) -> Option<String> {
+    let url = url::Url::parse(api_url).ok()?;
+    let path = url.path().trim_end_matches('/');
+    (!path.is_empty()).then(|| path.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +371,16 @@ mod tests {
         ])
         .err();
         assert!(error.is_some_and(|e| e.to_string().starts_with("SCENEBOT_DATABASE is invalid")));
+    }
+
+    #[test]
+    fn an_api_url_with_a_path_is_noticed() {
+        assert_eq!(api_url_path("http://127.0.0.1:3000"), None);
+        assert_eq!(api_url_path("https://proxy.example/"), None);
+        assert_eq!(
+            api_url_path("https://spacebar.example/api/v10"),
+            Some("/api/v10".to_owned())
+        );
     }
 
     #[test]

@@ -73,6 +73,41 @@ pub fn build_poll(
         .duration(std::time::Duration::from_secs(hours * 3600))
 }
 
+/// How long a poll may stay unposted (Discord failing or not answering) before it is given up.
+pub const POSTING_GIVE_UP_SECONDS: i64 = 3600;
+
+/// The answer id Discord gave each scene of a poll, read from the poll Discord returns (`answers`: answer id and
+/// text, in Discord's order). Discord numbers answers itself, so ids are never assumed: each scene's answer is the
+/// one showing its poll label, or, for answers without text, the one in its position. `None` when the answers do not
+/// fit the scenes (a poll we did not make, or fields missing): the caller tries again rather than guess.
+pub fn answer_ids(
+    catalog: &Catalog,
+    scene_ids: &[String],
+    answers: &[(u64, Option<String>)],
+) -> Option<Vec<u64>> {
+    if answers.len() != scene_ids.len() {
+        return None;
+    }
+    let ids: Vec<u64> = scene_ids
+        .iter()
+        .enumerate()
+        .map(|(position, scene_id)| {
+            let label = catalog
+                .scene(scene_id)
+                .map(|scene| clamp(&scene.poll_label, limits::POLL_ANSWER));
+            answers
+                .iter()
+                .find(|(_, text)| text.is_some() && text.as_deref() == label.as_deref())
+                .or_else(|| answers.get(position).filter(|(_, text)| text.is_none()))
+                .map(|(id, _)| *id)
+        })
+        .collect::<Option<_>>()?;
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    (distinct.len() == ids.len()).then_some(ids)
+}
+
 /// Votes per scene of one finished poll, in answer order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
@@ -81,16 +116,20 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Reads Discord's `answer_counts` (answer id → count); answers nobody chose are absent there and count 0.
-    pub fn from_answer_counts(scene_ids: &[String], counts: &[(u64, u32)]) -> Tally {
+    /// Reads Discord's `answer_counts` (answer id → count), given the answer id Discord gave each scene
+    /// (`answer_ids[i]` is `scene_ids[i]`'s, from [`answer_ids`]); answers nobody chose are absent and count 0.
+    pub fn from_answer_counts(
+        scene_ids: &[String],
+        answer_ids: &[u64],
+        counts: &[(u64, u32)],
+    ) -> Tally {
         let votes = scene_ids
             .iter()
-            .enumerate()
-            .map(|(index, id)| {
-                let answer_id = index as u64 + 1;
+            .zip(answer_ids)
+            .map(|(id, answer_id)| {
                 let count = counts
                     .iter()
-                    .filter(|(a, _)| *a == answer_id)
+                    .filter(|(a, _)| a == answer_id)
                     .map(|(_, c)| *c)
                     .sum();
                 (id.clone(), count)
@@ -325,7 +364,8 @@ mod tests {
 
     #[test]
     fn answer_counts_become_a_tally_with_zeros() {
-        let tally = Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[(1, 3), (3, 5)]);
+        let tally =
+            Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[1, 2, 3], &[(1, 3), (3, 5)]);
         assert_eq!(
             tally.votes,
             vec![("a".into(), 3), ("b".into(), 0), ("c".into(), 5)]
@@ -336,11 +376,43 @@ mod tests {
 
     #[test]
     fn a_tie_names_co_winners_never_one_winner() {
-        let tally = Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[(1, 4), (2, 4), (3, 1)]);
+        let tally = Tally::from_answer_counts(
+            &ids(&["a", "b", "c"]),
+            &[1, 2, 3],
+            &[(1, 4), (2, 4), (3, 1)],
+        );
         assert_eq!(tally.outcome(), Outcome::Tie(ids(&["a", "b"])));
-        let nobody = Tally::from_answer_counts(&ids(&["a", "b"]), &[]);
+        let nobody = Tally::from_answer_counts(&ids(&["a", "b"]), &[1, 2], &[]);
         assert_eq!(nobody.outcome(), Outcome::NoVotes);
         assert_eq!(nobody.total(), 0);
+    }
+
+    #[test]
+    fn answer_ids_come_from_discord_never_from_positions() {
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let scene_ids: Vec<String> = catalog
+            .scenes
+            .iter()
+            .take(3)
+            .map(|s| s.id.clone())
+            .collect();
+        let label = |i: usize| Some(clamp(&catalog.scenes[i].poll_label, limits::POLL_ANSWER));
+        // Discord numbered the answers its own way and listed them in another order.
+        let answers = vec![(40, label(2)), (7, label(0)), (19, label(1))];
+        let ids = answer_ids(&catalog, &scene_ids, &answers);
+        assert_eq!(ids, Some(vec![7, 19, 40]));
+        let tally = Tally::from_answer_counts(&scene_ids, &[7, 19, 40], &[(40, 2), (7, 1)]);
+        assert_eq!(tally.votes[2], (scene_ids[2].clone(), 2));
+        assert_eq!(tally.votes[1], (scene_ids[1].clone(), 0));
+        // Answers without text fall back to their position; a count that does not fit is no answer at all.
+        let untitled = vec![(5, None), (6, None), (9, None)];
+        assert_eq!(
+            answer_ids(&catalog, &scene_ids, &untitled),
+            Some(vec![5, 6, 9])
+        );
+        assert_eq!(answer_ids(&catalog, &scene_ids, &untitled[..2]), None);
+        let foreign = vec![(1, Some("?".to_owned())), (2, label(1)), (3, label(2))];
+        assert_eq!(answer_ids(&catalog, &scene_ids, &foreign), None);
     }
 
     #[test]
@@ -354,9 +426,9 @@ mod tests {
     #[test]
     fn the_leaderboard_sums_its_polls() {
         let polls = vec![
-            Tally::from_answer_counts(&ids(&["a", "b"]), &[(1, 3), (2, 1)]),
-            Tally::from_answer_counts(&ids(&["a", "b"]), &[(1, 2), (2, 2)]),
-            Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[(3, 7)]),
+            Tally::from_answer_counts(&ids(&["a", "b"]), &[1, 2], &[(1, 3), (2, 1)]),
+            Tally::from_answer_counts(&ids(&["a", "b"]), &[1, 2], &[(1, 2), (2, 2)]),
+            Tally::from_answer_counts(&ids(&["a", "b", "c"]), &[1, 2, 3], &[(3, 7)]),
         ];
         let board = leaderboard(&polls);
         let find = |id: &str| board.iter().find(|s| s.scene_id == id).cloned();
@@ -431,7 +503,8 @@ mod tests {
             (vec![(1, 4), (2, 4)], "🤝"),
             (vec![], ""),
         ] {
-            let tally = Tally::from_answer_counts(&scene_ids, &counts);
+            let positions: Vec<u64> = (1..=scene_ids.len() as u64).collect();
+            let tally = Tally::from_answer_counts(&scene_ids, &positions, &counts);
             for locale in Locale::ALL {
                 let card = results_card(
                     &catalog,

@@ -1,13 +1,14 @@
 //! scenebot: a Discord bot that serves Park Seo-joon's best-loved K-drama kiss scenes.
 //!
 //! # Layout
-//! - [`catalog`]: the dataset's plain types; loading and validation with precise messages.
+//! - [`catalog`]: the dataset's plain types; loading and validation of the data with precise messages.
 //! - [`limits`]: Discord's size limits and clamping, so every message fits by construction.
-//! - [`locale`]: English and Korean, and every fixed text users see.
+//! - [`locale`]: English and Korean, and every text users see (the moderator commands' replies included).
 //! - [`search`]: drama search the way fans type (typos, Hangul, initial consonants), for commands and autocomplete.
 //! - [`pick`]: uniform random choice that can leave the current scene out.
-//! - [`render`]: scene, list, See Also and about cards as serenity builders; component ids.
-//! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview).
+//! - [`render`]: scene, list, See Also and about cards as serenity builders; component ids; the card-size check.
+//! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview);
+//!   the one full dataset loader.
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
 //! - [`daily`]: the daily scene, the pure part: times, zones, DST-safe schedule, what is due, the shuffle bag.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
@@ -15,7 +16,7 @@
 //! - [`config`]: settings from the environment, with errors that name the variable.
 //! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records.
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
-//! - [`cli`]: `scenebot run | check | preview | complete`.
+//! - [`cli`]: `scenebot run | check | preview | complete`; logging, signals and exit codes for `run`.
 
 pub mod bot;
 pub mod catalog;

@@ -90,6 +90,9 @@ pub fn clamp(text: &str, max: usize) -> String {
     out
 }
 
+/// Between the items of a list shown on one line (alternative titles): its length counts against the field's limit.
+pub const LIST_SEPARATOR: &str = " · ";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,10 @@
 //! Command names stay English everywhere (users of similar bots find localized names confusing); descriptions and
 //! replies follow the interaction's locale: Korean for `ko`, English for everything else.
 
+mod moderation;
+
+pub use moderation::{CancelReason, DailyState, DailyStatus, PostFailure};
+
 /// A reply language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Locale {
@@ -129,6 +133,7 @@ impl Locale {
     /// "Over 3 finished polls" / "끝난 투표 3회 기준".
     pub fn polls_counted(self, polls: usize) -> String {
         match self {
+            Locale::En if polls == 1 => "Over 1 finished poll in this server".to_owned(),
             Locale::En => format!("Over {polls} finished polls in this server"),
             Locale::Ko => format!("이 서버에서 끝난 투표 {polls}회 기준"),
         }
@@ -241,7 +246,7 @@ static EN: Strings = Strings {
     about_title: "About scenebot",
     about_intro:
         "A fan bot for Park Seo-joon's best-loved K-drama kiss scenes: a scene card with `/scene`, \
-every scene with `/scenes`, and the article's See Also item with `/seealso`.",
+every scene with `/scenes`, and the article's See Also item with `/seealso`. Moderators run favorite-scene polls with `/favorite`, and server managers set up a scene a day with `/daily`.",
     about_dataset: "Dataset",
     about_source: "Source",
     about_version: "Version",
@@ -252,7 +257,7 @@ every scene with `/scenes`, and the article's See Also item with `/seealso`.",
     internal_error: "Sorry, something went wrong on our side. Please try again in a moment.",
     stale_component: "This card is from an older version of the bot. Run `/scene` for a fresh one.",
     unknown_command:
-        "This command is no longer available. Try `/scene`, `/scenes`, `/seealso` or `/about`.",
+        "This command is no longer available. Try `/scene`, `/scenes`, `/seealso`, `/about`, `/favorite` or `/daily`.",
     poll_question: "Which Park Seo-joon kiss scene is this server's favorite?",
     poll_winner: "This server's favorite scene",
     poll_no_votes: "No votes this time",
@@ -274,7 +279,7 @@ static KO: Strings = Strings {
     find_clip: "영상 찾기",
     clip_search_words: "키스신",
     see_also: "함께 보기",
-    all_scenes_title: "박서준 명장면 키스신 모음",
+    all_scenes_title: "박서준 키스신 명장면 모음",
     all_scenes_intro: "아래 메뉴에서 장면을 고르거나, `/scene`에 드라마 이름을 입력해 보세요.",
     open_scene: "장면 열기…",
     did_you_mean: "혹시 이 드라마인가요?",
@@ -282,18 +287,18 @@ static KO: Strings = Strings {
     about_title: "scenebot 소개",
     about_intro:
         "박서준 배우의 사랑받는 드라마 키스신을 소개하는 팬 봇이에요. `/scene`으로 장면 카드를, \
-`/scenes`로 전체 장면을, `/seealso`로 원문 기사의 함께 보기 항목을 볼 수 있어요.",
+`/scenes`로 전체 장면을, `/seealso`로 출처 기사의 '함께 보기' 항목을 볼 수 있어요. 운영진은 `/favorite`로 최애 장면 투표를 열고, 서버 관리자는 `/daily`로 매일 장면 게시를 설정할 수 있어요.",
     about_dataset: "데이터",
     about_source: "출처",
     about_version: "버전",
     about_uptime: "가동 시간",
     about_commands: "명령어",
     about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about`",
-    revision: "개정",
+    revision: "최종 수정",
     internal_error: "죄송해요, 봇에 문제가 생겼어요. 잠시 후 다시 시도해 주세요.",
     stale_component: "이전 버전 봇의 카드예요. `/scene`으로 새 카드를 받아 보세요.",
     unknown_command:
-        "더 이상 없는 명령어예요. `/scene`, `/scenes`, `/seealso`, `/about`을 써 보세요.",
+        "더 이상 지원하지 않는 명령어예요. `/scene`, `/scenes`, `/seealso`, `/about`, `/favorite`, `/daily`를 써 보세요.",
     poll_question: "이 서버 최애 박서준 키스신은?",
     poll_winner: "이 서버의 최애 장면",
     poll_no_votes: "이번에는 투표한 사람이 없어요",
@@ -320,5 +325,39 @@ mod tests {
     fn uptime_reads_well() {
         assert_eq!(Locale::En.uptime(3 * 3600 + 12 * 60 + 5), "3 h 12 min");
         assert_eq!(Locale::Ko.uptime(90_000), "1일 1시간 0분");
+    }
+
+    #[test]
+    fn every_command_is_named_where_users_look_for_them_and_counts_read_well() {
+        for locale in Locale::ALL {
+            let strings = locale.strings();
+            for command in [
+                "/scene",
+                "/scenes",
+                "/seealso",
+                "/about",
+                "/favorite",
+                "/daily",
+            ] {
+                assert!(
+                    strings.unknown_command.contains(command),
+                    "{locale:?} {command}"
+                );
+                if command != "/about" {
+                    assert!(
+                        strings.about_intro.contains(command),
+                        "{locale:?} {command}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            Locale::En.polls_counted(1),
+            "Over 1 finished poll in this server"
+        );
+        assert_eq!(
+            Locale::En.polls_counted(3),
+            "Over 3 finished polls in this server"
+        );
     }
 }

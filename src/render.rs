@@ -21,9 +21,6 @@ pub fn no_mentions() -> CreateAllowedMentions {
     CreateAllowedMentions::new()
 }
 
-/// Between the items of a list shown on one line (alternative titles).
-pub const LIST_SEPARATOR: &str = " · ";
-
 /// A message's visible parts: embeds and component rows.
 #[derive(Debug, Clone, Default)]
 pub struct Card {
@@ -97,9 +94,18 @@ pub enum ComponentAction {
     },
     /// The `/scenes` menu: show the selected scene.
     OpenSelected,
+    /// "Another scene" on a post the bot made on its own (a daily post): a private card for whoever clicks, so
+    /// nobody can replace the public post for everyone.
+    AnotherPrivately {
+        /// Which post this is ([`posted_scene_card`]'s marker), so the bot can find its own post again.
+        marker: String,
+        /// The scene on the card.
+        current: String,
+    },
 }
 
 const ANOTHER_PREFIX: &str = "scene:another:";
+const POSTED_PREFIX: &str = "scene:post:";
 const SHOW_PREFIX: &str = "scene:show:";
 const OPEN_SELECTED_ID: &str = "scenes:open";
 
@@ -110,6 +116,9 @@ impl ComponentAction {
             ComponentAction::AnotherScene { current } => format!("{ANOTHER_PREFIX}{current}"),
             ComponentAction::ShowScene { id } => format!("{SHOW_PREFIX}{id}"),
             ComponentAction::OpenSelected => OPEN_SELECTED_ID.to_owned(),
+            ComponentAction::AnotherPrivately { marker, current } => {
+                format!("{POSTED_PREFIX}{marker}:{current}")
+            }
         }
     }
 
@@ -121,6 +130,14 @@ impl ComponentAction {
             })
         } else if let Some(id) = custom_id.strip_prefix(SHOW_PREFIX) {
             Some(ComponentAction::ShowScene { id: id.to_owned() })
+        } else if let Some((marker, current)) = custom_id
+            .strip_prefix(POSTED_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+        {
+            Some(ComponentAction::AnotherPrivately {
+                marker: marker.to_owned(),
+                current: current.to_owned(),
+            })
         } else if custom_id == OPEN_SELECTED_ID {
             Some(ComponentAction::OpenSelected)
         } else {
@@ -129,8 +146,61 @@ impl ComponentAction {
     }
 }
 
+/// Every scene whose card, in either language, would pass Discord's 6,000 characters per message: the part of a
+/// dataset's validation that depends on how cards render (see `respond::load_catalog`).
+pub fn card_problems(catalog: &Catalog) -> Vec<crate::catalog::Problem> {
+    let mut problems = Vec::new();
+    for (index, scene) in catalog.scenes.iter().enumerate() {
+        for locale in Locale::ALL {
+            let total = scene_card(catalog, scene, locale).total_embed_chars();
+            if total > limits::EMBED_TOTAL {
+                problems.push(crate::catalog::Problem::at(
+                    &format!("scenes[{index}]"),
+                    format!(
+                        "the {} card is {total} characters; Discord allows {} per message",
+                        locale.code(),
+                        limits::EMBED_TOTAL
+                    ),
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// The card of one scene: embed, the "Another scene" button, the clip search and the See Also link.
 pub fn scene_card(catalog: &Catalog, scene: &Scene, locale: Locale) -> Card {
+    let another = ComponentAction::AnotherScene {
+        current: scene.id.clone(),
+    };
+    card_with_another(catalog, scene, locale, another)
+}
+
+/// The card of a post the bot makes on its own (a daily post): its "Another scene" button answers privately, and
+/// carries `marker` (letters, digits and `-`), which lets the bot recognise its own post in the channel after a
+/// crash ([`posted_marker`]).
+pub fn posted_scene_card(catalog: &Catalog, scene: &Scene, locale: Locale, marker: &str) -> Card {
+    let another = ComponentAction::AnotherPrivately {
+        marker: marker.to_owned(),
+        current: scene.id.clone(),
+    };
+    card_with_another(catalog, scene, locale, another)
+}
+
+/// The marker of a post made with [`posted_scene_card`], read from one of a message's button `custom_id`s.
+pub fn posted_marker(custom_id: &str) -> Option<String> {
+    match ComponentAction::parse(custom_id) {
+        Some(ComponentAction::AnotherPrivately { marker, .. }) => Some(marker),
+        _ => None,
+    }
+}
+
+fn card_with_another(
+    catalog: &Catalog,
+    scene: &Scene,
+    locale: Locale,
+    another: ComponentAction,
+) -> Card {
     let strings = locale.strings();
     let drama = &scene.drama;
     let (title, other_title) = match locale {
@@ -193,7 +263,7 @@ pub fn scene_card(catalog: &Catalog, scene: &Scene, locale: Locale) -> Card {
         embed = embed.field(
             strings.also_known_as,
             clamp(
-                &drama.alt_titles.join(LIST_SEPARATOR),
+                &drama.alt_titles.join(limits::LIST_SEPARATOR),
                 limits::EMBED_FIELD_VALUE,
             ),
             false,
@@ -222,15 +292,10 @@ pub fn scene_card(catalog: &Catalog, scene: &Scene, locale: Locale) -> Card {
     let mut buttons = Vec::new();
     if catalog.scenes.len() > 1 {
         buttons.push(
-            CreateButton::new(
-                ComponentAction::AnotherScene {
-                    current: scene.id.clone(),
-                }
-                .custom_id(),
-            )
-            .label(clamp(strings.another_scene, limits::BUTTON_LABEL))
-            .emoji(ReactionType::Unicode("🔀".to_owned()))
-            .style(ButtonStyle::Primary),
+            CreateButton::new(another.custom_id())
+                .label(clamp(strings.another_scene, limits::BUTTON_LABEL))
+                .emoji(ReactionType::Unicode("🔀".to_owned()))
+                .style(ButtonStyle::Primary),
         );
     }
     buttons.push(

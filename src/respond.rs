@@ -13,6 +13,17 @@ use crate::pick;
 use crate::render::{self, AboutFacts, ComponentAction};
 use crate::search::{Lookup, SearchIndex};
 
+/// Loads a dataset (the bundled one when `path` is `None`) and validates it whole: its data, and that every card
+/// fits Discord. The one loader of the bot, `check` and `preview`.
+pub fn load_catalog(path: Option<&std::path::Path>) -> Result<Catalog, crate::catalog::LoadError> {
+    Catalog::load_with(path, render::card_problems)
+}
+
+/// [`load_catalog`] for dataset text; `file` names it in messages.
+pub fn parse_catalog(file: &str, json: &str) -> Result<Catalog, crate::catalog::LoadError> {
+    Catalog::from_json_with(file, json, render::card_problems)
+}
+
 /// A slash command the core answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -105,14 +116,25 @@ impl Responder {
         let Some(action) = ComponentAction::parse(custom_id) else {
             return self.error(locale.strings().stale_component);
         };
+        let mut another_than = |current: &str| {
+            let exclude = catalog.position(current);
+            pick::random_scene(catalog.scenes.len(), exclude, rng)
+                .and_then(|i| catalog.scenes.get(i))
+        };
         match action {
-            ComponentAction::AnotherScene { current } => {
-                let exclude = catalog.position(&current);
-                match pick::random_scene(catalog.scenes.len(), exclude, rng)
-                    .and_then(|i| catalog.scenes.get(i))
-                {
-                    Some(scene) => CreateInteractionResponse::UpdateMessage(
-                        render::scene_card(catalog, scene, locale).into_interaction_message(),
+            ComponentAction::AnotherScene { current } => match another_than(&current) {
+                Some(scene) => CreateInteractionResponse::UpdateMessage(
+                    render::scene_card(catalog, scene, locale).into_interaction_message(),
+                ),
+                None => self.error(locale.strings().stale_component),
+            },
+            ComponentAction::AnotherPrivately { current, .. } => {
+                // The button sits on a public post the bot made: whoever clicks gets their own card.
+                match another_than(&current) {
+                    Some(scene) => CreateInteractionResponse::Message(
+                        render::scene_card(catalog, scene, locale)
+                            .into_interaction_message()
+                            .ephemeral(true),
                     ),
                     None => self.error(locale.strings().stale_component),
                 }

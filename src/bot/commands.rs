@@ -3,13 +3,11 @@
 //! Names stay English everywhere; descriptions carry Korean localizations. All four work in servers, in DMs with
 //! the bot and as a user-installed app, so a fan can share a scene anywhere.
 
-use std::sync::atomic::Ordering;
-
-use serenity::all::{CreateAutocompleteResponse, CreateInteractionResponse, GuildId};
+use serenity::all::{CreateAutocompleteResponse, GuildId};
 use tracing::{error, info};
 
+use super::interaction::{locale_of, reply};
 use super::{Context, Data, Error};
-use crate::locale::Locale;
 use crate::render::AboutFacts;
 use crate::respond::Command;
 
@@ -26,102 +24,51 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
 }
 
 /// Registers `commands` with one bulk overwrite (idempotent): on one guild when `guild` is set (instant), else
-/// globally. A failure is logged, not fatal: the commands registered before keep working.
+/// globally, cut after `cap`. A failure is logged, not fatal, and the log says what Discord did with it.
 pub async fn register(
     ctx: &serenity::all::Context,
     commands: &[poise::Command<Data, Error>],
     guild: Option<GuildId>,
+    cap: std::time::Duration,
 ) {
-    let result = match guild {
-        Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
-        None => poise::builtins::register_globally(ctx, commands).await,
+    let registration = async {
+        match guild {
+            Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
+            None => poise::builtins::register_globally(ctx, commands).await,
+        }
     };
+    let result = super::discord::capped(cap, registration).await;
     match (result, guild) {
         (Ok(()), Some(guild)) => {
             info!(count = commands.len(), guild = %guild, "commands registered on the guild")
         }
         (Ok(()), None) => info!(count = commands.len(), "commands registered globally"),
-        (Err(error), _) => {
-            error!("command registration failed: {error}; the previous registration stays in place")
-        }
+        (Err(error), _) => error!("{}", registration_failure(&error)),
     }
 }
 
-/// The server's language (for public messages: polls, results, daily posts), English outside servers.
-pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
-    match ctx {
-        poise::Context::Application(app) => app
-            .interaction
-            .guild_locale
-            .as_deref()
-            .map_or(Locale::En, Locale::from_discord),
-        poise::Context::Prefix(_) => Locale::En,
+/// What a failed registration means: only a refusal leaves the previous registration in place.
+fn registration_failure(error: &serenity::Error) -> String {
+    use serenity::all::HttpError;
+    let failure = super::discord::Failure::of(error);
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(_)) => format!(
+            "command registration refused ({}); the previous registration stays in place",
+            failure.text()
+        ),
+        // serenity decodes the answer after a 2xx: only a successful call gets this far.
+        serenity::Error::Json(_) => format!(
+            "command registration: Discord accepted it (HTTP success) but its answer could not be read ({}); \
+             the commands as sent are most likely registered",
+            failure.text()
+        ),
+        _ => format!(
+            "command registration got no answer ({}); it may or may not have taken effect, and the next start \
+             registers again",
+            failure.text()
+        ),
     }
 }
-
-/// Whether the member holds `permission` (or is an administrator), read from the interaction: checked on every
-/// call, whatever Discord's command permissions say.
-pub fn member_can(ctx: Context<'_>, permission: serenity::all::Permissions) -> bool {
-    let poise::Context::Application(app) = ctx else {
-        return false;
-    };
-    app.interaction
-        .member
-        .as_ref()
-        .and_then(|member| member.permissions)
-        .is_some_and(|p| {
-            p.contains(permission) || p.contains(serenity::all::Permissions::ADMINISTRATOR)
-        })
-}
-
-/// The bot's permissions in `channel` of this server: an interaction carries them for its own channel; for another
-/// channel Discord is asked (the guild cache is off to save memory).
-pub async fn bot_permissions(
-    ctx: Context<'_>,
-    guild: serenity::all::GuildId,
-    channel: serenity::all::ChannelId,
-) -> Result<serenity::all::Permissions, super::discord::Failure> {
-    if let poise::Context::Application(app) = ctx {
-        if let (true, Some(permissions)) =
-            (channel == ctx.channel_id(), app.interaction.app_permissions)
-        {
-            return Ok(permissions);
-        }
-    }
-    super::discord::bot_permissions_in(ctx.serenity_context(), ctx.data().call_cap, guild, channel)
-        .await
-}
-
-/// An ephemeral text reply (or follow-up, once deferred), mentioning nobody.
-pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    ctx.send(
-        poise::CreateReply::default()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(crate::render::no_mentions()),
-    )
-    .await?;
-    Ok(())
-}
-
-/// The reply language of this interaction.
-pub fn locale_of(ctx: Context<'_>) -> Locale {
-    ctx.locale().map_or(Locale::En, Locale::from_discord)
-}
-
-/// Sends the core's response as this interaction's reply: the one place commands send.
-pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Result<(), Error> {
-    if let poise::Context::Application(app) = ctx {
-        // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
-        let cap = ctx.data().call_cap;
-        tokio::time::timeout(cap, app.interaction.create_response(ctx.http(), response))
-            .await
-            .map_err(|_| format!("the reply took longer than {cap:?}"))??;
-        app.has_sent_initial_response.store(true, Ordering::SeqCst);
-    }
-    Ok(())
-}
-
 /// Runs `command` through the core and replies.
 async fn answer(ctx: Context<'_>, command: Command) -> Result<(), Error> {
     let data = ctx.data();
@@ -142,14 +89,17 @@ async fn autocomplete_drama(ctx: Context<'_>, partial: &str) -> CreateAutocomple
 /// Show a Park Seo-joon kiss scene: a random one, or pick a drama
 #[poise::command(
     slash_command,
-    description_localized("ko", "박서준 키스신 카드를 보여 줘요: 무작위로, 또는 드라마를 골라서"),
+    description_localized(
+        "ko",
+        "박서준 키스신 카드를 보여 줘요. 드라마를 고르지 않으면 무작위로 골라요"
+    ),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]
 pub async fn scene(
     ctx: Context<'_>,
     #[description = "A drama's name in English or Korean; leave empty for a random scene"]
-    #[description_localized("ko", "드라마 이름 (한국어 또는 영어). 비워 두면 무작위 장면")]
+    #[description_localized("ko", "드라마 이름(한국어나 영어). 비워 두면 무작위로 골라요")]
     #[autocomplete = "autocomplete_drama"]
     drama: Option<String>,
 ) -> Result<(), Error> {
@@ -159,7 +109,10 @@ pub async fn scene(
 /// Every scene in one card, with a menu to open one
 #[poise::command(
     slash_command,
-    description_localized("ko", "모든 장면을 한 카드에 모아 보고, 메뉴에서 하나를 열어요"),
+    description_localized(
+        "ko",
+        "모든 장면을 카드 한 장에 모아 보여 주고, 메뉴에서 골라 열 수 있어요"
+    ),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]
@@ -170,7 +123,7 @@ pub async fn scenes(ctx: Context<'_>) -> Result<(), Error> {
 /// The source article's See Also item
 #[poise::command(
     slash_command,
-    description_localized("ko", "원문 기사의 '함께 보기' 항목"),
+    description_localized("ko", "출처 기사의 '함께 보기' 항목을 보여 줘요"),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]
@@ -181,7 +134,7 @@ pub async fn seealso(ctx: Context<'_>) -> Result<(), Error> {
 /// What this bot is, where its scenes come from, and how it is doing
 #[poise::command(
     slash_command,
-    description_localized("ko", "이 봇 소개: 장면의 출처, 데이터 버전, 가동 시간"),
+    description_localized("ko", "봇 소개와 장면의 출처, 데이터 버전, 가동 시간을 보여 줘요"),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]

@@ -1,9 +1,9 @@
 //! `/daily`: each server picks a channel, a time and a time zone; one post a day, never twice, none lost.
 //!
-//! A post is claimed in SQLite (with the scene drawn from the server's shuffle bag, in the same transaction) before
-//! it is sent, and marked sent after; the message carries a nonce with `enforce_nonce`, so a resend after a crash
-//! returns the message already posted. The [`scheduler`] starts once per process and re-checks at least every
-//! minute.
+//! A post is claimed in the store (with the scene drawn from the server's shuffle bag, in the same transaction)
+//! before it is sent, and marked sent after. A claimed post found unsent (a crash between sending and recording) is
+//! first looked for in the channel by the marker its button carries, and adopted; only a post that is not there is
+//! sent again, with its nonce. The [`scheduler`] starts once per process and re-checks at least every minute.
 
 use std::time::Duration;
 
@@ -11,15 +11,15 @@ use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serenity::all::{
     ChannelId, Context as SerenityContext, CreateAllowedMentions, CreateAutocompleteResponse,
-    Nonce, PartialChannel, Permissions, Role,
+    Message, Nonce, PartialChannel, Role,
 };
 use tracing::{error, info, warn};
 
-use super::commands::tell;
-use super::discord::{self, Failure, CARD_PERMISSIONS};
-use super::{Context, Data, Error};
+use super::discord::{self, Failure};
+use super::interaction::tell;
+use super::{gate, Context, Data, Error};
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
-use crate::locale::Locale;
+use crate::locale::{DailyState, DailyStatus, PostFailure};
 use crate::render;
 use crate::store::{Claim, DailyPostState, DailyRecord, DailySettings};
 
@@ -39,24 +39,6 @@ pub async fn daily(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether the member may manage the daily scene (checked on every call).
-fn is_manager(ctx: Context<'_>) -> bool {
-    super::commands::member_can(ctx, Permissions::MANAGE_GUILD)
-}
-
-async fn refuse_non_manager(ctx: Context<'_>, locale: Locale) -> Result<(), Error> {
-    tell(
-        ctx,
-        locale
-            .choose(
-                "You need the **Manage Server** permission to change the daily scene.",
-                "매일 장면을 바꾸려면 **서버 관리** 권한이 필요해요.",
-            )
-            .to_owned(),
-    )
-    .await
-}
-
 /// Autocomplete for `timezone`: IANA names, prefixes and cities first.
 async fn autocomplete_zone(_ctx: Context<'_>, partial: &str) -> CreateAutocompleteResponse {
     let choices = daily::zone_suggestions(partial, crate::limits::CHOICES)
@@ -70,6 +52,7 @@ async fn autocomplete_zone(_ctx: Context<'_>, partial: &str) -> CreateAutocomple
 #[poise::command(
     slash_command,
     guild_only,
+    check = "gate::manager",
     description_localized("ko", "매일 정한 시간에 채널에 장면을 올려요")
 )]
 pub async fn set(
@@ -91,66 +74,41 @@ pub async fn set(
     #[description_localized("ko", "매일 장면과 함께 멘션할 역할 (선택)")]
     role: Option<Role>,
 ) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    if !is_manager(ctx) {
-        return refuse_non_manager(ctx, locale).await;
-    }
     let time_text = time.unwrap_or_else(|| daily::DEFAULT_TIME.to_owned());
-    let post_time = match daily::parse_time(&time_text) {
-        Ok(time) => time,
-        Err(error) => {
-            return tell(
-                ctx,
-                format!("⚠️ {}", render::quote_user_text(&error.to_string())),
-            )
-            .await
-        }
+    let Ok(post_time) = daily::parse_time(&time_text) else {
+        return tell(ctx, locale.bad_time(&render::quote_user_text(&time_text))).await;
     };
     let zone_text = timezone.unwrap_or_else(|| daily::DEFAULT_ZONE.to_owned());
-    let zone = match daily::parse_zone(&zone_text) {
-        Ok(zone) => zone,
-        Err(error) => {
-            return tell(
-                ctx,
-                format!("⚠️ {}", render::quote_user_text(&error.to_string())),
-            )
-            .await
-        }
+    let Ok(zone) = daily::parse_zone(&zone_text) else {
+        return tell(ctx, locale.bad_zone(&render::quote_user_text(&zone_text))).await;
     };
-    let have = super::commands::bot_permissions(ctx, guild_id, channel.id).await;
-    let missing = match have {
-        Ok(have) => discord::missing(have, &CARD_PERMISSIONS),
-        Err(failure) => {
-            warn!(guild = %guild_id, "cannot read the bot's permissions: {}", failure.text());
-            vec!["View Channel"]
-        }
-    };
-    if !missing.is_empty() {
-        return tell(
-            ctx,
-            format!(
-                "{} <#{}>: **{}**.",
-                locale.choose(
-                    "I can't post there: I'm missing these permissions in",
-                    "그 채널에 올릴 수 없어요. 봇에게 필요한 권한이 없어요:"
-                ),
-                channel.id,
-                missing.join("**, **")
-            ),
-        )
-        .await;
+    // Reading another channel's permissions takes up to three calls: answer Discord first.
+    super::interaction::defer_ephemeral(ctx).await?;
+    if let Err(refusal) = gate::channel_allows(
+        ctx,
+        guild_id,
+        channel.id,
+        gate::MANAGER_IN_CHANNEL,
+        gate::DAILY,
+    )
+    .await
+    {
+        info!(guild = %guild_id, channel = %channel.id, ?refusal, "daily scene refused");
+        return tell(ctx, refusal.text(locale, channel.id)).await;
     }
     let data = ctx.data();
+    let time = post_time.format("%H:%M").to_string();
     let settings = DailySettings {
         guild_id: guild_id.get(),
         channel_id: channel.id.get(),
         time: post_time,
         timezone: zone,
         role_id: role.as_ref().map(|r| r.id.get()),
-        locale: super::commands::guild_locale_of(ctx),
+        locale: super::interaction::guild_locale_of(ctx),
     };
     let now = data.clock.now();
     data.store
@@ -161,16 +119,7 @@ pub async fn set(
     info!(guild = %guild_id, channel = %channel.id, time = %post_time, zone = zone.name(), "daily scene set");
     tell(
         ctx,
-        format!(
-            "{} <#{}> · {} {} ({}) · {} {}",
-            locale.choose("Daily scene on in", "매일 장면을 켰어요:"),
-            channel.id,
-            post_time.format("%H:%M"),
-            zone.name(),
-            locale.choose("every day", "매일"),
-            locale.choose("next:", "다음:"),
-            next.map_or_else(String::new, |t| format!("<t:{t}:F> (<t:{t}:R>)"))
-        ),
+        locale.daily_on(channel.id.get(), &time, zone.name(), next),
     )
     .await
 }
@@ -185,34 +134,21 @@ fn next_post_at(now: i64, time: NaiveTime, zone: Tz) -> Option<i64> {
 #[poise::command(
     slash_command,
     guild_only,
+    check = "gate::manager",
     description_localized("ko", "매일 장면을 꺼요 (설정은 남아요)")
 )]
 pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    if !is_manager(ctx) {
-        return refuse_non_manager(ctx, locale).await;
-    }
     let guild = guild_id.get();
     let was_on = ctx
         .data()
         .store
         .call(move |store| store.daily_off(guild))
         .await?;
-    let text = if was_on {
-        locale.choose(
-            "Daily scene off. `/daily set` turns it back on.",
-            "매일 장면을 껐어요. `/daily set`으로 다시 켤 수 있어요.",
-        )
-    } else {
-        locale.choose(
-            "The daily scene was not on.",
-            "매일 장면이 켜져 있지 않았어요.",
-        )
-    };
-    tell(ctx, text.to_owned()).await
+    tell(ctx, locale.daily_off(was_on).to_owned()).await
 }
 
 /// When the next daily scene comes, and how the last one went
@@ -222,7 +158,7 @@ pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
     description_localized("ko", "다음 매일 장면은 언제인지, 지난번은 어땠는지")
 )]
 pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -230,128 +166,65 @@ pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
     let guild = guild_id.get();
     let record = data.store.call(move |store| store.daily(guild)).await?;
     let text = match record {
-        None => locale
-            .choose(
-                "The daily scene is not set up here. A moderator can start it with `/daily set`.",
-                "이 서버에는 매일 장면이 설정되어 있지 않아요. 운영진이 `/daily set`으로 시작할 수 있어요.",
-            )
-            .to_owned(),
-        Some(record) => status_text(&record, data, locale),
+        None => locale.daily_not_set().to_owned(),
+        Some(record) => locale.daily_status(&status_of(&record, data)),
     };
     tell(ctx, text).await
 }
 
-/// `/daily status` in words.
-fn status_text(record: &DailyRecord, data: &Data, locale: Locale) -> String {
-    let now = data.clock.now();
-    let ids: Vec<String> = data
-        .responder
+/// What `/daily status` shows of a schedule.
+fn status_of(record: &DailyRecord, data: &Data) -> DailyStatus {
+    let state = if !record.enabled {
+        DailyState::Off
+    } else if record.paused {
+        DailyState::Paused
+    } else {
+        DailyState::On {
+            next: next_post_at(data.clock.now(), record.time, record.timezone),
+        }
+    };
+    DailyStatus {
+        channel: record.channel_id,
+        time: record.time.format("%H:%M").to_string(),
+        zone: record.timezone.name().to_owned(),
+        role: record.role_id,
+        state,
+        left_in_round: record.bag.left_in_round(&scene_ids(data)),
+        last_post: record.last_post_at,
+        last_error: record.last_error.as_deref().map(PostFailure::parse),
+        failures: record.failures,
+    }
+}
+
+/// Every scene id of the catalog, for the shuffle bag.
+fn scene_ids(data: &Data) -> Vec<String> {
+    data.responder
         .catalog
         .scenes
         .iter()
         .map(|s| s.id.clone())
-        .collect();
-    let mut lines = vec![format!(
-        "**{}** <#{}> · {} {}",
-        locale.choose("Daily scene:", "매일 장면:"),
-        record.channel_id,
-        record.time.format("%H:%M"),
-        record.timezone.name()
-    )];
-    if let Some(role) = record.role_id {
-        lines.push(format!(
-            "{} <@&{role}>",
-            locale.choose("Mentions:", "멘션:")
-        ));
-    }
-    if !record.enabled {
-        lines.push(
-            locale
-                .choose(
-                    "⏹️ Off. `/daily set` turns it back on.",
-                    "⏹️ 꺼져 있어요. `/daily set`으로 다시 켤 수 있어요.",
-                )
-                .to_owned(),
-        );
-    } else if record.paused {
-        lines.push(format!(
-            "⏸️ {} {}",
-            locale.choose(
-                "Paused after 3 failed days in a row. Fix the channel or my permissions, then run `/daily set` to resume.",
-                "3일 연속 실패해서 멈췄어요. 채널이나 봇 권한을 고친 뒤 `/daily set`으로 다시 시작해 주세요.",
-            ),
-            ""
-        ));
-    } else if let Some(next) = next_post_at(now, record.time, record.timezone) {
-        lines.push(format!(
-            "{} <t:{next}:F> (<t:{next}:R>)",
-            locale.choose("Next post:", "다음 게시:")
-        ));
-    }
-    lines.push(format!(
-        "{} {}",
-        locale.choose("Scenes left in this round:", "이번 순서에 남은 장면:"),
-        record.bag.left_in_round(&ids)
-    ));
-    match record.last_post_at {
-        Some(at) => lines.push(format!(
-            "{} <t:{at}:F> (<t:{at}:R>)",
-            locale.choose("Last post:", "마지막 게시:")
-        )),
-        None => lines.push(
-            locale
-                .choose("No post yet.", "아직 올린 장면이 없어요.")
-                .to_owned(),
-        ),
-    }
-    if let Some(error) = &record.last_error {
-        lines.push(format!(
-            "⚠️ {} {} ({} {})",
-            locale.choose("Last error:", "마지막 오류:"),
-            error,
-            record.failures,
-            locale.choose("failed days in a row", "일 연속 실패")
-        ));
-    }
-    lines.join("\n")
+        .collect()
 }
 
 /// Post the next daily scene right now
 #[poise::command(
     slash_command,
     guild_only,
+    check = "gate::manager",
     description_localized("ko", "다음 매일 장면을 지금 바로 올려요")
 )]
 pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    if !is_manager(ctx) {
-        return refuse_non_manager(ctx, locale).await;
-    }
+    super::interaction::defer_ephemeral(ctx).await?;
     let data = ctx.data();
     let guild = guild_id.get();
     let Some(record) = data.store.call(move |store| store.daily(guild)).await? else {
-        return tell(
-            ctx,
-            locale
-                .choose(
-                    "Set the daily scene up first with `/daily set`.",
-                    "먼저 `/daily set`으로 매일 장면을 설정해 주세요.",
-                )
-                .to_owned(),
-        )
-        .await;
+        return tell(ctx, locale.daily_not_set().to_owned()).await;
     };
-    ctx.defer_ephemeral().await?;
-    let ids: Vec<String> = data
-        .responder
-        .catalog
-        .scenes
-        .iter()
-        .map(|s| s.id.clone())
-        .collect();
+    let ids = scene_ids(data);
     let scene = data
         .store
         .call(move |store| store.draw_daily(guild, |bag| bag.draw(&ids, &mut rand::rng())))
@@ -360,48 +233,63 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
         return tell(ctx, locale.strings().internal_error.to_owned()).await;
     };
     let nonce = format!("n{}", ctx.id() % 1_000_000_000_000_000_000);
-    match send_post(ctx.serenity_context(), data, &record, &scene, nonce).await {
+    let marker = format!("now{}", ctx.id() % 1_000_000_000_000);
+    match send_post(
+        ctx.serenity_context(),
+        data,
+        &record,
+        &scene,
+        &marker,
+        nonce,
+    )
+    .await
+    {
         Ok(message_id) => {
             let now = data.clock.now();
             data.store
                 .call(move |store| store.mark_daily_sent(guild, None, message_id, now))
                 .await?;
-            tell(
-                ctx,
-                format!(
-                    "{} <#{}>.",
-                    locale.choose("Posted in", "올렸어요:"),
-                    record.channel_id
-                ),
-            )
-            .await
+            tell(ctx, locale.daily_posted_now(record.channel_id)).await
         }
         Err(failure) => {
             warn!(guild, "daily now failed: {}", failure.text());
             tell(
                 ctx,
-                format!(
-                    "{} <#{}>. {}",
-                    locale.choose("I couldn't post in", "올리지 못했어요:"),
-                    record.channel_id,
-                    locale.choose(
-                        "Please check my permissions there.",
-                        "그 채널의 봇 권한을 확인해 주세요."
-                    )
-                ),
+                locale.post_failed(record.channel_id, failure.for_users()),
             )
             .await
         }
     }
 }
 
-/// Sends the daily card for `scene` to the server's channel: the card, the role mention when set (pinging only
-/// that role), and the nonce. Returns the message id.
+/// The marker of the daily post for `date` (`YYYY-MM-DD`), carried by its button so the bot can find it again.
+fn date_marker(date: &str) -> String {
+    format!("daily-{date}")
+}
+
+/// Whether `message` carries `marker` on one of its buttons.
+fn carries_marker(message: &Message, marker: &str) -> bool {
+    message.components.iter().any(|row| {
+        row.components.iter().any(|component| match component {
+            serenity::all::ActionRowComponent::Button(button) => match &button.data {
+                serenity::all::ButtonKind::NonLink { custom_id, .. } => {
+                    render::posted_marker(custom_id).as_deref() == Some(marker)
+                }
+                _ => false,
+            },
+            _ => false,
+        })
+    })
+}
+
+/// Sends the daily card for `scene` to the server's channel: the card (its button answering privately and carrying
+/// `marker`), the role mention when set (pinging only that role), and the nonce. Returns the message id.
 async fn send_post(
     ctx: &SerenityContext,
     data: &Data,
     record: &DailyRecord,
     scene: &str,
+    marker: &str,
     nonce: String,
 ) -> Result<u64, Failure> {
     let catalog = &data.responder.catalog;
@@ -412,9 +300,9 @@ async fn send_post(
     };
     let locale = record.locale;
     let channel = ChannelId::new(record.channel_id);
-    let headline = locale.choose("🌅 Today's Park Seo-joon scene", "🌅 오늘의 박서준 장면");
+    let headline = locale.daily_headline();
     let sent = discord::with_retries("posting the daily scene", data.call_cap, || {
-        let mut message = render::scene_card(catalog, scene, locale)
+        let mut message = render::posted_scene_card(catalog, scene, locale, marker)
             .into_channel_message()
             .nonce(Nonce::String(nonce.clone()))
             .enforce_nonce(true);
@@ -431,8 +319,14 @@ async fn send_post(
         .map_err(|error| Failure::of(&error))
 }
 
-/// One post to send (or resend): the server's schedule, the local date, the scene.
-type Send = (DailyRecord, String, String);
+/// One post to send: the server's schedule, the local date, the scene, and whether it was claimed before (and so
+/// may already be in the channel).
+struct Step {
+    record: DailyRecord,
+    date: String,
+    scene: String,
+    claimed_before: bool,
+}
 
 /// Posts every daily scene that is due, now and whenever one comes due; started once per process.
 pub async fn scheduler(ctx: SerenityContext, data: Data) {
@@ -440,13 +334,7 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
     loop {
         crate::clock::mark_seen(&mut clock_moves);
         let now = data.clock.now();
-        let ids: Vec<String> = data
-            .responder
-            .catalog
-            .scenes
-            .iter()
-            .map(|s| s.id.clone())
-            .collect();
+        let ids = scene_ids(&data);
         let planned = data.store.call(move |store| plan(store, now, &ids)).await;
         let (steps, next_wake) = match planned {
             Ok(planned) => planned,
@@ -456,8 +344,8 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
             }
         };
         let mut retry_soon = false;
-        for (record, date, scene) in steps {
-            retry_soon |= !post_for_date(&ctx, &data, &record, &date, &scene).await;
+        for step in steps {
+            retry_soon |= !post_for_date(&ctx, &data, &step).await;
         }
         let wait = if retry_soon {
             next_wake.min(Duration::from_secs(15))
@@ -479,7 +367,7 @@ fn plan(
     store: &crate::store::Store,
     now: i64,
     ids: &[String],
-) -> Result<(Vec<Send>, Duration), crate::store::StoreError> {
+) -> Result<(Vec<Step>, Duration), crate::store::StoreError> {
     let mut steps = Vec::new();
     let mut next_wake = SCHEDULER_TICK;
     let Some(now_utc) = DateTime::<Utc>::from_timestamp(now, 0) else {
@@ -509,11 +397,18 @@ fn plan(
                 let claim = store.claim_daily(guild, &date, now, |bag: &mut ShuffleBag| {
                     bag.draw(ids, &mut rand::rng())
                 })?;
-                match claim {
-                    Claim::New(scene) | Claim::Unsent(scene) => {
-                        steps.push((record.clone(), date, scene))
-                    }
-                    Claim::Held | Claim::Done | Claim::Nothing => {}
+                let to_send = match claim {
+                    Claim::New(scene) => Some((scene, false)),
+                    Claim::Unsent(scene) => Some((scene, true)),
+                    Claim::Held | Claim::Done | Claim::Nothing => None,
+                };
+                if let Some((scene, claimed_before)) = to_send {
+                    steps.push(Step {
+                        record: record.clone(),
+                        date,
+                        scene,
+                        claimed_before,
+                    });
                 }
             }
             Due::Skip(date) => {
@@ -522,7 +417,7 @@ fn plan(
                     let paused = store.mark_daily_failed(
                         record.guild_id,
                         &date,
-                        "the post could not be sent within 6 hours",
+                        PostFailure::Busy.code(),
                         FAILURES_BEFORE_PAUSE,
                     )?;
                     warn!(
@@ -543,21 +438,49 @@ fn plan(
     Ok((steps, next_wake))
 }
 
-/// Sends a claimed post and records the outcome. Returns false when it should be tried again soon (transient).
-async fn post_for_date(
-    ctx: &SerenityContext,
-    data: &Data,
-    record: &DailyRecord,
-    date: &str,
-    scene: &str,
-) -> bool {
+/// Sends a claimed post and records the outcome. A post claimed before (the bot stopped between sending and
+/// recording) is first looked for in the channel and adopted when found. Returns false when it should be tried
+/// again soon (transient).
+async fn post_for_date(ctx: &SerenityContext, data: &Data, step: &Step) -> bool {
+    let Step {
+        record,
+        date,
+        scene,
+        claimed_before,
+    } = step;
     let Some(parsed) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok() else {
         return true;
     };
-    let nonce = daily::post_nonce(record.guild_id, parsed);
     let guild = record.guild_id;
-    let date_owned = date.to_owned();
-    match send_post(ctx, data, record, scene, nonce).await {
+    let marker = date_marker(date);
+    let found = if *claimed_before {
+        let channel = ChannelId::new(record.channel_id);
+        discord::find_own_message(ctx, data.call_cap, channel, |message| {
+            carries_marker(message, &marker)
+        })
+        .await
+        .map(|message| message.map(|m| m.id.get()))
+    } else {
+        Ok(None)
+    };
+    let sent = match found {
+        Ok(Some(message_id)) => {
+            info!(
+                guild,
+                date,
+                message = message_id,
+                "found the daily post already in the channel; adopting it"
+            );
+            Ok(message_id)
+        }
+        Ok(None) => {
+            let nonce = daily::post_nonce(guild, parsed);
+            send_post(ctx, data, record, scene, &marker, nonce).await
+        }
+        Err(failure) => Err(failure),
+    };
+    let date_owned = date.clone();
+    match sent {
         Ok(message_id) => {
             let now = data.clock.now();
             let result = data
@@ -574,7 +497,8 @@ async fn post_for_date(
                 ),
                 Err(error) => error!(
                     guild,
-                    date, "daily scene posted but not recorded (a resend is safe): {error}"
+                    date,
+                    "daily scene posted but not recorded (found again on the next try): {error}"
                 ),
             }
             true
@@ -587,22 +511,21 @@ async fn post_for_date(
             false
         }
         Err(failure) => {
-            let problem = match &failure {
-                Failure::Gone(text) => format!("the channel is gone ({text})"),
-                Failure::Forbidden(text) => {
-                    format!("no access or permission in the channel ({text})")
-                }
-                other => other.text().to_owned(),
-            };
-            let kept = problem.clone();
+            let cause = failure.for_users();
             let paused = data
                 .store
                 .call(move |store| {
-                    store.mark_daily_failed(guild, &date_owned, &kept, FAILURES_BEFORE_PAUSE)
+                    store.mark_daily_failed(guild, &date_owned, cause.code(), FAILURES_BEFORE_PAUSE)
                 })
                 .await
                 .unwrap_or(false);
-            warn!(guild, date, paused, "daily scene failed: {problem}");
+            warn!(
+                guild,
+                date,
+                paused,
+                "daily scene failed: {}",
+                failure.text()
+            );
             true
         }
     }

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, Context, GuildId, HttpError, Permissions};
+use serenity::all::{ChannelId, Context, GetMessages, HttpError, Message, MessageId};
 use tracing::warn;
 
 /// How many times a call is tried at most.
@@ -28,15 +28,19 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// Sorts a serenity error.
+    /// Sorts a serenity error. The text is precise (status, Discord's code, the route, the network cause) and has
+    /// interaction tokens redacted, so it is safe for any log line.
     pub fn of(error: &serenity::Error) -> Failure {
         match error {
             serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
                 let status = response.status_code.as_u16();
-                let text = format!(
-                    "{status} {} (code {})",
-                    response.error.message, response.error.code
-                );
+                let text = redact(&format!(
+                    "{status} {} (code {}) on {} {}",
+                    response.error.message,
+                    response.error.code,
+                    response.method,
+                    path_of(&response.url)
+                ));
                 match status {
                     404 => Failure::Gone(text),
                     403 => Failure::Forbidden(text),
@@ -45,16 +49,27 @@ impl Failure {
                 }
             }
             serenity::Error::Http(HttpError::Request(request)) => {
-                Failure::Transient(format!("network: {request}"))
+                Failure::Transient(redact(&format!("network: {}", with_causes(request))))
             }
             serenity::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 Failure::Transient(format!("timeout: {io}"))
             }
-            other => Failure::Other(other.to_string()),
+            other => Failure::Other(redact(&with_causes(other))),
         }
     }
 
-    /// The human text.
+    /// What users are told about it.
+    pub fn for_users(&self) -> crate::locale::PostFailure {
+        use crate::locale::PostFailure;
+        match self {
+            Failure::Gone(_) => PostFailure::Gone,
+            Failure::Forbidden(_) => PostFailure::NoAccess,
+            Failure::Transient(_) => PostFailure::Busy,
+            Failure::Other(_) => PostFailure::Refused,
+        }
+    }
+
+    /// The human text (tokens redacted).
     pub fn text(&self) -> &str {
         match self {
             Failure::Gone(t)
@@ -65,10 +80,97 @@ impl Failure {
     }
 }
 
-/// Runs `call` until it succeeds, fails for a reason retrying cannot fix, or [`ATTEMPTS`] are spent, waiting with
-/// exponential backoff (or Discord's `retry_after`, capped) in between. Each try is cut after `cap`, which also
-/// bounds serenity's own unbounded 429 retries in the default mode. Only for calls safe to repeat: reads,
-/// idempotent writes, and message sends carrying a nonce with `enforce_nonce`.
+/// One log-safe line for any error a handler returns: a serenity error as [`Failure`] sorts it, anything else with
+/// its causes; interaction tokens redacted either way.
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    match error.downcast_ref::<serenity::Error>() {
+        Some(serenity) => Failure::of(serenity).text().to_owned(),
+        None => redact(&with_causes(error)),
+    }
+}
+
+/// An error's text followed by its causes (reqwest keeps "timed out" or "connection refused" in its sources).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    // Bounded: error chains are short, but a cycle must not hang a log line.
+    for _ in 0..8 {
+        let Some(cause) = source else { break };
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The path (and query) of a URL, without the scheme and host: the part that says which call failed.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after_scheme
+        .find('/')
+        .map_or(after_scheme, |slash| &after_scheme[slash..])
+}
+
+/// What replaces an interaction token in logs.
+pub const REDACTED: &str = "<redacted>";
+
+/// `text` with every interaction token replaced by [`REDACTED`]. Interaction tokens travel in URL paths:
+/// `/interactions/{id}/{token}/callback` and `/webhooks/{application_id}/{token}/…`; whoever holds one can answer
+/// as the bot for 15 minutes, so reqwest's error URLs must not reach a log as they are.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = ["/interactions/", "/webhooks/"]
+            .iter()
+            .filter_map(|marker| rest.find(marker).map(|at| (at, marker.len())))
+            .min();
+        let Some((at, marker_len)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let after_marker = at + marker_len;
+        out.push_str(&rest[..after_marker]);
+        rest = &rest[after_marker..];
+        // The id segment, then the token segment up to the next separator.
+        let is_end = |c: char| matches!(c, '/' | '?' | '#' | ')' | '"' | '\'') || c.is_whitespace();
+        let id_len = rest.find(is_end).unwrap_or(rest.len());
+        if id_len == 0 || !rest[..id_len].bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        out.push_str(&rest[..id_len]);
+        rest = &rest[id_len..];
+        if let Some(after_slash) = rest.strip_prefix('/') {
+            let token_len = after_slash.find(is_end).unwrap_or(after_slash.len());
+            if token_len > 0 {
+                out.push('/');
+                out.push_str(REDACTED);
+                rest = &after_slash[token_len..];
+            }
+        }
+    }
+}
+
+/// Runs one Discord call, cut after `cap` (serenity's own unbounded 429 retries in the default mode included). For
+/// calls that must not be repeated blindly, such as interaction callbacks.
+pub async fn capped<T>(
+    cap: Duration,
+    call: impl Future<Output = Result<T, serenity::Error>>,
+) -> Result<T, serenity::Error> {
+    match tokio::time::timeout(cap, call).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(timed_out(cap)),
+    }
+}
+
+/// Runs `call` until it succeeds, fails for a reason retrying cannot fix, [`ATTEMPTS`] are spent, or `cap` has
+/// passed since the first try, waiting with exponential backoff (at least `retry_after`) in between. `cap` bounds
+/// the whole loop, not each try: a try gets what is left of it, and a wait that would end past it is not taken.
+/// It also bounds serenity's own 429 retries in the default mode. Only for calls safe to repeat: reads, idempotent
+/// writes, and message sends carrying a nonce with `enforce_nonce`.
 pub async fn with_retries<T, F, Fut>(
     what: &str,
     cap: Duration,
@@ -78,32 +180,47 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, serenity::Error>>,
 {
+    let deadline = tokio::time::Instant::now() + cap;
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
-        let outcome = match tokio::time::timeout(cap, call()).await {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let outcome = match tokio::time::timeout(left, call()).await {
             Ok(outcome) => outcome,
             Err(_) => Err(timed_out(cap)),
         };
-        match outcome {
+        let error = match outcome {
             Ok(value) => return Ok(value),
-            Err(error) => {
-                let failure = Failure::of(&error);
-                if attempt >= ATTEMPTS || !matches!(failure, Failure::Transient(_)) {
-                    return Err(error);
-                }
-                let wait = retry_after(&error).unwrap_or(backoff).min(MAX_BACKOFF);
-                warn!(
-                    attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    "{what} failed ({}); retrying",
-                    failure.text()
-                );
-                tokio::time::sleep(wait).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                attempt += 1;
-            }
+            Err(error) => error,
+        };
+        let failure = Failure::of(&error);
+        if !matches!(failure, Failure::Transient(_)) {
+            return Err(error);
         }
+        if attempt >= ATTEMPTS {
+            return Err(error);
+        }
+        let wait = retry_after(&error)
+            .unwrap_or(backoff)
+            .max(backoff)
+            .min(MAX_BACKOFF);
+        if tokio::time::Instant::now() + wait >= deadline {
+            warn!(
+                attempt,
+                "{what} failed ({}); giving up: another try would end past the {cap:?} cap",
+                failure.text()
+            );
+            return Err(error);
+        }
+        warn!(
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "{what} failed ({}); retrying",
+            failure.text()
+        );
+        tokio::time::sleep(wait).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        attempt += 1;
     }
 }
 
@@ -115,69 +232,63 @@ fn timed_out(cap: Duration) -> serenity::Error {
     ))
 }
 
-/// Discord's `retry_after` of a 429, when the error carries one.
+/// The least wait before retrying a 429.
+///
+/// serenity 0.12.5 keeps neither Discord's `Retry-After` header nor the body's `retry_after` in the error it
+/// returns: `ErrorResponse` holds the status, method, URL and a `DiscordJsonError` (`code`, `message`, `errors`),
+/// and Discord's 429 body has no `code`, so serenity fails to decode it and keeps only its own "Could not decode"
+/// message (src/http/error.rs, `ErrorResponse::from_response`). A 429 reaches this code only in proxy mode (serenity's
+/// rate limiter is off there; in the default mode the rate limiter reads `Retry-After` itself, waits it and
+/// retries, bounded by the cap), where limiting the rate is the proxy's job: the bot then waits at least a second,
+/// doubling, within the cap.
 fn retry_after(error: &serenity::Error) -> Option<Duration> {
     match error {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response))
             if response.status_code.as_u16() == 429 =>
         {
-            // serenity keeps the JSON message but not the number; Discord's bucket resets within a second or two.
-            Some(Duration::from_secs(1))
+            Some(RATE_LIMITED_WAIT)
         }
         _ => None,
     }
 }
 
-/// The permissions the bot needs to post a card (and a poll) in a channel, with their names for messages.
-pub const CARD_PERMISSIONS: [(Permissions, &str); 3] = [
-    (Permissions::VIEW_CHANNEL, "View Channel"),
-    (Permissions::SEND_MESSAGES, "Send Messages"),
-    (Permissions::EMBED_LINKS, "Embed Links"),
-];
+/// The first wait after a 429 whose `retry_after` serenity did not keep (see [`retry_after`]).
+const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
 
-/// The names of the permissions in `needed` that `have` lacks.
-pub fn missing(have: Permissions, needed: &[(Permissions, &'static str)]) -> Vec<&'static str> {
-    if have.contains(Permissions::ADMINISTRATOR) {
-        return Vec::new();
-    }
-    needed
-        .iter()
-        .filter(|(permission, _)| !have.contains(*permission))
-        .map(|(_, name)| *name)
-        .collect()
-}
+/// How many pages of 100 recent messages [`find_own_message`] reads at most.
+const SEARCH_PAGES: usize = 3;
 
-/// The bot's permissions in `channel`: from the cache when it holds the server, else asked of Discord (each call
-/// capped at `cap`).
-pub async fn bot_permissions_in(
+/// The newest message of the bot's in `channel` that `is_ours` recognises, among the 300 most recent. Called before
+/// any resend of a post whose first send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes
+/// only, so after a crash and a long restart only the channel itself can say whether the post is already there.
+/// Needs Read Message History (without it Discord answers with no messages).
+pub async fn find_own_message(
     ctx: &Context,
     cap: Duration,
-    guild: GuildId,
     channel: ChannelId,
-) -> Result<Permissions, Failure> {
+    is_ours: impl Fn(&Message) -> bool,
+) -> Result<Option<Message>, Failure> {
     let me = ctx.cache.current_user().id;
-    if let Some(permissions) = ctx.cache.guild(guild).and_then(|guild| {
-        let channel = guild.channels.get(&channel)?;
-        let member = guild.members.get(&me)?;
-        Some(guild.user_permissions_in(channel, member))
-    }) {
-        return Ok(permissions);
-    }
-    let http = &ctx.http;
-    let channel = with_retries("reading a channel", cap, || http.get_channel(channel))
-        .await
-        .map_err(|e| Failure::of(&e))?
-        .guild()
-        .ok_or_else(|| Failure::Other("not a server channel".to_owned()))?;
-    let guild = with_retries("reading a server", cap, || http.get_guild(guild))
+    let mut before: Option<MessageId> = None;
+    for _ in 0..SEARCH_PAGES {
+        let page = with_retries("reading the channel's recent messages", cap, || {
+            let mut request = GetMessages::new().limit(100);
+            if let Some(before) = before {
+                request = request.before(before);
+            }
+            channel.messages(&ctx.http, request)
+        })
         .await
         .map_err(|e| Failure::of(&e))?;
-    let member = with_retries("reading the bot's member", cap, || {
-        http.get_member(guild.id, me)
-    })
-    .await
-    .map_err(|e| Failure::of(&e))?;
-    Ok(guild.user_permissions_in(&channel, &member))
+        if let Some(found) = page.iter().find(|m| m.author.id == me && is_ours(m)) {
+            return Ok(Some(found.clone()));
+        }
+        match page.iter().map(|m| m.id).min() {
+            Some(oldest) if page.len() == 100 => before = Some(oldest),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// A link to a message.
@@ -190,9 +301,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn missing_permissions_are_named() {
-        let have = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES;
-        assert_eq!(missing(have, &CARD_PERMISSIONS), vec!["Embed Links"]);
-        assert!(missing(Permissions::ADMINISTRATOR, &CARD_PERMISSIONS).is_empty());
+    fn interaction_tokens_are_redacted() {
+        let token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5OmFiY2RlZg";
+        let cases = [
+            (
+                format!("error sending request for url (http://127.0.0.1:9/api/v10/interactions/123/{token}/callback)"),
+                "error sending request for url (http://127.0.0.1:9/api/v10/interactions/123/<redacted>/callback)",
+            ),
+            (
+                format!("500 oops (code 0) on POST /api/v10/webhooks/42/{token}"),
+                "500 oops (code 0) on POST /api/v10/webhooks/42/<redacted>",
+            ),
+            (
+                format!("/webhooks/42/{token}/messages/@original?wait=true and /interactions/7/{token}"),
+                "/webhooks/42/<redacted>/messages/@original?wait=true and /interactions/7/<redacted>",
+            ),
+            // Not an interaction route: left alone.
+            ("/channels/1/webhooks".to_owned(), "/channels/1/webhooks"),
+            ("/webhooks/abc/def".to_owned(), "/webhooks/abc/def"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redact(&text), expected);
+        }
+    }
+
+    #[test]
+    fn a_url_is_named_by_its_path() {
+        assert_eq!(
+            path_of("http://127.0.0.1:9/api/v10/users/@me"),
+            "/api/v10/users/@me"
+        );
+        assert_eq!(path_of("https://discord.com"), "discord.com");
+    }
+
+    /// A try that fails at once with a transient error, counting its calls.
+    async fn failing(calls: &std::sync::atomic::AtomicU32) -> Result<(), serenity::Error> {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(timed_out(Duration::from_millis(1)))
+    }
+
+    #[tokio::test]
+    async fn the_cap_bounds_the_whole_retry_loop() {
+        // Backoffs of 250 ms then 500 ms: the second wait would end past a 600 ms cap, so two tries only.
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let started = std::time::Instant::now();
+        let result = with_retries("a test call", Duration::from_millis(600), || {
+            failing(&calls)
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(
+            started.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            started.elapsed()
+        );
+        // A try that never answers is cut when the cap is spent, not after a full cap per try.
+        let started = std::time::Instant::now();
+        let hung = with_retries("a hung call", Duration::from_millis(300), || {
+            std::future::pending::<Result<(), serenity::Error>>()
+        })
+        .await;
+        assert!(hung.is_err());
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(900),
+            "{took:?}"
+        );
     }
 }

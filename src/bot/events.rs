@@ -7,6 +7,7 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
+use super::discord::{capped, describe};
 use super::{Data, Error};
 use crate::locale::Locale;
 use crate::render;
@@ -38,7 +39,11 @@ async fn on_component(
     let response =
         data.responder
             .component(&component.data.custom_id, &values, locale, &mut rand::rng());
-    component.create_response(&ctx.http, response).await?;
+    super::discord::capped(
+        data.call_cap,
+        component.create_response(&ctx.http, response),
+    )
+    .await?;
     Ok(())
 }
 
@@ -47,7 +52,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     use poise::FrameworkError;
     match error {
         FrameworkError::Command { error, ctx, .. } => {
-            error!(command = %ctx.command().name, "command failed: {error}");
+            error!(command = %ctx.command().name, "command failed: {}", describe(&*error));
             tell_user(ctx, |s| s.internal_error).await;
         }
         FrameworkError::CommandPanic { payload, ctx, .. } => {
@@ -57,7 +62,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         FrameworkError::ArgumentParse {
             error, input, ctx, ..
         } => {
-            warn!(command = %ctx.command().name, input = ?input, "unreadable option: {error}");
+            warn!(command = %ctx.command().name, input = ?input, "unreadable option: {}", describe(&*error));
             tell_user(ctx, |s| s.internal_error).await;
         }
         FrameworkError::UnknownInteraction {
@@ -76,11 +81,9 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                     .responder
                     .error(locale.strings().unknown_command)
             };
-            if let Err(error) = interaction
-                .create_response(&framework.serenity_context.http, response)
-                .await
-            {
-                warn!("cannot answer the unknown command: {error}");
+            let answer = interaction.create_response(&framework.serenity_context.http, response);
+            if let Err(error) = capped(framework.user_data.call_cap, answer).await {
+                warn!("cannot answer the unknown command: {}", describe(&error));
             }
         }
         FrameworkError::CommandStructureMismatch {
@@ -91,12 +94,11 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             if ctx.interaction_type == poise::CommandInteractionType::Autocomplete {
                 let empty =
                     CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new());
-                if let Err(error) = ctx
+                let answer = ctx
                     .interaction
-                    .create_response(ctx.serenity_context(), empty)
-                    .await
-                {
-                    warn!("cannot answer the autocomplete: {error}");
+                    .create_response(ctx.serenity_context(), empty);
+                if let Err(error) = capped(ctx.data().call_cap, answer).await {
+                    warn!("cannot answer the autocomplete: {}", describe(&error));
                 }
             } else {
                 tell_user(poise::Context::Application(ctx), |s| s.unknown_command).await;
@@ -105,9 +107,12 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         FrameworkError::EventHandler { error, event, .. } => {
             error!(
                 event = event.snake_case_name(),
-                "event handler failed: {error}"
+                "event handler failed: {}",
+                describe(&*error)
             );
         }
+        // A permission gate said no, and told the member why.
+        FrameworkError::CommandCheckFailed { error: None, .. } => {}
         other => warn!("{other}"),
     }
 }
@@ -117,12 +122,15 @@ async fn tell_user(
     ctx: super::Context<'_>,
     text: impl Fn(&crate::locale::Strings) -> &'static str,
 ) {
-    let locale = super::commands::locale_of(ctx);
+    let locale = super::interaction::locale_of(ctx);
     let reply = poise::CreateReply::default()
         .content(text(locale.strings()))
         .ephemeral(true)
         .allowed_mentions(render::no_mentions());
-    if let Err(error) = ctx.send(reply).await {
-        warn!("cannot tell the user about the failure: {error}");
+    if let Err(error) = capped(ctx.data().call_cap, ctx.send(reply)).await {
+        warn!(
+            "cannot tell the user about the failure: {}",
+            describe(&error)
+        );
     }
 }

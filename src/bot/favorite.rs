@@ -1,38 +1,63 @@
 //! `/favorite`: moderators run native favorite-scene polls; the bot announces the result exactly once.
 //!
-//! Every step of a poll's life is recorded in SQLite before or after the Discord call it stands for, and every
-//! step can be repeated safely: the poll and its results are sent with a nonce and `enforce_nonce`, so a repeat
-//! after a crash returns the message already sent instead of sending another. [`finish`] drives a poll from
-//! whatever state it is in to the next, and the [`scheduler`] runs it for every poll that is due.
+//! Every step of a poll's life is recorded before or after the Discord call it stands for, and every step can be
+//! repeated safely. A send whose outcome is unknown (a crash, a timeout) is never simply repeated: the bot first
+//! looks for its own message in the channel and adopts it, since Discord's nonce de-duplicates for a few minutes
+//! only; the nonce still covers a repeat inside those minutes. [`finish`] drives a poll from whatever state it is in
+//! to the next, under that poll's own lock, and the [`scheduler`] runs it for every poll that is due, re-reading
+//! ended polls with a short back-off so results follow Discord's final count within seconds.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, Context as SerenityContext, CreateInteractionResponse, CreateMessage, MessageId,
-    Nonce, PartialChannel, Permissions,
+    ChannelId, Context as SerenityContext, CreateInteractionResponse, CreateMessage, Message,
+    MessageId, Nonce, PartialChannel,
 };
 use tracing::{error, info, warn};
 
-use super::commands::tell;
-use super::discord::{self, Failure, CARD_PERMISSIONS};
+use super::discord::{self, Failure};
+use super::gate;
+use super::interaction::tell;
 use super::{Context, Data, Error};
-use crate::favorite::{self, PollPlan, Tally, DEFAULT_HOURS, MAX_HOURS};
-use crate::locale::Locale;
+use crate::favorite::{self, PollPlan, Tally, DEFAULT_HOURS, MAX_HOURS, POSTING_GIVE_UP_SECONDS};
+use crate::locale::{CancelReason, Locale};
 use crate::render;
 use crate::store::{NewPoll, PollRecord, PollState};
 
-/// A poll left in `posting` longer than this is given up (the nonce that makes a repeat safe is short-lived).
-const POSTING_GIVE_UP_SECONDS: i64 = 300;
-/// After its end, how long we wait for Discord to finalize the counts before announcing the counts as they are.
+/// After its end, how long we wait for Discord to finalize the counts of a closed poll before announcing them as
+/// they are.
 const FINALIZE_PATIENCE_SECONDS: i64 = 1800;
+/// After its end, how long a poll whose results Discord does not return (fields missing) is retried.
+const RESULTS_GIVE_UP_SECONDS: i64 = 24 * 3600;
 /// The scheduler looks at the polls at least this often, so clock steps and suspends cannot strand one.
 const SCHEDULER_TICK: Duration = Duration::from_secs(60);
+/// The first re-read of a poll that is not ready; doubled each time.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// Re-reads stay this close together during the first minute after a poll's end, when Discord finalizes it.
+const EARLY_RETRY_CAP: Duration = Duration::from_secs(2);
+/// How far apart re-reads get later.
+const LATE_RETRY_CAP: Duration = Duration::from_secs(60);
 
-/// The permissions a poll needs in its channel.
-fn poll_permissions() -> Vec<(Permissions, &'static str)> {
-    let mut needed = CARD_PERMISSIONS.to_vec();
-    needed.push((Permissions::SEND_POLLS, "Send Polls"));
-    needed
+/// One lock per poll: the scheduler, `/favorite start` and `/favorite end` never race on one poll, and one slow
+/// server never holds up another's.
+#[derive(Clone, Default)]
+pub struct PollLocks(Arc<std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl PollLocks {
+    /// Waits for poll `id`'s lock. Locks nobody holds or waits for are dropped on the way, so the map stays small.
+    pub async fn lock(&self, id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            Arc::clone(locks.entry(id).or_default())
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// Favorite-scene polls: start one, end it, see the results and the hall of fame
@@ -51,20 +76,16 @@ pub async fn favorite(_ctx: Context<'_>) -> Result<(), Error> {
 /// The reply language of this interaction, and the server's (for public messages).
 fn locales(ctx: Context<'_>) -> (Locale, Locale) {
     (
-        super::commands::locale_of(ctx),
-        super::commands::guild_locale_of(ctx),
+        super::interaction::locale_of(ctx),
+        super::interaction::guild_locale_of(ctx),
     )
-}
-
-/// Whether the member may run polls.
-fn is_moderator(ctx: Context<'_>) -> bool {
-    super::commands::member_can(ctx, Permissions::MANAGE_MESSAGES)
 }
 
 /// Start a favorite-scene poll in this channel or another
 #[poise::command(
     slash_command,
     guild_only,
+    check = "gate::moderator",
     description_localized("ko", "최애 장면 투표를 시작해요")
 )]
 pub async fn start(
@@ -83,51 +104,22 @@ pub async fn start(
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    if !is_moderator(ctx) {
-        return tell(
-            ctx,
-            locale
-                .choose(
-                    "You need the **Manage Messages** permission to start a favorite poll.",
-                    "최애 투표를 시작하려면 **메시지 관리** 권한이 필요해요.",
-                )
-                .to_owned(),
-        )
-        .await;
-    }
+    // Reading another channel's permissions takes up to three calls: answer Discord first.
+    super::interaction::defer_ephemeral(ctx).await?;
     let hours = hours.unwrap_or(DEFAULT_HOURS).clamp(1, MAX_HOURS);
     let channel_id = channel.map_or(ctx.channel_id(), |c| c.id);
-    let have = super::commands::bot_permissions(ctx, guild_id, channel_id).await;
-    let have = match have {
-        Ok(have) => have,
-        Err(failure) => {
-            warn!(guild = %guild_id, channel = %channel_id, "cannot read the bot's permissions: {}", failure.text());
-            return tell(
-                ctx,
-                format!(
-                    "{} <#{channel_id}>.",
-                    locale.choose("I cannot see that channel:", "그 채널을 볼 수 없어요:")
-                ),
-            )
-            .await;
-        }
-    };
-    let missing = discord::missing(have, &poll_permissions());
-    if !missing.is_empty() {
-        return tell(
-            ctx,
-            format!(
-                "{} <#{channel_id}>: **{}**.",
-                locale.choose(
-                    "I can't post the poll: I'm missing these permissions in",
-                    "투표를 올릴 수 없어요. 다음 채널에서 봇에게 필요한 권한이 없어요:"
-                ),
-                missing.join("**, **")
-            ),
-        )
-        .await;
+    if let Err(refusal) = gate::channel_allows(
+        ctx,
+        guild_id,
+        channel_id,
+        gate::MODERATOR_IN_CHANNEL,
+        gate::POLL,
+    )
+    .await
+    {
+        info!(guild = %guild_id, channel = %channel_id, ?refusal, "favorite poll refused");
+        return tell(ctx, refusal.text(locale, channel_id)).await;
     }
-    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let plan = favorite::plan_poll(&data.responder.catalog, &mut rand::rng());
     let new_poll = NewPoll {
@@ -145,62 +137,59 @@ pub async fn start(
         .await?;
     let record = match inserted {
         Ok(record) => record,
-        Err(open) => return tell(ctx, already_running(&open, locale)).await,
+        Err(open) => {
+            let link = open
+                .message_id
+                .map(|m| discord::message_link(open.guild_id, open.channel_id, m))
+                .unwrap_or_else(|| format!("<#{}>", open.channel_id));
+            return tell(ctx, locale.poll_already_running(&link, open.ends_at)).await;
+        }
     };
-    let _finishing = data.finishing.lock().await;
-    match post_poll(ctx.serenity_context(), data, &record, &plan).await {
-        Ok(ends_at) => {
-            data.wake_polls.notify_one();
-            let mut text = format!(
-                "{} <#{channel_id}> · {} <t:{ends_at}:F> (<t:{ends_at}:R>)",
-                locale.choose("Poll posted in", "투표를 올렸어요:"),
-                locale.choose("ends", "마감"),
+    let _poll = data.poll_locks.lock(record.id).await;
+    // The scheduler may have taken the poll between the insert and the lock: post only what is still unposted.
+    let id = record.id;
+    let current = data.store.call(move |store| store.poll(id)).await?;
+    match current {
+        Some(taken) if taken.state == PollState::Cancelled => {
+            let reason = CancelReason::parse(taken.problem.as_deref().unwrap_or_default());
+            return tell(ctx, locale.poll_cancelled(reason)).await;
+        }
+        Some(taken) if taken.state != PollState::Posting => {
+            let text = locale.poll_posted(channel_id.get(), taken.ends_at, plan.sampled);
+            return tell(ctx, text).await;
+        }
+        _ => {}
+    }
+    let text = match post_poll(ctx.serenity_context(), data, &record, &plan).await {
+        Ok(ends_at) => locale.poll_posted(channel_id.get(), ends_at, plan.sampled),
+        Err(Failure::Transient(cause)) => {
+            // Kept in `posting`: the scheduler looks for it in the channel and posts it when Discord answers.
+            warn!(
+                poll = record.id,
+                "poll not posted yet ({cause}); the scheduler keeps trying"
             );
-            if plan.sampled {
-                text.push_str(locale.choose(
-                    "\nThe dataset has more scenes than a poll holds (10), so 10 were picked at random.",
-                    "\n투표 항목은 최대 10개라서 장면 10개를 무작위로 골랐어요.",
-                ));
-            }
-            tell(ctx, text).await
+            data.wake_polls.notify_one();
+            locale.poll_pending(channel_id.get())
         }
         Err(failure) => {
-            tell(
-                ctx,
-                format!(
-                    "{} <#{channel_id}>. {}",
-                    locale.choose("I couldn't post the poll in", "투표를 올리지 못했어요:"),
-                    locale.choose(
-                        "Please check my permissions and try again.",
-                        "봇 권한을 확인하고 다시 시도해 주세요."
-                    )
-                ),
-            )
-            .await?;
             warn!(poll = record.id, "poll not posted: {}", failure.text());
-            Ok(())
+            locale.poll_cancelled(cancel_reason(&failure))
         }
+    };
+    tell(ctx, text).await
+}
+
+/// The reason kept for a failure retrying cannot fix.
+fn cancel_reason(failure: &Failure) -> CancelReason {
+    match failure {
+        Failure::Gone(_) => CancelReason::Deleted,
+        Failure::Forbidden(_) => CancelReason::NoAccess,
+        Failure::Transient(_) | Failure::Other(_) => CancelReason::Refused,
     }
 }
 
-/// "A poll is already running: link, ends …".
-fn already_running(open: &PollRecord, locale: Locale) -> String {
-    let link = open
-        .message_id
-        .map(|m| discord::message_link(open.guild_id, open.channel_id, m))
-        .unwrap_or_else(|| format!("<#{}>", open.channel_id));
-    format!(
-        "{} {link} · {} <t:{}:R>",
-        locale.choose(
-            "A favorite poll is already running here:",
-            "이미 진행 중인 최애 투표가 있어요:"
-        ),
-        locale.choose("it ends", "마감"),
-        open.ends_at
-    )
-}
-
-/// Posts the poll of a `posting` record (again, safely, after a crash) and records it as running. Returns its end.
+/// Posts the poll of a `posting` record and records it as running; returns its end. A transient failure leaves it
+/// in `posting` (the scheduler tries again, looking in the channel first); any other failure cancels it.
 async fn post_poll(
     ctx: &SerenityContext,
     data: &Data,
@@ -220,38 +209,55 @@ async fn post_poll(
         channel.send_message(&ctx.http, message)
     })
     .await;
-    let now = data.clock.now();
     match sent {
-        Ok(message) => {
-            let ends_at = message
-                .poll
-                .as_ref()
-                .and_then(|p| p.expiry)
-                .map_or(record.created_at + i64::from(record.hours) * 3600, |t| {
-                    t.unix_timestamp()
-                });
-            let message_id = message.id.get();
-            data.store
-                .call(move |store| store.mark_poll_running(id, message_id, ends_at))
-                .await
-                .map_err(|e| Failure::Other(e.to_string()))?;
-            info!(
-                poll = id,
-                guild = record.guild_id,
-                message = message_id,
-                "favorite poll posted"
-            );
-            Ok(ends_at)
-        }
+        Ok(message) => record_running(data, record, &message).await,
         Err(error) => {
             let failure = Failure::of(&error);
-            let problem = format!("the poll could not be posted: {}", failure.text());
-            let _ = data
-                .store
-                .call(move |store| store.cancel_poll(id, &problem, now))
-                .await;
+            if !matches!(failure, Failure::Transient(_)) {
+                cancel(data, id, cancel_reason(&failure), failure.text()).await;
+            }
             Err(failure)
         }
+    }
+}
+
+/// Records the poll message (sent now, or found in the channel) and its end: state `running`.
+async fn record_running(
+    data: &Data,
+    record: &PollRecord,
+    message: &Message,
+) -> Result<i64, Failure> {
+    let ends_at = message
+        .poll
+        .as_ref()
+        .and_then(|p| p.expiry)
+        .map_or(record.created_at + i64::from(record.hours) * 3600, |t| {
+            t.unix_timestamp()
+        });
+    let (id, message_id) = (record.id, message.id.get());
+    data.store
+        .call(move |store| store.mark_poll_running(id, message_id, ends_at))
+        .await
+        .map_err(|e| Failure::Transient(format!("cannot record the poll: {e}")))?;
+    info!(
+        poll = id,
+        guild = record.guild_id,
+        message = message_id,
+        "favorite poll posted"
+    );
+    Ok(ends_at)
+}
+
+/// Gives poll `id` up for `reason`, logging the precise `cause`.
+async fn cancel(data: &Data, id: i64, reason: CancelReason, cause: &str) {
+    warn!(poll = id, reason = reason.code(), "poll cancelled: {cause}");
+    let now = data.clock.now();
+    if let Err(error) = data
+        .store
+        .call(move |store| store.cancel_poll(id, reason.code(), now))
+        .await
+    {
+        error!(poll = id, "cannot record the cancellation: {error}");
     }
 }
 
@@ -259,6 +265,7 @@ async fn post_poll(
 #[poise::command(
     slash_command,
     guild_only,
+    check = "gate::moderator",
     description_localized("ko", "진행 중인 최애 투표를 지금 끝내고 결과를 올려요")
 )]
 pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
@@ -266,74 +273,48 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    if !is_moderator(ctx) {
-        return tell(
-            ctx,
-            locale
-                .choose(
-                    "You need the **Manage Messages** permission to end a favorite poll.",
-                    "최애 투표를 끝내려면 **메시지 관리** 권한이 필요해요.",
-                )
-                .to_owned(),
-        )
-        .await;
-    }
+    super::interaction::defer_ephemeral(ctx).await?;
     let data = ctx.data();
     let guild = guild_id.get();
     let open = data.store.call(move |store| store.open_poll(guild)).await?;
     let Some(poll) = open else {
-        return tell(
-            ctx,
-            locale
-                .choose(
-                    "No favorite poll is running in this server. Start one with `/favorite start`.",
-                    "이 서버에서 진행 중인 최애 투표가 없어요. `/favorite start`로 시작해 보세요.",
-                )
-                .to_owned(),
-        )
-        .await;
+        return tell(ctx, locale.no_poll_running().to_owned()).await;
     };
-    ctx.defer_ephemeral().await?;
     let now = data.clock.now();
     let id = poll.id;
+    // Kept before calling Discord: should the expire call fail, the scheduler repeats it.
     data.store
         .call(move |store| store.end_poll_early(id, now))
         .await?;
     if let (PollState::Running, Some(message)) = (poll.state, poll.message_id) {
-        let http = &ctx.serenity_context().http;
-        let channel = ChannelId::new(poll.channel_id);
-        let expired = discord::with_retries("ending a poll", data.call_cap, || {
-            http.expire_poll(channel, MessageId::new(message))
-        })
-        .await;
-        if let Err(error) = expired {
-            // 520001: the poll had already ended on Discord; finishing reads its results all the same.
-            warn!(
-                poll = id,
-                "expire call failed: {}",
-                Failure::of(&error).text()
-            );
-        }
+        let _poll = data.poll_locks.lock(id).await;
+        expire(ctx.serenity_context(), data, &poll, message).await;
     }
-    let outcome = finish(ctx.serenity_context(), data, id).await;
-    let text = match outcome {
-        Finished::Announced(channel) => format!(
-            "{} <#{channel}>.",
-            locale.choose("The poll has ended; the results are posted in", "투표를 끝냈어요. 결과를 올렸어요:")
-        ),
-        Finished::Cancelled(problem) => format!(
-            "{} {problem}",
-            locale.choose("The poll could not be finished:", "투표를 마무리하지 못했어요:")
-        ),
-        Finished::NotYet => locale
-            .choose(
-                "The poll has ended; Discord is still counting. The results will be posted in a minute.",
-                "투표를 끝냈어요. 디스코드가 집계 중이라 잠시 후 결과를 올릴게요.",
-            )
-            .to_owned(),
+    let text = match finish(ctx.serenity_context(), data, id).await {
+        Finished::Announced(channel) => locale.poll_announced(channel),
+        Finished::Cancelled(reason) => locale.poll_cancelled(reason),
+        Finished::NotYet => locale.poll_counting(poll.channel_id),
     };
     data.wake_polls.notify_one();
     tell(ctx, text).await
+}
+
+/// Asks Discord to close the poll now. A failure is logged: the scheduler sees the poll still open past its end
+/// and asks again.
+async fn expire(ctx: &SerenityContext, data: &Data, poll: &PollRecord, message: u64) {
+    let channel = ChannelId::new(poll.channel_id);
+    let expired = discord::with_retries("ending a poll", data.call_cap, || {
+        ctx.http.expire_poll(channel, MessageId::new(message))
+    })
+    .await;
+    if let Err(error) = expired {
+        // 520001: the poll had already ended on Discord; reading it says so.
+        warn!(
+            poll = poll.id,
+            "expire call failed: {}",
+            Failure::of(&error).text()
+        );
+    }
 }
 
 /// Show the results of this server's last finished favorite poll
@@ -354,31 +335,10 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
         .call(move |store| store.last_finished_poll(guild))
         .await?;
     match last {
-        None => {
-            tell(
-                ctx,
-                locale
-                    .choose(
-                        "No favorite poll has finished in this server yet.",
-                        "이 서버에서 끝난 최애 투표가 아직 없어요.",
-                    )
-                    .to_owned(),
-            )
-            .await
-        }
+        None => tell(ctx, locale.no_finished_poll().to_owned()).await,
         Some(poll) if poll.state == PollState::Cancelled => {
-            let problem = poll.problem.unwrap_or_default();
-            tell(
-                ctx,
-                format!(
-                    "{} {problem}",
-                    locale.choose(
-                        "The last favorite poll was cancelled:",
-                        "마지막 최애 투표는 취소됐어요:"
-                    )
-                ),
-            )
-            .await
+            let reason = CancelReason::parse(poll.problem.as_deref().unwrap_or_default());
+            tell(ctx, locale.poll_cancelled(reason)).await
         }
         Some(poll) => {
             let tally = poll.tally.clone().unwrap_or(Tally { votes: Vec::new() });
@@ -387,7 +347,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
                 .map(|m| discord::message_link(poll.guild_id, poll.channel_id, m));
             let card =
                 favorite::results_card(&data.responder.catalog, &tally, locale, link.as_deref());
-            super::commands::reply(
+            super::interaction::reply(
                 ctx,
                 CreateInteractionResponse::Message(card.into_interaction_message()),
             )
@@ -416,7 +376,7 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     let standings = favorite::leaderboard(&tallies);
     let card =
         favorite::leaderboard_card(&data.responder.catalog, &standings, tallies.len(), locale);
-    super::commands::reply(
+    super::interaction::reply(
         ctx,
         CreateInteractionResponse::Message(card.into_interaction_message()),
     )
@@ -429,15 +389,16 @@ pub enum Finished {
     /// Results posted in this channel (now or before).
     Announced(u64),
     /// Given up; why.
-    Cancelled(String),
-    /// Not due yet, or Discord has not finalized the counts: try again later.
+    Cancelled(CancelReason),
+    /// Not due yet, Discord has not finalized the counts, or Discord failed: try again later.
     NotYet,
 }
 
-/// Moves poll `id` as far as it can go: re-posts a poll interrupted while posting, reads the final counts of a
-/// poll that has ended, posts the results of an ended poll. Every step is recorded and safe to repeat.
+/// Moves poll `id` as far as it can go, under its lock: posts (or finds) a poll interrupted while posting, reads
+/// the final counts of a poll that has ended, posts (or finds) the results. Every step is recorded and safe to
+/// repeat.
 pub async fn finish(ctx: &SerenityContext, data: &Data, id: i64) -> Finished {
-    let _finishing = data.finishing.lock().await;
+    let _poll = data.poll_locks.lock(id).await;
     // Other processes may share the database: finish only under our lease, and let it go after.
     let now = data.clock.now();
     match data
@@ -471,7 +432,7 @@ async fn finish_claimed(ctx: &SerenityContext, data: &Data, id: i64) -> Finished
     for _ in 0..4 {
         let record = match data.store.call(move |store| store.poll(id)).await {
             Ok(Some(record)) => record,
-            Ok(None) => return Finished::Cancelled("no such poll".to_owned()),
+            Ok(None) => return Finished::Cancelled(CancelReason::Refused),
             Err(error) => {
                 error!(poll = id, "cannot read the poll: {error}");
                 return Finished::NotYet;
@@ -479,7 +440,11 @@ async fn finish_claimed(ctx: &SerenityContext, data: &Data, id: i64) -> Finished
         };
         let step = match record.state {
             PollState::Announced => return Finished::Announced(record.channel_id),
-            PollState::Cancelled => return Finished::Cancelled(record.problem.unwrap_or_default()),
+            PollState::Cancelled => {
+                return Finished::Cancelled(CancelReason::parse(
+                    record.problem.as_deref().unwrap_or_default(),
+                ))
+            }
             PollState::Posting => resume_posting(ctx, data, &record).await,
             PollState::Running => read_results(ctx, data, &record).await,
             PollState::Ended => announce(ctx, data, &record).await,
@@ -491,23 +456,67 @@ async fn finish_claimed(ctx: &SerenityContext, data: &Data, id: i64) -> Finished
     Finished::NotYet
 }
 
-/// A poll interrupted while posting: post it again (the nonce makes Discord return the first one), or give up.
+/// Whether `message` is the poll of `record`: the bot's poll with our question and our answers, sent after the
+/// record was made (a minute's margin for clock skew; earlier polls in the channel are older).
+fn is_poll_of(data: &Data, record: &PollRecord, message: &Message) -> bool {
+    let Some(poll) = &message.poll else {
+        return false;
+    };
+    let locale = record.locale;
+    let sent_at = message.id.created_at().unix_timestamp();
+    let question = poll.question.text.as_deref() == Some(locale.strings().poll_question);
+    let answers: Vec<(u64, Option<String>)> = poll
+        .answers
+        .iter()
+        .map(|a| (a.answer_id.get(), a.poll_media.text.clone()))
+        .collect();
+    sent_at >= record.created_at - 60
+        && question
+        && favorite::answer_ids(&data.responder.catalog, &record.scene_ids, &answers).is_some()
+}
+
+/// A poll interrupted while posting, or whose post failed for a while: adopt it if it is in the channel, else post
+/// it (with its nonce), or give it up after [`POSTING_GIVE_UP_SECONDS`].
 async fn resume_posting(
     ctx: &SerenityContext,
     data: &Data,
     record: &PollRecord,
 ) -> Option<Finished> {
-    let now = data.clock.now();
-    if now - record.created_at > POSTING_GIVE_UP_SECONDS {
-        let id = record.id;
-        let problem = "the bot stopped while posting the poll".to_owned();
-        warn!(poll = id, "{problem}; giving it up");
-        let kept = problem.clone();
-        let _ = data
-            .store
-            .call(move |store| store.cancel_poll(id, &kept, now))
-            .await;
-        return Some(Finished::Cancelled(problem));
+    let channel = ChannelId::new(record.channel_id);
+    let found = discord::find_own_message(ctx, data.call_cap, channel, |message| {
+        is_poll_of(data, record, message)
+    })
+    .await;
+    match found {
+        Ok(Some(message)) => {
+            info!(poll = record.id, message = %message.id, "found the poll already in the channel; adopting it");
+            return match record_running(data, record, &message).await {
+                Ok(_) => None,
+                Err(_) => Some(Finished::NotYet),
+            };
+        }
+        Ok(None) => {}
+        Err(Failure::Transient(cause)) => {
+            warn!(
+                poll = record.id,
+                "cannot look for the poll in the channel yet ({cause})"
+            );
+            return Some(Finished::NotYet);
+        }
+        Err(failure) => {
+            cancel(data, record.id, cancel_reason(&failure), failure.text()).await;
+            return Some(Finished::Cancelled(cancel_reason(&failure)));
+        }
+    }
+    if data.clock.now() - record.created_at > POSTING_GIVE_UP_SECONDS {
+        cancel(
+            data,
+            record.id,
+            CancelReason::NotPosted,
+            "Discord did not take the poll within an hour",
+        )
+        .await;
+        return Some(Finished::Cancelled(CancelReason::NotPosted));
     }
     let plan = PollPlan {
         scene_ids: record.scene_ids.clone(),
@@ -515,23 +524,23 @@ async fn resume_posting(
     };
     match post_poll(ctx, data, record, &plan).await {
         Ok(_) => None,
-        Err(failure) => Some(Finished::Cancelled(failure.text().to_owned())),
+        Err(Failure::Transient(_)) => Some(Finished::NotYet),
+        Err(failure) => Some(Finished::Cancelled(cancel_reason(&failure))),
     }
 }
 
-/// A running poll past its end: read the final counts and record them.
+/// A running poll past its end: read the final counts and record them. A poll still open on Discord past our end
+/// (a failed expire) is closed again; counts are recorded only from a closed poll, and a poll read without its
+/// results or answers is unknown, not gone: it is read again.
 async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -> Option<Finished> {
     let now = data.clock.now();
     if now < record.ends_at {
         return Some(Finished::NotYet);
     }
     let id = record.id;
-    let Some(message_id) = record.message_id else {
-        let _ = data
-            .store
-            .call(move |store| store.cancel_poll(id, "the poll was never posted", now))
-            .await;
-        return Some(Finished::Cancelled("the poll was never posted".to_owned()));
+    let message_id = match poll_message(data, record).await {
+        Ok(message_id) => message_id,
+        Err(cancelled) => return Some(cancelled),
     };
     let channel = ChannelId::new(record.channel_id);
     let message = discord::with_retries("reading poll results", data.call_cap, || {
@@ -542,33 +551,62 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
         Ok(message) => message,
         Err(error) => {
             let failure = Failure::of(&error);
-            return Some(
-                give_up_unless_transient(data, id, &failure, now, "reading the poll").await,
-            );
+            return Some(give_up_unless_transient(data, id, &failure, "reading the poll").await);
         }
     };
-    let Some(results) = message.poll.as_ref().and_then(|p| p.results.as_ref()) else {
-        let problem = "the poll message has no poll any more".to_owned();
-        let kept = problem.clone();
-        let _ = data
-            .store
-            .call(move |store| store.cancel_poll(id, &kept, now))
-            .await;
-        return Some(Finished::Cancelled(problem));
+    let Some(poll) = message.poll.as_ref() else {
+        return Some(
+            unknown(
+                data,
+                record,
+                now,
+                "the poll message came back without its poll",
+            )
+            .await,
+        );
     };
-    if !results.is_finalized && now - record.ends_at < FINALIZE_PATIENCE_SECONDS {
+    let closes_at = poll.expiry.map_or(record.ends_at, |t| t.unix_timestamp());
+    let finalized = poll.results.as_ref().is_some_and(|r| r.is_finalized);
+    if !finalized && closes_at > now {
+        // Still open on Discord although it should have ended: the expire call failed. Ask again.
         info!(
             poll = id,
-            "Discord has not finalized the counts yet; trying again soon"
+            "the poll is still open on Discord; closing it again"
         );
+        expire(ctx, data, record, message_id).await;
         return Some(Finished::NotYet);
     }
+    let Some(results) = poll.results.as_ref() else {
+        return Some(unknown(data, record, now, "the poll came back without its results").await);
+    };
+    if !results.is_finalized && now - closes_at < FINALIZE_PATIENCE_SECONDS {
+        info!(poll = id, "Discord has not finalized the counts yet");
+        return Some(Finished::NotYet);
+    }
+    let answers: Vec<(u64, Option<String>)> = poll
+        .answers
+        .iter()
+        .map(|a| (a.answer_id.get(), a.poll_media.text.clone()))
+        .collect();
+    let Some(answer_ids) =
+        favorite::answer_ids(&data.responder.catalog, &record.scene_ids, &answers)
+    else {
+        return Some(
+            unknown(
+                data,
+                record,
+                now,
+                "the poll's answers do not match its scenes",
+            )
+            .await,
+        );
+    };
     let counts: Vec<(u64, u32)> = results
         .answer_counts
         .iter()
         .map(|c| (c.id.get(), u32::try_from(c.count).unwrap_or(u32::MAX)))
         .collect();
-    let tally = Tally::from_answer_counts(&record.scene_ids, &counts);
+    let tally = Tally::from_answer_counts(&record.scene_ids, &answer_ids, &counts);
     if let Err(error) = data
         .store
         .call(move |store| store.mark_poll_ended(id, &tally))
@@ -580,28 +618,89 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
     None
 }
 
-/// An ended poll: post the results (nonce: a repeat returns the first) and record the message.
+/// The poll's message; a poll past `posting` without one cannot be finished, and is cancelled.
+async fn poll_message(data: &Data, record: &PollRecord) -> Result<u64, Finished> {
+    match record.message_id {
+        Some(message_id) => Ok(message_id),
+        None => {
+            let reason = CancelReason::NotPosted;
+            cancel(
+                data,
+                record.id,
+                reason,
+                "a poll past posting without its message",
+            )
+            .await;
+            Err(Finished::Cancelled(reason))
+        }
+    }
+}
+
+/// A poll read without what we need: tried again, for a day after its end, then given up.
+async fn unknown(data: &Data, record: &PollRecord, now: i64, what: &str) -> Finished {
+    if now - record.ends_at > RESULTS_GIVE_UP_SECONDS {
+        cancel(data, record.id, CancelReason::NoResults, what).await;
+        return Finished::Cancelled(CancelReason::NoResults);
+    }
+    warn!(poll = record.id, "{what}; reading it again soon");
+    Finished::NotYet
+}
+
+/// Whether `message` is the results card of the poll in `poll_message`: its link button points at that poll.
+fn is_results_of(message: &Message, poll_message: u64) -> bool {
+    let suffix = format!("/{poll_message}");
+    message.poll.is_none()
+        && message.components.iter().any(|row| {
+            row.components.iter().any(|component| match component {
+                serenity::all::ActionRowComponent::Button(button) => matches!(
+                    &button.data,
+                    serenity::all::ButtonKind::Link { url } if url.ends_with(&suffix)
+                ),
+                _ => false,
+            })
+        })
+}
+
+/// An ended poll: post the results, unless they are already in the channel (sent before a crash), and record the
+/// message.
 async fn announce(ctx: &SerenityContext, data: &Data, record: &PollRecord) -> Option<Finished> {
     let id = record.id;
-    let tally = record.tally.clone().unwrap_or(Tally { votes: Vec::new() });
-    let locale = record.locale;
-    let link = record
-        .message_id
-        .map(|m| discord::message_link(record.guild_id, record.channel_id, m));
     let channel = ChannelId::new(record.channel_id);
-    let sent = discord::with_retries("posting poll results", data.call_cap, || {
-        let card = favorite::results_card(&data.responder.catalog, &tally, locale, link.as_deref());
-        let message = card
-            .into_channel_message()
-            .nonce(Nonce::String(format!("fav-result-{id}")))
-            .enforce_nonce(true);
-        channel.send_message(&ctx.http, message)
+    let poll_message = match poll_message(data, record).await {
+        Ok(message_id) => message_id,
+        Err(cancelled) => return Some(cancelled),
+    };
+    let found = discord::find_own_message(ctx, data.call_cap, channel, |message| {
+        is_results_of(message, poll_message)
     })
     .await;
-    let now = data.clock.now();
+    let sent = match found {
+        Ok(Some(message)) => {
+            info!(poll = id, message = %message.id, "found the results already in the channel; adopting them");
+            Ok(message)
+        }
+        Ok(None) => {
+            let tally = record.tally.clone().unwrap_or(Tally { votes: Vec::new() });
+            let locale = record.locale;
+            let link = discord::message_link(record.guild_id, record.channel_id, poll_message);
+            discord::with_retries("posting poll results", data.call_cap, || {
+                let card =
+                    favorite::results_card(&data.responder.catalog, &tally, locale, Some(&link));
+                let message = card
+                    .into_channel_message()
+                    .nonce(Nonce::String(format!("fav-result-{id}")))
+                    .enforce_nonce(true);
+                channel.send_message(&ctx.http, message)
+            })
+            .await
+            .map_err(|error| Failure::of(&error))
+        }
+        Err(failure) => Err(failure),
+    };
     match sent {
         Ok(message) => {
             let message_id = message.id.get();
+            let now = data.clock.now();
             if let Err(error) = data
                 .store
                 .call(move |store| store.mark_poll_announced(id, message_id, now))
@@ -609,7 +708,7 @@ async fn announce(ctx: &SerenityContext, data: &Data, record: &PollRecord) -> Op
             {
                 error!(
                     poll = id,
-                    "results sent but not recorded (a repeat is safe): {error}"
+                    "results sent but not recorded (found again on the next try): {error}"
                 );
                 return Some(Finished::NotYet);
             }
@@ -621,9 +720,8 @@ async fn announce(ctx: &SerenityContext, data: &Data, record: &PollRecord) -> Op
             );
             Some(Finished::Announced(record.channel_id))
         }
-        Err(error) => {
-            let failure = Failure::of(&error);
-            Some(give_up_unless_transient(data, id, &failure, now, "posting the results").await)
+        Err(failure) => {
+            Some(give_up_unless_transient(data, id, &failure, "posting the results").await)
         }
     }
 }
@@ -633,35 +731,35 @@ async fn give_up_unless_transient(
     data: &Data,
     id: i64,
     failure: &Failure,
-    now: i64,
     doing: &str,
 ) -> Finished {
-    let problem = match failure {
-        Failure::Transient(text) => {
-            warn!(poll = id, "{doing} failed ({text}); will try again");
-            return Finished::NotYet;
-        }
-        Failure::Gone(text) => format!("the poll message or its channel was deleted ({text})"),
-        Failure::Forbidden(text) => format!("the bot lost access to the channel ({text})"),
-        Failure::Other(text) => format!("Discord refused {doing} ({text})"),
-    };
-    warn!(poll = id, "poll cancelled: {problem}");
-    let kept = problem.clone();
-    if let Err(error) = data
-        .store
-        .call(move |store| store.cancel_poll(id, &kept, now))
-        .await
-    {
-        error!(poll = id, "cannot record the cancellation: {error}");
+    if let Failure::Transient(cause) = failure {
+        warn!(poll = id, "{doing} failed ({cause}); will try again");
+        return Finished::NotYet;
     }
-    Finished::Cancelled(problem)
+    let reason = cancel_reason(failure);
+    cancel(data, id, reason, &format!("{doing}: {}", failure.text())).await;
+    Finished::Cancelled(reason)
+}
+
+/// How long to wait before looking at a poll again after `tries` looks found it not ready: 1, 2, 4, 8 s…, at most
+/// 2 s during the first minute after its end (Discord finalizes then) and a minute later on.
+fn retry_delay(tries: u32, seconds_since_end: i64) -> Duration {
+    let cap = if seconds_since_end < 60 {
+        EARLY_RETRY_CAP
+    } else {
+        LATE_RETRY_CAP
+    };
+    FIRST_RETRY.saturating_mul(1 << tries.min(16)).min(cap)
 }
 
 /// Finishes every poll that is due, now and whenever one comes due; started once per process (from poise's
 /// setup, which runs on the first READY only). A poll that ended while the bot was down is finished on the first
-/// pass.
+/// pass; one that is not ready is looked at again with a short back-off.
 pub async fn scheduler(ctx: SerenityContext, data: Data) {
     let mut clock_moves = data.clock.watch();
+    // Poll id → (looks that found it not ready, when to look again).
+    let mut retries: HashMap<i64, (u32, tokio::time::Instant)> = HashMap::new();
     loop {
         crate::clock::mark_seen(&mut clock_moves);
         let polls = match data.store.call(|store| store.open_polls()).await {
@@ -671,24 +769,63 @@ pub async fn scheduler(ctx: SerenityContext, data: Data) {
                 Vec::new()
             }
         };
+        retries.retain(|id, _| polls.iter().any(|p| p.id == *id));
         let now = data.clock.now();
-        let mut next_due = SCHEDULER_TICK;
+        let mut next = tokio::time::Instant::now() + SCHEDULER_TICK;
         for poll in polls {
             let due = poll.state != PollState::Running || poll.ends_at <= now;
-            if due {
-                if finish(&ctx, &data, poll.id).await == Finished::NotYet {
-                    next_due = next_due.min(Duration::from_secs(15));
+            if !due {
+                let wait = u64::try_from(poll.ends_at - now).unwrap_or(0).max(1);
+                next = next.min(tokio::time::Instant::now() + Duration::from_secs(wait));
+                continue;
+            }
+            if let Some((_, at)) = retries.get(&poll.id) {
+                if *at > tokio::time::Instant::now() {
+                    next = next.min(*at);
+                    continue;
                 }
+            }
+            if finish(&ctx, &data, poll.id).await == Finished::NotYet {
+                let tries = retries.get(&poll.id).map_or(0, |(tries, _)| *tries);
+                let at = tokio::time::Instant::now()
+                    + retry_delay(tries, data.clock.now() - poll.ends_at);
+                retries.insert(poll.id, (tries + 1, at));
+                next = next.min(at);
             } else {
-                let wait = u64::try_from(poll.ends_at - now).unwrap_or(0);
-                next_due = next_due.min(Duration::from_secs(wait.max(1)));
+                retries.remove(&poll.id);
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(next_due) => {}
+            _ = tokio::time::sleep_until(next) => {}
             _ = data.wake_polls.notified() => {}
             _ = crate::clock::moved(&mut clock_moves) => {}
             _ = data.stopped() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_poll_held_never_holds_up_another() {
+        let locks = PollLocks::default();
+        let held = locks.lock(1).await;
+        let other = tokio::time::timeout(Duration::from_secs(1), locks.lock(2)).await;
+        assert!(other.is_ok(), "poll 2 waits for nobody");
+        let same = tokio::time::timeout(Duration::from_millis(50), locks.lock(1)).await;
+        assert!(same.is_err(), "poll 1 is held");
+        drop(held);
+        let again = tokio::time::timeout(Duration::from_secs(1), locks.lock(1)).await;
+        assert!(again.is_ok(), "released");
+    }
+
+    #[test]
+    fn re_reads_start_at_a_second_and_stay_close_while_discord_finalizes() {
+        let early: Vec<u64> = (0..5).map(|t| retry_delay(t, 5).as_secs()).collect();
+        assert_eq!(early, vec![1, 2, 2, 2, 2]);
+        let late: Vec<u64> = (0..8).map(|t| retry_delay(t, 600).as_secs()).collect();
+        assert_eq!(late, vec![1, 2, 4, 8, 16, 32, 60, 60]);
     }
 }

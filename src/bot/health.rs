@@ -2,7 +2,7 @@
 //! watchdog that restarts a shard stuck outside the connected stage (serenity 0.12.5 has known silent-shard
 //! failures after a failed resume).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,17 +12,21 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use serenity::all::{ShardId, ShardManager};
+use serenity::all::{Event, RawEventHandler, ShardId, ShardManager};
 use serenity::gateway::ConnectionStage;
 use tracing::{info, warn};
 
 use crate::store::Store;
 
-/// When each shard last delivered an event.
+/// When each shard last delivered an event, and how many events of each type serenity could not parse.
 #[derive(Debug, Default)]
 pub struct EventClock {
     last: Mutex<HashMap<u32, Instant>>,
+    unparsed: Mutex<BTreeMap<String, u64>>,
 }
+
+/// How many distinct unparsed event types `/health` keeps (Discord has a few dozen event types).
+const MAX_UNPARSED_TYPES: usize = 64;
 
 impl EventClock {
     /// Notes an event from `shard`.
@@ -32,6 +36,25 @@ impl EventClock {
         }
     }
 
+    /// Counts a dispatch of type `kind` that serenity could not parse (and so dropped).
+    pub fn unparsed(&self, kind: &str) {
+        if let Ok(mut unparsed) = self.unparsed.lock() {
+            if let Some(count) = unparsed.get_mut(kind) {
+                *count += 1;
+            } else if unparsed.len() < MAX_UNPARSED_TYPES {
+                unparsed.insert(kind.to_owned(), 1);
+            }
+        }
+    }
+
+    /// The unparsed dispatches so far, per event type.
+    pub fn unparsed_counts(&self) -> BTreeMap<String, u64> {
+        self.unparsed
+            .lock()
+            .map(|unparsed| unparsed.clone())
+            .unwrap_or_default()
+    }
+
     /// Seconds since `shard`'s last event.
     pub fn age(&self, shard: u32) -> Option<u64> {
         self.last
@@ -39,6 +62,44 @@ impl EventClock {
             .ok()?
             .get(&shard)
             .map(|at| at.elapsed().as_secs())
+    }
+}
+
+/// Watches for gateway dispatches serenity could not parse. serenity 0.12.5 turns a dispatch it cannot
+/// deserialize into `Event::Unknown` (its `Event` enum has an untagged fallback variant, so a known type with a
+/// malformed body lands there too) and drops it with a DEBUG line ("An unknown event was received",
+/// `client::dispatch`). Raw event handlers are its one public hook that sees every `Event` before that, so this
+/// one makes each such dispatch a WARN line with its type and a count in `/health`: an INTERACTION_CREATE dropped
+/// silently would be a dead bot nobody notices.
+pub struct UnparsedEvents {
+    /// Where the counts go.
+    pub events: Arc<EventClock>,
+}
+
+#[serenity::async_trait]
+impl RawEventHandler for UnparsedEvents {
+    async fn raw_event(&self, _ctx: serenity::all::Context, event: Event) {
+        if let Event::Unknown(unknown) = event {
+            self.events.unparsed(&unknown.kind);
+            warn!(
+                event = %unknown.kind,
+                "a gateway event of type {} could not be parsed and was dropped{}",
+                unknown.kind,
+                parse_problem(&unknown.kind, unknown.value)
+            );
+        }
+    }
+}
+
+/// Where an unparsable interaction's body goes wrong (field path and error, never the values: an interaction
+/// carries its token); empty for other event types.
+fn parse_problem(kind: &str, value: Value) -> String {
+    if kind != "INTERACTION_CREATE" {
+        return String::new();
+    }
+    match serde_path_to_error::deserialize::<_, serenity::all::Interaction>(value) {
+        Ok(_) => String::new(),
+        Err(error) => format!(" (at {})", error.path()),
     }
 }
 
@@ -85,6 +146,7 @@ async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
         "status": if healthy { "ok" } else { "unhealthy" },
         "shards": shards,
         "database": database,
+        "unparsed_events": health.events.unparsed_counts(),
         "uptime_s": health.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
     });

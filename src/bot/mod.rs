@@ -4,7 +4,9 @@
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
 //! - [`daily`]: `/daily` and its scheduler: one post a day per server, claimed before sending.
 //! - [`favorite`]: `/favorite` polls and their scheduler, exactly once through SQLite.
-//! - [`discord`]: bounded retries, failure kinds, the bot's permissions in a channel.
+//! - [`discord`]: bounded retries, failure kinds, finding the bot's own message in a channel.
+//! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
+//! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
 //! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
@@ -14,19 +16,20 @@ pub mod dedup;
 pub mod discord;
 pub mod events;
 pub mod favorite;
+pub mod gate;
 pub mod health;
+pub mod interaction;
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serenity::all::{
     ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, HttpBuilder, HttpError,
 };
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::catalog::Catalog;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::respond::Responder;
 use crate::store::Store;
@@ -42,8 +45,8 @@ pub struct Data {
     pub store: Store,
     /// The time.
     pub clock: Arc<dyn Clock>,
-    /// Serializes finishing polls, so the scheduler and `/favorite end` never race on one poll.
-    pub finishing: Arc<tokio::sync::Mutex<()>>,
+    /// One lock per poll, so the scheduler and `/favorite start`/`end` never race on one poll.
+    pub poll_locks: favorite::PollLocks,
     /// Wakes the poll scheduler when a poll starts or ends early.
     pub wake_polls: Arc<tokio::sync::Notify>,
     /// Wakes the daily scheduler when a schedule changes.
@@ -74,93 +77,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The intents the bot needs: guild create/delete only. Slash commands need none; MESSAGE_CONTENT never.
 pub const INTENTS: GatewayIntents = GatewayIntents::GUILDS;
 
-/// Runs the bot with settings from the environment until SIGINT or SIGTERM; the process exit code.
-pub fn run_from_env() -> ExitCode {
-    init_logging();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            error!("{error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let catalog = match Catalog::load(config.data.as_deref()) {
-        Ok(catalog) => catalog,
-        Err(error) => {
-            error!("{error}");
-            return ExitCode::from(crate::cli::EXIT_INVALID);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            error!("cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let store = match Store::open(&config.database) {
-        Ok(store) => store,
-        Err(error) => {
-            error!("cannot open the database: {error}");
-            return if error.is_transient() {
-                ExitCode::from(EXIT_TEMPFAIL)
-            } else {
-                ExitCode::FAILURE
-            };
-        }
-    };
-    match runtime.block_on(run(
-        config,
-        catalog,
-        store,
-        Arc::new(SystemClock),
-        wait_for_signal(),
-    )) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            error!("{error}");
-            ExitCode::from(error.exit_code())
-        }
-    }
-}
-
-/// Why the bot stopped with an error: one line for the operator, never with the token.
+/// Why the bot stopped with an error: one line for the operator, never with the token. `cli` turns it into the
+/// process exit code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
-    /// Retrying cannot help (a rejected token, refused intents): exit 1; a supervisor should not restart.
+    /// Retrying cannot help (a rejected token, a wrong `DISCORD_API_URL`, refused intents): a supervisor should
+    /// not restart.
     #[error("{0}")]
     Fatal(String),
-    /// Discord could not be reached, or failed for a while: exit 75 (EX_TEMPFAIL); restart with back-off.
+    /// Discord could not be reached, or failed for a while: worth a restart with back-off.
     #[error("{0}")]
     Transient(String),
-}
-
-impl RunError {
-    /// The process exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RunError::Fatal(_) => 1,
-            RunError::Transient(_) => EXIT_TEMPFAIL,
-        }
-    }
-}
-
-/// Exit code for failures worth a restart later (sysexits' EX_TEMPFAIL).
-pub const EXIT_TEMPFAIL: u8 = 75;
-
-/// Logs to stderr, filtered by `RUST_LOG` (default: our info lines and the libraries' warnings).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("scenebot=info,serenity=warn,poise=warn")
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
 }
 
 /// Connects, serves until `shutdown` resolves (SIGINT or SIGTERM in production), and shuts down cleanly: the
@@ -186,10 +113,17 @@ pub async fn run(
         // serenity applies a proxy only while its own ratelimiter is off (Ratelimiter::perform ignores it).
         http = http.proxy(api_url.as_str()).ratelimiter_disabled(true);
         info!(api_url = %api_url, "proxy mode: every REST call goes to DISCORD_API_URL");
+        if let Some(path) = crate::config::api_url_path(api_url) {
+            warn!(
+                api_url = %api_url,
+                "DISCORD_API_URL has a path ({path}): serenity appends /api/v10 itself, so calls go to \
+                 {api_url}/api/v10/…; give the base URL only (scheme, host and port)"
+            );
+        }
     }
     let http = http.build();
-    let me = http
-        .get_current_user()
+    let call_cap = config.http_timeout * 2;
+    let me = discord::capped(call_cap, http.get_current_user())
         .await
         .map_err(|error| describe_start_error(&error))?;
     info!(user = %me.name, id = %me.id, scenes = catalog.scenes.len(), "token accepted");
@@ -206,11 +140,11 @@ pub async fn run(
         started: Instant::now(),
         store,
         clock,
-        finishing: Arc::new(tokio::sync::Mutex::new(())),
+        poll_locks: favorite::PollLocks::default(),
         wake_polls: Arc::new(tokio::sync::Notify::new()),
         wake_daily: Arc::new(tokio::sync::Notify::new()),
         stopping,
-        call_cap: config.http_timeout * 2,
+        call_cap,
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
@@ -223,7 +157,7 @@ pub async fn run(
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
                 // poise runs this once, on the first READY only: start-once work belongs here.
-                commands::register(ctx, &framework.options().commands, guild_id).await;
+                commands::register(ctx, &framework.options().commands, guild_id, call_cap).await;
                 let started = [
                     tokio::spawn(favorite::scheduler(ctx.clone(), data.clone())),
                     tokio::spawn(daily::scheduler(ctx.clone(), data.clone())),
@@ -251,6 +185,9 @@ pub async fn run(
     let mut client = ClientBuilder::new_with_http(http, INTENTS)
         .cache_settings(cache)
         .framework(framework)
+        .raw_event_handler(health::UnparsedEvents {
+            events: Arc::clone(&events),
+        })
         .await
         .map_err(|error| {
             RunError::Transient(format!("cannot build the Discord client: {error}"))
@@ -346,33 +283,21 @@ fn describe_start_error(error: &serenity::Error) -> RunError {
         serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents | GatewayError::InvalidGatewayIntents) => {
             RunError::Fatal(format!("Discord refused the gateway intents ({error}); the bot asks only for GUILDS"))
         }
-        serenity::Error::Http(HttpError::Request(request)) => {
-            RunError::Transient(format!("cannot reach Discord: {request}"))
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response))
+            if matches!(response.status_code.as_u16(), 400 | 403 | 404) =>
+        {
+            // Discord answers these for a wrong base URL or a server that is not Discord; retrying cannot help.
+            RunError::Fatal(format!(
+                "{} {} answered {} ({}): check DISCORD_API_URL (unset means https://discord.com); not retrying",
+                response.method,
+                discord::redact(&response.url),
+                response.status_code,
+                discord::redact(&response.error.message)
+            ))
+        }
+        serenity::Error::Http(HttpError::Request(_)) => {
+            RunError::Transient(format!("cannot reach Discord: {}", discord::Failure::of(error).text()))
         }
         other => RunError::Transient(format!("Discord connection failed: {other}")),
-    }
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(error) => {
-                warn!("cannot listen for SIGTERM ({error}); Ctrl-C still works");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -518,10 +518,47 @@ async fn the_token_is_in_no_log_line_even_at_trace_level() {
     bot.wait_exit(T).await;
     let logs = bot.logs();
     assert!(logs.lines().count() > 20, "trace logging was on:\n{logs}");
-    assert!(
-        !logs.contains(&fake.token()),
-        "the token leaked into the log"
-    );
+    assert_no_token_in(&logs, &fake.token());
+    assert_no_token_in(&logs, &interaction.token);
+}
+
+/// Fails when any 12-byte stretch of `token` (other than digits only) is in `logs` as text, as hex (`6d54`,
+/// `6d 54`, any case) or as Rust's decimal bytes (`[109, 84, …]`): the encodings a websocket or TLS library logs
+/// frames in.
+pub fn assert_no_token_in(logs: &str, token: &str) {
+    const WINDOW: usize = 12;
+    let lower = logs.to_ascii_lowercase();
+    let bytes = token.as_bytes();
+    let mut leaks = std::collections::BTreeSet::new();
+    // A stretch of digits only is left out: the fake's interaction tokens embed the (public) interaction id.
+    for window in bytes
+        .windows(WINDOW.min(bytes.len()))
+        .filter(|window| !window.iter().all(u8::is_ascii_digit))
+    {
+        let hex: Vec<String> = window.iter().map(|b| format!("{b:02x}")).collect();
+        let decimal: Vec<String> = window.iter().map(u8::to_string).collect();
+        let forms = [
+            ("text", String::from_utf8_lossy(window).into_owned()),
+            ("hex", hex.concat()),
+            ("spaced hex", hex.join(" ")),
+            ("decimal bytes", decimal.join(", ")),
+        ];
+        for (form, needle) in forms {
+            let haystack = if form == "text" { logs } else { &lower };
+            if let Some(at) = haystack.find(&needle) {
+                let line = haystack[..at].lines().count();
+                let text: String = logs
+                    .lines()
+                    .nth(line.saturating_sub(1))
+                    .unwrap_or_default()
+                    .chars()
+                    .take(400)
+                    .collect();
+                leaks.insert(format!("as {form} on line {line}: {text}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "the token leaked into the log: {leaks:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,4 +600,139 @@ async fn an_unreachable_discord_exits_75_for_a_later_restart() {
         bot.logs()
     );
     assert!(!bot.logs().contains(FakeDiscord::TOKEN));
+}
+
+/// Item 14: at start-up only a 401 means a rejected token; a 400, 403 or 404 on the first calls means DISCORD_API_URL
+/// points somewhere wrong. Exit 1 (a restart cannot help), naming the URL, never the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_or_404_at_start_up_is_a_configuration_error_naming_the_url() {
+    for (method, route, status) in [
+        ("GET", "/users/@me", 404),
+        ("GET", "/users/@me", 403),
+        ("GET", "/users/@me", 400),
+        ("GET", "/gateway/bot", 404),
+    ] {
+        let fake = FakeDiscord::start(FakeOptions::default()).await;
+        fake.fail_next(method, route, status, None, false);
+        let mut bot = BotProcess::start(BotOptions::new(&fake.api_url(), &fake.token()));
+        let code = bot.wait_exit(T).await.code();
+        let logs = bot.logs();
+        assert_eq!(code, Some(1), "{route} {status}:\n{logs}");
+        let url = format!("{}/api/v10{route}", fake.api_url());
+        assert!(
+            logs.contains(&format!("{method} {url} answered {status}"))
+                && logs.contains("check DISCORD_API_URL"),
+            "{route} {status}:\n{logs}"
+        );
+        assert!(!logs.contains("rejected DISCORD_TOKEN"), "{logs}");
+        assert_no_token_in(&logs, &fake.token());
+        let tries = fake
+            .requests()
+            .iter()
+            .filter(|r| r.route() == route)
+            .count();
+        assert_eq!(tries, 1, "not retried");
+    }
+}
+
+/// Item 14: serenity appends /api/v10 to DISCORD_API_URL itself; a URL that already has a path gets a warning
+/// (and then, as every call 404s, a configuration error naming the doubled URL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discord_api_url_with_a_path_is_warned_about() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let with_path = format!("{}/api/v10", fake.api_url());
+    let mut bot = BotProcess::start(BotOptions::new(&with_path, &fake.token()));
+    let warning = bot.wait_log("DISCORD_API_URL has a path", T).await;
+    assert!(
+        warning.contains("WARN") && warning.contains("/api/v10"),
+        "{warning}"
+    );
+    assert_eq!(bot.wait_exit(T).await.code(), Some(1), "{}", bot.logs());
+    assert!(
+        bot.logs()
+            .contains(&format!("{with_path}/api/v10/users/@me answered 404")),
+        "{}",
+        bot.logs()
+    );
+}
+
+/// Item 17: a registration Discord accepted but answered with a body serenity cannot read is not reported as
+/// refused ("the previous registration stays") when the new one is in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_whose_answer_cannot_be_read_is_not_reported_as_refused() {
+    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    fake.replace_body_next("PUT", "/applications", r#"{"not": "a list of commands"}"#);
+    let bot = BotProcess::start(BotOptions::new(&fake.api_url(), &fake.token()));
+    bot.wait_log("ready", T).await;
+    let logs = bot.logs();
+    assert!(
+        logs.contains("Discord accepted it (HTTP success) but its answer could not be read"),
+        "{logs}"
+    );
+    assert!(!logs.contains("previous registration stays"), "{logs}");
+    assert!(
+        !fake.registered_commands(None).is_empty(),
+        "the registration took effect"
+    );
+    fake.assert_no_violations();
+}
+
+/// Item 3: a failed interaction callback (a 500) and a follow-up cut by the HTTP timeout are logged precisely,
+/// with their route, but with the interaction token redacted: whoever holds it can answer as the bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interaction_tokens_are_redacted_from_logged_failures() {
+    let harness = Harness::start_with(
+        FakeOptions::default(),
+        vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned())],
+    )
+    .await;
+    let fake = &harness.fake;
+    fake.fail_next("POST", "/interactions", 500, None, false);
+    let scene = fake.slash("scene").send().await;
+    let callback = format!("/interactions/{}/", scene.id);
+    let told = fake
+        .wait_for_request(|r| r.route().starts_with(&callback) && r.status == 204, T)
+        .await;
+    assert_eq!(
+        told.body["data"]["flags"], 64,
+        "the user is told privately: {:#}",
+        told.body
+    );
+    harness
+        .bot
+        .wait_log(
+            &format!(
+                "on POST /api/v10/interactions/{}/<redacted>/callback",
+                scene.id
+            ),
+            T,
+        )
+        .await;
+
+    // A follow-up that gets no answer within the 1 s HTTP timeout: reqwest's error names the URL.
+    fake.delay_next("POST", "/webhooks", Duration::from_secs(3));
+    let moderator = crate::support::fake_discord::permissions::VIEW_CHANNEL | (1 << 13);
+    let start = fake
+        .slash("favorite")
+        .subcommand("start")
+        .member_permissions(moderator)
+        .send()
+        .await;
+    harness
+        .bot
+        .wait_log_all(
+            &[
+                "network: error sending request for url",
+                &format!("/webhooks/{}/<redacted>", FakeDiscord::APPLICATION_ID),
+            ],
+            T,
+        )
+        .await;
+    let logs = harness.bot.logs();
+    for token in [&scene.token, &start.token] {
+        assert!(
+            !logs.contains(token.as_str()),
+            "an interaction token leaked:\n{logs}"
+        );
+    }
 }

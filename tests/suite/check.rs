@@ -46,11 +46,8 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
         (
             "syntax error: a trailing comma",
             Broken::Text(|text| {
-                text.replacen(
-                    "\"revision\": \"2026-11-24\",",
-                    "\"revision\": \"2026-11-24\",,",
-                    1,
-                )
+                // A second comma at the end of line 3 (the revision), whatever the revision's date.
+                text.replacen("\n  \"actor\"", ",\n  \"actor\"", 1)
             }),
             vec!["line 3, column", "key must be a string"],
         ),

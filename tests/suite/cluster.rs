@@ -324,11 +324,17 @@ async fn an_unreachable_database_exits_75_without_its_password() {
     let fake = FakeDiscord::start(FakeOptions::default()).await;
     let mut options = BotOptions::new(&fake.api_url(), &fake.token());
     // Port 1 on 127.0.0.1: nothing listens there.
-    options.env = vec![("SCENEBOT_DATABASE", "postgres://bot:hunter2@127.0.0.1:1/scenebot".to_owned())];
+    options.env = vec![(
+        "SCENEBOT_DATABASE",
+        "postgres://bot:hunter2@127.0.0.1:1/scenebot".to_owned(),
+    )];
     let mut bot = BotProcess::start(options);
     assert_eq!(bot.wait_exit(T).await.code(), Some(75), "{}", bot.logs());
     let logs = bot.logs();
-    assert!(logs.contains("cannot open the database: PostgreSQL error"), "{logs}");
+    assert!(
+        logs.contains("cannot open the database: PostgreSQL error"),
+        "{logs}"
+    );
     assert!(!logs.contains("hunter2"), "{logs}");
 }
 

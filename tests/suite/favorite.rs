@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use crate::bot::{Harness, T};
 use crate::support::bot::{BotOptions, BotProcess};
-use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions};
+use crate::support::fake_discord::{
+    permissions, FakeChannel, FakeDiscord, FakeMember, FakeOptions, FakeOverwrite, FakeRole,
+};
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
 /// Manage Messages: a moderator.
@@ -165,15 +167,42 @@ async fn a_bot_without_send_polls_says_which_permission_is_missing() {
         .subcommand("start")
         .member_permissions(MODERATOR)
         .app_permissions(
-            permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | permissions::EMBED_LINKS,
+            permissions::VIEW_CHANNEL
+                | permissions::SEND_MESSAGES
+                | permissions::EMBED_LINKS
+                | permissions::READ_MESSAGE_HISTORY,
         )
         .send()
         .await;
-    let reply = harness.fake.wait_callback(interaction.id, T).await;
-    let text = reply["data"]["content"].as_str().unwrap_or_default();
-    assert!(text.contains("Send Polls"), "{reply:#}");
-    assert_eq!(reply["data"]["flags"], 64);
+    let deferred = harness.fake.wait_callback(interaction.id, T).await;
+    assert_eq!(deferred["type"], 5, "deferred before any other call");
+    assert_eq!(deferred["data"]["flags"], 64);
+    let text = followup_text(&harness, interaction.id).await;
+    assert!(text.contains("Create Polls"), "{text}");
+    assert!(!text.contains("Read Message History"), "{text}");
     assert!(polls(&harness.fake).is_empty());
+}
+
+/// The text of the first follow-up message of a deferred interaction.
+async fn followup_text(harness: &Harness, interaction: u64) -> String {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        if let Some(text) = harness
+            .fake
+            .interaction_messages(interaction)
+            .iter()
+            .find_map(|m| {
+                m["content"]
+                    .as_str()
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+            })
+        {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no follow-up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,7 +360,11 @@ async fn sigkill_at_every_step_never_loses_or_repeats_the_results() {
         "after expiry, before the results",
         "after the results are sent",
     ] {
-        let mut harness = Harness::start_with(fake_options(), Vec::new()).await;
+        // Discord's nonce window made zero: a restart "later than the window" every time, so only finding the
+        // message in the channel keeps it single.
+        let mut options = fake_options();
+        options.nonce_window = Duration::ZERO;
+        let mut harness = Harness::start_with(options, Vec::new()).await;
         let dir = Arc::clone(&harness.bot.dir);
         if step == "after the poll is posted" {
             // The poll reaches Discord, but the bot is killed before it learns the message id.
@@ -355,7 +388,7 @@ async fn sigkill_at_every_step_never_loses_or_repeats_the_results() {
             assert_eq!(
                 polls(&harness.fake).len(),
                 1,
-                "{step}: the nonce returned the same poll"
+                "{step}: the poll was found in the channel, not posted again"
             );
             let message = wait_poll(&harness.fake).await;
             vote(&harness.fake, message, &[(voter(1), 4)]);
@@ -507,4 +540,207 @@ async fn discord_errors_are_retried_with_backoff() {
         logs.matches("retrying").count() >= 4,
         "each failure was retried:\n{logs}"
     );
+}
+
+/// Answers numbered Discord's way (not 1, 2, 3…, and not in answer order) are mapped from the poll Discord returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_ids_are_read_from_the_poll_not_assumed() {
+    let mut options = fake_options();
+    options.poll_answer_ids = vec![40, 7, 19, 3, 25, 11];
+    let harness = Harness::start_with(options, Vec::new()).await;
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    let answer = |position| {
+        harness
+            .fake
+            .answer_id_at(message, position)
+            .unwrap_or_else(|| panic!("no answer {position}"))
+    };
+    assert_eq!(answer(3), 3, "the fake numbers answers its own way");
+    vote(
+        &harness.fake,
+        message,
+        &[
+            (voter(1), answer(3)),
+            (voter(2), answer(3)),
+            (voter(3), answer(0)),
+        ],
+    );
+    favorite(&harness, "end", MODERATOR, None).await;
+    let posted = wait_results(&harness.fake, 1).await;
+    let embed = &posted[0]["embeds"][0];
+    let title = embed["title"].as_str().unwrap_or_default();
+    assert!(title.contains("Fight for My Way"), "{title}");
+    let chart = embed["description"].as_str().unwrap_or_default();
+    assert!(
+        chart.contains("2 · 67%") && chart.contains("1 · 33%"),
+        "{chart}"
+    );
+}
+
+/// A poll read without its results is unknown, not gone; counts Discord finalizes late are awaited, and the
+/// results follow the final count within 3 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_follow_a_late_final_count_within_three_seconds() {
+    const FINALIZE: Duration = Duration::from_secs(4);
+    let mut options = fake_options();
+    options.poll_finalize_delay = FINALIZE;
+    let harness = Harness::start_with(options, Vec::new()).await;
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(&harness.fake, message, &[(voter(1), 2)]);
+    harness.fake.omit_poll_results_next(2);
+    let text = favorite(&harness, "end", MODERATOR, None).await;
+    assert!(text.contains("still counting"), "{text}");
+    harness
+        .fake
+        .wait_for_request(
+            |r| r.method == "POST" && r.route().ends_with("/expire") && r.status == 200,
+            T,
+        )
+        .await;
+    let finalized_at = tokio::time::Instant::now() + FINALIZE;
+    let posted = wait_results(&harness.fake, 1).await;
+    let late = tokio::time::Instant::now().saturating_duration_since(finalized_at);
+    assert!(
+        late <= Duration::from_secs(3),
+        "results {late:?} after the final count"
+    );
+    assert!(posted[0]["embeds"][0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("She Was Pretty"));
+    let logs = harness.bot.logs();
+    assert!(logs.contains("without its results"), "{logs}");
+    assert!(!logs.contains("poll cancelled"), "{logs}");
+}
+
+/// `/favorite end` whose expire call fails leaves the poll open on Discord: the bot closes it again, and counts
+/// are announced only from the closed poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_expire_is_repeated_before_any_results() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(&harness.fake, message, &[(voter(1), 6)]);
+    let expire = format!("/channels/{CHANNEL}/polls/{message}/expire");
+    for _ in 0..4 {
+        harness.fake.fail_next("POST", &expire, 503, None, false);
+    }
+    favorite(&harness, "end", MODERATOR, None).await;
+    let posted = wait_results(&harness.fake, 1).await;
+    assert!(posted[0]["embeds"][0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Kill Me, Heal Me"));
+    let requests = harness.fake.requests();
+    let closed = requests
+        .iter()
+        .find(|r| r.route() == expire && r.status == 200)
+        .map(|r| r.index);
+    let announced = requests
+        .iter()
+        .find(|r| {
+            r.method == "POST"
+                && r.route() == format!("/channels/{CHANNEL}/messages")
+                && r.body["poll"].is_null()
+        })
+        .map(|r| r.index);
+    assert!(
+        matches!((closed, announced), (Some(c), Some(a)) if c < a),
+        "closed on Discord ({closed:?}) before the results ({announced:?})"
+    );
+    assert!(harness.bot.logs().contains("still open on Discord"));
+}
+
+/// Discord failing while the poll is posted keeps it: the moderator is told, and the bot posts it when Discord
+/// answers, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_discord_was_slow_to_take_is_posted_later_once() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    for _ in 0..4 {
+        harness.fake.fail_next(
+            "POST",
+            &format!("/channels/{CHANNEL}/messages"),
+            503,
+            None,
+            false,
+        );
+    }
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(text.contains("keep trying"), "{text}");
+    harness.bot.wait_log("favorite poll posted", T).await;
+    assert_eq!(polls(&harness.fake).len(), 1);
+    let again = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(again.contains("already running"), "{again}");
+}
+
+/// A moderator of one channel cannot run a poll in a channel where they may not moderate; the reply is deferred
+/// before the calls that read the other channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_needs_manage_messages_in_the_target_channel() {
+    const MODS: u64 = FakeDiscord::GUILD_ID + 50;
+    const ANNOUNCEMENTS: u64 = CHANNEL + 10;
+    const POLLS: u64 = CHANNEL + 11;
+    let mut options = fake_options();
+    let guild = &mut options.guilds[0];
+    guild.roles.push(FakeRole::new(
+        MODS,
+        "mods",
+        permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 13),
+        2,
+    ));
+    guild.members.push(FakeMember {
+        user_id: voter(1),
+        roles: vec![MODS],
+        nick: None,
+    });
+    let mut announcements = FakeChannel::text(ANNOUNCEMENTS, "announcements");
+    announcements.overwrites = vec![FakeOverwrite::deny_role(MODS, 1 << 13)];
+    guild.channels.push(announcements);
+    guild.channels.push(FakeChannel::text(POLLS, "polls"));
+    let harness = Harness::start_with(options, Vec::new()).await;
+    let start_in = |channel: u64| {
+        harness
+            .fake
+            .slash("favorite")
+            .subcommand("start")
+            .user(voter(1))
+            .option_channel("channel", channel)
+    };
+    let refused = start_in(ANNOUNCEMENTS).send().await;
+    let deferred = harness.fake.wait_callback(refused.id, T).await;
+    assert_eq!(deferred["type"], 5);
+    let text = followup_text(&harness, refused.id).await;
+    assert!(
+        text.contains("Manage Messages") && text.contains(&format!("<#{ANNOUNCEMENTS}>")),
+        "{text}"
+    );
+    let requests = harness.fake.requests();
+    let callback = requests.iter().position(|r| {
+        r.route()
+            .contains(&format!("/interactions/{}/", refused.id))
+    });
+    let channel_read = requests
+        .iter()
+        .position(|r| r.method == "GET" && r.route() == format!("/channels/{ANNOUNCEMENTS}"));
+    assert!(
+        matches!((callback, channel_read), (Some(c), Some(r)) if c < r),
+        "deferred ({callback:?}) before reading the channel ({channel_read:?})"
+    );
+    assert!(polls_in(&harness.fake, ANNOUNCEMENTS).is_empty());
+
+    let allowed = start_in(POLLS).send().await;
+    harness.fake.wait_callback(allowed.id, T).await;
+    let text = followup_text(&harness, allowed.id).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    assert_eq!(polls_in(&harness.fake, POLLS).len(), 1);
+}
+
+/// The poll messages the bot posted in `channel`.
+fn polls_in(fake: &FakeDiscord, channel: u64) -> Vec<Value> {
+    fake.channel_messages(channel)
+        .into_iter()
+        .filter(|m| m["poll"].is_object() && by_bot(m))
+        .collect()
 }

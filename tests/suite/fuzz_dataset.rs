@@ -1,4 +1,4 @@
-//! Property tests of the dataset loader (proptest): `Catalog::from_json("fuzz", text)` never panics; when it
+//! Property tests of the dataset loader (proptest): `respond::parse_catalog("fuzz", text)` (the data and the cards) never panics; when it
 //! refuses, it gives at least one problem, each with a message, and its Display names the file ("fuzz") on every
 //! problem; when it accepts, every command's response renders within Discord's limits.
 //!
@@ -294,9 +294,9 @@ fn shipped_tree() -> Value {
     serde_json::from_str(SHIPPED).unwrap_or_else(|e| panic!("data/scenes.json is not JSON: {e}"))
 }
 
-/// The properties every load must have. A panic inside `from_json` fails the property with the input.
+/// The properties every load must have. A panic inside `parse_catalog` fails the property with the input.
 fn check_load(text: &str) -> Result<(), TestCaseError> {
-    match Catalog::from_json(FILE, text) {
+    match scenebot::respond::parse_catalog(FILE, text) {
         Err(error) => {
             prop_assert!(!error.problems.is_empty(), "an error without a problem");
             prop_assert_eq!(error.file.as_str(), FILE);
@@ -493,7 +493,7 @@ proptest! {
         for mutation in &mutations {
             apply(&mut tree, mutation);
         }
-        if let Err(error) = Catalog::from_json(FILE, &serde_json::to_string(&tree).unwrap_or_default()) {
+        if let Err(error) = scenebot::respond::parse_catalog(FILE, &serde_json::to_string(&tree).unwrap_or_default()) {
             let shown = error.to_string();
             prop_assert_eq!(shown.lines().count(), 1 + error.problems.len(), "{}", shown);
             for line in shown.lines().skip(1) {

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real `scenebot` binary and the real bot, driven like a user would.
 //!
 //! - `check`: `scenebot check` on the shipped dataset and on a table of broken ones.
+//! - `dataset`: the shipped dataset's facts as Korean sources give them; no translationese in any Korean text.
 //! - `preview`: `scenebot preview` for every command, validated against Discord's OpenAPI description.
 //! - `fake`, `spec`: the fake Discord and the OpenAPI validator proven with a plain serenity client.
 //! - `bot`: the real bot end to end: commands, components, start-up failures, reconnects, shutdown.
@@ -17,6 +18,7 @@ mod chaos;
 mod check;
 mod cluster;
 mod daily;
+mod dataset;
 mod default_mode;
 mod fake;
 mod favorite;

@@ -180,3 +180,89 @@ fn dot_env_is_ignored_by_git() {
         .unwrap_or_default();
     assert!(ignore.lines().any(|line| line.trim() == ".env"), "{ignore}");
 }
+
+/// Item 15: serenity drops a dispatch it cannot parse as "unknown" at DEBUG level. An INTERACTION_CREATE with a
+/// field of the wrong type must be a WARN line naming its type, and counted in /health.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparsable_dispatch_is_a_warning_and_counted_in_health() {
+    let harness = Harness::start_with(
+        FakeOptions::default(),
+        vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())],
+    )
+    .await;
+    let url = health_url(&harness).await;
+    let (_, before) = get_health(&url).await;
+    assert_eq!(
+        before["unparsed_events"],
+        serde_json::json!({}),
+        "{before:#}"
+    );
+    let mut payload = harness.fake.slash("scene").payload();
+    payload["data"]["id"] = serde_json::json!(["not", "a", "snowflake"]);
+    let interaction = crate::gateway::id_of(&payload);
+    harness.fake.dispatch("INTERACTION_CREATE", payload);
+    let line = harness
+        .bot
+        .wait_log_all(&["WARN", "INTERACTION_CREATE", "could not be parsed"], T)
+        .await;
+    assert!(
+        !line.contains("snowflake"),
+        "no values from the body: {line}"
+    );
+    let (status, body) = get_health(&url).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["unparsed_events"]["INTERACTION_CREATE"], 1, "{body:#}");
+    // The bot goes on: the next interaction is answered, the dropped one never was.
+    harness.scene(None).await;
+    assert!(harness.fake.callbacks_for(interaction).is_empty());
+}
+
+/// Item 13: the cap bounds the whole retry loop, not each try. With a 1 s HTTP timeout (cap 2 s), a poll post
+/// whose every try hangs is given up after about 2 s, not after four 1 s tries and their back-offs (about 6 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_bounds_a_whole_retry_loop() {
+    let harness = Harness::start_with(
+        FakeOptions::default(),
+        vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned())],
+    )
+    .await;
+    let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
+    for _ in 0..4 {
+        harness
+            .fake
+            .delay_next("POST", &channel_messages, Duration::from_secs(5));
+    }
+    let moderator = crate::support::fake_discord::permissions::VIEW_CHANNEL | (1 << 13);
+    let started = std::time::Instant::now();
+    let start = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .member_permissions(moderator)
+        .send()
+        .await;
+    let token = start.token.clone();
+    let told = harness
+        .fake
+        .wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.route().starts_with("/webhooks/")
+                    && r.route().contains(&token)
+            },
+            T,
+        )
+        .await;
+    let waited = started.elapsed();
+    let text = told.body["content"].as_str().unwrap_or_default();
+    assert!(text.contains("keep trying"), "{text}");
+    harness
+        .bot
+        .wait_log("another try would end past the 2s cap", T)
+        .await;
+    assert!(
+        waited < Duration::from_millis(4500),
+        "told after {waited:?}"
+    );
+    eprintln!("every try hanging, cap 2 s: the moderator was told after {waited:?}");
+}

@@ -189,6 +189,11 @@ pub struct FakeOptions {
     pub interaction_deadline: Duration,
     /// How long `nonce` + `enforce_nonce` deduplicates messages (Discord: "a few minutes").
     pub nonce_window: Duration,
+    /// The answer ids polls get, in answer order, cycled (Discord's own numbering is not part of its contract):
+    /// `[1]` numbers them 1, 2, 3…; any other list is used as it is, e.g. `[40, 7, 19, …]`.
+    pub poll_answer_ids: Vec<u64>,
+    /// How long after a poll ends Discord takes to finalize its counts (`is_finalized` stays false until then).
+    pub poll_finalize_delay: Duration,
 }
 
 impl Default for FakeOptions {
@@ -206,6 +211,8 @@ impl Default for FakeOptions {
             users: vec![FakeUser::person(FakeDiscord::USER_ID, "minji")],
             interaction_deadline: Duration::from_secs(3),
             nonce_window: Duration::from_secs(5 * 60),
+            poll_answer_ids: vec![1],
+            poll_finalize_delay: Duration::ZERO,
         }
     }
 }
@@ -1039,6 +1046,20 @@ impl FakeDiscord {
 
     // ----- Polls -------------------------------------------------------------------------------
 
+    /// The next `count` reads of a poll message leave out `poll.results`.
+    pub fn omit_poll_results_next(&self, count: usize) {
+        self.mutate(|st| st.omit_poll_results = count);
+    }
+
+    /// The answer id Discord gave answer `position` (0-based) of the poll in `message`.
+    pub fn answer_id_at(&self, message: u64, position: usize) -> Option<u64> {
+        self.lock()
+            .messages
+            .get(&message)
+            .and_then(|m| m.poll.as_ref())
+            .and_then(|p| p.answer_ids.get(position).copied())
+    }
+
     /// `user` votes for `answer_id` on the poll in `message`. Without multiselect, a previous vote
     /// of the same user is removed first. Dispatches MESSAGE_POLL_VOTE_REMOVE/ADD when the intents
     /// ask for them.
@@ -1115,6 +1136,19 @@ impl FakeDiscord {
                 method: method.to_ascii_uppercase(),
                 prefix: normalize_prefix(path_prefix),
                 kind: FaultKind::HoldAnswer(hold),
+            });
+        });
+    }
+
+    /// The next matching request (as for [`FakeDiscord::fail_next`]) takes effect and gets its usual status, but its
+    /// body is replaced by `raw_json` (sent as `application/json`): an answer a client may fail to read although
+    /// the call succeeded.
+    pub fn replace_body_next(&self, method: &str, path_prefix: &str, raw_json: &str) {
+        self.mutate(|st| {
+            st.faults.push(Fault {
+                method: method.to_ascii_uppercase(),
+                prefix: normalize_prefix(path_prefix),
+                kind: FaultKind::ReplaceBody(raw_json.to_owned()),
             });
         });
     }
@@ -1577,6 +1611,20 @@ struct PollState {
     /// answer id -> voters, in voting order.
     votes: BTreeMap<u64, Vec<u64>>,
     finalized: bool,
+    /// Ended but not yet finalized: finalized from this instant on.
+    finalizes_at: Option<Instant>,
+}
+
+impl PollState {
+    /// Whether Discord has finalized the counts.
+    fn is_finalized(&self) -> bool {
+        self.finalized || self.finalizes_at.is_some_and(|at| at <= Instant::now())
+    }
+
+    /// Whether the poll has ended (finalized or not).
+    fn has_ended(&self) -> bool {
+        self.finalized || self.finalizes_at.is_some()
+    }
 }
 
 struct Interaction {
@@ -1601,7 +1649,7 @@ struct Fault {
     kind: FaultKind,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum FaultKind {
     Status {
         status: u16,
@@ -1611,6 +1659,8 @@ enum FaultKind {
     Delay(Duration),
     /// Handle the request (its effect happens and is recorded), then hold the answer back.
     HoldAnswer(Duration),
+    /// Handle the request (its effect happens and is recorded), then answer this raw JSON text instead of the body.
+    ReplaceBody(String),
 }
 
 struct State {
@@ -1622,6 +1672,10 @@ struct State {
     bot_user: FakeUser,
     interaction_deadline: Duration,
     nonce_window: Duration,
+    poll_answer_ids: Vec<u64>,
+    poll_finalize_delay: Duration,
+    /// The next this many reads of a poll message leave out `poll.results` (a field Discord may omit).
+    omit_poll_results: usize,
 
     users: BTreeMap<u64, FakeUser>,
     guilds: Vec<FakeGuild>,
@@ -1770,6 +1824,9 @@ impl State {
             bot_user: options.bot_user,
             interaction_deadline: options.interaction_deadline,
             nonce_window: options.nonce_window,
+            poll_answer_ids: options.poll_answer_ids.clone(),
+            poll_finalize_delay: options.poll_finalize_delay,
+            omit_poll_results: 0,
             users,
             guilds: options.guilds,
             left_guilds: Vec::new(),
@@ -2233,7 +2290,7 @@ impl State {
                 })
                 .collect();
             value["poll"]["results"] =
-                json!({"is_finalized": poll.finalized, "answer_counts": counts});
+                json!({"is_finalized": poll.is_finalized(), "answer_counts": counts});
         }
         value
     }
@@ -2856,7 +2913,7 @@ impl State {
         answer: u64,
     ) -> Result<(), String> {
         let poll = self.poll_mut(channel, message)?;
-        if poll.finalized {
+        if poll.has_ended() {
             return Err(format!("the poll in message {message} has ended"));
         }
         if !poll.answer_ids.contains(&answer) {
@@ -2892,7 +2949,7 @@ impl State {
         answer: u64,
     ) -> Result<(), String> {
         let poll = self.poll_mut(channel, message)?;
-        if poll.finalized {
+        if poll.has_ended() {
             return Err(format!("the poll in message {message} has ended"));
         }
         let Some(voters) = poll.votes.get_mut(&answer).filter(|v| v.contains(&user)) else {
@@ -2923,10 +2980,14 @@ impl State {
                 "Cannot expire a non-poll message",
             ));
         };
-        if poll.finalized {
+        if poll.has_ended() {
             return Err(Reply::error(400, 520_001, "Poll expired"));
         }
-        poll.finalized = true;
+        if self.poll_finalize_delay.is_zero() {
+            poll.finalized = true;
+        } else {
+            poll.finalizes_at = Some(Instant::now() + self.poll_finalize_delay);
+        }
         stored.json["poll"]["expiry"] = json!(now);
         let question = stored
             .json
@@ -3471,7 +3532,7 @@ impl State {
                 let poll = if loading {
                     None
                 } else {
-                    new_poll(&data, &mut json)
+                    new_poll(&data, &mut json, &self.poll_answer_ids)
                 };
                 self.messages.insert(
                     message_id,
@@ -3601,7 +3662,7 @@ impl State {
                 let message_id = self.next_snowflake();
                 let flags = req.body.get("flags").and_then(Value::as_u64).unwrap_or(0);
                 let mut json = self.webhook_message(message_id, channel_id, req.body, 0, false);
-                let poll = new_poll(req.body, &mut json);
+                let poll = new_poll(req.body, &mut json, &self.poll_answer_ids);
                 self.messages.insert(
                     message_id,
                     StoredMessage {
@@ -3728,6 +3789,8 @@ impl State {
         }
         match (req.method, rest) {
             ("POST", []) => self.create_message(req, channel, perms),
+            // Without Read Message History Discord answers with no messages at all.
+            ("GET", []) if perms & permissions::READ_MESSAGE_HISTORY == 0 => Reply::ok(json!([])),
             ("GET", []) => self.list_messages(req, channel),
             (method, [message]) => {
                 let Some(message) = message.parse::<u64>().ok().filter(|m| {
@@ -3738,12 +3801,23 @@ impl State {
                     return Reply::unknown_message();
                 };
                 match method {
-                    "GET" => Reply::ok(
-                        self.messages
+                    "GET" if perms & permissions::READ_MESSAGE_HISTORY == 0 => {
+                        Reply::missing_access()
+                    }
+                    "GET" => {
+                        let mut value = self
+                            .messages
                             .get(&message)
                             .map(|m| self.render_message(m))
-                            .unwrap_or_default(),
-                    ),
+                            .unwrap_or_default();
+                        if self.omit_poll_results > 0 && value["poll"].is_object() {
+                            self.omit_poll_results -= 1;
+                            if let Some(poll) = value["poll"].as_object_mut() {
+                                poll.remove("results");
+                            }
+                        }
+                        Reply::ok(value)
+                    }
                     "PATCH" => {
                         if self
                             .messages
@@ -3849,7 +3923,7 @@ impl State {
             }
             json["message_reference"] = stored_reference;
         }
-        let poll = new_poll(body, &mut json);
+        let poll = new_poll(body, &mut json, &self.poll_answer_ids);
         self.messages.insert(
             id,
             StoredMessage {
@@ -4020,7 +4094,7 @@ async fn rest(
         .collect();
 
     let fault = shared.lock().take_fault(&method, &path);
-    let reply = match fault {
+    let reply = match fault.clone() {
         Some(FaultKind::Status {
             status,
             retry_after,
@@ -4030,7 +4104,7 @@ async fn rest(
             tokio::time::sleep(delay).await;
             None
         }
-        Some(FaultKind::HoldAnswer(_)) | None => None,
+        Some(FaultKind::HoldAnswer(_) | FaultKind::ReplaceBody(_)) | None => None,
     };
     let reply = match reply {
         Some(reply) => reply,
@@ -4061,8 +4135,12 @@ async fn rest(
             arrived,
         });
     });
-    if let Some(FaultKind::HoldAnswer(hold)) = fault {
-        tokio::time::sleep(hold).await;
+    if let Some(FaultKind::HoldAnswer(hold)) = &fault {
+        tokio::time::sleep(*hold).await;
+    }
+    let mut reply = reply;
+    if let Some(FaultKind::ReplaceBody(raw_json)) = fault {
+        reply.raw = Some((raw_json, "application/json"));
     }
     into_response(reply)
 }
@@ -4580,7 +4658,7 @@ fn embeds_as_stored(embeds: Option<&Value>) -> Value {
 }
 
 /// Turns a poll create request in `body` into the stored poll of `message`.
-fn new_poll(body: &Value, message: &mut Value) -> Option<PollState> {
+fn new_poll(body: &Value, message: &mut Value, numbering: &[u64]) -> Option<PollState> {
     let poll = body.get("poll").filter(|p| !p.is_null())?;
     let hours = poll.get("duration").and_then(Value::as_u64).unwrap_or(24);
     let expiry = SystemTime::now() + Duration::from_secs(hours * 3600);
@@ -4599,10 +4677,12 @@ fn new_poll(body: &Value, message: &mut Value) -> Option<PollState> {
             if let Some(object) = media.as_object_mut() {
                 object.retain(|_, v| !v.is_null());
             }
-            json!({"answer_id": i + 1, "poll_media": media})
+            json!({"answer_id": answer_id(numbering, i), "poll_media": media})
         })
         .collect();
-    let answer_ids = (1..=answers.len() as u64).collect();
+    let answer_ids = (0..answers.len())
+        .map(|i| answer_id(numbering, i))
+        .collect();
     let allow_multiselect = poll
         .get("allow_multiselect")
         .and_then(Value::as_bool)
@@ -4623,7 +4703,16 @@ fn new_poll(body: &Value, message: &mut Value) -> Option<PollState> {
         allow_multiselect,
         votes: BTreeMap::new(),
         finalized: false,
+        finalizes_at: None,
     })
+}
+
+/// The id of answer `index` (0-based) under `numbering` (see [`FakeOptions::poll_answer_ids`]).
+fn answer_id(numbering: &[u64], index: usize) -> u64 {
+    match numbering {
+        [] | [1] => index as u64 + 1,
+        ids => ids[index % ids.len()] + (index / ids.len()) as u64 * 1000,
+    }
 }
 
 fn command_key(command: &Value) -> (String, u64) {

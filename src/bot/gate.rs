@@ -1,0 +1,192 @@
+//! Who may do what, and where: one gate for the member's permission (a poise `check` on every moderator command,
+//! whatever Discord's command permissions say) and one for the channel a command acts on, which is not always the
+//! channel it was typed in (`/favorite start channel:`, `/daily set channel:`). Both the member and the bot must hold
+//! the permissions in *that* channel.
+
+use std::time::Duration;
+
+use serenity::all::{ChannelId, Context as SerenityContext, GuildId, Member, Permissions};
+use tracing::warn;
+
+use super::discord::{with_retries, Failure};
+use super::interaction::tell;
+use super::{Context, Error};
+use crate::locale::Locale;
+
+/// What the bot needs to post a card in a channel.
+pub const CARD: Permissions = Permissions::VIEW_CHANNEL
+    .union(Permissions::SEND_MESSAGES)
+    .union(Permissions::EMBED_LINKS);
+
+/// What the bot needs for a favorite poll: post it, and read it back (its results; and, after a crash, to find it
+/// again in the channel instead of posting it twice).
+pub const POLL: Permissions = CARD
+    .union(Permissions::SEND_POLLS)
+    .union(Permissions::READ_MESSAGE_HISTORY);
+
+/// What the bot needs for daily posts: post them, and find one again after a crash instead of posting it twice.
+pub const DAILY: Permissions = CARD.union(Permissions::READ_MESSAGE_HISTORY);
+
+/// What a moderator needs in the channel a poll goes to: to see it and moderate it (the bot does the posting).
+pub const MODERATOR_IN_CHANNEL: Permissions =
+    Permissions::VIEW_CHANNEL.union(Permissions::MANAGE_MESSAGES);
+
+/// What a server manager needs in the channel daily posts go to: to see it and write in it.
+pub const MANAGER_IN_CHANNEL: Permissions =
+    Permissions::VIEW_CHANNEL.union(Permissions::SEND_MESSAGES);
+
+/// The permissions of `needed` that `have` lacks (none for an administrator).
+pub fn missing(have: Permissions, needed: Permissions) -> Permissions {
+    if have.contains(Permissions::ADMINISTRATOR) {
+        Permissions::empty()
+    } else {
+        needed - have
+    }
+}
+
+/// poise check: the member holds Manage Messages (favorite polls). Tells them otherwise.
+pub async fn moderator(ctx: Context<'_>) -> Result<bool, Error> {
+    require(ctx, Permissions::MANAGE_MESSAGES).await
+}
+
+/// poise check: the member holds Manage Server (the daily scene). Tells them otherwise.
+pub async fn manager(ctx: Context<'_>) -> Result<bool, Error> {
+    require(ctx, Permissions::MANAGE_GUILD).await
+}
+
+async fn require(ctx: Context<'_>, permission: Permissions) -> Result<bool, Error> {
+    if member_can(ctx, permission) {
+        return Ok(true);
+    }
+    let locale = super::interaction::locale_of(ctx);
+    tell(ctx, locale.member_needs(permission)).await?;
+    Ok(false)
+}
+
+/// Whether the member holds `permission` (or is an administrator) in the channel the command was typed in, as the
+/// interaction says.
+pub fn member_can(ctx: Context<'_>, permission: Permissions) -> bool {
+    let poise::Context::Application(app) = ctx else {
+        return false;
+    };
+    app.interaction
+        .member
+        .as_ref()
+        .and_then(|member| member.permissions)
+        .is_some_and(|p| p.contains(permission) || p.contains(Permissions::ADMINISTRATOR))
+}
+
+/// Why a command may not act in a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The channel or the server could not be read (deleted, no access, Discord failing).
+    Unreadable(Failure),
+    /// The member lacks these permissions there.
+    Member(Permissions),
+    /// The bot lacks these permissions there.
+    Bot(Permissions),
+}
+
+impl Refusal {
+    /// The user's one-line explanation.
+    pub fn text(&self, locale: Locale, channel: ChannelId) -> String {
+        match self {
+            Refusal::Unreadable(Failure::Transient(_)) => locale.discord_busy().to_owned(),
+            Refusal::Unreadable(_) => locale.cannot_see_channel(channel.get()),
+            Refusal::Member(missing) => locale.member_lacks_in(channel.get(), *missing),
+            Refusal::Bot(missing) => locale.bot_lacks_in(channel.get(), *missing),
+        }
+    }
+}
+
+/// Checks that the member and the bot both hold what they need in `channel`. The channel the command was typed in
+/// needs no call (the interaction carries both permission sets); another channel is read from Discord once (the
+/// guild cache is off to save memory) and both are computed from it.
+pub async fn channel_allows(
+    ctx: Context<'_>,
+    guild: GuildId,
+    channel: ChannelId,
+    member_needs: Permissions,
+    bot_needs: Permissions,
+) -> Result<(), Refusal> {
+    let poise::Context::Application(app) = ctx else {
+        return Err(Refusal::Member(member_needs));
+    };
+    let (member_has, bot_has) = if channel == ctx.channel_id() {
+        let member = app
+            .interaction
+            .member
+            .as_ref()
+            .and_then(|m| m.permissions)
+            .unwrap_or_else(Permissions::empty);
+        (
+            member,
+            app.interaction
+                .app_permissions
+                .unwrap_or_else(Permissions::empty),
+        )
+    } else {
+        let member = app.interaction.member.as_deref();
+        in_channel(ctx.serenity_context(), ctx.data().call_cap, guild, channel, member)
+            .await
+            .map_err(|failure| {
+                warn!(guild = %guild, channel = %channel, "cannot read the channel's permissions: {}", failure.text());
+                Refusal::Unreadable(failure)
+            })?
+    };
+    let lacking = missing(member_has, member_needs);
+    if !lacking.is_empty() {
+        return Err(Refusal::Member(lacking));
+    }
+    let lacking = missing(bot_has, bot_needs);
+    if !lacking.is_empty() {
+        return Err(Refusal::Bot(lacking));
+    }
+    Ok(())
+}
+
+/// The member's (when given) and the bot's permissions in `channel`, from one read of the channel, the server and
+/// the bot's member (each call capped at `cap`).
+pub async fn in_channel(
+    ctx: &SerenityContext,
+    cap: Duration,
+    guild: GuildId,
+    channel: ChannelId,
+    member: Option<&Member>,
+) -> Result<(Permissions, Permissions), Failure> {
+    let me = ctx.cache.current_user().id;
+    let http = &ctx.http;
+    let channel = with_retries("reading a channel", cap, || http.get_channel(channel))
+        .await
+        .map_err(|e| Failure::of(&e))?
+        .guild()
+        .ok_or_else(|| Failure::Other("not a server channel".to_owned()))?;
+    let guild = with_retries("reading a server", cap, || http.get_guild(guild))
+        .await
+        .map_err(|e| Failure::of(&e))?;
+    let bot = with_retries("reading the bot's member", cap, || {
+        http.get_member(guild.id, me)
+    })
+    .await
+    .map_err(|e| Failure::of(&e))?;
+    let member = member.map_or_else(Permissions::empty, |m| {
+        guild.user_permissions_in(&channel, m)
+    });
+    Ok((member, guild.user_permissions_in(&channel, &bot)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_permissions_are_the_difference_and_admins_lack_nothing() {
+        let have = Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES;
+        assert_eq!(missing(have, CARD), Permissions::EMBED_LINKS);
+        assert_eq!(
+            missing(have, POLL),
+            Permissions::EMBED_LINKS | Permissions::SEND_POLLS | Permissions::READ_MESSAGE_HISTORY
+        );
+        assert!(missing(Permissions::ADMINISTRATOR, POLL).is_empty());
+    }
+}

@@ -1,0 +1,77 @@
+//! What every command does with its interaction: read the user's and the server's language, defer, and reply
+//! (privately, or with a card), each Discord call cut after the call cap. Commands, the permission gate and the
+//! error funnel share these, so they live apart from any one command.
+
+use std::sync::atomic::Ordering;
+
+use serenity::all::CreateInteractionResponse;
+
+use super::{Context, Error};
+use crate::locale::Locale;
+
+/// The server's language (for public messages: polls, results, daily posts), English outside servers.
+pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
+    match ctx {
+        poise::Context::Application(app) => app
+            .interaction
+            .guild_locale
+            .as_deref()
+            .map_or(Locale::En, Locale::from_discord),
+        poise::Context::Prefix(_) => Locale::En,
+    }
+}
+
+/// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
+pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
+    super::discord::capped(ctx.data().call_cap, ctx.send(notice(text))).await?;
+    Ok(())
+}
+
+/// A short private text: ephemeral, mentioning nobody. Pure, so its JSON is tested without Discord.
+pub fn notice(text: String) -> poise::CreateReply {
+    poise::CreateReply::default()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(crate::render::no_mentions())
+}
+
+/// Defers the reply ephemerally (Discord shows "thinking…" to the user alone); cut after the call cap.
+pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
+    super::discord::capped(ctx.data().call_cap, ctx.defer_ephemeral()).await?;
+    Ok(())
+}
+
+/// The reply language of this interaction.
+pub fn locale_of(ctx: Context<'_>) -> Locale {
+    ctx.locale().map_or(Locale::En, Locale::from_discord)
+}
+
+/// Sends the core's response as this interaction's reply: the one place commands send.
+pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Result<(), Error> {
+    if let poise::Context::Application(app) = ctx {
+        // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
+        let cap = ctx.data().call_cap;
+        super::discord::capped(cap, app.interaction.create_response(ctx.http(), response)).await?;
+        app.has_sent_initial_response.store(true, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_is_private_and_mentions_nobody() {
+        let message = notice("<@&1> <@2> @everyone".to_owned())
+            .to_slash_initial_response(serenity::all::CreateInteractionResponseMessage::new());
+        let json = serde_json::to_value(message).unwrap_or_default();
+        assert_eq!(json["flags"], 64, "{json}");
+        assert_eq!(json["content"], "<@&1> <@2> @everyone");
+        assert_eq!(
+            json["allowed_mentions"]["parse"],
+            serde_json::json!([]),
+            "{json}"
+        );
+    }
+}

@@ -1,0 +1,558 @@
+//! The texts of the moderator commands, `/favorite` and `/daily`, in both languages: pure functions from what
+//! happened to what the user reads, so every reply is written once and tested without Discord.
+
+use serenity::all::Permissions;
+
+use super::Locale;
+
+/// The permissions users meet in our messages, with their names in Discord's English and Korean interfaces.
+const PERMISSION_NAMES: [(Permissions, &str, &str); 8] = [
+    (Permissions::VIEW_CHANNEL, "View Channel", "채널 보기"),
+    (Permissions::SEND_MESSAGES, "Send Messages", "메시지 보내기"),
+    (Permissions::EMBED_LINKS, "Embed Links", "링크 첨부"),
+    (Permissions::SEND_POLLS, "Create Polls", "투표 만들기"),
+    (
+        Permissions::READ_MESSAGE_HISTORY,
+        "Read Message History",
+        "메시지 기록 보기",
+    ),
+    (
+        Permissions::MANAGE_MESSAGES,
+        "Manage Messages",
+        "메시지 관리",
+    ),
+    (Permissions::MANAGE_GUILD, "Manage Server", "서버 관리"),
+    (Permissions::ADMINISTRATOR, "Administrator", "관리자"),
+];
+
+impl Locale {
+    /// The names of `permissions`, bold, joined: "**Embed Links**, **Create Polls**".
+    pub fn permission_names(self, permissions: Permissions) -> String {
+        PERMISSION_NAMES
+            .iter()
+            .filter(|(permission, _, _)| permissions.contains(*permission))
+            .map(|(_, en, ko)| format!("**{}**", self.choose(en, ko)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A member without the command's permission.
+    pub fn member_needs(self, permission: Permissions) -> String {
+        let names = self.permission_names(permission);
+        match self {
+            Locale::En => format!("You need the {names} permission to do this."),
+            Locale::Ko => format!("이 작업을 하려면 {names} 권한이 필요해요."),
+        }
+    }
+
+    /// A member who lacks permissions in the channel the command acts on.
+    pub fn member_lacks_in(self, channel: u64, missing: Permissions) -> String {
+        let names = self.permission_names(missing);
+        match self {
+            Locale::En => format!("To do this in <#{channel}>, you need {names} there."),
+            Locale::Ko => {
+                format!("<#{channel}> 채널에서 이 작업을 하려면 그 채널의 {names} 권한이 필요해요.")
+            }
+        }
+    }
+
+    /// The bot lacks permissions in the channel the command acts on.
+    pub fn bot_lacks_in(self, channel: u64, missing: Permissions) -> String {
+        let names = self.permission_names(missing);
+        match self {
+            Locale::En => format!("I can't do that in <#{channel}>: I'm missing {names} there."),
+            Locale::Ko => {
+                format!("<#{channel}> 채널에서는 할 수 없어요. 봇에게 {names} 권한이 없어요.")
+            }
+        }
+    }
+
+    /// The channel cannot be read (deleted, or hidden from the bot).
+    pub fn cannot_see_channel(self, channel: u64) -> String {
+        match self {
+            Locale::En => format!(
+                "I can't see <#{channel}>. Pick a channel I can see, or give me access to it."
+            ),
+            Locale::Ko => format!(
+                "<#{channel}> 채널이 봇에게 보이지 않아요. 봇이 볼 수 있는 채널을 고르거나 채널 권한을 확인해 주세요."
+            ),
+        }
+    }
+
+    /// Discord did not answer in time, or failed for a while.
+    pub fn discord_busy(self) -> &'static str {
+        self.choose(
+            "Discord isn't answering right now. Please try again in a minute.",
+            "디스코드가 지금 응답하지 않아요. 잠시 후 다시 해 주세요.",
+        )
+    }
+
+    /// A poll is up.
+    pub fn poll_posted(self, channel: u64, ends_at: i64, sampled: bool) -> String {
+        let mut text = match self {
+            Locale::En => {
+                format!("Poll posted in <#{channel}>. It ends <t:{ends_at}:F> (<t:{ends_at}:R>).")
+            }
+            Locale::Ko => format!(
+                "<#{channel}> 채널에 투표를 올렸어요. 마감: <t:{ends_at}:F> (<t:{ends_at}:R>)"
+            ),
+        };
+        if sampled {
+            text.push('\n');
+            text.push_str(self.choose(
+                "A poll holds at most 10 answers, so 10 scenes were picked at random.",
+                "투표 항목은 최대 10개라서 장면 10개를 무작위로 골랐어요.",
+            ));
+        }
+        text
+    }
+
+    /// Discord is slow: the poll is not up yet, and the bot keeps trying on its own.
+    pub fn poll_pending(self, channel: u64) -> String {
+        match self {
+            Locale::En => format!(
+                "Discord is slow to answer, so the poll isn't up yet. I'll keep trying and post it in <#{channel}>: no need to run the command again."
+            ),
+            Locale::Ko => format!(
+                "디스코드 응답이 늦어서 아직 투표를 올리지 못했어요. 계속 시도해서 <#{channel}> 채널에 올릴게요. 명령을 다시 쓰지 않아도 돼요."
+            ),
+        }
+    }
+
+    /// A poll that could not be posted or finished, and why, in the user's words.
+    pub fn poll_cancelled(self, reason: CancelReason) -> String {
+        let why = match reason {
+            CancelReason::Deleted => self.choose(
+                "the poll message or its channel was deleted.",
+                "투표 메시지나 채널이 삭제됐어요.",
+            ),
+            CancelReason::NoAccess => self.choose(
+                "I lost access to the channel. Please check my permissions there.",
+                "봇이 채널에 접근할 수 없게 됐어요. 그 채널의 봇 권한을 확인해 주세요.",
+            ),
+            CancelReason::Refused => self.choose(
+                "Discord refused it. Please try again later.",
+                "디스코드가 요청을 거부했어요. 나중에 다시 해 주세요.",
+            ),
+            CancelReason::NotPosted => self.choose(
+                "Discord did not take the poll for an hour, so I gave up.",
+                "한 시간 동안 디스코드에 투표를 올리지 못해서 포기했어요.",
+            ),
+            CancelReason::NoResults => self.choose(
+                "Discord never returned the poll's results.",
+                "디스코드가 투표 결과를 끝내 주지 않았어요.",
+            ),
+        };
+        match self {
+            Locale::En => format!("The favorite poll was cancelled: {why}"),
+            Locale::Ko => format!("최애 투표가 취소됐어요. {why}"),
+        }
+    }
+
+    /// `/favorite start` while another poll runs.
+    pub fn poll_already_running(self, link: &str, ends_at: i64) -> String {
+        match self {
+            Locale::En => format!(
+                "A favorite poll is already running here: {link} (it ends <t:{ends_at}:R>)."
+            ),
+            Locale::Ko => {
+                format!("이미 진행 중인 최애 투표가 있어요: {link} (마감 <t:{ends_at}:R>)")
+            }
+        }
+    }
+
+    /// `/favorite end` with nothing running.
+    pub fn no_poll_running(self) -> &'static str {
+        self.choose(
+            "No favorite poll is running in this server. Start one with `/favorite start`.",
+            "이 서버에서 진행 중인 최애 투표가 없어요. `/favorite start`로 시작해 보세요.",
+        )
+    }
+
+    /// The poll ended and its results are up.
+    pub fn poll_announced(self, channel: u64) -> String {
+        match self {
+            Locale::En => format!("The poll has ended; the results are posted in <#{channel}>."),
+            Locale::Ko => format!("투표를 끝냈어요. 결과는 <#{channel}> 채널에 올렸어요."),
+        }
+    }
+
+    /// The poll ended; Discord is still counting.
+    pub fn poll_counting(self, channel: u64) -> String {
+        match self {
+            Locale::En => format!(
+                "The poll has ended. Discord is still counting the votes; the results will appear in <#{channel}> in a few seconds."
+            ),
+            Locale::Ko => format!(
+                "투표를 끝냈어요. 디스코드가 아직 표를 세고 있어서, 몇 초 뒤에 <#{channel}> 채널에 결과가 올라가요."
+            ),
+        }
+    }
+
+    /// `/favorite results` before any poll finished.
+    pub fn no_finished_poll(self) -> &'static str {
+        self.choose(
+            "No favorite poll has finished in this server yet.",
+            "이 서버에서 끝난 최애 투표가 아직 없어요.",
+        )
+    }
+
+    /// `/daily set` done.
+    pub fn daily_on(self, channel: u64, time: &str, zone: &str, next: Option<i64>) -> String {
+        let next = next.map_or_else(String::new, |t| match self {
+            Locale::En => format!(" Next post: <t:{t}:F> (<t:{t}:R>)."),
+            Locale::Ko => format!(" 다음 게시: <t:{t}:F> (<t:{t}:R>)"),
+        });
+        match self {
+            Locale::En => {
+                format!("Daily scene on: every day at {time} ({zone}) in <#{channel}>.{next}")
+            }
+            Locale::Ko => format!(
+                "매일 장면을 켰어요. 매일 {time} ({zone})에 <#{channel}> 채널에 올려요.{next}"
+            ),
+        }
+    }
+
+    /// A time that is not HH:MM.
+    pub fn bad_time(self, typed: &str) -> String {
+        match self {
+            Locale::En => format!(
+                "⚠️ “{typed}” is not a time. Write it as HH:MM on a 24-hour clock, like 09:00 or 21:30."
+            ),
+            Locale::Ko => format!(
+                "⚠️ “{typed}”은(는) 시간 형식이 아니에요. 09:00, 21:30처럼 24시간제 HH:MM으로 써 주세요."
+            ),
+        }
+    }
+
+    /// A time zone that is not an IANA name.
+    pub fn bad_zone(self, typed: &str) -> String {
+        match self {
+            Locale::En => format!(
+                "⚠️ “{typed}” is not a time zone. Pick one from the list, like Asia/Seoul, America/New_York or UTC."
+            ),
+            Locale::Ko => format!(
+                "⚠️ “{typed}”은(는) 시간대가 아니에요. 목록에서 Asia/Seoul, America/New_York, UTC 같은 이름을 골라 주세요."
+            ),
+        }
+    }
+
+    /// The line above a daily post's card.
+    pub fn daily_headline(self) -> &'static str {
+        self.choose("🌅 Today's Park Seo-joon scene", "🌅 오늘의 박서준 장면")
+    }
+
+    /// `/daily off`: whether it was on.
+    pub fn daily_off(self, was_on: bool) -> &'static str {
+        if was_on {
+            self.choose(
+                "Daily scene off. Your settings are kept: `/daily set` turns it back on.",
+                "매일 장면을 껐어요. 설정은 남아 있어서 `/daily set`으로 다시 켤 수 있어요.",
+            )
+        } else {
+            self.choose(
+                "The daily scene was not on.",
+                "매일 장면이 켜져 있지 않았어요.",
+            )
+        }
+    }
+
+    /// `/daily status` or `/daily now` before `/daily set`.
+    pub fn daily_not_set(self) -> &'static str {
+        self.choose(
+            "The daily scene is not set up here. Someone with Manage Server can start it with `/daily set`.",
+            "이 서버에는 매일 장면이 설정되어 있지 않아요. 서버 관리 권한이 있는 분이 `/daily set`으로 시작할 수 있어요.",
+        )
+    }
+
+    /// `/daily now` posted.
+    pub fn daily_posted_now(self, channel: u64) -> String {
+        match self {
+            Locale::En => format!("Posted in <#{channel}>."),
+            Locale::Ko => format!("<#{channel}> 채널에 올렸어요."),
+        }
+    }
+
+    /// A post that failed, by cause: permissions are named only when they are the cause.
+    pub fn post_failed(self, channel: u64, cause: PostFailure) -> String {
+        match (self, cause) {
+            (_, PostFailure::Busy) => self.discord_busy().to_owned(),
+            (Locale::En, PostFailure::NoAccess) => format!(
+                "I couldn't post in <#{channel}>: I'm missing permissions there. Please check them."
+            ),
+            (Locale::Ko, PostFailure::NoAccess) => format!(
+                "<#{channel}> 채널에 올리지 못했어요. 봇에게 그 채널 권한이 없어요. 권한을 확인해 주세요."
+            ),
+            (Locale::En, PostFailure::Gone) => {
+                format!("I couldn't post in <#{channel}>: the channel no longer exists.")
+            }
+            (Locale::Ko, PostFailure::Gone) => {
+                format!("<#{channel}> 채널에 올리지 못했어요. 채널이 없어졌어요.")
+            }
+            (Locale::En, PostFailure::Refused) => format!(
+                "I couldn't post in <#{channel}>: Discord refused the message. Please try again later."
+            ),
+            (Locale::Ko, PostFailure::Refused) => format!(
+                "<#{channel}> 채널에 올리지 못했어요. 디스코드가 메시지를 거부했어요. 나중에 다시 해 주세요."
+            ),
+        }
+    }
+
+    /// The lines of `/daily status`.
+    pub fn daily_status(self, status: &DailyStatus) -> String {
+        let mut lines = vec![match self {
+            Locale::En => format!(
+                "**Daily scene:** <#{}> · {} {}",
+                status.channel, status.time, status.zone
+            ),
+            Locale::Ko => format!(
+                "**매일 장면:** <#{}> · {} {}",
+                status.channel, status.time, status.zone
+            ),
+        }];
+        if let Some(role) = status.role {
+            lines.push(format!("{} <@&{role}>", self.choose("Mentions:", "멘션:")));
+        }
+        match status.state {
+            DailyState::Off => lines.push(
+                self.choose(
+                    "⏹️ Off. `/daily set` turns it back on.",
+                    "⏹️ 꺼져 있어요. `/daily set`으로 다시 켤 수 있어요.",
+                )
+                .to_owned(),
+            ),
+            DailyState::Paused => lines.push(self.choose(
+                "⏸️ Paused after 3 failed days in a row. Fix the channel or my permissions, then run `/daily set` to resume.",
+                "⏸️ 3일 연속 실패해서 멈췄어요. 채널이나 봇 권한을 고친 뒤 `/daily set`으로 다시 시작해 주세요.",
+            ).to_owned()),
+            DailyState::On { next: Some(next) } => lines.push(format!(
+                "{} <t:{next}:F> (<t:{next}:R>)",
+                self.choose("Next post:", "다음 게시:")
+            )),
+            DailyState::On { next: None } => {}
+        }
+        lines.push(match self {
+            Locale::En => format!("Scenes left before any repeats: {}", status.left_in_round),
+            Locale::Ko => format!("다시 나오기 전까지 남은 장면: {}개", status.left_in_round),
+        });
+        lines.push(match status.last_post {
+            Some(at) => format!(
+                "{} <t:{at}:F> (<t:{at}:R>)",
+                self.choose("Last post:", "마지막 게시:")
+            ),
+            None => self
+                .choose("No post yet.", "아직 올린 장면이 없어요.")
+                .to_owned(),
+        });
+        if let Some(cause) = status.last_error {
+            let days = status.failures;
+            let what = self.post_failed(status.channel, cause);
+            lines.push(match self {
+                Locale::En if days == 1 => format!("⚠️ Last attempt: {what} (1 failed day)"),
+                Locale::En => format!("⚠️ Last attempt: {what} ({days} failed days in a row)"),
+                Locale::Ko => format!("⚠️ 마지막 시도: {what} ({days}일 연속 실패)"),
+            });
+        }
+        lines.join("\n")
+    }
+}
+
+/// Why a poll was given up, kept with it (as [`CancelReason::code`]) and shown by `/favorite results` in the
+/// reader's language; the precise cause goes to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The poll message or its channel was deleted.
+    Deleted,
+    /// The bot lost access or permissions in the channel.
+    NoAccess,
+    /// Discord refused a request for another reason.
+    Refused,
+    /// Discord did not take the poll within an hour.
+    NotPosted,
+    /// Discord never returned the counts of the closed poll.
+    NoResults,
+}
+
+impl CancelReason {
+    /// The stable code kept in the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            CancelReason::Deleted => "deleted",
+            CancelReason::NoAccess => "no-access",
+            CancelReason::Refused => "refused",
+            CancelReason::NotPosted => "not-posted",
+            CancelReason::NoResults => "no-results",
+        }
+    }
+
+    /// Reads a kept code; older versions kept English sentences, which read as [`CancelReason::Refused`] unless
+    /// they say what happened.
+    pub fn parse(kept: &str) -> CancelReason {
+        [
+            CancelReason::Deleted,
+            CancelReason::NoAccess,
+            CancelReason::Refused,
+            CancelReason::NotPosted,
+            CancelReason::NoResults,
+        ]
+        .into_iter()
+        .find(|reason| reason.code() == kept)
+        .unwrap_or(if kept.contains("deleted") {
+            CancelReason::Deleted
+        } else if kept.contains("access") {
+            CancelReason::NoAccess
+        } else {
+            CancelReason::Refused
+        })
+    }
+}
+
+/// Why a post could not be sent, as users are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostFailure {
+    /// Discord failed or did not answer: worth trying again.
+    Busy,
+    /// The bot lacks access or permissions in the channel.
+    NoAccess,
+    /// The channel is gone.
+    Gone,
+    /// Discord refused the message for another reason.
+    Refused,
+}
+
+impl PostFailure {
+    /// The stable code kept in the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            PostFailure::Busy => "busy",
+            PostFailure::NoAccess => "no-access",
+            PostFailure::Gone => "gone",
+            PostFailure::Refused => "refused",
+        }
+    }
+
+    /// Reads a kept code; older versions kept English sentences, read by what they say.
+    pub fn parse(kept: &str) -> PostFailure {
+        match kept {
+            "busy" => PostFailure::Busy,
+            "no-access" => PostFailure::NoAccess,
+            "gone" => PostFailure::Gone,
+            "refused" => PostFailure::Refused,
+            _ if kept.contains("gone") || kept.contains("deleted") => PostFailure::Gone,
+            _ if kept.contains("access") || kept.contains("permission") => PostFailure::NoAccess,
+            _ if kept.contains("6 hours") => PostFailure::Busy,
+            _ => PostFailure::Refused,
+        }
+    }
+}
+
+/// Whether the daily scene runs, for `/daily status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DailyState {
+    /// Turned off with `/daily off`.
+    Off,
+    /// Paused after failures.
+    Paused,
+    /// Running; the next post's unix time.
+    On {
+        /// When the next post is due.
+        next: Option<i64>,
+    },
+}
+
+/// What `/daily status` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyStatus {
+    /// The channel.
+    pub channel: u64,
+    /// Local time, `HH:MM`.
+    pub time: String,
+    /// The IANA zone.
+    pub zone: String,
+    /// The role mentioned with each post.
+    pub role: Option<u64>,
+    /// On, off or paused.
+    pub state: DailyState,
+    /// Scenes left in this round of the shuffle bag.
+    pub left_in_round: usize,
+    /// When the last post went out.
+    pub last_post: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<PostFailure>,
+    /// Failed days in a row.
+    pub failures: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_are_named_in_each_language() {
+        let missing = Permissions::EMBED_LINKS | Permissions::SEND_POLLS;
+        assert_eq!(
+            Locale::En.permission_names(missing),
+            "**Embed Links**, **Create Polls**"
+        );
+        assert_eq!(
+            Locale::Ko.permission_names(missing),
+            "**링크 첨부**, **투표 만들기**"
+        );
+        assert!(Locale::En
+            .member_needs(Permissions::MANAGE_MESSAGES)
+            .contains("Manage Messages"));
+        assert!(Locale::Ko
+            .member_needs(Permissions::MANAGE_GUILD)
+            .contains("서버 관리"));
+    }
+
+    #[test]
+    fn only_a_permission_cause_mentions_permissions() {
+        for locale in Locale::ALL {
+            let permissions = locale.choose("permission", "권한");
+            for cause in [PostFailure::Busy, PostFailure::Gone, PostFailure::Refused] {
+                assert!(
+                    !locale.post_failed(1, cause).contains(permissions),
+                    "{cause:?}"
+                );
+            }
+            assert!(locale
+                .post_failed(1, PostFailure::NoAccess)
+                .contains(permissions));
+            for reason in [
+                CancelReason::Deleted,
+                CancelReason::Refused,
+                CancelReason::NotPosted,
+                CancelReason::NoResults,
+            ] {
+                assert!(
+                    !locale.poll_cancelled(reason).contains(permissions),
+                    "{reason:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn status_counts_days_in_words() {
+        let mut status = DailyStatus {
+            channel: 5,
+            time: "09:00".to_owned(),
+            zone: "Asia/Seoul".to_owned(),
+            role: None,
+            state: DailyState::On { next: Some(100) },
+            left_in_round: 4,
+            last_post: None,
+            last_error: Some(PostFailure::Gone),
+            failures: 1,
+        };
+        let text = Locale::En.daily_status(&status);
+        assert!(text.contains("(1 failed day)"), "{text}");
+        assert!(text.contains("<t:100:F>"), "{text}");
+        status.failures = 2;
+        assert!(Locale::En
+            .daily_status(&status)
+            .contains("2 failed days in a row"));
+        assert!(Locale::Ko.daily_status(&status).contains("2일 연속 실패"));
+    }
+}
