@@ -132,7 +132,11 @@ pub async fn run(
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let jobs: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
     let setup_jobs = Arc::clone(&jobs);
-    let store = store.with_lease(config.lease);
+    let instance = config.shards.map_or_else(
+        || crate::store::DEFAULT_INSTANCE.to_owned(),
+        |r| r.to_string(),
+    );
+    let store = store.with_lease(config.lease).with_instance(&instance);
     info!(database = %store.describe(), owner = store.owner(), "store open; claims are made as this owner");
     let health_store = store.clone();
     let data = Data {

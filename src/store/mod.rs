@@ -9,8 +9,11 @@
 //! the async runtime go through [`Store::call`], which runs them on tokio's blocking pool, never on a worker thread.
 //!
 //! Work that several processes could do at once (finishing a poll, sending a day's post) is claimed with a lease:
-//! an owner (this store's random id) and an expiry. A live owner renews or releases it; a dead one's claim is taken
-//! over once the lease has run out.
+//! an owner and an expiry. A live owner renews or releases it; a dead one's claim is taken over once the lease has
+//! run out, except by the dead one's own successor: an owner id is `host/instance/pid-random`, where the instance
+//! names what the process runs (its shard range), and a process takes the claims of its own host and instance as
+//! its own at once (a restarted process is the previous one's successor; two live processes on one host and range
+//! would both answer every interaction, which is a misconfiguration Discord does not allow for either).
 
 mod postgres;
 mod sqlite;
@@ -78,6 +81,8 @@ impl StoreError {
 pub struct Store {
     backend: Backend,
     owner: Arc<str>,
+    /// `host/instance/`: the owner ids of this process and of its predecessors.
+    family: Arc<str>,
     lease_seconds: i64,
 }
 
@@ -132,9 +137,25 @@ impl Store {
     fn with_backend(backend: Backend) -> Store {
         Store {
             backend,
-            owner: new_owner_id().into(),
+            owner: Arc::from(""),
+            family: Arc::from(""),
             lease_seconds: lease_seconds(DEFAULT_LEASE),
         }
+        .with_instance(DEFAULT_INSTANCE)
+    }
+
+    /// The same store, claiming as instance `instance` of this host (the shard range the process runs): claims an
+    /// earlier process of the same host and instance left are taken over at once, others' after their lease.
+    pub fn with_instance(mut self, instance: &str) -> Store {
+        let family = format!("{}/{instance}/", host_name());
+        self.owner = format!(
+            "{family}{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )
+        .into();
+        self.family = family.into();
+        self
     }
 
     /// The same store with claims held for `lease` (`SCENEBOT_LEASE_SECONDS`).
@@ -143,8 +164,8 @@ impl Store {
         self
     }
 
-    /// This store's owner id on claims (`host-pid-random`): logged at start, so an operator can tell who holds a
-    /// claim.
+    /// This store's owner id on claims (`host/instance/pid-random`): logged at start, so an operator can tell who
+    /// holds a claim.
     pub fn owner(&self) -> &str {
         &self.owner
     }
@@ -196,8 +217,13 @@ impl Store {
     /// Claims poll `id` for finishing: true when it was free, ours, or its lease had run out (now ours until
     /// `now` + the lease); false when another live owner holds it, or there is no such poll.
     pub fn claim_poll(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let until = self.lease_until(now);
-        on_backend!(self.claim_poll(id, &self.owner, now, until))
+        let lease = Lease {
+            owner: &self.owner,
+            family: &self.family,
+            now,
+            until: self.lease_until(now),
+        };
+        on_backend!(self.claim_poll(id, &lease))
     }
 
     /// Gives up our claim on poll `id` (finishing it went as far as it could for now).
@@ -311,6 +337,7 @@ impl Store {
     ) -> Result<Claim, StoreError> {
         let lease = Lease {
             owner: &self.owner,
+            family: &self.family,
             now,
             until: self.lease_until(now),
         };
@@ -360,26 +387,25 @@ impl Store {
     }
 }
 
-/// A claim being taken: by whom, when, and until when.
+/// A claim being taken: by whom (and which owners count as the same: `family`), when, and until when.
 struct Lease<'a> {
     owner: &'a str,
+    family: &'a str,
     now: i64,
     until: i64,
 }
 
-/// `host-pid-random`: unique per store, readable in logs and in the database.
-fn new_owner_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+/// The instance of a process that runs every shard (and of tests).
+pub const DEFAULT_INSTANCE: &str = "all";
+
+/// This machine's name, for owner ids.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
+        .map(|h| h.trim().replace('/', "-"))
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
-    format!(
-        "{host}-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
+        .unwrap_or_else(|| "host".to_owned())
 }
 
 fn lease_seconds(lease: Duration) -> i64 {
@@ -706,8 +732,8 @@ fn existing_claim(
 ) -> ExistingClaim {
     match (DailyPostState::parse(state), scene) {
         (DailyPostState::Claimed, Some(scene)) => {
-            let free =
-                owner.is_none_or(|o| o == lease.owner) || until.is_none_or(|u| u <= lease.now);
+            let free = owner.is_none_or(|o| o.starts_with(lease.family))
+                || until.is_none_or(|u| u <= lease.now);
             if free {
                 ExistingClaim::TakeOver(scene)
             } else {
@@ -756,7 +782,11 @@ mod tests {
     fn each_store_has_its_own_owner_id() -> Result<(), StoreError> {
         let (a, b) = (Store::open_in_memory()?, Store::open_in_memory()?);
         assert_ne!(a.owner(), b.owner());
-        assert!(a.owner().contains(&format!("-{}-", std::process::id())));
+        assert!(a.owner().contains(&format!("/all/{}-", std::process::id())));
+        let ranged = a.with_instance("0-1/4");
+        assert!(ranged
+            .owner()
+            .contains(&format!("/0-1/4/{}-", std::process::id())));
         Ok(())
     }
 }

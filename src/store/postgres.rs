@@ -375,19 +375,14 @@ impl Postgres {
         ))
     }
 
-    pub(super) fn claim_poll(
-        &self,
-        id: i64,
-        owner: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError> {
+    pub(super) fn claim_poll(&self, id: i64, lease: &Lease<'_>) -> Result<bool, StoreError> {
         let changed = self.execute(
             "UPDATE favorite_polls SET lease_owner = $2, lease_until = $3 WHERE id = ( \
                  SELECT id FROM favorite_polls WHERE id = $1 \
-                 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until IS NULL OR lease_until <= $4) \
+                 AND (lease_owner IS NULL OR substr(lease_owner, 1, length($5)) = $5 \
+                 OR lease_until IS NULL OR lease_until <= $4) \
                  FOR UPDATE SKIP LOCKED)",
-            &[&id, &owner, &until, &now],
+            &[&id, &lease.owner, &lease.until, &lease.now, &lease.family],
         )?;
         Ok(changed > 0)
     }

@@ -269,18 +269,13 @@ impl Sqlite {
         Ok(Ok(record))
     }
 
-    pub(super) fn claim_poll(
-        &self,
-        id: i64,
-        owner: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError> {
+    pub(super) fn claim_poll(&self, id: i64, lease: &Lease<'_>) -> Result<bool, StoreError> {
         // One statement: SQLite's single writer makes the check and the take one step.
         let changed = self.lock().execute(
             "UPDATE favorite_polls SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1 \
-             AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until IS NULL OR lease_until <= ?4)",
-            params![id, owner, until, now],
+             AND (lease_owner IS NULL OR substr(lease_owner, 1, length(?5)) = ?5 \
+             OR lease_until IS NULL OR lease_until <= ?4)",
+            params![id, lease.owner, lease.until, lease.now, lease.family],
         )?;
         Ok(changed > 0)
     }

@@ -4,6 +4,7 @@
 //! processes, each with its own owner id.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
 use chrono::NaiveTime;
@@ -223,6 +224,33 @@ fn a_dead_owners_daily_claim_is_taken_over_after_the_lease(
     Ok(())
 }
 
+/// A restarted process (same host, same instance) is its predecessor's successor: it takes the claims over at once.
+fn a_restarted_instance_takes_its_claims_over_at_once(open: Open<'_>) -> Result<(), StoreError> {
+    let before = open().with_instance("0-0/2");
+    let after = open().with_instance("0-0/2");
+    let other = open().with_instance("1-1/2");
+    assert_ne!(before.owner(), after.owner());
+    before.set_daily(&settings(1), 100)?;
+    assert_eq!(
+        before.claim_daily(1, "2027-05-02", 1_000, |_| Some("x".into()))?,
+        Claim::New("x".into())
+    );
+    assert_eq!(
+        other.claim_daily(1, "2027-05-02", 1_001, |_| None)?,
+        Claim::Held
+    );
+    assert_eq!(
+        after.claim_daily(1, "2027-05-02", 1_001, |_| None)?,
+        Claim::Unsent("x".into())
+    );
+    let Ok(poll) = before.insert_poll(&new_poll(2, 1_000))? else {
+        panic!()
+    };
+    assert!(!other.claim_poll(poll.id, 1_001)?);
+    assert!(after.claim_poll(poll.id, 1_001)?);
+    Ok(())
+}
+
 fn three_failed_days_pause_and_set_resumes(open: Open<'_>) -> Result<(), StoreError> {
     let store = open();
     store.set_daily(&settings(1), 100)?;
@@ -382,7 +410,12 @@ macro_rules! on_both_backends {
                 fn $case() -> Result<(), StoreError> {
                     let dir = TempDir::new();
                     let path: PathBuf = dir.path.join("contract.sqlite3");
-                    super::$case(&|| Store::open(&path).unwrap_or_else(|e| panic!("{e}")))
+                    let stores = AtomicUsize::new(0);
+                    super::$case(&|| {
+                        Store::open(&path)
+                            .unwrap_or_else(|e| panic!("{e}"))
+                            .with_instance(&format!("process{}", stores.fetch_add(1, Ordering::Relaxed)))
+                    })
                 }
             )*
         }
@@ -394,7 +427,12 @@ macro_rules! on_both_backends {
                     let Some(database) = PgDatabase::fresh(stringify!($case)) else {
                         return Ok(());
                     };
-                    super::$case(&|| database.open())
+                    let stores = AtomicUsize::new(0);
+                    super::$case(&|| {
+                        database
+                            .open()
+                            .with_instance(&format!("process{}", stores.fetch_add(1, Ordering::Relaxed)))
+                    })
                 }
             )*
         }
@@ -408,6 +446,7 @@ on_both_backends!(
     a_poll_claim_is_held_until_released_or_expired,
     a_day_is_claimed_once_and_sent_once,
     a_dead_owners_daily_claim_is_taken_over_after_the_lease,
+    a_restarted_instance_takes_its_claims_over_at_once,
     three_failed_days_pause_and_set_resumes,
     a_failed_day_counts_once_whoever_reports_it,
     records_come_back_typed,
