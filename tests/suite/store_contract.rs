@@ -363,8 +363,8 @@ fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
                         .unwrap_or_else(|e| panic!("{e}"));
                     let inserted = store
                         .insert_poll(&new_poll(4, 0))
-                        .unwrap_or_else(|e| panic!("{e}"))
-                        .is_ok();
+                        .map(|inserted| inserted.is_ok())
+                        .unwrap_or_else(|e| panic!("{e}"));
                     (claim, poll_claim, inserted)
                 })
             })
