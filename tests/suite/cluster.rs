@@ -1,10 +1,12 @@
 //! Several processes, one PostgreSQL database, two shards: every poll result and every daily post exactly once,
 //! through a SIGKILL mid-schedule.
 //!
-//! The fake Discord runs two shards and routes each guild's events to shard `(guild_id >> 22) % 2`. The third
-//! process is the replacement a supervisor starts for the killed range (Discord gives a shard's events to every
-//! session identified on it, so a "standby" on a live range would answer each interaction twice); the surviving
-//! process competes with it for the dead one's claims, which proves the claims are not tied to shards.
+//! The fake Discord runs two shards and routes each guild's events to shard `(guild_id >> 22) % 2`. The survivor
+//! on the other range takes the dead process's claims over when their lease runs out, which proves claims are not
+//! tied to shards. The third process is the replacement a supervisor starts for the killed range (Discord gives a
+//! shard's events to every session identified on it, so a "standby" on a live range would answer each interaction
+//! twice); it finds nothing left to do. (A replacement on the same host and range resumes its predecessor's claims
+//! at once: the store contract and the single-process SIGKILL tests cover that.)
 //!
 //! - Polls: three real `scenebot` processes (SIGKILL is a real crash). Polls end by `/favorite end`, so the wall
 //!   clock does not matter.
@@ -237,9 +239,7 @@ async fn three_processes_announce_every_poll_once_through_a_sigkill() {
     .await;
     first.kill().await;
 
-    // The replacement for shard 0 and the survivor on shard 1 finish what the dead process had claimed.
-    let third = start_process(&fake, &database, "0-0/2", "3");
-    third.wait_log("ready", T).await;
+    // The survivor on shard 1 finishes what the dead process had claimed, once its lease has run out.
     wait_in_every_channel(&fake, is_results, "results", Duration::from_secs(90)).await;
     assert_exactly_one_each(&fake, is_poll, "poll");
     assert_exactly_one_each(&fake, is_results, "results");
@@ -259,6 +259,9 @@ async fn three_processes_announce_every_poll_once_through_a_sigkill() {
         "every poll recorded announced",
     )
     .await;
+    // The replacement for shard 0 starts and finds nothing left to do.
+    let third = start_process(&fake, &database, "0-0/2", "3");
+    third.wait_log("ready", T).await;
     for (k, poll) in polls.iter().enumerate() {
         let poll = poll
             .as_ref()
@@ -468,13 +471,30 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
     let mut second = InProcessBot::start(&fake, &database, "1-1/2", start).await;
     wait_registrations(&fake, 2).await;
 
-    // Only the first bot's clock reaches 09:00: it claims all twenty and posts them one by one. The sixth post
-    // reaches Discord but its answer is held; the bot dies there, its other claims leased and unsent.
+    // The first bot's clock reaches 09:00 first: it claims all twenty and posts them one by one, slowly (each of
+    // its first posts answered after 250 ms). The second bot's clock follows while the first is still posting:
+    // every post is claimed by a live process, so it sends none. The sixth post reaches Discord but its answer is
+    // held; the first bot dies there, its other claims leased and unsent.
     let mut servers: Vec<u64> = (0..SERVERS).collect();
     servers.sort_by_key(|k| guild(*k));
+    for k in &servers[..5] {
+        fake.delay_next(
+            "POST",
+            &format!("/channels/{}/messages", channel(*k)),
+            Duration::from_millis(250),
+        );
+    }
     let sixth = servers[5];
     fake.hold_answer_next("POST", &format!("/channels/{}/messages", channel(sixth)), T);
     first.clock.set(at("2027-05-02T09:00:30Z"));
+    fake.wait_for_request(
+        |r| {
+            r.method == "POST" && r.route() == format!("/channels/{}/messages", channel(servers[0]))
+        },
+        T,
+    )
+    .await;
+    second.clock.set(at("2027-05-02T09:00:30Z"));
     fake.wait_for_request(
         |r| r.method == "POST" && r.route() == format!("/channels/{}/messages", channel(sixth)),
         T,
@@ -489,13 +509,11 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
         "the crash came mid-schedule: {sent_before} posted"
     );
 
-    // The replacement starts; both it and the survivor wait out the dead bot's lease, then share its work.
-    let third = InProcessBot::start(&fake, &database, "0-0/2", at("2027-05-02T09:01:00Z")).await;
-    wait_registrations(&fake, 3).await;
+    // The survivor waits out the dead bot's lease, then takes its work over.
+    second.clock.set(at("2027-05-02T09:02:00Z"));
     let after_lease =
         at("2027-05-02T09:00:30Z") + scenebot::store::DEFAULT_LEASE.as_secs() as i64 + 1;
     second.clock.set(after_lease);
-    third.clock.set(after_lease);
     wait_in_every_channel(&fake, is_daily, "daily post", T).await;
     assert_exactly_one_each(&fake, is_daily, "daily");
 
@@ -516,6 +534,9 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
         "every daily post recorded sent",
     )
     .await;
+    // The replacement for shard 0 starts and finds nothing left to do.
+    let third = InProcessBot::start(&fake, &database, "0-0/2", after_lease).await;
+    wait_registrations(&fake, 3).await;
     assert_exactly_one_each(&fake, is_daily, "daily");
     assert_asked_once_each(&fake, is_daily);
     fake.assert_no_violations();
