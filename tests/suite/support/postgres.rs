@@ -67,7 +67,8 @@ pub fn required() -> bool {
 /// Where the server binaries are: `SCENEBOT_POSTGRES_BIN`, or the newest `/usr/lib/postgresql/*/bin`.
 fn find_bin() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("SCENEBOT_POSTGRES_BIN") {
-        return Some(PathBuf::from(dir));
+        let bin = PathBuf::from(dir);
+        return bin.join("initdb").exists().then_some(bin);
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
