@@ -629,6 +629,8 @@ impl Postgres {
                         .query_opt("SELECT 1 FROM daily_schedules WHERE guild_id = $1", &[&guild])
                         .await?;
                     if exists.is_some() {
+                        // Ending the transaction now, not when it drops, frees its locks before we return.
+                        transaction.rollback().await?;
                         return Ok(Claim::Held);
                     }
                     None
@@ -663,12 +665,19 @@ impl Postgres {
                         transaction.commit().await?;
                         Claim::Unsent(scene)
                     }
-                    ExistingClaim::Held => Claim::Held,
-                    ExistingClaim::Done => Claim::Done,
+                    ExistingClaim::Held => {
+                        transaction.rollback().await?;
+                        Claim::Held
+                    }
+                    ExistingClaim::Done => {
+                        transaction.rollback().await?;
+                        Claim::Done
+                    }
                 });
             }
             let mut bag = read_bag_text(bag);
             let Some(scene) = draw(&mut bag) else {
+                transaction.rollback().await?;
                 return Ok(Claim::Nothing);
             };
             let inserted = transaction
@@ -680,6 +689,7 @@ impl Postgres {
                 .await?;
             if inserted == 0 {
                 // Only possible without a schedule row (nothing to lock): another process claimed it just now.
+                transaction.rollback().await?;
                 return Ok(Claim::Held);
             }
             transaction
