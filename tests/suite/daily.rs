@@ -46,6 +46,8 @@ struct Daily {
     bot: Option<RunningBot>,
     /// Requests before this index belong to earlier starts.
     registered_at: usize,
+    /// Settings beyond the token and the fake's URL.
+    settings: Vec<(&'static str, String)>,
 }
 
 impl Daily {
@@ -62,6 +64,7 @@ impl Daily {
             dir: TempDir::new(),
             bot: None,
             registered_at: 0,
+            settings: Vec::new(),
         };
         daily.boot().await;
         daily
@@ -70,10 +73,14 @@ impl Daily {
     /// Starts the bot on the database in `dir` and waits until it has registered its commands.
     async fn boot(&mut self) {
         let (api_url, token) = (self.fake.api_url(), self.fake.token());
+        let settings = self.settings.clone();
         let config = Config::from_lookup(|name| match name {
             "DISCORD_TOKEN" => Some(token.clone()),
             "DISCORD_API_URL" => Some(api_url.clone()),
-            _ => None,
+            _ => settings
+                .iter()
+                .find(|(setting, _)| *setting == name)
+                .map(|(_, value)| value.clone()),
         })
         .unwrap_or_else(|e| panic!("{e}"));
         let store =
@@ -234,20 +241,29 @@ async fn a_crash_past_the_nonce_window_adopts_the_post_instead_of_posting_twice(
     };
     let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
     daily.set_at_nine_utc().await;
+    // The post reaches Discord; its answer never comes back before the crash. (The crashed bot runs in this
+    // process: a long HTTP timeout keeps its last call from retrying behind the test's back, as a dead process
+    // would not.)
+    daily.stop().await;
+    daily.settings = vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "300".to_owned())];
+    daily.boot().await;
     daily.fake.hold_answer_next(
         "POST",
         &format!("/channels/{CHANNEL}/messages"),
-        Duration::from_secs(20),
+        Duration::from_secs(120),
     );
     daily.clock.set(at("2027-05-02T09:00:00Z"));
     daily.wait_posts(1).await;
     daily.crash().await;
+    daily.settings.clear();
     daily.boot().await;
-    let posted_at = at("2027-05-02T09:00:00Z");
+    // The dead bot's claim is taken over once its lease (120 s by default) has run out.
+    let taken_over = at("2027-05-02T09:03:00Z");
+    daily.clock.set(taken_over);
     let deadline = tokio::time::Instant::now() + T;
     loop {
         let status = daily.command("status", &[], MANAGER).await;
-        if status.contains(&format!("Last post: <t:{posted_at}:F>")) {
+        if status.contains(&format!("Last post: <t:{taken_over}:F>")) {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{status}");

@@ -633,18 +633,22 @@ async fn a_failed_expire_is_repeated_before_any_results() {
         .as_str()
         .unwrap_or_default()
         .contains("Kill Me, Heal Me"));
-    let requests = harness.fake.requests();
-    let closed = requests
+    // The fake records a request once it has answered it: wait for the record, not a snapshot.
+    let messages = format!("/channels/{CHANNEL}/messages");
+    let announced = harness
+        .fake
+        .wait_for_request(
+            |r| r.method == "POST" && r.route() == messages && r.body["poll"].is_null(),
+            T,
+        )
+        .await
+        .index;
+    let announced = Some(announced);
+    let closed = harness
+        .fake
+        .requests()
         .iter()
         .find(|r| r.route() == expire && r.status == 200)
-        .map(|r| r.index);
-    let announced = requests
-        .iter()
-        .find(|r| {
-            r.method == "POST"
-                && r.route() == format!("/channels/{CHANNEL}/messages")
-                && r.body["poll"].is_null()
-        })
         .map(|r| r.index);
     assert!(
         matches!((closed, announced), (Some(c), Some(a)) if c < a),
