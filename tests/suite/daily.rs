@@ -170,17 +170,7 @@ impl Daily {
         let interaction = builder.send().await;
         let callback = self.fake.wait_callback(interaction.id, T).await;
         if callback["type"] == 5 {
-            let followup = self
-                .fake
-                .wait_for_request(
-                    |r| {
-                        r.method == "POST"
-                            && r.route().starts_with("/webhooks/")
-                            && r.route().contains(&interaction.token)
-                    },
-                    T,
-                )
-                .await;
+            let followup = self.fake.wait_followup(&interaction.token, T).await;
             return followup.body["content"]
                 .as_str()
                 .unwrap_or_default()

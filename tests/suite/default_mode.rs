@@ -109,16 +109,7 @@ async fn a_huge_retry_after_is_cut_by_the_cap() {
         .send()
         .await;
     let token = start.token.clone();
-    let told = fake
-        .wait_for_request(
-            |r| {
-                r.method == "POST"
-                    && r.route().starts_with("/webhooks/")
-                    && r.route().contains(&token)
-            },
-            T,
-        )
-        .await;
+    let told = fake.wait_followup(&token, T).await;
     let waited = started.elapsed();
     let text = told.body["content"].as_str().unwrap_or_default();
     assert!(text.contains("keep trying"), "{text}");

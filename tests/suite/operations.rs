@@ -28,14 +28,20 @@ async fn get_health(url: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or_default())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_health_endpoint_reports_shards_and_the_database() {
+/// The bot with its health endpoint on a free port, and the endpoint's URL.
+async fn start_with_health() -> (Harness, String) {
     let harness = Harness::start_with(
         FakeOptions::default(),
         vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())],
     )
     .await;
     let url = health_url(&harness).await;
+    (harness, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_endpoint_reports_shards_and_the_database() {
+    let (harness, url) = start_with_health().await;
     harness.scene(None).await;
     let (status, body) = get_health(&url).await;
     assert_eq!(status, 200, "{body:#}");
@@ -185,12 +191,7 @@ fn dot_env_is_ignored_by_git() {
 /// field of the wrong type must be a WARN line naming its type, and counted in /health.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unparsable_dispatch_is_a_warning_and_counted_in_health() {
-    let harness = Harness::start_with(
-        FakeOptions::default(),
-        vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())],
-    )
-    .await;
-    let url = health_url(&harness).await;
+    let (harness, url) = start_with_health().await;
     let (_, before) = get_health(&url).await;
     assert_eq!(
         before["unparsed_events"],
@@ -242,17 +243,7 @@ async fn the_cap_bounds_a_whole_retry_loop() {
         .send()
         .await;
     let token = start.token.clone();
-    let told = harness
-        .fake
-        .wait_for_request(
-            |r| {
-                r.method == "POST"
-                    && r.route().starts_with("/webhooks/")
-                    && r.route().contains(&token)
-            },
-            T,
-        )
-        .await;
+    let told = harness.fake.wait_followup(&token, T).await;
     let waited = started.elapsed();
     let text = told.body["content"].as_str().unwrap_or_default();
     assert!(text.contains("keep trying"), "{text}");

@@ -764,6 +764,20 @@ impl FakeDiscord {
         .await
     }
 
+    /// The first follow-up message (`POST /webhooks/{app}/{token}`) the bot sent for the interaction with `token`:
+    /// what a user sees after a deferred reply.
+    pub async fn wait_followup(&self, token: &str, timeout: Duration) -> Recorded {
+        self.wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.route().starts_with("/webhooks/")
+                    && r.route().contains(token)
+            },
+            timeout,
+        )
+        .await
+    }
+
     /// Every request body that Discord's rules rejected, with what the bot sent.
     pub fn violations(&self) -> Vec<Violation> {
         self.lock().violations.clone()
