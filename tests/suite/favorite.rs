@@ -606,6 +606,7 @@ async fn results_follow_a_late_final_count_within_three_seconds() {
         late <= Duration::from_secs(3),
         "results {late:?} after the final count"
     );
+    eprintln!("results posted {late:?} after Discord's final count");
     assert!(posted[0]["embeds"][0]["title"]
         .as_str()
         .unwrap_or_default()
