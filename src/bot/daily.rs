@@ -269,16 +269,11 @@ fn date_marker(date: &str) -> String {
 
 /// Whether `message` carries `marker` on one of its buttons.
 fn carries_marker(message: &Message, marker: &str) -> bool {
-    message.components.iter().any(|row| {
-        row.components.iter().any(|component| match component {
-            serenity::all::ActionRowComponent::Button(button) => match &button.data {
-                serenity::all::ButtonKind::NonLink { custom_id, .. } => {
-                    render::posted_marker(custom_id).as_deref() == Some(marker)
-                }
-                _ => false,
-            },
-            _ => false,
-        })
+    discord::buttons(message).any(|button| match button {
+        serenity::all::ButtonKind::NonLink { custom_id, .. } => {
+            render::posted_marker(custom_id).as_deref() == Some(marker)
+        }
+        _ => false,
     })
 }
 

@@ -291,6 +291,19 @@ pub async fn find_own_message(
     Ok(None)
 }
 
+/// The buttons of `message`, whatever row they are in: how the bot recognises its own posts (a marker in a button's
+/// `custom_id`, a link to a poll).
+pub fn buttons(message: &Message) -> impl Iterator<Item = &serenity::all::ButtonKind> {
+    message
+        .components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .filter_map(|component| match component {
+            serenity::all::ActionRowComponent::Button(button) => Some(&button.data),
+            _ => None,
+        })
+}
+
 /// A link to a message.
 pub fn message_link(guild: u64, channel: u64, message: u64) -> String {
     format!("https://discord.com/channels/{guild}/{channel}/{message}")

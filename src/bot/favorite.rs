@@ -456,6 +456,14 @@ async fn finish_claimed(ctx: &SerenityContext, data: &Data, id: i64) -> Finished
     Finished::NotYet
 }
 
+/// A poll's answers as Discord numbered them: (answer id, text).
+fn answers_of(poll: &serenity::all::Poll) -> Vec<(u64, Option<String>)> {
+    poll.answers
+        .iter()
+        .map(|a| (a.answer_id.get(), a.poll_media.text.clone()))
+        .collect()
+}
+
 /// Whether `message` is the poll of `record`: the bot's poll with our question and our answers, sent after the
 /// record was made (a minute's margin for clock skew; earlier polls in the channel are older).
 fn is_poll_of(data: &Data, record: &PollRecord, message: &Message) -> bool {
@@ -465,11 +473,7 @@ fn is_poll_of(data: &Data, record: &PollRecord, message: &Message) -> bool {
     let locale = record.locale;
     let sent_at = message.id.created_at().unix_timestamp();
     let question = poll.question.text.as_deref() == Some(locale.strings().poll_question);
-    let answers: Vec<(u64, Option<String>)> = poll
-        .answers
-        .iter()
-        .map(|a| (a.answer_id.get(), a.poll_media.text.clone()))
-        .collect();
+    let answers = answers_of(poll);
     sent_at >= record.created_at - 60
         && question
         && favorite::answer_ids(&data.responder.catalog, &record.scene_ids, &answers).is_some()
@@ -583,11 +587,7 @@ async fn read_results(ctx: &SerenityContext, data: &Data, record: &PollRecord) -
         info!(poll = id, "Discord has not finalized the counts yet");
         return Some(Finished::NotYet);
     }
-    let answers: Vec<(u64, Option<String>)> = poll
-        .answers
-        .iter()
-        .map(|a| (a.answer_id.get(), a.poll_media.text.clone()))
-        .collect();
+    let answers = answers_of(poll);
     let Some(answer_ids) =
         favorite::answer_ids(&data.responder.catalog, &record.scene_ids, &answers)
     else {
@@ -650,14 +650,8 @@ async fn unknown(data: &Data, record: &PollRecord, now: i64, what: &str) -> Fini
 fn is_results_of(message: &Message, poll_message: u64) -> bool {
     let suffix = format!("/{poll_message}");
     message.poll.is_none()
-        && message.components.iter().any(|row| {
-            row.components.iter().any(|component| match component {
-                serenity::all::ActionRowComponent::Button(button) => matches!(
-                    &button.data,
-                    serenity::all::ButtonKind::Link { url } if url.ends_with(&suffix)
-                ),
-                _ => false,
-            })
+        && discord::buttons(message).any(|button| {
+            matches!(button, serenity::all::ButtonKind::Link { url } if url.ends_with(&suffix))
         })
 }
 

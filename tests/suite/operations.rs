@@ -28,6 +28,15 @@ async fn get_health(url: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or_default())
 }
 
+/// The bot with a 1 s HTTP timeout (so a 2 s cap on every call).
+async fn start_with_one_second_timeout() -> Harness {
+    Harness::start_with(
+        FakeOptions::default(),
+        vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned())],
+    )
+    .await
+}
+
 /// The bot with its health endpoint on a free port, and the endpoint's URL.
 async fn start_with_health() -> (Harness, String) {
     let harness = Harness::start_with(
@@ -102,11 +111,7 @@ async fn the_watchdog_restarts_a_shard_stuck_on_a_silent_gateway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rest_call_has_a_timeout_and_safe_calls_are_retried() {
-    let harness = Harness::start_with(
-        FakeOptions::default(),
-        vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned())],
-    )
-    .await;
+    let harness = start_with_one_second_timeout().await;
     // A /favorite start whose poll post hangs for 5 s: the call times out after 1 s and is retried (the nonce
     // makes the repeat safe); one poll is posted.
     let moderator = crate::support::fake_discord::permissions::VIEW_CHANNEL | (1 << 13);
@@ -222,11 +227,7 @@ async fn an_unparsable_dispatch_is_a_warning_and_counted_in_health() {
 /// whose every try hangs is given up after about 2 s, not after four 1 s tries and their back-offs (about 6 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cap_bounds_a_whole_retry_loop() {
-    let harness = Harness::start_with(
-        FakeOptions::default(),
-        vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "1".to_owned())],
-    )
-    .await;
+    let harness = start_with_one_second_timeout().await;
     let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
     for _ in 0..4 {
         harness
