@@ -12,6 +12,7 @@
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
 //! - [`daily`]: the daily scene, the pure part: times, zones, DST-safe schedule, what is due, the shuffle bag.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
+//! - [`reason`]: why a post or a poll failed, one vocabulary for both features, stored as codes.
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
 //! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records.
@@ -29,6 +30,7 @@ pub mod limits;
 pub mod locale;
 pub mod pick;
 pub mod preview;
+pub mod reason;
 pub mod render;
 pub mod respond;
 pub mod search;

@@ -5,7 +5,7 @@
 
 mod moderation;
 
-pub use moderation::{CancelReason, DailyState, DailyStatus, PostFailure};
+pub use moderation::{DailyState, DailyStatus};
 
 /// A reply language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -19,7 +19,8 @@ use super::discord::{self, Failure};
 use super::interaction::tell;
 use super::{gate, Context, Data, Error};
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
-use crate::locale::{DailyState, DailyStatus, PostFailure};
+use crate::locale::{DailyState, DailyStatus};
+use crate::reason::PostFailure;
 use crate::render;
 use crate::store::{Claim, DailyPostState, DailyRecord, DailySettings};
 

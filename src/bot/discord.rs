@@ -7,25 +7,14 @@ use std::time::Duration;
 use serenity::all::{ChannelId, Context, GetMessages, HttpError, Message, MessageId};
 use tracing::warn;
 
+pub use crate::reason::Failure;
+
 /// How many times a call is tried at most.
 const ATTEMPTS: u32 = 4;
 /// The first backoff; doubled each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between tries, whatever `Retry-After` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-
-/// What a failed Discord call means for us.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The thing is gone (404: unknown channel 10003, unknown message 10008, …).
-    Gone(String),
-    /// We may not (403: missing access 50001, missing permissions 50013).
-    Forbidden(String),
-    /// Worth trying again later: 429, 5xx, network.
-    Transient(String),
-    /// Anything else (a 400 we caused, a bug): not retried.
-    Other(String),
-}
 
 impl Failure {
     /// Sorts a serenity error. The text is precise (status, Discord's code, the route, the network cause) and has
@@ -55,27 +44,6 @@ impl Failure {
                 Failure::Transient(format!("timeout: {io}"))
             }
             other => Failure::Other(redact(&with_causes(other))),
-        }
-    }
-
-    /// What users are told about it.
-    pub fn for_users(&self) -> crate::locale::PostFailure {
-        use crate::locale::PostFailure;
-        match self {
-            Failure::Gone(_) => PostFailure::Gone,
-            Failure::Forbidden(_) => PostFailure::NoAccess,
-            Failure::Transient(_) => PostFailure::Busy,
-            Failure::Other(_) => PostFailure::Refused,
-        }
-    }
-
-    /// The human text (tokens redacted).
-    pub fn text(&self) -> &str {
-        match self {
-            Failure::Gone(t)
-            | Failure::Forbidden(t)
-            | Failure::Transient(t)
-            | Failure::Other(t) => t,
         }
     }
 }

@@ -22,7 +22,8 @@ use super::gate;
 use super::interaction::tell;
 use super::{Context, Data, Error};
 use crate::favorite::{self, PollPlan, Tally, DEFAULT_HOURS, MAX_HOURS, POSTING_GIVE_UP_SECONDS};
-use crate::locale::{CancelReason, Locale};
+use crate::locale::Locale;
+use crate::reason::CancelReason;
 use crate::render;
 use crate::store::{NewPoll, PollRecord, PollState};
 
@@ -173,19 +174,10 @@ pub async fn start(
         }
         Err(failure) => {
             warn!(poll = record.id, "poll not posted: {}", failure.text());
-            locale.poll_cancelled(cancel_reason(&failure))
+            locale.poll_cancelled(failure.cancel_reason())
         }
     };
     tell(ctx, text).await
-}
-
-/// The reason kept for a failure retrying cannot fix.
-fn cancel_reason(failure: &Failure) -> CancelReason {
-    match failure {
-        Failure::Gone(_) => CancelReason::Deleted,
-        Failure::Forbidden(_) => CancelReason::NoAccess,
-        Failure::Transient(_) | Failure::Other(_) => CancelReason::Refused,
-    }
 }
 
 /// Posts the poll of a `posting` record and records it as running; returns its end. A transient failure leaves it
@@ -214,7 +206,7 @@ async fn post_poll(
         Err(error) => {
             let failure = Failure::of(&error);
             if !matches!(failure, Failure::Transient(_)) {
-                cancel(data, id, cancel_reason(&failure), failure.text()).await;
+                cancel(data, id, failure.cancel_reason(), failure.text()).await;
             }
             Err(failure)
         }
@@ -508,8 +500,8 @@ async fn resume_posting(
             return Some(Finished::NotYet);
         }
         Err(failure) => {
-            cancel(data, record.id, cancel_reason(&failure), failure.text()).await;
-            return Some(Finished::Cancelled(cancel_reason(&failure)));
+            cancel(data, record.id, failure.cancel_reason(), failure.text()).await;
+            return Some(Finished::Cancelled(failure.cancel_reason()));
         }
     }
     if data.clock.now() - record.created_at > POSTING_GIVE_UP_SECONDS {
@@ -529,7 +521,7 @@ async fn resume_posting(
     match post_poll(ctx, data, record, &plan).await {
         Ok(_) => None,
         Err(Failure::Transient(_)) => Some(Finished::NotYet),
-        Err(failure) => Some(Finished::Cancelled(cancel_reason(&failure))),
+        Err(failure) => Some(Finished::Cancelled(failure.cancel_reason())),
     }
 }
 
@@ -731,7 +723,7 @@ async fn give_up_unless_transient(
         warn!(poll = id, "{doing} failed ({cause}); will try again");
         return Finished::NotYet;
     }
-    let reason = cancel_reason(failure);
+    let reason = failure.cancel_reason();
     cancel(data, id, reason, &format!("{doing}: {}", failure.text())).await;
     Finished::Cancelled(reason)
 }

@@ -4,6 +4,7 @@
 use serenity::all::Permissions;
 
 use super::Locale;
+use crate::reason::{CancelReason, PostFailure};
 
 /// The permissions users meet in our messages, with their names in Discord's English and Korean interfaces.
 const PERMISSION_NAMES: [(Permissions, &str, &str); 8] = [
@@ -354,95 +355,6 @@ impl Locale {
             });
         }
         lines.join("\n")
-    }
-}
-
-/// Why a poll was given up, kept with it (as [`CancelReason::code`]) and shown by `/favorite results` in the
-/// reader's language; the precise cause goes to the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelReason {
-    /// The poll message or its channel was deleted.
-    Deleted,
-    /// The bot lost access or permissions in the channel.
-    NoAccess,
-    /// Discord refused a request for another reason.
-    Refused,
-    /// Discord did not take the poll within an hour.
-    NotPosted,
-    /// Discord never returned the counts of the closed poll.
-    NoResults,
-}
-
-impl CancelReason {
-    /// The stable code kept in the database.
-    pub fn code(self) -> &'static str {
-        match self {
-            CancelReason::Deleted => "deleted",
-            CancelReason::NoAccess => "no-access",
-            CancelReason::Refused => "refused",
-            CancelReason::NotPosted => "not-posted",
-            CancelReason::NoResults => "no-results",
-        }
-    }
-
-    /// Reads a kept code; older versions kept English sentences, which read as [`CancelReason::Refused`] unless
-    /// they say what happened.
-    pub fn parse(kept: &str) -> CancelReason {
-        [
-            CancelReason::Deleted,
-            CancelReason::NoAccess,
-            CancelReason::Refused,
-            CancelReason::NotPosted,
-            CancelReason::NoResults,
-        ]
-        .into_iter()
-        .find(|reason| reason.code() == kept)
-        .unwrap_or(if kept.contains("deleted") {
-            CancelReason::Deleted
-        } else if kept.contains("access") {
-            CancelReason::NoAccess
-        } else {
-            CancelReason::Refused
-        })
-    }
-}
-
-/// Why a post could not be sent, as users are told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PostFailure {
-    /// Discord failed or did not answer: worth trying again.
-    Busy,
-    /// The bot lacks access or permissions in the channel.
-    NoAccess,
-    /// The channel is gone.
-    Gone,
-    /// Discord refused the message for another reason.
-    Refused,
-}
-
-impl PostFailure {
-    /// The stable code kept in the database.
-    pub fn code(self) -> &'static str {
-        match self {
-            PostFailure::Busy => "busy",
-            PostFailure::NoAccess => "no-access",
-            PostFailure::Gone => "gone",
-            PostFailure::Refused => "refused",
-        }
-    }
-
-    /// Reads a kept code; older versions kept English sentences, read by what they say.
-    pub fn parse(kept: &str) -> PostFailure {
-        match kept {
-            "busy" => PostFailure::Busy,
-            "no-access" => PostFailure::NoAccess,
-            "gone" => PostFailure::Gone,
-            "refused" => PostFailure::Refused,
-            _ if kept.contains("gone") || kept.contains("deleted") => PostFailure::Gone,
-            _ if kept.contains("access") || kept.contains("permission") => PostFailure::NoAccess,
-            _ if kept.contains("6 hours") => PostFailure::Busy,
-            _ => PostFailure::Refused,
-        }
     }
 }
 
