@@ -186,6 +186,11 @@ impl Catalog {
         self.scenes.iter().find(|scene| scene.id == id)
     }
 
+    /// Every scene's id, in dataset order: what a server's shuffle bag draws from.
+    pub fn scene_ids(&self) -> Vec<String> {
+        self.scenes.iter().map(|scene| scene.id.clone()).collect()
+    }
+
     /// The index of the scene with this id.
     pub fn position(&self, id: &str) -> Option<usize> {
         self.scenes.iter().position(|scene| scene.id == id)

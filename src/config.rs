@@ -29,7 +29,18 @@ pub struct Config {
     /// `SCENEBOT_LEASE_SECONDS`: how long a claim on a poll or a day's post stays with a process that stopped
     /// answering before another takes it over.
     pub lease: Duration,
+    /// `SCENEBOT_REST_RATE`: how many requests a second the bot's background work (daily posts, poll results) may
+    /// make, all processes together; interaction replies are not counted (Discord does not count them either).
+    pub rest_rate: u32,
+    /// `SCENEBOT_FANOUT`: how many posts or polls one process works on at once.
+    pub fanout: usize,
 }
+
+/// Default for `SCENEBOT_REST_RATE`: nine tenths of Discord's global 50 a second, leaving room for the calls
+/// commands make themselves (a channel's permissions, say) and for clock jitter.
+pub const DEFAULT_REST_RATE: u32 = 45;
+/// Default for `SCENEBOT_FANOUT`: enough posts in flight to keep the rate busy at a second per answer.
+pub const DEFAULT_FANOUT: usize = 64;
 
 /// Default for `SCENEBOT_LEASE_SECONDS` (see [`crate::store::DEFAULT_LEASE`]).
 pub const DEFAULT_LEASE_SECONDS: u64 = crate::store::DEFAULT_LEASE.as_secs();
@@ -109,6 +120,8 @@ impl fmt::Debug for Config {
             .field("watchdog", &self.watchdog)
             .field("shards", &self.shards)
             .field("lease", &self.lease)
+            .field("rest_rate", &self.rest_rate)
+            .field("fanout", &self.fanout)
             .finish()
     }
 }
@@ -231,7 +244,22 @@ impl Config {
                 });
             }
         }
+        let count = |name: &'static str, default: u32, most: u32| -> Result<u32, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=most).contains(n))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        problem: format!("\"{text}\" is not a whole number from 1 to {most}"),
+                    }),
+            }
+        };
         Ok(Config {
+            rest_rate: count("SCENEBOT_REST_RATE", DEFAULT_REST_RATE, 50)?,
+            fanout: count("SCENEBOT_FANOUT", DEFAULT_FANOUT as u32, 1024)? as usize,
             shards,
             lease: seconds("SCENEBOT_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)?,
             health_addr,

@@ -15,6 +15,8 @@
 //! - [`reason`]: why a post or a poll failed, one vocabulary for both features, stored as codes.
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
+//! - [`lifecycle`]: the poll and daily processes as rules over the store and a port to Discord: bounded, paced,
+//!   leased fan-out.
 //! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records.
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`; logging, signals and exit codes for `run`.
@@ -26,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod daily;
 pub mod favorite;
+pub mod lifecycle;
 pub mod limits;
 pub mod locale;
 pub mod pick;

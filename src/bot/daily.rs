@@ -1,31 +1,20 @@
 //! `/daily`: each server picks a channel, a time and a time zone; one post a day, never twice, none lost.
 //!
-//! A post is claimed in the store (with the scene drawn from the server's shuffle bag, in the same transaction)
-//! before it is sent, and marked sent after. A claimed post found unsent (a crash between sending and recording) is
-//! first looked for in the channel by the marker its button carries, and adopted; only a post that is not there is
-//! sent again, with its nonce. The [`scheduler`] starts once per process and re-checks at least every minute.
-
-use std::time::Duration;
+//! The commands only translate: they keep the settings and wake the daily process ([`crate::lifecycle::daily`]),
+//! which claims, sends and records each day's post; `now` sends one post at once through the same port.
 
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
-use serenity::all::{
-    ChannelId, Context as SerenityContext, CreateAllowedMentions, CreateAutocompleteResponse,
-    Message, Nonce, PartialChannel, Role,
-};
-use tracing::{error, info, warn};
+use serenity::all::{CreateAutocompleteResponse, PartialChannel, Role};
+use tracing::{info, warn};
 
-use super::discord::{self, Failure};
 use super::interaction::tell;
 use super::{gate, Context, Data, Error};
-use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
+use crate::daily;
+use crate::lifecycle::port::{DailySend, Port};
 use crate::locale::{DailyState, DailyStatus};
-use crate::reason::PostFailure;
 use crate::render;
-use crate::store::{Claim, DailyPostState, DailyRecord, DailySettings};
-
-/// The scheduler looks at the schedules at least this often, so clock steps and suspends cannot strand a post.
-const SCHEDULER_TICK: Duration = Duration::from_secs(60);
+use crate::store::{DailyRecord, DailySettings};
 
 /// The daily scene: set it up, turn it off, see its status, or post one now
 #[poise::command(
@@ -190,21 +179,13 @@ fn status_of(record: &DailyRecord, data: &Data) -> DailyStatus {
         zone: record.timezone.name().to_owned(),
         role: record.role_id,
         state,
-        left_in_round: record.bag.left_in_round(&scene_ids(data)),
+        left_in_round: record
+            .bag
+            .left_in_round(&data.responder.catalog.scene_ids()),
         last_post: record.last_post_at,
         last_error: record.last_error,
         failures: record.failures,
     }
-}
-
-/// Every scene id of the catalog, for the shuffle bag.
-fn scene_ids(data: &Data) -> Vec<String> {
-    data.responder
-        .catalog
-        .scenes
-        .iter()
-        .map(|s| s.id.clone())
-        .collect()
 }
 
 /// Post the next daily scene right now
@@ -225,7 +206,7 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     let Some(record) = data.store.call(move |store| store.daily(guild)).await? else {
         return tell(ctx, locale.daily_not_set().to_owned()).await;
     };
-    let ids = scene_ids(data);
+    let ids = data.responder.catalog.scene_ids();
     let scene = data
         .store
         .call(move |store| store.draw_daily(guild, |bag| bag.draw(&ids, &mut rand::rng())))
@@ -233,18 +214,18 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     let Some(scene) = scene else {
         return tell(ctx, locale.strings().internal_error.to_owned()).await;
     };
-    let nonce = format!("n{}", ctx.id() % 1_000_000_000_000_000_000);
-    let marker = format!("now{}", ctx.id() % 1_000_000_000_000);
-    match send_post(
-        ctx.serenity_context(),
-        data,
-        &record,
-        &scene,
-        &marker,
-        nonce,
-    )
-    .await
-    {
+    // Nonces are at most 25 characters and markers fit a custom id beside a scene id: both keep the low digits of
+    // the interaction's snowflake, which differ between any two commands.
+    let nonce = format!("n{}", ctx.id() % NOW_NONCE_DIGITS);
+    let marker = format!("now{}", ctx.id() % NOW_MARKER_DIGITS);
+    let port = data.port(&ctx.serenity_context().http);
+    let send = DailySend {
+        record: &record,
+        scene: &scene,
+        marker: &marker,
+        nonce: &nonce,
+    };
+    match port.post_daily(send).await {
         Ok(message_id) => {
             let now = data.clock.now();
             data.store
@@ -263,262 +244,7 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     }
 }
 
-/// The marker of the daily post for `date` (`YYYY-MM-DD`), carried by its button so the bot can find it again.
-fn date_marker(date: &str) -> String {
-    format!("daily-{date}")
-}
-
-/// Whether `message` carries `marker` on one of its buttons.
-fn carries_marker(message: &Message, marker: &str) -> bool {
-    discord::buttons(message).any(|button| match button {
-        serenity::all::ButtonKind::NonLink { custom_id, .. } => {
-            render::posted_marker(custom_id).as_deref() == Some(marker)
-        }
-        _ => false,
-    })
-}
-
-/// Sends the daily card for `scene` to the server's channel: the card (its button answering privately and carrying
-/// `marker`), the role mention when set (pinging only that role), and the nonce. Returns the message id.
-async fn send_post(
-    ctx: &SerenityContext,
-    data: &Data,
-    record: &DailyRecord,
-    scene: &str,
-    marker: &str,
-    nonce: String,
-) -> Result<u64, Failure> {
-    let catalog = &data.responder.catalog;
-    let Some(scene) = catalog.scene(scene) else {
-        return Err(Failure::Other(format!(
-            "the scene {scene} is no longer in the dataset"
-        )));
-    };
-    let locale = record.locale;
-    let channel = ChannelId::new(record.channel_id);
-    let headline = locale.daily_headline();
-    let sent = discord::with_retries("posting the daily scene", data.call_cap, || {
-        let mut message = render::posted_scene_card(catalog, scene, locale, marker)
-            .into_channel_message()
-            .nonce(Nonce::String(nonce.clone()))
-            .enforce_nonce(true);
-        message = match record.role_id {
-            Some(role) => message
-                .content(format!("<@&{role}> {headline}"))
-                .allowed_mentions(CreateAllowedMentions::new().roles(vec![role])),
-            None => message.content(headline),
-        };
-        channel.send_message(&ctx.http, message)
-    })
-    .await;
-    sent.map(|message| message.id.get())
-        .map_err(|error| Failure::of(&error))
-}
-
-/// One post to send: the server's schedule, the local date, the scene, and whether it was claimed before (and so
-/// may already be in the channel).
-struct Step {
-    record: DailyRecord,
-    date: chrono::NaiveDate,
-    scene: String,
-    claimed_before: bool,
-}
-
-/// Posts every daily scene that is due, now and whenever one comes due; started once per process.
-pub async fn scheduler(ctx: SerenityContext, data: Data) {
-    let mut clock_moves = data.clock.watch();
-    loop {
-        crate::clock::mark_seen(&mut clock_moves);
-        let now = data.clock.now();
-        let ids = scene_ids(&data);
-        let planned = data.store.call(move |store| plan(store, now, &ids)).await;
-        let (steps, next_wake) = match planned {
-            Ok(planned) => planned,
-            Err(error) => {
-                error!("daily scheduler cannot read the schedules: {error}");
-                (Vec::new(), SCHEDULER_TICK)
-            }
-        };
-        let mut retry_soon = false;
-        for step in steps {
-            retry_soon |= !post_for_date(&ctx, &data, &step).await;
-        }
-        let wait = if retry_soon {
-            next_wake.min(Duration::from_secs(15))
-        } else {
-            next_wake
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = data.wake_daily.notified() => {}
-            _ = crate::clock::moved(&mut clock_moves) => {}
-            _ = data.stopped() => return,
-        }
-    }
-}
-
-/// Decides, inside one blocking task, what is due for every active schedule; records skipped days. Returns the
-/// steps and how long until the next post anywhere (at most a minute).
-fn plan(
-    store: &crate::store::Store,
-    now: i64,
-    ids: &[String],
-) -> Result<(Vec<Step>, Duration), crate::store::StoreError> {
-    let mut steps = Vec::new();
-    let mut next_wake = SCHEDULER_TICK;
-    let Some(now_utc) = DateTime::<Utc>::from_timestamp(now, 0) else {
-        return Ok((steps, next_wake));
-    };
-    for record in store.active_dailies()? {
-        let (time, zone) = (record.time, record.timezone);
-        let active_since =
-            DateTime::<Utc>::from_timestamp(record.active_since, 0).unwrap_or(now_utc);
-        let mut pending_claim = None;
-        let decision = daily::due(now_utc, time, zone, active_since, |date| {
-            match store.daily_post(record.guild_id, date) {
-                Ok(Some(post)) if post.state == DailyPostState::Claimed => {
-                    pending_claim = post.scene_id;
-                    false
-                }
-                Ok(Some(_)) => true,
-                Ok(None) => false,
-                // When the record cannot be read, do not risk a second post.
-                Err(_) => true,
-            }
-        });
-        match decision {
-            Due::Post(date) => {
-                let guild = record.guild_id;
-                let claim = store.claim_daily(guild, date, now, |bag: &mut ShuffleBag| {
-                    bag.draw(ids, &mut rand::rng())
-                })?;
-                let to_send = match claim {
-                    Claim::New(scene) => Some((scene, false)),
-                    Claim::Unsent(scene) => Some((scene, true)),
-                    Claim::Held | Claim::Done | Claim::Nothing => None,
-                };
-                if let Some((scene, claimed_before)) = to_send {
-                    steps.push(Step {
-                        record: record.clone(),
-                        date,
-                        scene,
-                        claimed_before,
-                    });
-                }
-            }
-            Due::Skip(date) => {
-                if pending_claim.is_some() {
-                    let paused = store.mark_daily_failed(
-                        record.guild_id,
-                        date,
-                        PostFailure::Busy,
-                        FAILURES_BEFORE_PAUSE,
-                    )?;
-                    warn!(
-                        guild = record.guild_id,
-                        date = %date, paused, "daily post given up after 6 hours of failures"
-                    );
-                } else {
-                    store.mark_daily_skipped(record.guild_id, date, now)?;
-                    warn!(guild = record.guild_id, date = %date, "daily post skipped: the bot was down for more than 6 hours past the post time");
-                }
-            }
-            Due::Wait => {}
-        }
-        let (_, next) = daily::next_post(now_utc, time, zone);
-        let until = u64::try_from((next - now_utc).num_seconds()).unwrap_or(0);
-        next_wake = next_wake.min(Duration::from_secs(until.max(1)));
-    }
-    Ok((steps, next_wake))
-}
-
-/// Sends a claimed post and records the outcome. A post claimed before (the bot stopped between sending and
-/// recording) is first looked for in the channel and adopted when found. Returns false when it should be tried
-/// again soon (transient).
-async fn post_for_date(ctx: &SerenityContext, data: &Data, step: &Step) -> bool {
-    let Step {
-        record,
-        date,
-        scene,
-        claimed_before,
-    } = step;
-    let parsed = *date;
-    let guild = record.guild_id;
-    let marker = date_marker(&date.to_string());
-    let found = if *claimed_before {
-        let channel = ChannelId::new(record.channel_id);
-        discord::find_own_message(ctx, data.call_cap, channel, |message| {
-            carries_marker(message, &marker)
-        })
-        .await
-        .map(|message| message.map(|m| m.id.get()))
-    } else {
-        Ok(None)
-    };
-    let sent = match found {
-        Ok(Some(message_id)) => {
-            info!(
-                guild,
-                date = %date,
-                message = message_id,
-                "found the daily post already in the channel; adopting it"
-            );
-            Ok(message_id)
-        }
-        Ok(None) => {
-            let nonce = daily::post_nonce(guild, parsed);
-            send_post(ctx, data, record, scene, &marker, nonce).await
-        }
-        Err(failure) => Err(failure),
-    };
-    let date_owned = *date;
-    match sent {
-        Ok(message_id) => {
-            let now = data.clock.now();
-            let result = data
-                .store
-                .call(move |store| store.mark_daily_sent(guild, Some(date_owned), message_id, now))
-                .await;
-            match result {
-                Ok(()) => info!(
-                    guild,
-                    date = %date,
-                    scene,
-                    message = message_id,
-                    "daily scene posted"
-                ),
-                Err(error) => error!(
-                    guild,
-                    date = %date,
-                    "daily scene posted but not recorded (found again on the next try): {error}"
-                ),
-            }
-            true
-        }
-        Err(Failure::Transient(text)) => {
-            warn!(
-                guild,
-                date = %date, "daily scene not posted yet ({text}); will retry"
-            );
-            false
-        }
-        Err(failure) => {
-            let cause = failure.for_users();
-            let paused = data
-                .store
-                .call(move |store| {
-                    store.mark_daily_failed(guild, date_owned, cause, FAILURES_BEFORE_PAUSE)
-                })
-                .await
-                .unwrap_or(false);
-            warn!(
-                guild,
-                date = %date,
-                paused,
-                "daily scene failed: {}",
-                failure.text()
-            );
-            true
-        }
-    }
-}
+/// `/daily now`'s nonce keeps this many low values of the interaction id (a nonce holds at most 25 characters).
+const NOW_NONCE_DIGITS: u64 = 1_000_000_000_000_000_000;
+/// `/daily now`'s marker keeps this many (a custom id holds at most 100 characters, the scene id included).
+const NOW_MARKER_DIGITS: u64 = 1_000_000_000_000;

@@ -4,10 +4,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, Context, GetMessages, HttpError, Message, MessageId};
+use serenity::all::{ChannelId, GetMessages, Http, HttpError, Message, MessageId, UserId};
 use tracing::warn;
 
 pub use crate::reason::Failure;
+
+use crate::lifecycle::fanout::Pacer;
 
 /// How many times a call is tried at most.
 const ATTEMPTS: u32 = 4;
@@ -43,6 +45,11 @@ impl Failure {
             serenity::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 Failure::Transient(format!("timeout: {io}"))
             }
+            // A success whose body does not decode: the request may well have gone through, so it is unknown, not
+            // refused: look before sending again.
+            serenity::Error::Json(json) => Failure::Transient(format!(
+                "Discord's answer could not be read (the request may have succeeded): {json}"
+            )),
             other => Failure::Other(redact(&with_causes(other))),
         }
     }
@@ -142,16 +149,37 @@ pub async fn capped<T>(
 pub async fn with_retries<T, F, Fut>(
     what: &str,
     cap: Duration,
+    call: F,
+) -> Result<T, serenity::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, serenity::Error>>,
+{
+    with_retries_paced(what, cap, None, call).await
+}
+
+/// [`with_retries`] for the background processes' requests: each try first waits for its slot from `pacer` (the
+/// wait is not counted against `cap`, which bounds Discord's answers, not our own queue), and a 429 pushes the
+/// pacer's whole schedule back, so every job slows down, not just this one.
+pub async fn with_retries_paced<T, F, Fut>(
+    what: &str,
+    cap: Duration,
+    pacer: Option<&Pacer>,
     mut call: F,
 ) -> Result<T, serenity::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, serenity::Error>>,
 {
-    let deadline = tokio::time::Instant::now() + cap;
+    let mut deadline = tokio::time::Instant::now() + cap;
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
+        if let Some(pacer) = pacer {
+            let queued = tokio::time::Instant::now();
+            pacer.wait().await;
+            deadline += queued.elapsed();
+        }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let outcome = match tokio::time::timeout(left, call()).await {
             Ok(outcome) => outcome,
@@ -172,6 +200,9 @@ where
             .unwrap_or(backoff)
             .max(backoff)
             .min(MAX_BACKOFF);
+        if let (Some(pacer), Some(limited)) = (pacer, retry_after(&error)) {
+            pacer.pause(limited);
+        }
         if tokio::time::Instant::now() + wait >= deadline {
             warn!(
                 attempt,
@@ -223,40 +254,52 @@ fn retry_after(error: &serenity::Error) -> Option<Duration> {
 /// The first wait after a 429 whose `retry_after` serenity did not keep (see [`retry_after`]).
 const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
 
-/// How many pages of 100 recent messages [`find_own_message`] reads at most.
-const SEARCH_PAGES: usize = 3;
+/// How many pages of 100 messages [`find_own_message`] reads at most: 2,000 messages since the post was claimed.
+const SEARCH_PAGES: usize = 20;
 
-/// The newest message of the bot's in `channel` that `is_ours` recognises, among the 300 most recent. Called before
-/// any resend of a post whose first send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes
-/// only, so after a crash and a long restart only the channel itself can say whether the post is already there.
-/// Needs Read Message History (without it Discord answers with no messages).
+/// The bot's message in `channel` that `is_ours` recognises among those sent at or after `since` (unix seconds:
+/// when the claim that stands for it was made, less the clock skew). Called before any resend of a post whose first
+/// send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes only, so after a crash and a long
+/// restart only the channel itself can say whether the post is already there. It reads back from the newest message
+/// until it has seen every message since `since`, so a busy channel cannot push the post out of reach; a channel
+/// with more than [`SEARCH_PAGES`] pages since then is "unknown" (a transient failure: looked at again later), never
+/// "not there". Needs Read Message History.
 pub async fn find_own_message(
-    ctx: &Context,
+    http: &Http,
+    me: UserId,
     cap: Duration,
+    pacer: &Pacer,
     channel: ChannelId,
+    since: i64,
     is_ours: impl Fn(&Message) -> bool,
 ) -> Result<Option<Message>, Failure> {
-    let me = ctx.cache.current_user().id;
     let mut before: Option<MessageId> = None;
     for _ in 0..SEARCH_PAGES {
-        let page = with_retries("reading the channel's recent messages", cap, || {
+        let page = with_retries_paced("reading the channel's messages", cap, Some(pacer), || {
             let mut request = GetMessages::new().limit(100);
             if let Some(before) = before {
                 request = request.before(before);
             }
-            channel.messages(&ctx.http, request)
+            channel.messages(http, request)
         })
         .await
         .map_err(|e| Failure::of(&e))?;
         if let Some(found) = page.iter().find(|m| m.author.id == me && is_ours(m)) {
             return Ok(Some(found.clone()));
         }
-        match page.iter().map(|m| m.id).min() {
-            Some(oldest) if page.len() == 100 => before = Some(oldest),
-            _ => return Ok(None),
+        let Some(oldest) = page.iter().map(|m| m.id).min() else {
+            return Ok(None);
+        };
+        if page.len() < 100 || oldest.created_at().unix_timestamp() < since {
+            // The whole channel, or everything since the claim, has been read.
+            return Ok(None);
         }
+        before = Some(oldest);
     }
-    Ok(None)
+    Err(Failure::Transient(format!(
+        "more than {} messages since the post was claimed; cannot tell whether it is there",
+        SEARCH_PAGES * 100
+    )))
 }
 
 /// The buttons of `message`, whatever row they are in: how the bot recognises its own posts (a marker in a button's

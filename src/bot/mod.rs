@@ -2,8 +2,9 @@
 //!
 //! - [`commands`]: the slash commands, one small function each, and [`commands::all`].
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
-//! - [`daily`]: `/daily` and its scheduler: one post a day per server, claimed before sending.
-//! - [`favorite`]: `/favorite` polls and their scheduler, exactly once through SQLite.
+//! - [`daily`]: `/daily`: the settings, the status, a post now.
+//! - [`favorite`]: `/favorite` polls: start, end, results, the hall of fame.
+//! - [`jobs`]: the background processes' port to Discord (posts, polls, searches), paced and retried.
 //! - [`discord`]: bounded retries, failure kinds, finding the bot's own message in a channel.
 //! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
 //! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
@@ -19,20 +20,26 @@ pub mod favorite;
 pub mod gate;
 pub mod health;
 pub mod interaction;
+pub mod jobs;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serenity::all::{
-    ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, HttpBuilder, HttpError,
+    ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, Http, HttpBuilder, HttpError,
+    UserId,
 };
 use tracing::{info, warn};
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::lifecycle::daily::Dailies;
+use crate::lifecycle::fanout::{supervise, Pacer};
+use crate::lifecycle::poll::{PollLocks, Polls};
 use crate::respond::Responder;
 use crate::store::Store;
+use jobs::DiscordPort;
 
 /// Everything a command reads: one typed struct, no TypeMap. Cheap to clone (background tasks hold a copy).
 #[derive(Clone)]
@@ -46,7 +53,15 @@ pub struct Data {
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// One lock per poll, so the scheduler and `/favorite start`/`end` never race on one poll.
-    pub poll_locks: favorite::PollLocks,
+    pub poll_locks: PollLocks,
+    /// Spaces the bot's own requests under Discord's global limit.
+    pub pacer: Arc<Pacer>,
+    /// The bot's user, whose messages the background processes look for.
+    pub me: UserId,
+    /// How long a claim holds (`SCENEBOT_LEASE_SECONDS`).
+    pub lease: Duration,
+    /// How many posts or polls the background processes work on at once (`SCENEBOT_FANOUT`).
+    pub fanout: usize,
     /// Wakes the poll scheduler when a poll starts or ends early.
     pub wake_polls: Arc<tokio::sync::Notify>,
     /// Wakes the daily scheduler when a schedule changes.
@@ -58,6 +73,40 @@ pub struct Data {
 }
 
 impl Data {
+    /// Discord for the background processes, over `http`.
+    pub fn port(&self, http: &Arc<Http>) -> DiscordPort {
+        DiscordPort {
+            http: Arc::clone(http),
+            me: self.me,
+            cap: self.call_cap,
+            pacer: Arc::clone(&self.pacer),
+            responder: Arc::clone(&self.responder),
+        }
+    }
+
+    /// The poll process (shared by `/favorite` and the scheduler: one set of locks).
+    pub fn polls(&self, http: &Arc<Http>) -> Polls<DiscordPort> {
+        Polls {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            locks: self.poll_locks.clone(),
+            lease: self.lease,
+        }
+    }
+
+    /// The daily process.
+    pub fn dailies(&self, http: &Arc<Http>) -> Dailies<DiscordPort> {
+        Dailies {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            lease: self.lease,
+        }
+    }
+
     /// Resolves once the bot is shutting down.
     pub async fn stopped(&self) {
         let mut stopping = self.stopping.clone();
@@ -144,7 +193,11 @@ pub async fn run(
         started: Instant::now(),
         store,
         clock,
-        poll_locks: favorite::PollLocks::default(),
+        poll_locks: PollLocks::default(),
+        pacer: Arc::new(Pacer::new(config.rest_rate)),
+        me: me.id,
+        lease: config.lease,
+        fanout: config.fanout,
         wake_polls: Arc::new(tokio::sync::Notify::new()),
         wake_daily: Arc::new(tokio::sync::Notify::new()),
         stopping,
@@ -162,9 +215,35 @@ pub async fn run(
             Box::pin(async move {
                 // poise runs this once, on the first READY only: start-once work belongs here.
                 commands::register(ctx, &framework.options().commands, guild_id, call_cap).await;
+                let polls = Arc::new(data.polls(&ctx.http));
+                let dailies = Arc::new(data.dailies(&ctx.http));
+                let (wake_polls, wake_daily) =
+                    (Arc::clone(&data.wake_polls), Arc::clone(&data.wake_daily));
+                let (stopping, fanout) = (data.stopping.clone(), data.fanout);
                 let started = [
-                    tokio::spawn(favorite::scheduler(ctx.clone(), data.clone())),
-                    tokio::spawn(daily::scheduler(ctx.clone(), data.clone())),
+                    tokio::spawn(supervise("poll scheduler", data.stopping.clone(), {
+                        let stopping = stopping.clone();
+                        move || {
+                            crate::lifecycle::poll::run(
+                                Arc::clone(&polls),
+                                Arc::clone(&wake_polls),
+                                stopping.clone(),
+                                fanout,
+                            )
+                        }
+                    })),
+                    tokio::spawn(supervise(
+                        "daily scheduler",
+                        data.stopping.clone(),
+                        move || {
+                            crate::lifecycle::daily::run(
+                                Arc::clone(&dailies),
+                                Arc::clone(&wake_daily),
+                                stopping.clone(),
+                                fanout,
+                            )
+                        },
+                    )),
                 ];
                 if let Ok(mut jobs) = setup_jobs.lock() {
                     jobs.extend(started);

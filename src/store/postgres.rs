@@ -874,12 +874,20 @@ impl Postgres {
                         &[&guild, &local_date, &to_sql(message_id), &owner],
                     )
                     .await?;
-                if changed == 0 {
-                    let row = post_owner(&transaction, guild, local_date).await?;
-                    if let Err(lost) = lost_unless_done(row, &["claimed"], owner) {
-                        transaction.rollback().await?;
-                        return Err(lost);
-                    }
+                // Nothing changed: fine only when this very post was recorded before (a repeat); anything else
+                // means another process holds or finished the day.
+                let repeat = changed > 0
+                    || transaction
+                        .query_opt(
+                            "SELECT 1 FROM daily_posts WHERE guild_id = $1 AND local_date = $2 AND state = 'sent' \
+                             AND message_id = $3",
+                            &[&guild, &local_date, &to_sql(message_id)],
+                        )
+                        .await?
+                        .is_some();
+                if !repeat {
+                    transaction.rollback().await?;
+                    return Err(StoreError::LeaseLost);
                 }
             }
             transaction.commit().await?;

@@ -647,12 +647,10 @@ impl Sqlite {
                  AND lease_owner = ?4",
                 params![to_sql(guild_id), local_date, to_sql(message_id), owner],
             )?;
-            if changed == 0 {
-                lost_unless_done(
-                    post_owner(&transaction, guild_id, local_date)?,
-                    &["claimed"],
-                    owner,
-                )?;
+            // Nothing changed: fine only when this very post was recorded before (a repeat); anything else means
+            // another process holds or finished the day.
+            if changed == 0 && !already_sent(&transaction, guild_id, local_date, message_id)? {
+                return Err(StoreError::LeaseLost);
             }
         }
         transaction.execute(
@@ -716,6 +714,23 @@ impl Sqlite {
         )?;
         Ok(())
     }
+}
+
+/// Whether the day's post is recorded as sent with this message.
+fn already_sent(
+    transaction: &rusqlite::Transaction<'_>,
+    guild_id: u64,
+    local_date: &str,
+    message_id: u64,
+) -> rusqlite::Result<bool> {
+    Ok(transaction
+        .query_row(
+            "SELECT 1 FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2 AND state = 'sent' AND message_id = ?3",
+            params![to_sql(guild_id), local_date, to_sql(message_id)],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// A day's post's state and lease owner, inside a transaction.

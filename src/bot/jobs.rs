@@ -1,0 +1,264 @@
+//! The background processes' port to Discord ([`crate::lifecycle::port::Port`]) over serenity: each step renders
+//! its message from the catalog, paces every request through the bot's [`Pacer`], retries what is safe to retry
+//! within the call cap, and finds the bot's own messages by what they carry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serenity::all::{
+    ChannelId, CreateAllowedMentions, CreateMessage, Http, Message, MessageId, Nonce, UserId,
+};
+
+use super::discord::{self, Failure};
+use crate::favorite::{self, PollPlan, Tally};
+use crate::lifecycle::fanout::Pacer;
+use crate::lifecycle::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll};
+use crate::render;
+use crate::respond::Responder;
+use crate::store::{DailyRecord, PollRecord};
+
+/// Discord for the background processes: the HTTP client, who the bot is (its own messages are searched for), the
+/// cap on one call with its retries, the pacer and the catalog.
+#[derive(Clone)]
+pub struct DiscordPort {
+    /// serenity's HTTP client.
+    pub http: Arc<Http>,
+    /// The bot's user.
+    pub me: UserId,
+    /// The longest one call may take, retries included.
+    pub cap: Duration,
+    /// Spaces the bot's requests.
+    pub pacer: Arc<Pacer>,
+    /// The catalog.
+    pub responder: Arc<Responder>,
+}
+
+/// A poll's answers as Discord numbered them: (answer id, text).
+fn answers_of(poll: &serenity::all::Poll) -> Vec<(u64, Option<String>)> {
+    poll.answers
+        .iter()
+        .map(|a| (a.answer_id.get(), a.poll_media.text.clone()))
+        .collect()
+}
+
+/// The poll in a message Discord returned, as the lifecycle reads it.
+fn posted(message: &Message) -> PostedPoll {
+    let poll = message.poll.as_deref();
+    PostedPoll {
+        message_id: message.id.get(),
+        ends_at: poll.and_then(|p| p.expiry).map(|t| t.unix_timestamp()),
+        answers: poll.map(answers_of).unwrap_or_default(),
+    }
+}
+
+impl DiscordPort {
+    /// Whether `message` is the poll of `record`: our question and our answers.
+    fn is_poll_of(&self, record: &PollRecord, message: &Message) -> bool {
+        let Some(poll) = &message.poll else {
+            return false;
+        };
+        let question = poll.question.text.as_deref() == Some(record.locale.strings().poll_question);
+        question
+            && favorite::answer_ids(
+                &self.responder.catalog,
+                &record.scene_ids,
+                &answers_of(poll),
+            )
+            .is_some()
+    }
+
+    /// Sends `message` (built anew for each try) to `channel`, paced and retried.
+    async fn send(
+        &self,
+        what: &str,
+        channel: u64,
+        message: impl Fn() -> CreateMessage,
+    ) -> Result<Message, Failure> {
+        let channel = ChannelId::new(channel);
+        discord::with_retries_paced(what, self.cap, Some(&self.pacer), || {
+            channel.send_message(&self.http, message())
+        })
+        .await
+        .map_err(|error| Failure::of(&error))
+    }
+
+    /// The bot's newest message in `channel` since `since` that `is_ours` recognises.
+    async fn find(
+        &self,
+        channel: u64,
+        since: i64,
+        is_ours: impl Fn(&Message) -> bool,
+    ) -> Result<Option<Message>, Failure> {
+        discord::find_own_message(
+            &self.http,
+            self.me,
+            self.cap,
+            &self.pacer,
+            ChannelId::new(channel),
+            since,
+            is_ours,
+        )
+        .await
+    }
+}
+
+impl Port for DiscordPort {
+    async fn post_poll(&self, record: &PollRecord) -> Result<PostedPoll, Failure> {
+        let plan = PollPlan {
+            scene_ids: record.scene_ids.clone(),
+            sampled: false,
+        };
+        let catalog = &self.responder.catalog;
+        let sent = self
+            .send("posting a favorite poll", record.channel_id, || {
+                CreateMessage::new()
+                    .poll(favorite::build_poll(
+                        catalog,
+                        &plan,
+                        record.locale,
+                        record.hours,
+                    ))
+                    .nonce(Nonce::String(format!("fav-poll-{}", record.id)))
+                    .enforce_nonce(true)
+                    .allowed_mentions(render::no_mentions())
+            })
+            .await?;
+        Ok(posted(&sent))
+    }
+
+    async fn find_poll(
+        &self,
+        record: &PollRecord,
+        since: i64,
+        not: Option<u64>,
+    ) -> Result<Option<PostedPoll>, Failure> {
+        let found = self
+            .find(record.channel_id, since, |message| {
+                Some(message.id.get()) != not && self.is_poll_of(record, message)
+            })
+            .await?;
+        Ok(found.as_ref().map(posted))
+    }
+
+    async fn read_poll(&self, channel: u64, message: u64) -> Result<Option<ReadPoll>, Failure> {
+        let (channel, message) = (ChannelId::new(channel), MessageId::new(message));
+        let read = discord::with_retries_paced(
+            "reading poll results",
+            self.cap,
+            Some(&self.pacer),
+            || self.http.get_message(channel, message),
+        )
+        .await
+        .map_err(|error| Failure::of(&error))?;
+        Ok(read.poll.as_deref().map(|poll| ReadPoll {
+            ends_at: poll.expiry.map(|t| t.unix_timestamp()),
+            answers: answers_of(poll),
+            results: poll.results.as_ref().map(|results| PollCounts {
+                finalized: results.is_finalized,
+                counts: results
+                    .answer_counts
+                    .iter()
+                    .map(|c| (c.id.get(), u32::try_from(c.count).unwrap_or(u32::MAX)))
+                    .collect(),
+            }),
+        }))
+    }
+
+    async fn expire_poll(&self, channel: u64, message: u64) -> Result<(), Failure> {
+        let (channel, message) = (ChannelId::new(channel), MessageId::new(message));
+        discord::with_retries_paced("ending a poll", self.cap, Some(&self.pacer), || {
+            self.http.expire_poll(channel, message)
+        })
+        .await
+        .map(|_| ())
+        .map_err(|error| Failure::of(&error))
+    }
+
+    async fn find_results(
+        &self,
+        record: &PollRecord,
+        poll_message: u64,
+        since: i64,
+    ) -> Result<Option<u64>, Failure> {
+        let suffix = format!("/{poll_message}");
+        let found = self
+            .find(record.channel_id, since, |message| {
+                message.poll.is_none()
+                    && discord::buttons(message).any(|button| {
+                        matches!(button, serenity::all::ButtonKind::Link { url } if url.ends_with(&suffix))
+                    })
+            })
+            .await?;
+        Ok(found.map(|m| m.id.get()))
+    }
+
+    async fn post_results(
+        &self,
+        record: &PollRecord,
+        tally: &Tally,
+        poll_message: u64,
+    ) -> Result<u64, Failure> {
+        let link = discord::message_link(record.guild_id, record.channel_id, poll_message);
+        let catalog = &self.responder.catalog;
+        let sent = self
+            .send("posting poll results", record.channel_id, || {
+                favorite::results_card(catalog, tally, record.locale, Some(&link))
+                    .into_channel_message()
+                    .nonce(Nonce::String(format!("fav-result-{}", record.id)))
+                    .enforce_nonce(true)
+            })
+            .await?;
+        Ok(sent.id.get())
+    }
+
+    async fn find_daily(
+        &self,
+        record: &DailyRecord,
+        marker: &str,
+        since: i64,
+    ) -> Result<Option<u64>, Failure> {
+        let found = self
+            .find(record.channel_id, since, |message| {
+                carries_marker(message, marker)
+            })
+            .await?;
+        Ok(found.map(|m| m.id.get()))
+    }
+
+    async fn post_daily(&self, send: DailySend<'_>) -> Result<u64, Failure> {
+        let catalog = &self.responder.catalog;
+        let Some(scene) = catalog.scene(send.scene) else {
+            return Err(Failure::Other(format!(
+                "the scene {} is no longer in the dataset",
+                send.scene
+            )));
+        };
+        let record = send.record;
+        let headline = record.locale.daily_headline();
+        let sent = self
+            .send("posting the daily scene", record.channel_id, || {
+                let message = render::posted_scene_card(catalog, scene, record.locale, send.marker)
+                    .into_channel_message()
+                    .nonce(Nonce::String(send.nonce.to_owned()))
+                    .enforce_nonce(true);
+                match record.role_id {
+                    Some(role) => message
+                        .content(format!("<@&{role}> {headline}"))
+                        .allowed_mentions(CreateAllowedMentions::new().roles(vec![role])),
+                    None => message.content(headline),
+                }
+            })
+            .await?;
+        Ok(sent.id.get())
+    }
+}
+
+/// Whether `message` carries `marker` on one of its buttons.
+fn carries_marker(message: &Message, marker: &str) -> bool {
+    discord::buttons(message).any(|button| match button {
+        serenity::all::ButtonKind::NonLink { custom_id, .. } => {
+            render::posted_marker(custom_id).as_deref() == Some(marker)
+        }
+        _ => false,
+    })
+}

@@ -1,0 +1,364 @@
+//! The daily scene's process: each pass plans what is due for every schedule in one query ([`plan`], pure), then
+//! workers post the due days concurrently ([`post_day`]), a bounded number at once and in a fair order (a
+//! server's turn within the minute changes every day). Each post is claimed right before its own Discord calls
+//! (the scene drawn from the server's shuffle bag in the same transaction), its lease renewed while it is sent, and
+//! recorded as sent only by the claim's owner. A claim found unsent (a crash, a lost answer) is first looked for in
+//! the channel by the marker its button carries, and adopted; only a post that is not there is sent again.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::{watch, Notify};
+use tracing::{error, info, warn};
+
+use super::fanout::{spawn_workers, LeaseKeeper, WorkQueue};
+use super::port::{DailySend, Port};
+use crate::clock::Clock;
+use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
+use crate::reason::{Failure, PostFailure};
+use crate::respond::Responder;
+use crate::store::{Claim, DailyPostState, DailyRecord, PlannedDaily, Store, StoreError};
+
+/// The scheduler looks at the schedules at least this often, so clock steps and suspends cannot strand a post.
+const SCHEDULER_TICK: Duration = Duration::from_secs(60);
+/// How soon a post that failed transiently is tried again.
+const RETRY_SOON: Duration = Duration::from_secs(15);
+/// How far our clock and Discord's may disagree: a day's post is looked for from this long before its time.
+const CLOCK_SKEW_SECONDS: i64 = 10;
+
+/// What the daily process works with.
+pub struct Dailies<P> {
+    /// The store.
+    pub store: Store,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Discord.
+    pub port: P,
+    /// The catalog (its scene ids fill the shuffle bags).
+    pub responder: Arc<Responder>,
+    /// How long a claim holds (`SCENEBOT_LEASE_SECONDS`).
+    pub lease: Duration,
+}
+
+/// One piece of work a planning pass found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// Post (or finish posting) the day's scene.
+    Post(DailyRecord, NaiveDate),
+    /// A claimed day that could not be posted within [`daily::LATE_LIMIT`]: record it failed.
+    GiveUp(DailyRecord, NaiveDate),
+    /// A day the bot was down for, past the limit: record it skipped so it is not owed.
+    Skip(u64, NaiveDate),
+}
+
+impl Work {
+    fn key(&self) -> (u64, NaiveDate) {
+        match self {
+            Work::Post(record, date) | Work::GiveUp(record, date) => (record.guild_id, *date),
+            Work::Skip(guild, date) => (*guild, *date),
+        }
+    }
+}
+
+/// What is due now for each schedule, and how long until the next post anywhere (at most a minute). Posts come in
+/// a fair order: by [`turn`], which changes every day, so no server is always last in a busy minute.
+pub fn plan(planned: &[PlannedDaily], now: DateTime<Utc>) -> (Vec<Work>, Duration) {
+    let mut work = Vec::new();
+    let mut next_wake = SCHEDULER_TICK;
+    for PlannedDaily { record, posts } in planned {
+        let (time, zone) = (record.time, record.timezone);
+        let active_since = DateTime::<Utc>::from_timestamp(record.active_since, 0).unwrap_or(now);
+        let post_of =
+            |date: NaiveDate| posts.iter().find(|(d, _)| *d == date).map(|(_, post)| post);
+        let decision = daily::due(now, time, zone, active_since, |date| {
+            post_of(date).is_some_and(|post| post.state != DailyPostState::Claimed)
+        });
+        match decision {
+            Due::Post(date) => work.push(Work::Post(record.clone(), date)),
+            Due::Skip(date) if post_of(date).is_some() => {
+                work.push(Work::GiveUp(record.clone(), date))
+            }
+            Due::Skip(date) => work.push(Work::Skip(record.guild_id, date)),
+            Due::Wait => {}
+        }
+        let (_, next) = daily::next_post(now, time, zone);
+        let until = u64::try_from((next - now).num_seconds()).unwrap_or(0);
+        next_wake = next_wake.min(Duration::from_secs(until.max(1)));
+    }
+    work.sort_by_key(|w| turn(w.key()));
+    (work, next_wake)
+}
+
+/// A server's place in the queue for a date: a hash of both, so the order of a busy minute is shuffled anew every
+/// day, the same in every process.
+fn turn(key: (u64, NaiveDate)) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The marker of the daily post for `date`, carried by its button so the bot can find it again.
+pub fn date_marker(date: NaiveDate) -> String {
+    format!("daily-{}", date.format("%Y-%m-%d"))
+}
+
+/// How one day's work ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Posted now, or found already posted; the message.
+    Posted(u64),
+    /// Nothing to do: another process holds it, it is done, or there is no scene.
+    Nothing,
+    /// Discord failed for a while: try again soon.
+    Retry,
+    /// Given up for the day (and why).
+    Failed(PostFailure),
+    /// Our claim was taken over: the new owner finishes it.
+    Lost,
+    /// The store could not be used: try again soon.
+    StoreDown,
+}
+
+/// Does one piece of planned work.
+pub async fn do_work<P: Port>(dailies: &Dailies<P>, work: Work) -> Outcome {
+    match work {
+        Work::Post(record, date) => post_day(dailies, &record, date, false).await,
+        Work::GiveUp(record, date) => post_day(dailies, &record, date, true).await,
+        Work::Skip(guild, date) => {
+            let now = dailies.clock.now();
+            match dailies
+                .store
+                .call(move |store| store.mark_daily_skipped(guild, date, now))
+                .await
+            {
+                Ok(()) => {
+                    warn!(guild, date = %date, "daily post skipped: the bot was down for more than {} hours past the post time", daily::LATE_LIMIT.num_hours());
+                    Outcome::Nothing
+                }
+                Err(error) => store_down(guild, date, "the skipped day", &error),
+            }
+        }
+    }
+}
+
+fn store_down(guild: u64, date: NaiveDate, what: &str, error: &StoreError) -> Outcome {
+    error!(guild, date = %date, "cannot record {what}: {error}");
+    Outcome::StoreDown
+}
+
+/// Claims a server's post for `date` and sends it (or, with `give_up`, records the claimed day failed), under a
+/// lease renewed while the post is in flight.
+pub async fn post_day<P: Port>(
+    dailies: &Dailies<P>,
+    record: &DailyRecord,
+    date: NaiveDate,
+    give_up: bool,
+) -> Outcome {
+    let guild = record.guild_id;
+    let now = dailies.clock.now();
+    let ids = dailies.responder.catalog.scene_ids();
+    let claim = dailies
+        .store
+        .call(move |store| {
+            store.claim_daily(guild, date, now, |bag: &mut ShuffleBag| {
+                bag.draw(&ids, &mut rand::rng())
+            })
+        })
+        .await;
+    let (scene, claimed_before) = match claim {
+        Ok(Claim::New(scene)) => (scene, false),
+        Ok(Claim::Unsent(scene)) => (scene, true),
+        Ok(Claim::Held | Claim::Done | Claim::Nothing) => return Outcome::Nothing,
+        Err(error) => return store_down(guild, date, "the claim", &error),
+    };
+    let keeper = {
+        let (store, clock) = (dailies.store.clone(), Arc::clone(&dailies.clock));
+        LeaseKeeper::start(dailies.lease, move || {
+            let (store, now) = (store.clone(), clock.now());
+            async move {
+                store
+                    .call(move |store| store.renew_daily(guild, date, now))
+                    .await
+            }
+        })
+    };
+    if give_up {
+        return record_failure(
+            dailies,
+            guild,
+            date,
+            PostFailure::Busy,
+            "not posted within the late limit",
+        )
+        .await;
+    }
+    let marker = date_marker(date);
+    let found = if claimed_before {
+        let since =
+            daily::slot(date, record.time, record.timezone).timestamp() - CLOCK_SKEW_SECONDS;
+        dailies.port.find_daily(record, &marker, since).await
+    } else {
+        Ok(None)
+    };
+    let sent = match found {
+        Ok(Some(message)) => {
+            info!(guild, date = %date, message, "found the daily post already in the channel; adopting it");
+            Ok(message)
+        }
+        Ok(None) if !keeper.holds() => {
+            warn!(guild, date = %date, "our claim on the daily post ran out and was taken over; not sending");
+            return Outcome::Lost;
+        }
+        Ok(None) => {
+            let nonce = daily::post_nonce(guild, date);
+            let send = DailySend {
+                record,
+                scene: &scene,
+                marker: &marker,
+                nonce: &nonce,
+            };
+            dailies.port.post_daily(send).await
+        }
+        Err(failure) => Err(failure),
+    };
+    let outcome = match sent {
+        Ok(message) => {
+            let now = dailies.clock.now();
+            match dailies
+                .store
+                .call(move |store| store.mark_daily_sent(guild, Some(date), message, now))
+                .await
+            {
+                Ok(()) => {
+                    info!(guild, date = %date, scene, message, "daily scene posted");
+                    Outcome::Posted(message)
+                }
+                Err(StoreError::LeaseLost) => {
+                    warn!(guild, date = %date, message, "daily post sent, but the claim was taken over meanwhile");
+                    Outcome::Lost
+                }
+                Err(error) => {
+                    error!(guild, date = %date, "daily scene posted but not recorded (found again on the next try): {error}");
+                    Outcome::StoreDown
+                }
+            }
+        }
+        Err(Failure::Transient(text)) => {
+            warn!(guild, date = %date, "daily scene not posted yet ({text}); will retry");
+            Outcome::Retry
+        }
+        Err(failure) => {
+            record_failure(dailies, guild, date, failure.for_users(), failure.text()).await
+        }
+    };
+    drop(keeper);
+    outcome
+}
+
+/// Records a claimed day failed for good (pausing the schedule after [`FAILURES_BEFORE_PAUSE`] days in a row).
+async fn record_failure<P>(
+    dailies: &Dailies<P>,
+    guild: u64,
+    date: NaiveDate,
+    cause: PostFailure,
+    text: &str,
+) -> Outcome {
+    let recorded = dailies
+        .store
+        .call(move |store| store.mark_daily_failed(guild, date, cause, FAILURES_BEFORE_PAUSE))
+        .await;
+    match recorded {
+        Ok(paused) => {
+            warn!(guild, date = %date, paused, cause = cause.code(), "daily scene failed: {text}");
+            Outcome::Failed(cause)
+        }
+        Err(StoreError::LeaseLost) => Outcome::Lost,
+        Err(error) => store_down(guild, date, "the failed day", &error),
+    }
+}
+
+/// Posts every daily scene that is due, now and whenever one comes due, with `workers` posts in flight at most;
+/// started once per process.
+pub async fn run<P: Port>(
+    dailies: Arc<Dailies<P>>,
+    wake: Arc<Notify>,
+    mut stopping: watch::Receiver<bool>,
+    workers: usize,
+) {
+    let queue: Arc<WorkQueue<(u64, NaiveDate), Work>> = Arc::default();
+    let retry_soon = Arc::new(AtomicBool::new(false));
+    let handles = spawn_workers(
+        "daily post",
+        Arc::clone(&queue),
+        workers,
+        stopping.clone(),
+        {
+            let (dailies, retry_soon) = (Arc::clone(&dailies), Arc::clone(&retry_soon));
+            move |work: Work| {
+                let (dailies, retry_soon) = (Arc::clone(&dailies), Arc::clone(&retry_soon));
+                async move {
+                    if matches!(
+                        do_work(&dailies, work).await,
+                        Outcome::Retry | Outcome::StoreDown
+                    ) {
+                        retry_soon.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        },
+    );
+    let mut clock_moves = dailies.clock.watch();
+    loop {
+        crate::clock::mark_seen(&mut clock_moves);
+        let now = dailies.clock.now();
+        let Some(now_utc) = DateTime::<Utc>::from_timestamp(now, 0) else {
+            error!(now, "the clock is out of range; the daily scheduler waits");
+            break;
+        };
+        // Local dates run at most a day ahead of or behind UTC: two days back covers every zone's latest post.
+        let since = now_utc.date_naive() - chrono::Days::new(2);
+        let next_wake = match dailies
+            .store
+            .call(move |store| store.plan_dailies(since))
+            .await
+        {
+            Ok(planned) => {
+                let (work, next_wake) = plan(&planned, now_utc);
+                let due = work.len();
+                let queued = work
+                    .into_iter()
+                    .filter(|w| queue.push(w.key(), w.clone()))
+                    .count();
+                if queued > 0 {
+                    let (waiting, in_flight) = queue.counts();
+                    info!(due, queued, waiting, in_flight, "daily posts queued");
+                }
+                next_wake
+            }
+            Err(error) => {
+                error!("daily scheduler cannot read the schedules: {error}");
+                RETRY_SOON
+            }
+        };
+        let wait = if retry_soon.swap(false, Ordering::SeqCst) {
+            next_wake.min(RETRY_SOON)
+        } else {
+            next_wake
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
+            () = crate::clock::moved(&mut clock_moves) => {}
+            _ = stopping.wait_for(|stop| *stop) => break,
+        }
+    }
+    for handle in handles {
+        let _ = handle.await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,402 @@
+//! What both background processes share to do a herd of work at once, safely: a [`WorkQueue`] drained by a fixed
+//! number of workers (so the work in flight is bounded whatever the number of servers), a [`LeaseKeeper`] that
+//! renews a claim while its work runs (so a slow send never lets another process take the claim over and send a
+//! second copy), and the [`Pacer`] that spaces the bot's requests under Discord's global rate limit.
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{error, warn};
+
+use crate::store::StoreError;
+
+/// Work waiting for a worker, each item under a key that is queued or in flight at most once: a scheduler can
+/// push what is due on every pass without doubling anything still being done.
+pub struct WorkQueue<K, T> {
+    state: Mutex<QueueState<K, T>>,
+    ready: Notify,
+}
+
+struct QueueState<K, T> {
+    queued: VecDeque<(K, T)>,
+    /// Keys queued or in flight.
+    busy: HashSet<K>,
+}
+
+impl<K: Hash + Eq + Clone, T> Default for WorkQueue<K, T> {
+    fn default() -> Self {
+        WorkQueue {
+            state: Mutex::new(QueueState {
+                queued: VecDeque::new(),
+                busy: HashSet::new(),
+            }),
+            ready: Notify::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, T> WorkQueue<K, T> {
+    fn state(&self) -> MutexGuard<'_, QueueState<K, T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `item` unless `key` is already queued or in flight; whether it was queued.
+    pub fn push(&self, key: K, item: T) -> bool {
+        let queued = {
+            let mut state = self.state();
+            if state.busy.insert(key.clone()) {
+                state.queued.push_back((key, item));
+                true
+            } else {
+                false
+            }
+        };
+        if queued {
+            self.ready.notify_one();
+        }
+        queued
+    }
+
+    /// Whether `key` is queued or in flight.
+    pub fn is_busy(&self, key: &K) -> bool {
+        self.state().busy.contains(key)
+    }
+
+    /// (queued, in flight): for health and logs.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.state();
+        (state.queued.len(), state.busy.len() - state.queued.len())
+    }
+
+    fn take(&self) -> Option<(K, T)> {
+        let (item, more) = {
+            let mut state = self.state();
+            let item = state.queued.pop_front();
+            (item, !state.queued.is_empty())
+        };
+        if more {
+            // Pass the wake-up on, so every idle worker gets work.
+            self.ready.notify_one();
+        }
+        item
+    }
+
+    fn done(&self, key: &K) {
+        self.state().busy.remove(key);
+    }
+}
+
+/// Starts `workers` tasks that take items from `queue` and run `work` on each, one item per worker at a time,
+/// until `stopping` turns true (an item in progress is finished first). A panicking item is logged and its key
+/// freed; the worker goes on.
+pub fn spawn_workers<K, T, F, Fut>(
+    name: &'static str,
+    queue: Arc<WorkQueue<K, T>>,
+    workers: usize,
+    stopping: watch::Receiver<bool>,
+    work: F,
+) -> Vec<JoinHandle<()>>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    (0..workers.max(1))
+        .map(|_| {
+            let (queue, work, mut stopping) = (Arc::clone(&queue), work.clone(), stopping.clone());
+            tokio::spawn(async move {
+                loop {
+                    if *stopping.borrow() {
+                        return;
+                    }
+                    let Some((key, item)) = queue.take() else {
+                        tokio::select! {
+                            () = queue.ready.notified() => {}
+                            _ = stopping.changed() => {}
+                        }
+                        continue;
+                    };
+                    if let Err(failed) = tokio::spawn(work(item)).await {
+                        error!("a {name} job failed: {failed}");
+                    }
+                    queue.done(&key);
+                }
+            })
+        })
+        .collect()
+}
+
+/// Keeps a claim alive while its work is in progress: renews it every third of the lease in the background, and
+/// says whether the claim is still ours before each step that talks to Discord. A claim is lost when a renewal
+/// finds another owner, or when renewals have failed (the database unreachable) for so long that the lease may
+/// have run out: another process may be sending then, so this one must not.
+pub struct LeaseKeeper {
+    lost: Arc<AtomicBool>,
+    last_renewed: Arc<Mutex<Instant>>,
+    lease: Duration,
+    period: Duration,
+    task: JoinHandle<()>,
+}
+
+impl LeaseKeeper {
+    /// Starts renewing a claim just taken, with `renew` (true: still ours, renewed).
+    pub fn start<R, Fut>(lease: Duration, renew: R) -> LeaseKeeper
+    where
+        R: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<bool, StoreError>> + Send,
+    {
+        let period = (lease / 3).max(Duration::from_millis(100));
+        let lost = Arc::new(AtomicBool::new(false));
+        let last_renewed = Arc::new(Mutex::new(Instant::now()));
+        let task = {
+            let (lost, last_renewed) = (Arc::clone(&lost), Arc::clone(&last_renewed));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(period).await;
+                    let asked = Instant::now();
+                    match renew().await {
+                        Ok(true) => {
+                            *last_renewed.lock().unwrap_or_else(PoisonError::into_inner) = asked;
+                        }
+                        Ok(false) => {
+                            lost.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        Err(error) => warn!(
+                            "cannot renew a claim (it holds until its lease runs out): {error}"
+                        ),
+                    }
+                }
+            })
+        };
+        LeaseKeeper {
+            lost,
+            last_renewed,
+            lease,
+            period,
+            task,
+        }
+    }
+
+    /// Whether the claim is still ours: no renewal found another owner, and the last good renewal is recent enough
+    /// that the lease has not run out (with one renewal period to spare for the step about to start).
+    pub fn holds(&self) -> bool {
+        let since = self
+            .last_renewed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed();
+        !self.lost.load(Ordering::SeqCst) && since + self.period < self.lease
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs a background job for the process's life: when it panics it is logged, counted and started again after a
+/// back-off (1 s, doubling to a minute), so one bug cannot silently stop every server's posts. Returns when the
+/// job returns on its own (at shutdown) or `stopping` turns true.
+pub async fn supervise<F, Fut>(
+    name: &'static str,
+    mut stopping: watch::Receiver<bool>,
+    mut start: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let job = tokio::spawn(start());
+        match job.await {
+            Ok(()) => return,
+            Err(failed) => {
+                let restarts = RESTARTS.fetch_add(1, Ordering::SeqCst) + 1;
+                error!(
+                    job = name,
+                    restarts, "the {name} stopped ({failed}); starting it again in {backoff:?}"
+                );
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// How many times a supervised job was started again after a panic, in this process (for `/health`).
+pub static RESTARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One step of a GCRA schedule (a virtual clock of send slots `interval` apart): with the schedule's next free
+/// slot at `tat` and the time `now` (any unit), reserves `count` slots; returns the new next free slot and how
+/// long to wait for the first reserved one. An idle schedule banks no burst: the first slot is never before now.
+pub fn reserve_slots(tat: i64, now: i64, count: u32, interval: i64) -> (i64, i64) {
+    let start = tat.max(now);
+    let next = start.saturating_add(interval.saturating_mul(i64::from(count)));
+    (next, start - now)
+}
+
+/// Spaces the bot's own requests (posts, reads, poll expiries: not interaction replies, which Discord does not
+/// count) at most `rate` a second, so the bot stays under Discord's global limit before Discord has to say so.
+/// A 429 pushes the whole schedule back by Discord's `retry_after`, for every job at once.
+pub struct Pacer {
+    interval: Duration,
+    /// The next free slot.
+    next_free: Mutex<Instant>,
+}
+
+impl Pacer {
+    /// A pacer for `rate` requests a second (at least one).
+    pub fn new(rate: u32) -> Pacer {
+        Pacer {
+            interval: Duration::from_secs(1) / rate.max(1),
+            next_free: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The time between two requests.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Takes the next free slot, and waits for it.
+    pub async fn wait(&self) {
+        let at = {
+            let mut next_free = self
+                .next_free
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let at = (*next_free).max(Instant::now());
+            *next_free = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// Discord said to wait `wait` (a 429): no slot before then.
+    pub fn pause(&self, wait: Duration) {
+        let mut next_free = self
+            .next_free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *next_free = (*next_free).max(Instant::now() + wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_spaced_and_an_idle_schedule_banks_no_burst() {
+        // Idle since long ago: the first slot is now, not in the past.
+        assert_eq!(reserve_slots(0, 1_000, 1, 20), (1_020, 0));
+        // Three callers at the same instant queue 20 apart.
+        let (tat, first) = reserve_slots(1_000, 1_000, 1, 20);
+        let (tat, second) = reserve_slots(tat, 1_000, 1, 20);
+        let (tat, third) = reserve_slots(tat, 1_000, 1, 20);
+        assert_eq!((first, second, third, tat), (0, 20, 40, 1_060));
+        // Several slots at once move the schedule by as many intervals.
+        assert_eq!(reserve_slots(1_060, 1_000, 5, 20), (1_160, 60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_requests_and_a_429_pauses_everyone() {
+        let pacer = Pacer::new(50);
+        let started = Instant::now();
+        for _ in 0..10 {
+            pacer.wait().await;
+        }
+        // Ten slots 20 ms apart: the tenth starts 180 ms after the first.
+        assert_eq!(started.elapsed(), Duration::from_millis(180));
+        pacer.pause(Duration::from_secs(2));
+        let paused = Instant::now();
+        pacer.wait().await;
+        assert_eq!(paused.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_runs_each_key_once_with_bounded_workers() {
+        let queue: Arc<WorkQueue<u32, u32>> = Arc::default();
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for key in 0..20 {
+            assert!(queue.push(key, key));
+        }
+        assert!(!queue.push(3, 3), "already queued");
+        let (_stop, stopping) = watch::channel(false);
+        let work = {
+            let (running, most, done) =
+                (Arc::clone(&running), Arc::clone(&most), Arc::clone(&done));
+            move |_item: u32| {
+                let (running, most, done) =
+                    (Arc::clone(&running), Arc::clone(&most), Arc::clone(&done));
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        };
+        let _workers = spawn_workers("test", Arc::clone(&queue), 4, stopping, work);
+        for _ in 0..100 {
+            if done.load(Ordering::SeqCst) == 20 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(done.load(Ordering::SeqCst), 20);
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            4,
+            "never more than four at once"
+        );
+        assert_eq!(queue.counts(), (0, 0));
+        assert!(queue.push(3, 3), "a finished key can come again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_keeper_renews_and_reports_a_lost_claim() {
+        let renewals = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&renewals);
+        let keeper = LeaseKeeper::start(Duration::from_secs(3), move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(n < 2) }
+        });
+        assert!(keeper.holds());
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert!(keeper.holds(), "renewed twice, still ours");
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert!(!keeper.holds(), "the third renewal found another owner");
+        assert_eq!(renewals.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_keeper_that_cannot_renew_gives_the_claim_up_before_the_lease_runs_out() {
+        let keeper = LeaseKeeper::start(Duration::from_secs(3), || async {
+            Err(StoreError::Task("the database does not answer".to_owned()))
+        });
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert!(keeper.holds());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(
+            !keeper.holds(),
+            "2.1 s without a renewal: a 3 s lease may run out during the next step"
+        );
+    }
+}

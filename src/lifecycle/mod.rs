@@ -1,0 +1,17 @@
+//! The two background processes, as rules over the store and a small port to Discord: finishing favorite polls
+//! ([`poll`]) and posting the daily scene ([`daily`]). They run many servers' work at once, a bounded number in
+//! flight, each item claimed right before its own Discord calls with a lease renewed while it runs, and every
+//! result recorded only by the claim's owner ([`fanout`]). The Discord layer implements [`port::Port`]; unit tests
+//! implement it by hand, so these rules are tested without a fake Discord.
+//!
+//! - [`port`]: what the processes ask of Discord, as plain data.
+//! - [`fanout`]: the work queue and its workers, the lease keeper, the pacer.
+//! - [`poll`]: a poll's life from posting to its results, and its scheduler.
+//! - [`daily`]: planning a minute's posts, posting one, and the scheduler.
+
+pub mod daily;
+pub mod fanout;
+pub mod poll;
+pub mod port;
+#[cfg(test)]
+mod test_port;

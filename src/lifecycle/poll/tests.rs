@@ -1,0 +1,229 @@
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::clock::ManualClock;
+use crate::lifecycle::test_port::FakePort;
+use crate::locale::Locale;
+use crate::store::NewPoll;
+
+const START: i64 = 1_800_000_000;
+
+fn polls(clock: Arc<ManualClock>) -> Polls<FakePort> {
+    Polls {
+        store: Store::open_in_memory().unwrap_or_else(|e| panic!("{e}")),
+        clock,
+        port: FakePort::default(),
+        responder: Arc::new(Responder::new(
+            Catalog::bundled().unwrap_or_else(|e| panic!("{e}")),
+        )),
+        locks: PollLocks::default(),
+        lease: Duration::from_secs(120),
+    }
+}
+
+/// Starts a one-hour poll in guild 1, channel 7, as `/favorite start` does.
+async fn started(polls: &Polls<FakePort>) -> PollRecord {
+    let new_poll = NewPoll {
+        guild_id: 1,
+        channel_id: 7,
+        started_by: 3,
+        locale: Locale::En,
+        scene_ids: polls.responder.catalog.scene_ids(),
+        hours: 1,
+        now: polls.clock.now(),
+    };
+    let record = match polls.store.insert_poll(&new_poll) {
+        Ok(Ok(record)) => record,
+        other => panic!("{other:?}"),
+    };
+    assert!(post_new(polls, &record).await.is_ok());
+    polls
+        .store
+        .release_poll(record.id)
+        .unwrap_or_else(|e| panic!("{e}"));
+    polls
+        .store
+        .poll(record.id)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("poll"))
+}
+
+#[tokio::test]
+async fn a_poll_is_announced_once_with_votes_counted_by_the_answer_ids_kept_at_posting() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    let record = started(&polls).await;
+    assert_eq!(record.state, PollState::Running);
+    // Discord numbered the answers 40, 41, …; the first scene got 3 votes, the third 5.
+    assert_eq!(record.answer_ids.first().map(|(id, _)| *id), Some(40));
+    let message = record.message_id.unwrap_or_default();
+    polls
+        .port
+        .counts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(message, (true, vec![(40, 3), (42, 5)]));
+    assert_eq!(
+        finish(&polls, record.id).await,
+        Finished::NotYet,
+        "not over yet"
+    );
+    clock.advance(3_600);
+    assert_eq!(finish(&polls, record.id).await, Finished::Announced(7));
+    assert_eq!(finish(&polls, record.id).await, Finished::Announced(7));
+    let sent: Vec<String> = polls.port.sent().into_iter().map(|s| s.what).collect();
+    assert_eq!(
+        sent,
+        vec![format!("poll:{}", record.id), format!("results:{message}")]
+    );
+    let done = polls
+        .store
+        .poll(record.id)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("poll"));
+    let votes = done.tally.map(|t| t.votes).unwrap_or_default();
+    assert_eq!(
+        votes
+            .iter()
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .iter()
+            .take(3)
+            .copied()
+            .collect::<Vec<u32>>(),
+        vec![3, 0, 5]
+    );
+}
+
+#[tokio::test]
+async fn a_poll_process_that_lost_its_lease_records_nothing() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = Arc::new(polls(Arc::clone(&clock)));
+    let record = started(&polls).await;
+    let message = record.message_id.unwrap_or_default();
+    polls
+        .port
+        .counts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(message, (true, vec![(40, 1)]));
+    clock.advance(3_600);
+    polls.port.hang(7);
+    let first = tokio::spawn({
+        let polls = Arc::clone(&polls);
+        async move { finish(&polls, record.id).await }
+    });
+    // Our process stalls in Discord past its lease; another process takes the poll over.
+    let other = polls.store.clone().with_instance("other");
+    let mut taken = false;
+    for _ in 0..500 {
+        clock.advance(300);
+        if other.claim_poll(record.id, clock.now()).unwrap_or(false) {
+            taken = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(taken, "the other process takes the poll over");
+    polls.port.release();
+    let finished = tokio::time::timeout(Duration::from_secs(5), first).await;
+    assert!(matches!(finished, Ok(Ok(Finished::NotYet))), "{finished:?}");
+    let after = polls
+        .store
+        .poll(record.id)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("poll"));
+    assert_eq!(
+        (after.state, after.tally),
+        (PollState::Running, None),
+        "nothing recorded by the process that lost it"
+    );
+    assert_eq!(polls.port.sent().len(), 1, "no results sent by it either");
+}
+
+#[tokio::test]
+async fn a_new_poll_never_adopts_the_previous_poll_of_its_channel() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    let first = started(&polls).await;
+    polls
+        .store
+        .end_poll_early(first.id, clock.now())
+        .unwrap_or_else(|e| panic!("{e}"));
+    polls
+        .port
+        .counts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(first.message_id.unwrap_or_default(), (true, vec![]));
+    assert_eq!(finish(&polls, first.id).await, Finished::Announced(7));
+    // A second poll whose first send failed transiently: the scheduler looks for it, and must not take the first.
+    let new_poll = NewPoll {
+        guild_id: 1,
+        channel_id: 7,
+        started_by: 3,
+        locale: Locale::En,
+        scene_ids: first.scene_ids.clone(),
+        hours: 1,
+        now: clock.now(),
+    };
+    let Ok(Ok(second)) = polls.store.insert_poll(&new_poll) else {
+        panic!("second poll")
+    };
+    polls
+        .store
+        .release_poll(second.id)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let previous = polls
+        .store
+        .last_finished_poll(1)
+        .ok()
+        .flatten()
+        .and_then(|p| p.message_id);
+    let found = polls.port.find_poll(&second, START, previous).await;
+    assert_eq!(found.ok().flatten(), None);
+    assert!(matches!(finish(&polls, second.id).await, Finished::NotYet));
+    let now_running = polls
+        .store
+        .poll(second.id)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("poll"));
+    assert_eq!(now_running.state, PollState::Running);
+    assert_ne!(now_running.message_id, first.message_id, "posted anew");
+}
+
+#[test]
+fn looks_stay_close_only_while_discord_finalizes() {
+    let early: Vec<u64> = (0..5)
+        .map(|t| retry_delay(t, PollState::Running, 5).as_secs())
+        .collect();
+    assert_eq!(early, vec![1, 2, 2, 2, 2]);
+    let late: Vec<u64> = (0..8)
+        .map(|t| retry_delay(t, PollState::Running, 600).as_secs())
+        .collect();
+    assert_eq!(late, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+    // A poll Discord will not take during an outage backs off to a minute, though its end is still ahead.
+    let posting: Vec<u64> = (0..8)
+        .map(|t| retry_delay(t, PollState::Posting, -3_000).as_secs())
+        .collect();
+    assert_eq!(posting, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+}
+
+#[tokio::test]
+async fn one_poll_held_never_holds_up_another() {
+    let locks = PollLocks::default();
+    let held = locks.lock(1).await;
+    let other = tokio::time::timeout(Duration::from_secs(1), locks.lock(2)).await;
+    assert!(other.is_ok(), "poll 2 waits for nobody");
+    let same = tokio::time::timeout(Duration::from_millis(50), locks.lock(1)).await;
+    assert!(same.is_err(), "poll 1 is held");
+    drop(held);
+    let again = tokio::time::timeout(Duration::from_secs(1), locks.lock(1)).await;
+    assert!(again.is_ok(), "released");
+}

@@ -1,0 +1,189 @@
+//! A hand-written Discord for the lifecycle's unit tests: it records every send, can hold a channel's calls until
+//! released (a hung server), and answers searches from what it was sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::Notify;
+
+use super::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll};
+use crate::favorite::Tally;
+use crate::reason::Failure;
+use crate::store::{DailyRecord, PollRecord};
+
+/// A message the fake holds.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub channel: u64,
+    pub id: u64,
+    /// `daily:<marker>`, `poll:<record id>` or `results:<poll message>`.
+    pub what: String,
+}
+
+/// A poll's counts: whether Discord finalized them, and (answer id, votes).
+pub type Counts = (bool, Vec<(u64, u32)>);
+
+/// The fake Discord.
+#[derive(Default, Clone)]
+pub struct FakePort {
+    pub sent: Arc<Mutex<Vec<Sent>>>,
+    /// Channels whose calls wait until [`FakePort::release`].
+    pub hung: Arc<Mutex<Vec<u64>>>,
+    pub released: Arc<Notify>,
+    /// Answer counts of polls by message id, and whether Discord finalized them.
+    pub counts: Arc<Mutex<HashMap<u64, Counts>>>,
+    /// Failures to answer, by channel, once each.
+    pub failures: Arc<Mutex<HashMap<u64, Failure>>>,
+}
+
+impl FakePort {
+    pub fn sent(&self) -> Vec<Sent> {
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn hang(&self, channel: u64) {
+        self.hung
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(channel);
+    }
+
+    pub fn release(&self) {
+        self.hung
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.released.notify_waiters();
+    }
+
+    async fn gate(&self, channel: u64) -> Result<(), Failure> {
+        loop {
+            let released = self.released.notified();
+            if !self
+                .hung
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&channel)
+            {
+                break;
+            }
+            released.await;
+        }
+        match self
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&channel)
+        {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    pub fn push(&self, channel: u64, what: String) -> u64 {
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = 1_000 + sent.len() as u64;
+        sent.push(Sent { channel, id, what });
+        id
+    }
+
+    fn find(&self, channel: u64, what: &str) -> Option<u64> {
+        self.sent()
+            .iter()
+            .find(|s| s.channel == channel && s.what == what)
+            .map(|s| s.id)
+    }
+
+    fn answers(record: &PollRecord) -> Vec<(u64, Option<String>)> {
+        // Discord's own numbering, not ours: 40, 41, …
+        (0..record.scene_ids.len() as u64)
+            .map(|i| (40 + i, None))
+            .collect()
+    }
+}
+
+impl Port for FakePort {
+    async fn post_poll(&self, record: &PollRecord) -> Result<PostedPoll, Failure> {
+        self.gate(record.channel_id).await?;
+        let id = self.push(record.channel_id, format!("poll:{}", record.id));
+        Ok(PostedPoll {
+            message_id: id,
+            ends_at: Some(record.ends_at),
+            answers: FakePort::answers(record),
+        })
+    }
+
+    async fn find_poll(
+        &self,
+        record: &PollRecord,
+        _since: i64,
+        not: Option<u64>,
+    ) -> Result<Option<PostedPoll>, Failure> {
+        self.gate(record.channel_id).await?;
+        Ok(self
+            .find(record.channel_id, &format!("poll:{}", record.id))
+            .filter(|id| Some(*id) != not)
+            .map(|id| PostedPoll {
+                message_id: id,
+                ends_at: Some(record.ends_at),
+                answers: FakePort::answers(record),
+            }))
+    }
+
+    async fn read_poll(&self, channel: u64, message: u64) -> Result<Option<ReadPoll>, Failure> {
+        self.gate(channel).await?;
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&message)
+            .cloned();
+        Ok(Some(ReadPoll {
+            ends_at: None,
+            answers: Vec::new(),
+            results: counts.map(|(finalized, counts)| PollCounts { finalized, counts }),
+        }))
+    }
+
+    async fn expire_poll(&self, channel: u64, _message: u64) -> Result<(), Failure> {
+        self.gate(channel).await
+    }
+
+    async fn find_results(
+        &self,
+        record: &PollRecord,
+        poll_message: u64,
+        _since: i64,
+    ) -> Result<Option<u64>, Failure> {
+        self.gate(record.channel_id).await?;
+        Ok(self.find(record.channel_id, &format!("results:{poll_message}")))
+    }
+
+    async fn post_results(
+        &self,
+        record: &PollRecord,
+        _tally: &Tally,
+        poll_message: u64,
+    ) -> Result<u64, Failure> {
+        self.gate(record.channel_id).await?;
+        Ok(self.push(record.channel_id, format!("results:{poll_message}")))
+    }
+
+    async fn find_daily(
+        &self,
+        record: &DailyRecord,
+        marker: &str,
+        _since: i64,
+    ) -> Result<Option<u64>, Failure> {
+        self.gate(record.channel_id).await?;
+        Ok(self.find(record.channel_id, &format!("daily:{marker}")))
+    }
+
+    async fn post_daily(&self, send: DailySend<'_>) -> Result<u64, Failure> {
+        self.gate(send.record.channel_id).await?;
+        Ok(self.push(send.record.channel_id, format!("daily:{}", send.marker)))
+    }
+}
