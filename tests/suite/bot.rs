@@ -321,7 +321,7 @@ async fn korean_users_get_korean_cards() {
     assert!(title(&card).contains("화랑"), "{}", title(&card));
     let buttons = card["data"]["components"][0]["components"].to_string();
     assert!(
-        buttons.contains("다른 장면") && buttons.contains("함께 보기"),
+        buttons.contains("다른 장면") && buttons.contains("관련 기사"),
         "{buttons}"
     );
     let about = harness.fake.slash("about").locale("ko").send().await;
