@@ -114,8 +114,9 @@ pub struct Scene {
     pub summary: Text,
     /// A one-line fan note, where the facts give one.
     pub fan_note: Option<Text>,
-    /// The answer text in a favorite-scene poll (≤ 55 characters).
-    pub poll_label: String,
+    /// The answer text in a favorite-scene poll, in the server's language (≤ 55 characters each, unique per
+    /// language, so an answer Discord returns names one scene).
+    pub poll_label: Text,
     /// The scene's emoji (cards, polls, autocomplete).
     pub emoji: String,
     /// The card's accent colour, `#RRGGBB`.
@@ -307,19 +308,21 @@ impl Catalog {
             check.unique(
                 &format!("scenes[{index}].id"),
                 &scene.id,
-                self.scenes[..index].iter().map(|s| &s.id),
+                self.scenes[..index].iter().map(|s| s.id.as_str()),
             );
             let earlier = &self.scenes[..index];
             check.unique(
                 &format!("scenes[{index}].emoji"),
                 &scene.emoji,
-                earlier.iter().map(|s| &s.emoji),
+                earlier.iter().map(|s| s.emoji.as_str()),
             );
-            check.unique(
-                &format!("scenes[{index}].poll_label"),
-                &scene.poll_label,
-                earlier.iter().map(|s| &s.poll_label),
-            );
+            for locale in crate::locale::Locale::ALL {
+                check.unique(
+                    &format!("scenes[{index}].poll_label.{}", locale.field()),
+                    scene.poll_label.get(locale),
+                    earlier.iter().map(|s| s.poll_label.get(locale)),
+                );
+            }
         }
         check.problems
     }
@@ -427,7 +430,7 @@ impl Scene {
         if let Some(note) = &self.fan_note {
             check.text(&field("fan_note"), note, limits::FAN_NOTE);
         }
-        check.string(&field("poll_label"), &self.poll_label, limits::POLL_ANSWER);
+        check.text(&field("poll_label"), &self.poll_label, limits::POLL_ANSWER);
         let emoji_ok = !self.emoji.is_empty()
             && self.emoji.chars().count() <= limits::EMOJI_CHARS
             && !self
@@ -492,8 +495,13 @@ impl Checker {
     }
 
     fn text(&mut self, path: &str, value: &Text, max: usize) {
-        self.string(&format!("{path}.en"), &value.en, max);
-        self.string(&format!("{path}.ko"), &value.ko, max);
+        for locale in crate::locale::Locale::ALL {
+            self.string(
+                &format!("{path}.{}", locale.field()),
+                value.get(locale),
+                max,
+            );
+        }
     }
 
     fn aliases(&mut self, path: &str, aliases: &[String]) {
@@ -503,7 +511,7 @@ impl Checker {
     }
 
     /// `value` must differ from every earlier scene's value of the same field.
-    fn unique<'a>(&mut self, path: &str, value: &str, earlier: impl Iterator<Item = &'a String>) {
+    fn unique<'a>(&mut self, path: &str, value: &str, earlier: impl Iterator<Item = &'a str>) {
         if let Some(first) = earlier.into_iter().position(|other| other == value) {
             self.fail(
                 path,
@@ -690,6 +698,48 @@ mod tests {
         assert_eq!(parse_color("E91E63"), None);
         assert_eq!(parse_color("#E91E6"), None);
         assert_eq!(parse_color("#GG1E63"), None);
+    }
+
+    /// The problems of the bundled dataset after `edit`, as the loader prints them.
+    fn problems_after(edit: impl Fn(&mut Catalog)) -> Vec<String> {
+        let mut catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        edit(&mut catalog);
+        catalog.problems().iter().map(Problem::to_string).collect()
+    }
+
+    #[test]
+    fn poll_labels_are_checked_in_each_language() {
+        let long_korean = problems_after(|c| c.scenes[0].poll_label.ko = "가".repeat(56));
+        assert_eq!(
+            long_korean,
+            ["scenes[0].poll_label.ko: is 56 characters; at most 55 fit where it is shown"]
+        );
+        let empty_english = problems_after(|c| c.scenes[2].poll_label.en = " ".to_owned());
+        assert_eq!(empty_english, ["scenes[2].poll_label.en: is empty"]);
+        // 55 characters fit: the limit is Discord's, counted in characters, not bytes.
+        assert!(problems_after(|c| c.scenes[0].poll_label.ko = "가".repeat(55)).is_empty());
+    }
+
+    #[test]
+    fn poll_labels_are_unique_per_language_only() {
+        let korean =
+            problems_after(|c| c.scenes[3].poll_label.ko = c.scenes[1].poll_label.ko.clone());
+        assert_eq!(korean.len(), 1, "{korean:?}");
+        assert!(
+            korean[0].starts_with("scenes[3].poll_label.ko: \"그녀는 예뻤다:")
+                && korean[0].ends_with("is already used by scenes[1]; each scene needs its own"),
+            "{korean:?}"
+        );
+        let english =
+            problems_after(|c| c.scenes[5].poll_label.en = c.scenes[0].poll_label.en.clone());
+        assert_eq!(
+            english,
+            ["scenes[5].poll_label.en: \"Secretary Kim: the passionate kiss\" is already used by scenes[0]; each scene needs its own"]
+        );
+        // A scene may show the same words in both languages (a title that is the same in Hangul and Latin).
+        let same =
+            problems_after(|c| c.scenes[4].poll_label.ko = c.scenes[4].poll_label.en.clone());
+        assert!(same.is_empty(), "{same:?}");
     }
 
     #[test]

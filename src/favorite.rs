@@ -48,8 +48,8 @@ pub fn plan_poll(catalog: &Catalog, rng: &mut impl Rng) -> PollPlan {
     }
 }
 
-/// The native poll: the question in the server's language, one answer per scene (emoji and poll label), single
-/// choice, `hours` long (whole hours, clamped to 1..=768, because serenity rounds a duration down to hours).
+/// The native poll, all in the server's language (`locale`): the question, and one answer per scene (emoji and
+/// poll label); single choice, `hours` long (whole hours, clamped to 1..=768, because serenity rounds a duration down to hours).
 pub fn build_poll(
     catalog: &Catalog,
     plan: &PollPlan,
@@ -62,7 +62,7 @@ pub fn build_poll(
         .filter_map(|id| catalog.scene(id))
         .map(|scene| {
             CreatePollAnswer::new()
-                .text(clamp(&scene.poll_label, limits::POLL_ANSWER))
+                .text(clamp(scene.poll_label.get(locale), limits::POLL_ANSWER))
                 .emoji(scene.emoji.clone())
         })
         .collect();
@@ -76,14 +76,17 @@ pub fn build_poll(
 /// How long a poll may stay unposted (Discord failing or not answering) before it is given up.
 pub const POSTING_GIVE_UP_SECONDS: i64 = 3600;
 
-/// The answer id Discord gave each scene of a poll, read from the poll Discord returns (`answers`: answer id and
-/// text, in Discord's order). Discord numbers answers itself, so ids are never assumed: each scene's answer is the
-/// one showing its poll label, or, for answers without text, the one in its position. `None` when the answers do not
-/// fit the scenes (a poll we did not make, or fields missing): the caller tries again rather than guess.
+/// The answer id Discord gave each scene of a poll posted in `locale`, read from the poll Discord returns
+/// (`answers`: answer id and text, in Discord's order). Discord numbers answers itself, so ids are never assumed:
+/// each scene's answer is the one showing its poll label in `locale`, or its English label (polls posted before the
+/// labels were translated showed English in every server), or, for answers without text, the one in its position.
+/// `None` when the answers do not fit the scenes (a poll we did not make, or fields missing): the caller tries again
+/// rather than guess.
 pub fn answer_ids(
     catalog: &Catalog,
     scene_ids: &[String],
     answers: &[(u64, Option<String>)],
+    locale: Locale,
 ) -> Option<Vec<u64>> {
     if answers.len() != scene_ids.len() {
         return None;
@@ -92,12 +95,17 @@ pub fn answer_ids(
         .iter()
         .enumerate()
         .map(|(position, scene_id)| {
-            let label = catalog
+            let labels: Vec<String> = catalog
                 .scene(scene_id)
-                .map(|scene| clamp(&scene.poll_label, limits::POLL_ANSWER));
+                .map(|scene| {
+                    [locale, Locale::En]
+                        .map(|l| clamp(scene.poll_label.get(l), limits::POLL_ANSWER))
+                        .to_vec()
+                })
+                .unwrap_or_default();
             answers
                 .iter()
-                .find(|(_, text)| text.is_some() && text.as_deref() == label.as_deref())
+                .find(|(_, text)| text.as_ref().is_some_and(|text| labels.contains(text)))
                 .or_else(|| answers.get(position).filter(|(_, text)| text.is_none()))
                 .map(|(id, _)| *id)
         })
@@ -191,7 +199,8 @@ pub fn bar(count: u32, total: u32, width: usize) -> String {
 
 const BAR_WIDTH: usize = 12;
 
-/// The results message: the outcome, every scene's votes as a bar chart, a link to the poll, and the winner's card.
+/// The results message in `locale`: the outcome, every scene's votes as a bar chart under its poll label, a link to
+/// the poll, and the winner's card.
 pub fn results_card(
     catalog: &Catalog,
     tally: &Tally,
@@ -220,7 +229,7 @@ pub fn results_card(
     for (id, count) in &tally.votes {
         let label = catalog
             .scene(id)
-            .map_or(id.as_str(), |s| s.poll_label.as_str());
+            .map_or(id.as_str(), |s| s.poll_label.get(locale));
         let emoji = catalog.scene(id).map_or("", |s| s.emoji.as_str());
         chart.push_str(&format!(
             "{emoji} {label}\n`{}`\n",
@@ -396,10 +405,10 @@ mod tests {
             .take(3)
             .map(|s| s.id.clone())
             .collect();
-        let label = |i: usize| Some(clamp(&catalog.scenes[i].poll_label, limits::POLL_ANSWER));
+        let label = |i: usize| Some(catalog.scenes[i].poll_label.en.clone());
         // Discord numbered the answers its own way and listed them in another order.
         let answers = vec![(40, label(2)), (7, label(0)), (19, label(1))];
-        let ids = answer_ids(&catalog, &scene_ids, &answers);
+        let ids = answer_ids(&catalog, &scene_ids, &answers, Locale::En);
         assert_eq!(ids, Some(vec![7, 19, 40]));
         let tally = Tally::from_answer_counts(&scene_ids, &[7, 19, 40], &[(40, 2), (7, 1)]);
         assert_eq!(tally.votes[2], (scene_ids[2].clone(), 2));
@@ -407,12 +416,46 @@ mod tests {
         // Answers without text fall back to their position; a count that does not fit is no answer at all.
         let untitled = vec![(5, None), (6, None), (9, None)];
         assert_eq!(
-            answer_ids(&catalog, &scene_ids, &untitled),
+            answer_ids(&catalog, &scene_ids, &untitled, Locale::En),
             Some(vec![5, 6, 9])
         );
-        assert_eq!(answer_ids(&catalog, &scene_ids, &untitled[..2]), None);
+        assert_eq!(
+            answer_ids(&catalog, &scene_ids, &untitled[..2], Locale::En),
+            None
+        );
         let foreign = vec![(1, Some("?".to_owned())), (2, label(1)), (3, label(2))];
-        assert_eq!(answer_ids(&catalog, &scene_ids, &foreign), None);
+        assert_eq!(answer_ids(&catalog, &scene_ids, &foreign, Locale::En), None);
+    }
+
+    #[test]
+    fn a_korean_poll_is_read_by_its_korean_labels_and_an_older_one_by_its_english() {
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let scene_ids: Vec<String> = catalog.scenes.iter().map(|s| s.id.clone()).collect();
+        let korean: Vec<(u64, Option<String>)> = catalog
+            .scenes
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, s)| (100 + i as u64, Some(s.poll_label.ko.clone())))
+            .collect();
+        let expected: Vec<u64> = (100..106).collect();
+        assert_eq!(
+            answer_ids(&catalog, &scene_ids, &korean, Locale::Ko),
+            Some(expected.clone())
+        );
+        // Posted before the labels were translated: English answers in a Korean server.
+        let english: Vec<(u64, Option<String>)> = catalog
+            .scenes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (100 + i as u64, Some(s.poll_label.en.clone())))
+            .collect();
+        assert_eq!(
+            answer_ids(&catalog, &scene_ids, &english, Locale::Ko),
+            Some(expected)
+        );
+        // An English server never posted Korean labels: they are not ours.
+        assert_eq!(answer_ids(&catalog, &scene_ids, &korean, Locale::En), None);
     }
 
     #[test]
@@ -484,14 +527,33 @@ mod tests {
         assert_eq!(poll["allow_multiselect"], false);
         let answers = poll["answers"].as_array().cloned().unwrap_or_default();
         assert_eq!(answers.len(), 6);
-        for answer in answers {
+        for (answer, scene) in answers.iter().zip(&catalog.scenes) {
             let text = answer["poll_media"]["text"].as_str().unwrap_or_default();
             assert!((1..=55).contains(&text.chars().count()), "{text}");
+            assert_eq!(text, scene.poll_label.ko);
         }
-        assert!(poll["question"]["text"]
+        assert_eq!(poll["question"]["text"], "우리 서버 최애 박서준 키스신은?");
+    }
+
+    #[test]
+    fn a_korean_results_chart_shows_the_korean_labels() {
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let scene_ids: Vec<String> = catalog.scenes.iter().map(|s| s.id.clone()).collect();
+        let positions: Vec<u64> = (1..=scene_ids.len() as u64).collect();
+        let tally = Tally::from_answer_counts(&scene_ids, &positions, &[(1, 3), (4, 1)]);
+        let card = results_card(&catalog, &tally, Locale::Ko, None);
+        let json = serde_json::to_value(card.into_channel_message()).unwrap_or_default();
+        let chart = json["embeds"][0]["description"]
             .as_str()
-            .unwrap_or_default()
-            .contains("박서준"));
+            .unwrap_or_default();
+        for scene in &catalog.scenes {
+            assert!(chart.contains(&scene.poll_label.ko), "{chart}");
+            assert!(!chart.contains(&scene.poll_label.en), "{chart}");
+        }
+        assert_eq!(
+            json["embeds"][0]["title"],
+            "🏆 우리 서버 최애 장면: 💼 김비서가 왜 그럴까"
+        );
     }
 
     #[test]

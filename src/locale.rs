@@ -37,6 +37,14 @@ impl Locale {
         }
     }
 
+    /// The field name of this locale's text in the dataset (`en`, `ko`), for the loader's messages.
+    pub fn field(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Ko => "ko",
+        }
+    }
+
     /// `en` or `ko`, for a text used in one place only.
     pub fn choose<'a>(self, en: &'a str, ko: &'a str) -> &'a str {
         match self {
@@ -101,11 +109,11 @@ impl Locale {
         }
     }
 
-    /// "A tie between 2 scenes" / "2개 장면 공동 1위".
+    /// "A tie between 2 scenes" / "장면 2개가 공동 1위".
     pub fn poll_tie(self, scenes: usize) -> String {
         match self {
             Locale::En => format!("A tie between {scenes} scenes"),
-            Locale::Ko => format!("{scenes}개 장면 공동 1위"),
+            Locale::Ko => format!("장면 {scenes}개가 공동 1위"),
         }
     }
 
@@ -130,12 +138,22 @@ impl Locale {
         }
     }
 
-    /// "Over 3 finished polls" / "끝난 투표 3회 기준".
+    /// "Over 3 finished polls" / "마감된 투표 3회 기준".
     pub fn polls_counted(self, polls: usize) -> String {
         match self {
             Locale::En if polls == 1 => "Over 1 finished poll in this server".to_owned(),
             Locale::En => format!("Over {polls} finished polls in this server"),
-            Locale::Ko => format!("이 서버에서 끝난 투표 {polls}회 기준"),
+            Locale::Ko => format!("이 서버에서 마감된 투표 {polls}회 기준"),
+        }
+    }
+
+    /// The dataset's revision date (`YYYY-MM-DD`, validated at load) as readers write dates: the ISO date in
+    /// English, "2026년 12월 4일" in Korean; a date that does not parse is shown as it is.
+    pub fn revision_date(self, date: &str) -> String {
+        let parts: Vec<u32> = date.split('-').filter_map(|p| p.parse().ok()).collect();
+        match (self, parts.as_slice()) {
+            (Locale::Ko, [year, month, day]) => format!("{year}년 {month}월 {day}일"),
+            _ => date.to_owned(),
         }
     }
 
@@ -166,7 +184,7 @@ pub struct Strings {
     pub episode: &'static str,
     /// Field name: other titles.
     pub also_known_as: &'static str,
-    /// Field name: the fan note.
+    /// Field name: the fan note (a behind-the-scenes fact).
     pub fan_note: &'static str,
     /// Button: a different random scene.
     pub another_scene: &'static str,
@@ -252,7 +270,7 @@ every scene with `/scenes`, and the article's See Also item with `/seealso`. Mod
     about_version: "Version",
     about_uptime: "Uptime",
     about_commands: "Commands",
-    about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about`",
+    about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about` · `/favorite` · `/daily`",
     revision: "revision",
     internal_error: "Sorry, something went wrong on our side. Please try again in a moment.",
     stale_component: "This card is from an older version of the bot. Run `/scene` for a fresh one.",
@@ -273,40 +291,40 @@ static KO: Strings = Strings {
     as_role: "—",
     drama: "드라마",
     episode: "회차",
-    also_known_as: "다른 제목",
-    fan_note: "팬 노트",
+    also_known_as: "다른 영문 제목",
+    fan_note: "비하인드",
     another_scene: "다른 장면",
     find_clip: "영상 찾기",
     clip_search_words: "키스신",
-    see_also: "함께 보기",
+    see_also: "관련 기사",
     all_scenes_title: "박서준 키스신 명장면 모음",
     all_scenes_intro: "아래 메뉴에서 장면을 고르거나, `/scene`에 드라마 이름을 입력해 보세요.",
-    open_scene: "장면 열기…",
-    did_you_mean: "혹시 이 드라마인가요?",
-    try_autocomplete: "팁: `drama` 옵션에 입력을 시작하면 목록에서 고를 수 있어요.",
+    open_scene: "장면을 골라 보세요",
+    did_you_mean: "혹시 이 중에 찾는 드라마가 있나요?",
+    try_autocomplete: "팁: `drama` 옵션에 몇 글자만 입력하면 목록에서 고를 수 있어요.",
     about_title: "scenebot 소개",
     about_intro:
-        "박서준 배우의 사랑받는 드라마 키스신을 소개하는 팬 봇이에요. `/scene`으로 장면 카드를, \
-`/scenes`로 전체 장면을, `/seealso`로 출처 기사의 '함께 보기' 항목을 볼 수 있어요. 운영진은 `/favorite`로 최애 장면 투표를 열고, 서버 관리자는 `/daily`로 매일 장면 게시를 설정할 수 있어요.",
+        "팬들이 사랑하는 박서준 배우의 드라마 키스신을 소개하는 팬 봇이에요. `/scene`으로 장면 카드를, \
+`/scenes`로 전체 장면을, `/seealso`로 출처 기사의 관련 기사를 볼 수 있어요. 운영진은 `/favorite`으로 최애 장면 투표를 열고, 서버 관리자는 `/daily`로 오늘의 장면 게시를 설정할 수 있어요.",
     about_dataset: "데이터",
     about_source: "출처",
     about_version: "버전",
     about_uptime: "가동 시간",
     about_commands: "명령어",
-    about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about`",
+    about_commands_list: "`/scene` · `/scenes` · `/seealso` · `/about` · `/favorite` · `/daily`",
     revision: "최종 수정",
     internal_error: "죄송해요, 봇에 문제가 생겼어요. 잠시 후 다시 시도해 주세요.",
-    stale_component: "이전 버전 봇의 카드예요. `/scene`으로 새 카드를 받아 보세요.",
+    stale_component: "봇이 업데이트되어 이 카드는 더 이상 쓸 수 없어요. `/scene`으로 새 카드를 받아 보세요.",
     unknown_command:
         "더 이상 지원하지 않는 명령어예요. `/scene`, `/scenes`, `/seealso`, `/about`, `/favorite`, `/daily`를 써 보세요.",
-    poll_question: "이 서버 최애 박서준 키스신은?",
-    poll_winner: "이 서버의 최애 장면",
+    poll_question: "우리 서버 최애 박서준 키스신은?",
+    poll_winner: "우리 서버 최애 장면",
     poll_no_votes: "이번에는 투표한 사람이 없어요",
     poll_footer: "최애 장면 투표 결과 · /favorite leaderboard에서 모든 투표를 볼 수 있어요",
     poll_view: "투표 보기",
     leaderboard_title: "🏆 명예의 전당",
     leaderboard_empty:
-        "이 서버에서 끝난 최애 투표가 아직 없어요. 운영진이 `/favorite start`로 시작할 수 있어요.",
+        "이 서버에서 마감된 최애 투표가 아직 없어요. 운영진이 `/favorite start`로 시작할 수 있어요.",
 };
 
 #[cfg(test)]
@@ -359,5 +377,28 @@ mod tests {
             Locale::En.polls_counted(3),
             "Over 3 finished polls in this server"
         );
+        assert_eq!(Locale::Ko.poll_tie(2), "장면 2개가 공동 1위");
+        for locale in Locale::ALL {
+            let list = locale.strings().about_commands_list;
+            assert!(
+                list.contains("`/favorite`") && list.contains("`/daily`"),
+                "{list}"
+            );
+        }
+    }
+
+    #[test]
+    fn korean_reads_a_date_as_koreans_write_it() {
+        assert_eq!(Locale::Ko.revision_date("2026-12-04"), "2026년 12월 4일");
+        assert_eq!(Locale::En.revision_date("2026-12-04"), "2026-12-04");
+        assert_eq!(Locale::Ko.revision_date("someday"), "someday");
+    }
+
+    /// `/favorite` reads 페이버릿, which ends in a consonant: 으로, never 로 (the native editor's review).
+    #[test]
+    fn a_command_ending_in_a_consonant_takes_euro() {
+        let intro = Locale::Ko.strings().about_intro;
+        assert!(intro.contains("`/favorite`으로"), "{intro}");
+        assert!(!intro.contains("`/favorite`로"), "{intro}");
     }
 }

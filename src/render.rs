@@ -219,13 +219,18 @@ fn card_with_another(
             scene.partner.actor.en, scene.partner.actor.ko, strings.as_role, scene.partner.role.en
         ),
         Locale::Ko => format!(
-            "**{}** ({}) — {} 역",
-            scene.partner.actor.ko, scene.partner.actor.en, scene.partner.role.ko
+            "**{}** ({}) {} {} 역",
+            scene.partner.actor.ko, scene.partner.actor.en, strings.as_role, scene.partner.role.ko
         ),
     };
+    // The romanization spells the Korean title: English readers get it beside the Hangul; on the Korean card it
+    // would sit beside the English title, as if it spelled that.
+    let other_title = match locale {
+        Locale::En => format!("{other_title} · *{}*", drama.romanization),
+        Locale::Ko => other_title.clone(),
+    };
     let drama_facts = format!(
-        "{other_title} · *{}*\n{} · {} · {}",
-        drama.romanization,
+        "{other_title}\n{} · {} · {}",
         drama.years(),
         drama.network,
         locale.episodes(drama.episodes)
@@ -472,7 +477,7 @@ pub fn about_card(catalog: &Catalog, locale: Locale, facts: AboutFacts) -> Card 
         "{} · {} {}",
         locale.scene_count(catalog.scenes.len(), dramas.len()),
         strings.revision,
-        catalog.revision
+        locale.revision_date(&catalog.revision)
     );
     let source = format!(
         "[{}]({}) · {}",

@@ -12,7 +12,7 @@ use super::interaction::tell;
 use super::{gate, Context, Data, Error};
 use crate::daily;
 use crate::lifecycle::port::{DailySend, Port};
-use crate::locale::{DailyState, DailyStatus};
+use crate::locale::{DailyState, DailyStatus, Locale};
 use crate::render;
 use crate::store::{DailyRecord, DailySettings};
 
@@ -23,7 +23,7 @@ use crate::store::{DailyRecord, DailySettings};
     default_member_permissions = "MANAGE_GUILD",
     subcommands("set", "off", "status", "now"),
     subcommand_required,
-    description_localized("ko", "매일 장면: 설정, 끄기, 상태, 지금 올리기")
+    description_localized("ko", "오늘의 장면을 설정하고, 끄고, 상태를 보고, 지금 바로 올려요")
 )]
 pub async fn daily(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
@@ -43,25 +43,25 @@ async fn autocomplete_zone(_ctx: Context<'_>, partial: &str) -> CreateAutocomple
     slash_command,
     guild_only,
     check = "gate::manager",
-    description_localized("ko", "매일 정한 시간에 채널에 장면을 올려요")
+    description_localized("ko", "매일 정한 시각에 채널에 오늘의 장면을 올려요")
 )]
 pub async fn set(
     ctx: Context<'_>,
     #[description = "The channel for the daily scene"]
-    #[description_localized("ko", "매일 장면을 올릴 채널")]
+    #[description_localized("ko", "오늘의 장면을 올릴 채널")]
     #[channel_types("Text", "News")]
     channel: PartialChannel,
     #[description = "Local time, HH:MM on a 24-hour clock (default 09:00)"]
-    #[description_localized("ko", "현지 시간, 24시간제 HH:MM (기본 09:00)")]
+    #[description_localized("ko", "게시 시각(24시간제 HH:MM, 기본값 09:00)")]
     #[max_length = 5]
     time: Option<String>,
     #[description = "Time zone, e.g. Asia/Seoul (default UTC)"]
-    #[description_localized("ko", "시간대, 예: Asia/Seoul (기본 UTC)")]
+    #[description_localized("ko", "시간대(예: Asia/Seoul, 기본값 UTC)")]
     #[autocomplete = "autocomplete_zone"]
     #[max_length = 64]
     timezone: Option<String>,
     #[description = "A role to mention with each post (optional)"]
-    #[description_localized("ko", "매일 장면과 함께 멘션할 역할 (선택)")]
+    #[description_localized("ko", "오늘의 장면과 함께 멘션할 역할(선택)")]
     role: Option<Role>,
 ) -> Result<(), Error> {
     let locale = super::interaction::locale_of(ctx);
@@ -72,6 +72,7 @@ pub async fn set(
     let Ok(post_time) = daily::parse_time(&time_text) else {
         return tell(ctx, locale.bad_time(&render::quote_user_text(&time_text))).await;
     };
+    let zone_given = timezone.is_some();
     let zone_text = timezone.unwrap_or_else(|| daily::DEFAULT_ZONE.to_owned());
     let Ok(zone) = daily::parse_zone(&zone_text) else {
         return tell(ctx, locale.bad_zone(&render::quote_user_text(&zone_text))).await;
@@ -92,13 +93,14 @@ pub async fn set(
     }
     let data = ctx.data();
     let time = post_time.format("%H:%M").to_string();
+    let guild_locale = super::interaction::guild_locale_of(ctx);
     let settings = DailySettings {
         guild_id: guild_id.get(),
         channel_id: channel.id.get(),
         time: post_time,
         timezone: zone,
         role_id: role.as_ref().map(|r| r.id.get()),
-        locale: super::interaction::guild_locale_of(ctx),
+        locale: guild_locale,
     };
     let now = data.clock.now();
     data.store
@@ -107,11 +109,16 @@ pub async fn set(
     data.wake_daily.notify_one();
     let next = next_post_at(now, post_time, zone);
     info!(guild = %guild_id, channel = %channel.id, time = %post_time, zone = zone.name(), "daily scene set");
-    tell(
-        ctx,
-        locale.daily_on(channel.id.get(), &time, zone.name(), next),
-    )
-    .await
+    let mut text = locale.daily_on(channel.id.get(), &time, zone.name(), next);
+    // A Korean server that skipped the zone most likely wants Korean time, not 09:00 UTC (18:00 in Seoul).
+    let seoul = next
+        .and_then(|at| DateTime::<Utc>::from_timestamp(at, 0))
+        .map(|at| at.with_timezone(&chrono_tz::Asia::Seoul).format("%H:%M"));
+    if let (false, Locale::Ko, Some(seoul)) = (zone_given, guild_locale, seoul) {
+        text.push('\n');
+        text.push_str(&locale.default_zone_hint(&time, &seoul.to_string()));
+    }
+    tell(ctx, text).await
 }
 
 /// The next post's unix time, for messages.
@@ -125,7 +132,7 @@ fn next_post_at(now: i64, time: NaiveTime, zone: Tz) -> Option<i64> {
     slash_command,
     guild_only,
     check = "gate::manager",
-    description_localized("ko", "매일 장면을 꺼요 (설정은 남아요)")
+    description_localized("ko", "오늘의 장면을 꺼요(설정은 남아요)")
 )]
 pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
     let locale = super::interaction::locale_of(ctx);
@@ -145,7 +152,7 @@ pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
 #[poise::command(
     slash_command,
     guild_only,
-    description_localized("ko", "다음 매일 장면은 언제인지, 지난번은 어땠는지")
+    description_localized("ko", "다음 게시 시각과 지난 게시 결과를 보여 줘요")
 )]
 pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
     let locale = super::interaction::locale_of(ctx);
@@ -193,7 +200,7 @@ fn status_of(record: &DailyRecord, data: &Data) -> DailyStatus {
     slash_command,
     guild_only,
     check = "gate::manager",
-    description_localized("ko", "다음 매일 장면을 지금 바로 올려요")
+    description_localized("ko", "다음 차례 장면을 지금 바로 올려요")
 )]
 pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     let locale = super::interaction::locale_of(ctx);

@@ -24,7 +24,10 @@ use crate::store::{NewPoll, PollState};
     default_member_permissions = "MANAGE_MESSAGES",
     subcommands("start", "end", "results", "leaderboard"),
     subcommand_required,
-    description_localized("ko", "최애 장면 투표: 시작, 종료, 결과, 명예의 전당")
+    description_localized(
+        "ko",
+        "최애 장면 투표를 시작하고 끝내고, 결과와 명예의 전당을 보여 줘요"
+    )
 )]
 pub async fn favorite(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
@@ -48,12 +51,12 @@ fn locales(ctx: Context<'_>) -> (Locale, Locale) {
 pub async fn start(
     ctx: Context<'_>,
     #[description = "How long the poll runs, in hours (1 to 768; default 24)"]
-    #[description_localized("ko", "투표 기간 (시간, 1~768, 기본 24)")]
+    #[description_localized("ko", "투표 기간(시간 단위, 1~768, 기본값 24시간)")]
     #[min = 1]
     #[max = 768]
     hours: Option<u16>,
     #[description = "Where to post it (default: this channel)"]
-    #[description_localized("ko", "투표를 올릴 채널 (기본: 이 채널)")]
+    #[description_localized("ko", "투표를 올릴 채널(기본값: 이 채널)")]
     #[channel_types("Text", "News")]
     channel: Option<PartialChannel>,
 ) -> Result<(), Error> {
@@ -188,7 +191,7 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
 #[poise::command(
     slash_command,
     guild_only,
-    description_localized("ko", "이 서버의 마지막 최애 투표 결과")
+    description_localized("ko", "이 서버에서 가장 최근에 마감된 최애 투표 결과를 보여 줘요")
 )]
 pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
     let (locale, _) = locales(ctx);
@@ -227,7 +230,10 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
 #[poise::command(
     slash_command,
     guild_only,
-    description_localized("ko", "명예의 전당: 이 서버 모든 투표의 우승과 득표")
+    description_localized(
+        "ko",
+        "이 서버에서 열린 모든 투표의 장면별 우승·득표 기록(명예의 전당)을 보여 줘요"
+    )
 )]
 pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     let (locale, _) = locales(ctx);

@@ -63,6 +63,7 @@ impl DiscordPort {
                 &self.responder.catalog,
                 &record.scene_ids,
                 &answers_of(poll),
+                record.locale,
             )
             .is_some()
     }

@@ -224,14 +224,18 @@ async fn record_running<P>(
     let ends_at = posted
         .ends_at
         .unwrap_or(record.created_at + i64::from(record.hours) * 3600);
-    let answer_ids: Vec<(u64, String)> =
-        favorite::answer_ids(&polls.responder.catalog, &record.scene_ids, &posted.answers)
-            .map(|ids| {
-                ids.into_iter()
-                    .zip(record.scene_ids.iter().cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
+    let answer_ids: Vec<(u64, String)> = favorite::answer_ids(
+        &polls.responder.catalog,
+        &record.scene_ids,
+        &posted.answers,
+        record.locale,
+    )
+    .map(|ids| {
+        ids.into_iter()
+            .zip(record.scene_ids.iter().cloned())
+            .collect()
+    })
+    .unwrap_or_default();
     let (id, message_id) = (record.id, posted.message_id);
     record_step(&polls.store, id, "the posted poll", move |store| {
         store.mark_poll_running(id, message_id, ends_at, &answer_ids)
@@ -338,7 +342,12 @@ fn answer_ids_of<P>(
     answers: &[(u64, Option<String>)],
 ) -> Option<Vec<u64>> {
     if record.answer_ids.is_empty() {
-        return favorite::answer_ids(&polls.responder.catalog, &record.scene_ids, answers);
+        return favorite::answer_ids(
+            &polls.responder.catalog,
+            &record.scene_ids,
+            answers,
+            record.locale,
+        );
     }
     record
         .scene_ids

@@ -7,6 +7,12 @@ use super::Locale;
 use crate::reason::{CancelReason, PostFailure};
 
 /// The permissions users meet in our messages, with their names in Discord's English and Korean interfaces.
+///
+/// The Korean names could not be confirmed from Discord itself (its documentation is English; no Discord page we
+/// could search shows the Korean client's list), so they stay as they were. The native editor's review says the
+/// client writes 메시지 관리하기 and 서버 관리하기, and the server-level "Send Messages" is now "Send Messages and
+/// Create Posts"; Korean bots' code uses the -하기 forms, but that is third-party, so check these in the Korean
+/// client before changing them.
 const PERMISSION_NAMES: [(Permissions, &str, &str); 8] = [
     (Permissions::VIEW_CHANNEL, "View Channel", "채널 보기"),
     (Permissions::SEND_MESSAGES, "Send Messages", "메시지 보내기"),
@@ -52,7 +58,7 @@ impl Locale {
         match self {
             Locale::En => format!("To do this in <#{channel}>, you need {names} there."),
             Locale::Ko => {
-                format!("<#{channel}> 채널에서 이 작업을 하려면 그 채널의 {names} 권한이 필요해요.")
+                format!("<#{channel}> 채널에서 이 작업을 하려면 {names} 권한이 필요해요.")
             }
         }
     }
@@ -84,7 +90,7 @@ impl Locale {
     pub fn discord_busy(self) -> &'static str {
         self.choose(
             "Discord isn't answering right now. Please try again in a minute.",
-            "디스코드가 지금 응답하지 않아요. 잠시 후 다시 해 주세요.",
+            "디스코드가 지금 응답하지 않아요. 잠시 후 다시 시도해 주세요.",
         )
     }
 
@@ -115,7 +121,7 @@ impl Locale {
                 "Discord is slow to answer, so the poll isn't up yet. I'll keep trying and post it in <#{channel}>: no need to run the command again."
             ),
             Locale::Ko => format!(
-                "디스코드 응답이 늦어서 아직 투표를 올리지 못했어요. 계속 시도해서 <#{channel}> 채널에 올릴게요. 명령을 다시 쓰지 않아도 돼요."
+                "디스코드 응답이 늦어서 아직 투표를 올리지 못했어요. 계속 시도해서 <#{channel}> 채널에 올릴게요. 명령어를 다시 입력하지 않아도 돼요."
             ),
         }
     }
@@ -133,15 +139,15 @@ impl Locale {
             ),
             CancelReason::Refused => self.choose(
                 "Discord refused it. Please try again later.",
-                "디스코드가 요청을 거부했어요. 나중에 다시 해 주세요.",
+                "디스코드가 요청을 거부했어요. 나중에 다시 시도해 주세요.",
             ),
             CancelReason::NotPosted => self.choose(
                 "Discord did not take the poll for an hour, so I gave up.",
-                "한 시간 동안 디스코드에 투표를 올리지 못해서 포기했어요.",
+                "한 시간 넘게 디스코드에 투표를 올리지 못했어요.",
             ),
             CancelReason::NoResults => self.choose(
                 "Discord never returned the poll's results.",
-                "디스코드가 투표 결과를 끝내 주지 않았어요.",
+                "디스코드에서 투표 결과를 끝내 받지 못했어요.",
             ),
         };
         match self {
@@ -157,7 +163,7 @@ impl Locale {
                 "A favorite poll is already running here: {link} (it ends <t:{ends_at}:R>)."
             ),
             Locale::Ko => {
-                format!("이미 진행 중인 최애 투표가 있어요: {link} (마감 <t:{ends_at}:R>)")
+                format!("이미 진행 중인 최애 투표가 있어요: {link} (<t:{ends_at}:R> 마감)")
             }
         }
     }
@@ -194,7 +200,7 @@ impl Locale {
     pub fn no_finished_poll(self) -> &'static str {
         self.choose(
             "No favorite poll has finished in this server yet.",
-            "이 서버에서 끝난 최애 투표가 아직 없어요.",
+            "이 서버에서 마감된 최애 투표가 아직 없어요.",
         )
     }
 
@@ -209,7 +215,20 @@ impl Locale {
                 format!("Daily scene on: every day at {time} ({zone}) in <#{channel}>.{next}")
             }
             Locale::Ko => format!(
-                "매일 장면을 켰어요. 매일 {time} ({zone})에 <#{channel}> 채널에 올려요.{next}"
+                "오늘의 장면을 켰어요. 매일 {time}({zone})에 <#{channel}> 채널에 올릴게요.{next}"
+            ),
+        }
+    }
+
+    /// After `/daily set` without a time zone in a Korean server: the default is UTC, and Korean time is one option
+    /// away (`seoul_time` is the chosen time in Seoul, HH:MM).
+    pub fn default_zone_hint(self, time: &str, seoul_time: &str) -> String {
+        match self {
+            Locale::En => format!(
+                "ℹ️ No time zone was given, so I used the default, UTC ({time} UTC is {seoul_time} in Korea). For Korean time, run `/daily set` again with `timezone:Asia/Seoul`."
+            ),
+            Locale::Ko => format!(
+                "ℹ️ 시간대를 정하지 않아 기본 시간대 UTC로 설정했어요(UTC {time} = 한국 시간 {seoul_time}). 한국 시간으로 받으려면 `/daily set`을 `timezone:Asia/Seoul`과 함께 다시 실행해 주세요."
             ),
         }
     }
@@ -221,7 +240,7 @@ impl Locale {
                 "⚠️ “{typed}” is not a time. Write it as HH:MM on a 24-hour clock, like 09:00 or 21:30."
             ),
             Locale::Ko => format!(
-                "⚠️ “{typed}”은(는) 시간 형식이 아니에요. 09:00, 21:30처럼 24시간제 HH:MM으로 써 주세요."
+                "⚠️ “{typed}”: 올바른 시간 형식이 아니에요. 09:00, 21:30처럼 24시간제 HH:MM으로 써 주세요."
             ),
         }
     }
@@ -233,7 +252,7 @@ impl Locale {
                 "⚠️ “{typed}” is not a time zone. Pick one from the list, like Asia/Seoul, America/New_York or UTC."
             ),
             Locale::Ko => format!(
-                "⚠️ “{typed}”은(는) 시간대가 아니에요. 목록에서 Asia/Seoul, America/New_York, UTC 같은 이름을 골라 주세요."
+                "⚠️ “{typed}”: 알 수 없는 시간대예요. 목록에서 Asia/Seoul, America/New_York, UTC 같은 이름을 골라 주세요."
             ),
         }
     }
@@ -248,12 +267,12 @@ impl Locale {
         if was_on {
             self.choose(
                 "Daily scene off. Your settings are kept: `/daily set` turns it back on.",
-                "매일 장면을 껐어요. 설정은 남아 있어서 `/daily set`으로 다시 켤 수 있어요.",
+                "오늘의 장면을 껐어요. 설정은 남아 있어서 `/daily set`으로 다시 켤 수 있어요.",
             )
         } else {
             self.choose(
                 "The daily scene was not on.",
-                "매일 장면이 켜져 있지 않았어요.",
+                "오늘의 장면이 켜져 있지 않았어요.",
             )
         }
     }
@@ -262,7 +281,7 @@ impl Locale {
     pub fn daily_not_set(self) -> &'static str {
         self.choose(
             "The daily scene is not set up here. Someone with Manage Server can start it with `/daily set`.",
-            "이 서버에는 매일 장면이 설정되어 있지 않아요. 서버 관리 권한이 있는 분이 `/daily set`으로 시작할 수 있어요.",
+            "이 서버에는 오늘의 장면이 설정되어 있지 않아요. 서버 관리 권한이 있는 분이 `/daily set`으로 시작할 수 있어요.",
         )
     }
 
@@ -288,14 +307,34 @@ impl Locale {
                 format!("I couldn't post in <#{channel}>: the channel no longer exists.")
             }
             (Locale::Ko, PostFailure::Gone) => {
-                format!("<#{channel}> 채널에 올리지 못했어요. 채널이 없어졌어요.")
+                format!("<#{channel}> 채널에 올리지 못했어요. 채널이 삭제됐어요.")
             }
             (Locale::En, PostFailure::Refused) => format!(
                 "I couldn't post in <#{channel}>: Discord refused the message. Please try again later."
             ),
             (Locale::Ko, PostFailure::Refused) => format!(
-                "<#{channel}> 채널에 올리지 못했어요. 디스코드가 메시지를 거부했어요. 나중에 다시 해 주세요."
+                "<#{channel}> 채널에 올리지 못했어요. 디스코드가 메시지를 거부했어요. 나중에 다시 시도해 주세요."
             ),
+        }
+    }
+
+    /// A scheduled post that failed, told afterwards: in the past tense, and without asking the reader to retry what
+    /// the bot retries on its own.
+    fn past_post_failure(self, channel: u64, cause: PostFailure) -> String {
+        match (self, cause) {
+            (Locale::En, PostFailure::Busy) => {
+                format!("Discord did not answer, so nothing was posted in <#{channel}>.")
+            }
+            (Locale::Ko, PostFailure::Busy) => {
+                format!("디스코드가 응답하지 않아 <#{channel}> 채널에 올리지 못했어요.")
+            }
+            (Locale::En, PostFailure::Refused) => {
+                format!("Discord refused the message, so nothing was posted in <#{channel}>.")
+            }
+            (Locale::Ko, PostFailure::Refused) => {
+                format!("디스코드가 메시지를 거부해서 <#{channel}> 채널에 올리지 못했어요.")
+            }
+            (_, PostFailure::NoAccess | PostFailure::Gone) => self.post_failed(channel, cause),
         }
     }
 
@@ -307,12 +346,15 @@ impl Locale {
                 status.channel, status.time, status.zone
             ),
             Locale::Ko => format!(
-                "**매일 장면:** <#{}> · {} {}",
+                "**오늘의 장면:** <#{}> · {} {}",
                 status.channel, status.time, status.zone
             ),
         }];
         if let Some(role) = status.role {
-            lines.push(format!("{} <@&{role}>", self.choose("Mentions:", "멘션:")));
+            lines.push(format!(
+                "{} <@&{role}>",
+                self.choose("Mentions:", "멘션 역할:")
+            ));
         }
         match status.state {
             DailyState::Off => lines.push(
@@ -334,7 +376,7 @@ impl Locale {
         }
         lines.push(match self {
             Locale::En => format!("Scenes left before any repeats: {}", status.left_in_round),
-            Locale::Ko => format!("다시 나오기 전까지 남은 장면: {}개", status.left_in_round),
+            Locale::Ko => format!("한 바퀴 돌기 전까지 남은 장면: {}개", status.left_in_round),
         });
         lines.push(match status.last_post {
             Some(at) => format!(
@@ -347,10 +389,11 @@ impl Locale {
         });
         if let Some(cause) = status.last_error {
             let days = status.failures;
-            let what = self.post_failed(status.channel, cause);
+            let what = self.past_post_failure(status.channel, cause);
             lines.push(match self {
                 Locale::En if days == 1 => format!("⚠️ Last attempt: {what} (1 failed day)"),
                 Locale::En => format!("⚠️ Last attempt: {what} ({days} failed days in a row)"),
+                Locale::Ko if days == 1 => format!("⚠️ 마지막 시도: {what} (하루 실패)"),
                 Locale::Ko => format!("⚠️ 마지막 시도: {what} ({days}일 연속 실패)"),
             });
         }
@@ -466,5 +509,62 @@ mod tests {
             .daily_status(&status)
             .contains("2 failed days in a row"));
         assert!(Locale::Ko.daily_status(&status).contains("2일 연속 실패"));
+        status.failures = 1;
+        let korean = Locale::Ko.daily_status(&status);
+        assert!(
+            korean.contains("(하루 실패)") && !korean.contains("1일 연속"),
+            "{korean}"
+        );
+    }
+
+    #[test]
+    fn a_past_failure_is_told_in_the_past_without_asking_for_a_retry() {
+        let status = DailyStatus {
+            channel: 5,
+            time: "09:00".to_owned(),
+            zone: "Asia/Seoul".to_owned(),
+            role: Some(7),
+            state: DailyState::On { next: None },
+            left_in_round: 4,
+            last_post: None,
+            last_error: Some(PostFailure::Busy),
+            failures: 2,
+        };
+        let korean = Locale::Ko.daily_status(&status);
+        assert!(
+            korean.contains("디스코드가 응답하지 않아 <#5> 채널에 올리지 못했어요."),
+            "{korean}"
+        );
+        assert!(
+            !korean.contains("지금") && !korean.contains("다시 시도"),
+            "{korean}"
+        );
+        assert!(korean.starts_with("**오늘의 장면:**"), "{korean}");
+        assert!(korean.contains("멘션 역할: <@&7>"), "{korean}");
+        let english = Locale::En.daily_status(&status);
+        assert!(
+            !english.contains("right now") && !english.contains("try again"),
+            "{english}"
+        );
+    }
+
+    /// The native editor's review: the feature is 오늘의 장면, never a word-for-word "daily scene" (the dataset test's
+    /// translationese list bans that calque in every source line).
+    #[test]
+    fn the_daily_feature_is_called_todays_scene_in_korean() {
+        let texts = [
+            Locale::Ko.daily_on(1, "09:00", "UTC", Some(100)),
+            Locale::Ko.daily_off(true).to_owned(),
+            Locale::Ko.daily_off(false).to_owned(),
+            Locale::Ko.daily_not_set().to_owned(),
+        ];
+        for text in &texts {
+            assert!(text.contains("오늘의 장면"), "{text}");
+        }
+        let hint = Locale::Ko.default_zone_hint("09:00", "18:00");
+        assert!(
+            hint.contains("UTC") && hint.contains("18:00") && hint.contains("timezone:Asia/Seoul"),
+            "{hint}"
+        );
     }
 }

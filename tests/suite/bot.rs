@@ -321,12 +321,65 @@ async fn korean_users_get_korean_cards() {
     assert!(title(&card).contains("화랑"), "{}", title(&card));
     let buttons = card["data"]["components"][0]["components"].to_string();
     assert!(
-        buttons.contains("다른 장면") && buttons.contains("함께 보기"),
+        buttons.contains("다른 장면") && buttons.contains("관련 기사"),
         "{buttons}"
     );
     let about = harness.fake.slash("about").locale("ko").send().await;
     let about = harness.fake.wait_callback(about.id, T).await;
     assert!(title(&about).contains("소개"));
+}
+
+/// A Korean server that sets the daily scene without a time zone is told it got UTC, and how to get Korean time;
+/// one that names a zone is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_korean_server_without_a_zone_is_offered_korean_time() {
+    let mut options = FakeOptions::default();
+    options.guilds[0].preferred_locale = "ko".to_owned();
+    let harness = Harness::start_with(options, Vec::new()).await;
+    let manage_server = crate::support::fake_discord::permissions::VIEW_CHANNEL
+        | crate::support::fake_discord::permissions::SEND_MESSAGES
+        | (1 << 5);
+    let set = |timezone: Option<&str>| {
+        let mut builder = harness
+            .fake
+            .slash("daily")
+            .subcommand("set")
+            .locale("ko")
+            .member_permissions(manage_server)
+            .in_guild(FakeDiscord::GUILD_ID, FakeDiscord::CHANNEL_ID)
+            .option_channel("channel", FakeDiscord::CHANNEL_ID);
+        if let Some(zone) = timezone {
+            builder = builder.option_str("timezone", zone);
+        }
+        builder
+    };
+    let reply = |interaction: u64, token: String| {
+        let fake = &harness.fake;
+        async move {
+            let callback = fake.wait_callback(interaction, T).await;
+            assert_eq!(callback["type"], 5, "{callback}");
+            let followup = fake.wait_followup(&token, T).await;
+            followup.body["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    let without = set(None).send().await;
+    let text = reply(without.id, without.token.clone()).await;
+    assert!(
+        text.starts_with("오늘의 장면을 켰어요. 매일 09:00(UTC)에"),
+        "{text}"
+    );
+    assert!(
+        text.contains("기본 시간대 UTC로 설정했어요(UTC 09:00 = 한국 시간 18:00)")
+            && text.contains("`timezone:Asia/Seoul`"),
+        "{text}"
+    );
+    let with = set(Some("Asia/Seoul")).send().await;
+    let text = reply(with.id, with.token.clone()).await;
+    assert!(text.contains("매일 09:00(Asia/Seoul)에"), "{text}");
+    assert!(!text.contains("기본 시간대"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,9 +81,33 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
             vec!["scenes[1].id: \"secretary-kim\" is already used by scenes[0]"],
         ),
         (
-            "over-long poll label",
-            Broken::Edit(|v| v["scenes"][0]["poll_label"] = json!("x".repeat(56))),
-            vec!["scenes[0].poll_label: is 56 characters; at most 55"],
+            "over-long Korean poll label",
+            Broken::Edit(|v| v["scenes"][0]["poll_label"]["ko"] = json!("가".repeat(56))),
+            vec!["scenes[0].poll_label.ko: is 56 characters; at most 55"],
+        ),
+        (
+            "Korean poll label used twice",
+            Broken::Edit(|v| v["scenes"][4]["poll_label"]["ko"] = v["scenes"][2]["poll_label"]["ko"].clone()),
+            vec!["scenes[4].poll_label.ko: \"마녀의 연애: 나이를 알게 된 그날 밤\" is already used by scenes[2]; each scene needs its own"],
+        ),
+        (
+            "English poll label used twice",
+            Broken::Edit(|v| v["scenes"][1]["poll_label"]["en"] = v["scenes"][0]["poll_label"]["en"].clone()),
+            vec!["scenes[1].poll_label.en: \"Secretary Kim: the passionate kiss\" is already used by scenes[0]"],
+        ),
+        (
+            "poll label in one language only (the old format)",
+            Broken::Edit(|v| v["scenes"][0]["poll_label"] = json!("Secretary Kim: the passionate kiss")),
+            vec!["scenes[0].poll_label: invalid type: string \"Secretary Kim: the passionate kiss\", expected struct Text"],
+        ),
+        (
+            "poll label without its Korean text",
+            Broken::Edit(|v| {
+                v["scenes"][3]["poll_label"]
+                    .as_object_mut()
+                    .map(|label| label.remove("ko"));
+            }),
+            vec!["scenes[3].poll_label: missing field `ko`"],
         ),
         (
             "empty scene list",

@@ -78,7 +78,7 @@ fn polls(fake: &FakeDiscord) -> Vec<Value> {
         .collect()
 }
 
-/// The results messages the bot posted (not Discord's own type-46 notice).
+/// The results messages the bot posted (not Discord's own type-46 notice), in either language.
 fn results(fake: &FakeDiscord) -> Vec<Value> {
     fake.channel_messages(CHANNEL)
         .into_iter()
@@ -88,7 +88,7 @@ fn results(fake: &FakeDiscord) -> Vec<Value> {
                 && m["poll"].is_null()
                 && m["embeds"][0]["footer"]["text"]
                     .as_str()
-                    .is_some_and(|f| f.contains("poll results"))
+                    .is_some_and(|f| f.contains("poll results") || f.contains("투표 결과"))
         })
         .collect()
 }
@@ -231,6 +231,65 @@ async fn a_poll_is_native_valid_and_one_per_server() {
     let again = favorite(&harness, "start", MODERATOR, None).await;
     assert!(again.contains("already running"), "{again}");
     assert_eq!(polls(&harness.fake).len(), 1);
+}
+
+/// A Korean server (preferred locale `ko`) gets its poll in Korean, question and answers, and its results chart in
+/// Korean: the Korean poll labels under the Korean headline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_korean_server_gets_a_korean_poll_and_a_korean_results_chart() {
+    let catalog = scenebot::catalog::Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+    let mut options = fake_options();
+    options.guilds[0].preferred_locale = "ko".to_owned();
+    let harness = Harness::start_with(options, Vec::new()).await;
+    favorite(&harness, "start", MODERATOR, None).await;
+    let request = harness
+        .fake
+        .wait_for_request(|r| r.method == "POST" && r.body["poll"].is_object(), T)
+        .await;
+    let poll = &request.body["poll"];
+    assert_eq!(poll["question"]["text"], "우리 서버 최애 박서준 키스신은?");
+    let answers: Vec<&str> = poll["answers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|a| a["poll_media"]["text"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let korean: Vec<&str> = catalog
+        .scenes
+        .iter()
+        .map(|s| s.poll_label.ko.as_str())
+        .collect();
+    assert_eq!(answers, korean);
+    assert!(answers.contains(&"화랑: 약속을 담은 키스"), "{answers:?}");
+
+    let message = wait_poll(&harness.fake).await;
+    // Answer 5 is Hwarang's, answer 1 Secretary Kim's.
+    vote(
+        &harness.fake,
+        message,
+        &[(voter(1), 5), (voter(2), 5), (voter(3), 1)],
+    );
+    favorite(&harness, "end", MODERATOR, None).await;
+    let posted = wait_results(&harness.fake, 1).await;
+    let embed = &posted[0]["embeds"][0];
+    assert_eq!(embed["title"], "🏆 우리 서버 최애 장면: 🏹 화랑");
+    let chart = embed["description"].as_str().unwrap_or_default();
+    for scene in &catalog.scenes {
+        assert!(chart.contains(&scene.poll_label.ko), "{chart}");
+        assert!(!chart.contains(&scene.poll_label.en), "{chart}");
+    }
+    assert!(
+        chart.contains("🏹 화랑: 약속을 담은 키스\n`████████░░░░ 2 · 67%`"),
+        "{chart}"
+    );
+    assert!(chart.contains("총 3표"), "{chart}");
+    let footer = embed["footer"]["text"].as_str().unwrap_or_default();
+    assert!(footer.starts_with("최애 장면 투표 결과"), "{footer}");
+    // The winner's card comes along in Korean too.
+    let card_title = posted[0]["embeds"][1]["title"].as_str().unwrap_or_default();
+    assert!(card_title.contains("화랑"), "{card_title}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

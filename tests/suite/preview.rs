@@ -89,6 +89,81 @@ fn korean_previews_are_korean() {
     assert!(title.contains("화랑"), "{title}");
 }
 
+/// The Korean texts the native editor's review fixed, as `scenebot preview --locale ko` prints them, and none of
+/// the texts they replaced.
+#[test]
+fn korean_previews_show_the_reviewed_texts() {
+    let catalog = scenebot::catalog::Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+    let date: Vec<u32> = catalog
+        .revision
+        .split('-')
+        .filter_map(|part| part.parse().ok())
+        .collect();
+    let revised = format!("최종 수정 {}년 {}월 {}일", date[0], date[1], date[2]);
+    let text_of = |line: &str| {
+        let output = run(&["preview", line, "--locale", "ko", "--text"]);
+        assert_eq!(output.status.code(), Some(0), "{line}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    for (line, shown, replaced) in [
+        (
+            "/about",
+            &[
+                "팬들이 사랑하는 박서준 배우의",
+                "`/favorite`으로 최애 장면 투표를 열고",
+                "`/daily`로 오늘의 장면 게시를",
+                &revised,
+                "`/about` · `/favorite` · `/daily`",
+            ][..],
+            &["`/favorite`로", "매일 장면", "사랑받는", "최종 수정 2026-"][..],
+        ),
+        (
+            "/scene drama:witchs-romance",
+            &[
+                "## 비하인드",
+                "극 중 나이 차(열네 살)보다 다섯 살 더 난다",
+                "기어이 동하를",
+                "밀쳐 내며 2회가 끝난다",
+                "## 다른 영문 제목",
+                "## 드라마\nWitch's Romance\n2014",
+                "[🔗 관련 기사 ↗",
+            ][..],
+            &[
+                "팬 노트",
+                "극 중 인물들보다",
+                "굳이",
+                "그 회가",
+                "Manyeoui Yeonae",
+                "함께 보기",
+            ][..],
+        ),
+        (
+            "/scenes",
+            &["[menu: 장면을 골라 보세요"][..],
+            &["장면 열기"][..],
+        ),
+        (
+            "/scene drama:pizza",
+            &[
+                "혹시 이 중에 찾는 드라마가 있나요?",
+                "`drama` 옵션에 몇 글자만 입력하면",
+            ][..],
+            &["입력을 시작하면"][..],
+        ),
+    ] {
+        let text = text_of(line);
+        for expected in shown {
+            assert!(
+                text.contains(expected),
+                "{line}: {expected:?} missing from\n{text}"
+            );
+        }
+        for old in replaced {
+            assert!(!text.contains(old), "{line}: {old:?} is still in\n{text}");
+        }
+    }
+}
+
 #[test]
 fn autocomplete_previews_are_valid_and_ranked() {
     let spec = ApiSpec::from_env();
