@@ -29,10 +29,16 @@ pub struct Config {
     /// `SCENEBOT_LEASE_SECONDS`: how long a claim on a poll or a day's post stays with a process that stopped
     /// answering before another takes it over.
     pub lease: Duration,
+    /// `SCENEBOT_STORE_TIMEOUT_SECONDS`: the longest one database call may take before it fails (a stopped or
+    /// unreachable PostgreSQL must not hold the schedulers or miss Discord's 3 s interaction deadline).
+    pub store_timeout: Duration,
 }
 
 /// Default for `SCENEBOT_LEASE_SECONDS` (see [`crate::store::DEFAULT_LEASE`]).
 pub const DEFAULT_LEASE_SECONDS: u64 = crate::store::DEFAULT_LEASE.as_secs();
+
+/// Default for `SCENEBOT_STORE_TIMEOUT_SECONDS` (see [`crate::store::DEFAULT_TIMEOUT`]).
+pub const DEFAULT_STORE_TIMEOUT_SECONDS: u64 = crate::store::DEFAULT_TIMEOUT.as_secs();
 
 /// A slice of the bot's shards, run by one process: shards `first` to `last` (inclusive) of `total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +115,7 @@ impl fmt::Debug for Config {
             .field("watchdog", &self.watchdog)
             .field("shards", &self.shards)
             .field("lease", &self.lease)
+            .field("store_timeout", &self.store_timeout)
             .finish()
     }
 }
@@ -234,6 +241,10 @@ impl Config {
         Ok(Config {
             shards,
             lease: seconds("SCENEBOT_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)?,
+            store_timeout: seconds(
+                "SCENEBOT_STORE_TIMEOUT_SECONDS",
+                DEFAULT_STORE_TIMEOUT_SECONDS,
+            )?,
             health_addr,
             http_timeout: seconds(
                 "SCENEBOT_HTTP_TIMEOUT_SECONDS",
@@ -360,10 +371,12 @@ mod tests {
                 "postgres://bot:hunter2@db:5432/scenebot",
             ),
             ("SCENEBOT_LEASE_SECONDS", "30"),
+            ("SCENEBOT_STORE_TIMEOUT_SECONDS", "2"),
         ]) else {
             panic!("valid");
         };
         assert_eq!(config.lease, Duration::from_secs(30));
+        assert_eq!(config.store_timeout, Duration::from_secs(2));
         assert!(!format!("{config:?}").contains("hunter2"));
         let error = self::config(&[
             ("DISCORD_TOKEN", "t"),

@@ -34,6 +34,11 @@ use crate::locale::Locale;
 pub const SCHEMA_VERSION: i64 = sqlite::MIGRATIONS.len() as i64;
 const _: () = assert!(sqlite::MIGRATIONS.len() == postgres::MIGRATIONS.len());
 
+/// How long one store call may take by default (`SCENEBOT_STORE_TIMEOUT_SECONDS`): far above a healthy call (a
+/// few milliseconds), far below Discord's 3 s interaction deadline plus a retry, and short enough that a stopped
+/// or partitioned PostgreSQL frees the schedulers' threads within seconds instead of TCP's 15 minutes.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a claim stays with its owner by default: longer than finishing a poll takes (three Discord calls, each
 /// capped at twice the 15 s HTTP timeout), short enough that a dead process's work is taken over within minutes.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
@@ -66,13 +71,16 @@ pub enum StoreError {
     /// The blocking task failed.
     #[error("database task failed: {0}")]
     Task(String),
+    /// The database did not answer within the store timeout (`SCENEBOT_STORE_TIMEOUT_SECONDS`).
+    #[error("the database did not answer within {0:?} (stopped, overloaded or cut off; SCENEBOT_STORE_TIMEOUT_SECONDS sets the limit)")]
+    Timeout(Duration),
 }
 
 impl StoreError {
     /// Whether trying again later may help: PostgreSQL unreachable or failing (a supervisor should restart), as
     /// opposed to a file that is not a database, is locked by another process, or has a newer build's schema.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Postgres(_))
+        matches!(self, StoreError::Postgres(_) | StoreError::Timeout(_))
     }
 }
 
@@ -84,6 +92,8 @@ pub struct Store {
     /// `host/instance/`: the owner ids of this process and of its predecessors.
     family: Arc<str>,
     lease_seconds: i64,
+    /// The longest one [`Store::call`] (and one backend operation) may take.
+    timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -140,6 +150,7 @@ impl Store {
             owner: Arc::from(""),
             family: Arc::from(""),
             lease_seconds: lease_seconds(DEFAULT_LEASE),
+            timeout: DEFAULT_TIMEOUT,
         }
         .with_instance(DEFAULT_INSTANCE)
     }
@@ -164,6 +175,16 @@ impl Store {
         self
     }
 
+    /// The same database with every call bounded by `timeout` (`SCENEBOT_STORE_TIMEOUT_SECONDS`): [`Store::call`],
+    /// each backend operation (PostgreSQL: the pool wait, connecting, `statement_timeout`, and a client-side
+    /// timer; SQLite: the busy timeout) fails with [`StoreError::Timeout`] instead of hanging. Set it once at start:
+    /// the backend, shared by every clone, takes the new limit too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Store {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        on_backend!(self.set_timeout(self.timeout));
+        self
+    }
+
     /// This store's owner id on claims (`host/instance/pid-random`): logged at start, so an operator can tell who
     /// holds a claim.
     pub fn owner(&self) -> &str {
@@ -178,16 +199,24 @@ impl Store {
         }
     }
 
-    /// Runs blocking store work off the async runtime's worker threads.
+    /// Runs blocking store work off the async runtime's worker threads, within the store timeout: past it the
+    /// caller gets [`StoreError::Timeout`] and carries on. The blocking thread is not held for long either: each
+    /// backend operation inside `work` has the same bound.
     pub async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || work(&store))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        match tokio::time::timeout(
+            self.timeout,
+            tokio::task::spawn_blocking(move || work(&store)),
+        )
+        .await
+        {
+            Ok(joined) => joined.map_err(|e| StoreError::Task(e.to_string()))?,
+            Err(_) => Err(StoreError::Timeout(self.timeout)),
+        }
     }
 
     fn lease_until(&self, now: i64) -> i64 {

@@ -9,12 +9,14 @@
 //! processes can never deadlock on them. Migrations run in one transaction under an advisory lock, so processes starting
 //! together migrate once; the version is kept in the table `scenebot_schema`.
 
-use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Timeouts,
+};
 use tokio_postgres::{NoTls, Row};
 
 use super::{
@@ -83,8 +85,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x7363_656e_6562_6f74;
 /// Connections per process: the bot's store calls are short, and rarely more than a few at once.
 const POOL_SIZE: usize = 8;
-/// How long connecting, or waiting for a free connection, may take before the call fails.
-const POOL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Migrations may wait for other processes' statements and rewrite tables: a longer bound than one call's.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// TCP keepalives: an idle connection to a machine that vanished is noticed in about idle + interval × retries
+/// (30 s) instead of the kernel's two hours.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_RETRIES: u32 = 3;
+/// Data the server never acknowledges (a partition mid-query) fails the socket after this long.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The PostgreSQL database. Cheap to clone.
 #[derive(Clone)]
@@ -98,6 +107,9 @@ struct Inner {
     runtime: Option<tokio::runtime::Runtime>,
     /// The URL without its password, for logs and errors.
     label: String,
+    /// The store timeout in milliseconds: every operation's bound, and the server-side `statement_timeout` of
+    /// connections made from now on (shared with the pool's `post_create` hook).
+    timeout_ms: Arc<AtomicU64>,
 }
 
 impl Drop for Inner {
@@ -136,15 +148,41 @@ fn redact(url: &str) -> String {
 
 type Client = deadpool_postgres::Object;
 
+/// The session settings every connection starts with: the server cancels a statement, a lock wait, or a session
+/// left idle inside a transaction (a frozen process holding row locks) on its own, so nothing waits on a lost
+/// client. Lock waits give up first, so a contended row reads as a lock timeout, not a slow statement.
+fn session_settings(timeout_ms: u64) -> String {
+    let timeout_ms = timeout_ms.max(1);
+    format!(
+        "SET statement_timeout = {timeout_ms}; SET lock_timeout = {}; \
+         SET idle_in_transaction_session_timeout = {}",
+        (timeout_ms / 2).max(1),
+        timeout_ms.saturating_mul(2)
+    )
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Postgres {
     /// Connects to `url` (a `postgres://` URL, see libpq's connection URIs) and migrates the database.
     pub(super) fn connect(url: &str) -> Result<Postgres, StoreError> {
         let label = redact(url);
-        let config: tokio_postgres::Config = url.parse().map_err(|error| {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|error| {
             StoreError::Postgres(format!(
                 "SCENEBOT_DATABASE is not a usable PostgreSQL URL ({error})"
             ))
         })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(super::DEFAULT_TIMEOUT);
+        }
+        config
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES)
+            .tcp_user_timeout(TCP_USER_TIMEOUT);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("scenebot-postgres")
@@ -160,11 +198,20 @@ impl Postgres {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        let timeout_ms = Arc::new(AtomicU64::new(millis(super::DEFAULT_TIMEOUT)));
+        let hook_timeout = Arc::clone(&timeout_ms);
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
-            .create_timeout(Some(POOL_TIMEOUT))
-            .wait_timeout(Some(POOL_TIMEOUT))
+            .post_create(Hook::async_fn(move |client, _| {
+                let settings = session_settings(hook_timeout.load(Ordering::Relaxed));
+                Box::pin(async move {
+                    client
+                        .batch_execute(&settings)
+                        .await
+                        .map_err(HookError::Backend)
+                })
+            }))
             .build()
             .map_err(|error| {
                 StoreError::Postgres(format!("cannot set up the connection pool: {error}"))
@@ -174,9 +221,12 @@ impl Postgres {
                 pool,
                 runtime: Some(runtime),
                 label,
+                timeout_ms,
             }),
         };
-        postgres.run(postgres.migrate())?;
+        postgres.run_within(MIGRATION_TIMEOUT, async |client| {
+            postgres.migrate(client).await
+        })?;
         Ok(postgres)
     }
 
@@ -184,21 +234,72 @@ impl Postgres {
         &self.inner.label
     }
 
-    /// Waits for `work` on the store's runtime. Never call from an async task (use `Store::call`).
-    fn run<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        match &self.inner.runtime {
-            Some(runtime) => runtime.block_on(work),
-            None => Err(StoreError::Postgres("the store is closed".to_owned())),
-        }
+    /// The store timeout changed: later operations use it, and idle connections (made with the old
+    /// `statement_timeout`) are closed so that the new ones get it.
+    pub(super) fn set_timeout(&self, timeout: Duration) {
+        self.inner
+            .timeout_ms
+            .store(millis(timeout), Ordering::Relaxed);
+        self.inner.pool.retain(|_, _| false);
     }
 
-    async fn client(&self) -> Result<Client, StoreError> {
-        Ok(self.inner.pool.get().await?)
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.inner.timeout_ms.load(Ordering::Relaxed))
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+    /// Runs `work` on a pooled connection on the store's runtime and waits for it, within the store timeout.
+    /// Never call from an async task (use `Store::call`).
+    fn run<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run_within(self.timeout(), work)
+    }
+
+    /// [`Postgres::run`] bounded by `limit`: waiting for a connection, making one, and `work` together. When the
+    /// time is up mid-`work`, the connection may still owe the server's answer to what was cut off (a stopped or
+    /// partitioned server answers late, or never): it is detached from the pool and closed, never handed to the
+    /// next call, which would read that stale answer or wait behind it.
+    fn run_within<T>(
+        &self,
+        limit: Duration,
+        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(runtime) = &self.inner.runtime else {
+            return Err(StoreError::Postgres("the store is closed".to_owned()));
+        };
+        runtime.block_on(async {
+            let deadline = tokio::time::Instant::now() + limit;
+            let timeouts = Timeouts {
+                wait: Some(limit),
+                create: Some(limit),
+                recycle: Some(limit),
+            };
+            let got =
+                tokio::time::timeout_at(deadline, self.inner.pool.timeout_get(&timeouts)).await;
+            let mut client = match got {
+                Ok(Ok(client)) => client,
+                Ok(Err(PoolError::Timeout(_))) | Err(_) => return Err(StoreError::Timeout(limit)),
+                Ok(Err(error)) => return Err(error.into()),
+            };
+            match tokio::time::timeout_at(deadline, work(&mut client)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    drop(deadpool_postgres::Object::take(client));
+                    Err(StoreError::Timeout(limit))
+                }
+            }
+        })
+    }
+
+    async fn migrate(&self, client: &mut Client) -> Result<(), StoreError> {
         let transaction = client.transaction().await?;
+        transaction
+            .batch_execute(&format!(
+                "SET LOCAL statement_timeout = {0}; SET LOCAL lock_timeout = {0}",
+                millis(MIGRATION_TIMEOUT)
+            ))
+            .await?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
@@ -240,21 +341,15 @@ impl Postgres {
     }
 
     pub(super) fn integrity_ok(&self) -> Result<bool, StoreError> {
-        self.run(async {
-            let row = self
-                .client()
-                .await?
-                .query_one("SELECT 1::BIGINT", &[])
-                .await?;
+        self.run(async |client| {
+            let row = client.query_one("SELECT 1::BIGINT", &[]).await?;
             Ok(row.try_get::<_, i64>(0)? == 1)
         })
     }
 
     pub(super) fn schema_version(&self) -> Result<i64, StoreError> {
-        self.run(async {
-            let row = self
-                .client()
-                .await?
+        self.run(async |client| {
+            let row = client
                 .query_one("SELECT coalesce(max(version), 0) FROM scenebot_schema", &[])
                 .await?;
             Ok(row.try_get(0)?)
@@ -308,7 +403,7 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
-        self.run(async { Ok(self.client().await?.execute(sql, params).await?) })
+        self.run(async |client| Ok(client.execute(sql, params).await?))
     }
 
     /// Reads polls with `sql`.
@@ -317,8 +412,8 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<PollRecord>, StoreError> {
-        self.run(async {
-            let rows = self.client().await?.query(sql, params).await?;
+        self.run(async |client| {
+            let rows = client.query(sql, params).await?;
             rows.iter().map(poll_from_row).collect()
         })
     }
@@ -501,10 +596,8 @@ impl Postgres {
     }
 
     pub(super) fn announced_tallies(&self, guild_id: u64) -> Result<Vec<Tally>, StoreError> {
-        self.run(async {
-            let rows = self
-                .client()
-                .await?
+        self.run(async |client| {
+            let rows = client
                 .query(
                     "SELECT tally FROM favorite_polls WHERE guild_id = $1 AND state = 'announced' \
                      AND tally IS NOT NULL ORDER BY id",
@@ -552,8 +645,8 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<DailyRow>, StoreError> {
-        self.run(async {
-            let rows = self.client().await?.query(sql, params).await?;
+        self.run(async |client| {
+            let rows = client.query(sql, params).await?;
             rows.iter().map(daily_from_row).collect()
         })
     }
@@ -582,10 +675,8 @@ impl Postgres {
         guild_id: u64,
         local_date: &str,
     ) -> Result<Option<DailyPost>, StoreError> {
-        self.run(async {
-            let row = self
-                .client()
-                .await?
+        self.run(async |client| {
+            let row = client
                 .query_opt(
                     "SELECT state, scene_id, message_id, claimed_at FROM daily_posts \
                      WHERE guild_id = $1 AND local_date = $2",
@@ -612,8 +703,7 @@ impl Postgres {
         draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
     ) -> Result<Claim, StoreError> {
         let guild = to_sql(guild_id);
-        self.run(async {
-            let mut client = self.client().await?;
+        self.run(async |client| {
             let transaction = client.transaction().await?;
             // The schedule row is the guild's claim lock: whoever holds it is claiming; the others move on.
             let schedule = transaction
@@ -709,8 +799,7 @@ impl Postgres {
         draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
     ) -> Result<Option<String>, StoreError> {
         let guild = to_sql(guild_id);
-        self.run(async {
-            let mut client = self.client().await?;
+        self.run(async |client| {
             let transaction = client.transaction().await?;
             let bag = transaction
                 .query_opt(
@@ -741,8 +830,7 @@ impl Postgres {
         now: i64,
     ) -> Result<(), StoreError> {
         let guild = to_sql(guild_id);
-        self.run(async {
-            let mut client = self.client().await?;
+        self.run(async |client| {
             let transaction = client.transaction().await?;
             // Rows are locked schedule first, then post, everywhere: two processes never wait on each other.
             transaction
@@ -774,8 +862,7 @@ impl Postgres {
     ) -> Result<bool, StoreError> {
         let guild = to_sql(guild_id);
         let pause_after = i64::from(pause_after);
-        self.run(async {
-            let mut client = self.client().await?;
+        self.run(async |client| {
             let transaction = client.transaction().await?;
             // Schedule row first, as everywhere (see `mark_daily_sent`).
             transaction

@@ -73,8 +73,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE daily_posts ADD COLUMN lease_until INTEGER;",
 ];
 
-/// How long a write waits for another connection's lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
+const BUSY_TIMEOUT: Duration = super::DEFAULT_TIMEOUT;
 
 /// The SQLite database.
 #[derive(Clone)]
@@ -141,6 +141,14 @@ impl Sqlite {
 
     pub(super) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A lock wait (another connection writing) is the one thing that can make SQLite slow: bound it by the store
+    /// timeout.
+    pub(super) fn set_timeout(&self, timeout: Duration) {
+        if let Err(error) = self.lock().busy_timeout(timeout) {
+            tracing::warn!("cannot set SQLite's busy timeout: {error}");
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {

@@ -20,7 +20,7 @@ use crate::support::TempDir;
 /// Opens stores on one database.
 type Open<'a> = &'a (dyn Fn() -> Store + Sync);
 
-fn new_poll(guild_id: u64, now: i64) -> NewPoll {
+pub(crate) fn new_poll(guild_id: u64, now: i64) -> NewPoll {
     NewPoll {
         guild_id,
         channel_id: 2,
