@@ -71,8 +71,8 @@ fn claims(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     day += 1;
-                    let date = format!("d{day}");
-                    let _ = store.claim_daily(1, &date, 1_000, |_| Some("a".to_owned()));
+                    let date = chrono::NaiveDate::MIN + chrono::Days::new(u64::from(day));
+                    let _ = store.claim_daily(1, date, 1_000, |_| Some("a".to_owned()));
                 })
             },
         );

@@ -192,7 +192,7 @@ fn status_of(record: &DailyRecord, data: &Data) -> DailyStatus {
         state,
         left_in_round: record.bag.left_in_round(&scene_ids(data)),
         last_post: record.last_post_at,
-        last_error: record.last_error.as_deref().map(PostFailure::parse),
+        last_error: record.last_error,
         failures: record.failures,
     }
 }
@@ -319,7 +319,7 @@ async fn send_post(
 /// may already be in the channel).
 struct Step {
     record: DailyRecord,
-    date: String,
+    date: chrono::NaiveDate,
     scene: String,
     claimed_before: bool,
 }
@@ -375,7 +375,7 @@ fn plan(
             DateTime::<Utc>::from_timestamp(record.active_since, 0).unwrap_or(now_utc);
         let mut pending_claim = None;
         let decision = daily::due(now_utc, time, zone, active_since, |date| {
-            match store.daily_post(record.guild_id, &date.to_string()) {
+            match store.daily_post(record.guild_id, date) {
                 Ok(Some(post)) if post.state == DailyPostState::Claimed => {
                     pending_claim = post.scene_id;
                     false
@@ -388,9 +388,8 @@ fn plan(
         });
         match decision {
             Due::Post(date) => {
-                let date = date.to_string();
                 let guild = record.guild_id;
-                let claim = store.claim_daily(guild, &date, now, |bag: &mut ShuffleBag| {
+                let claim = store.claim_daily(guild, date, now, |bag: &mut ShuffleBag| {
                     bag.draw(ids, &mut rand::rng())
                 })?;
                 let to_send = match claim {
@@ -408,21 +407,20 @@ fn plan(
                 }
             }
             Due::Skip(date) => {
-                let date = date.to_string();
                 if pending_claim.is_some() {
                     let paused = store.mark_daily_failed(
                         record.guild_id,
-                        &date,
-                        PostFailure::Busy.code(),
+                        date,
+                        PostFailure::Busy,
                         FAILURES_BEFORE_PAUSE,
                     )?;
                     warn!(
                         guild = record.guild_id,
-                        date, paused, "daily post given up after 6 hours of failures"
+                        date = %date, paused, "daily post given up after 6 hours of failures"
                     );
                 } else {
-                    store.mark_daily_skipped(record.guild_id, &date, now)?;
-                    warn!(guild = record.guild_id, date, "daily post skipped: the bot was down for more than 6 hours past the post time");
+                    store.mark_daily_skipped(record.guild_id, date, now)?;
+                    warn!(guild = record.guild_id, date = %date, "daily post skipped: the bot was down for more than 6 hours past the post time");
                 }
             }
             Due::Wait => {}
@@ -444,11 +442,9 @@ async fn post_for_date(ctx: &SerenityContext, data: &Data, step: &Step) -> bool 
         scene,
         claimed_before,
     } = step;
-    let Some(parsed) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok() else {
-        return true;
-    };
+    let parsed = *date;
     let guild = record.guild_id;
-    let marker = date_marker(date);
+    let marker = date_marker(&date.to_string());
     let found = if *claimed_before {
         let channel = ChannelId::new(record.channel_id);
         discord::find_own_message(ctx, data.call_cap, channel, |message| {
@@ -463,7 +459,7 @@ async fn post_for_date(ctx: &SerenityContext, data: &Data, step: &Step) -> bool 
         Ok(Some(message_id)) => {
             info!(
                 guild,
-                date,
+                date = %date,
                 message = message_id,
                 "found the daily post already in the channel; adopting it"
             );
@@ -475,25 +471,25 @@ async fn post_for_date(ctx: &SerenityContext, data: &Data, step: &Step) -> bool 
         }
         Err(failure) => Err(failure),
     };
-    let date_owned = date.clone();
+    let date_owned = *date;
     match sent {
         Ok(message_id) => {
             let now = data.clock.now();
             let result = data
                 .store
-                .call(move |store| store.mark_daily_sent(guild, Some(&date_owned), message_id, now))
+                .call(move |store| store.mark_daily_sent(guild, Some(date_owned), message_id, now))
                 .await;
             match result {
                 Ok(()) => info!(
                     guild,
-                    date,
+                    date = %date,
                     scene,
                     message = message_id,
                     "daily scene posted"
                 ),
                 Err(error) => error!(
                     guild,
-                    date,
+                    date = %date,
                     "daily scene posted but not recorded (found again on the next try): {error}"
                 ),
             }
@@ -502,7 +498,7 @@ async fn post_for_date(ctx: &SerenityContext, data: &Data, step: &Step) -> bool 
         Err(Failure::Transient(text)) => {
             warn!(
                 guild,
-                date, "daily scene not posted yet ({text}); will retry"
+                date = %date, "daily scene not posted yet ({text}); will retry"
             );
             false
         }
@@ -511,13 +507,13 @@ async fn post_for_date(ctx: &SerenityContext, data: &Data, step: &Step) -> bool 
             let paused = data
                 .store
                 .call(move |store| {
-                    store.mark_daily_failed(guild, &date_owned, cause.code(), FAILURES_BEFORE_PAUSE)
+                    store.mark_daily_failed(guild, date_owned, cause, FAILURES_BEFORE_PAUSE)
                 })
                 .await
                 .unwrap_or(false);
             warn!(
                 guild,
-                date,
+                date = %date,
                 paused,
                 "daily scene failed: {}",
                 failure.text()

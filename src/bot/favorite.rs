@@ -152,7 +152,7 @@ pub async fn start(
     let current = data.store.call(move |store| store.poll(id)).await?;
     match current {
         Some(taken) if taken.state == PollState::Cancelled => {
-            let reason = CancelReason::parse(taken.problem.as_deref().unwrap_or_default());
+            let reason = taken.reason.unwrap_or(CancelReason::Refused);
             return tell(ctx, locale.poll_cancelled(reason)).await;
         }
         Some(taken) if taken.state != PollState::Posting => {
@@ -161,7 +161,15 @@ pub async fn start(
         }
         _ => {}
     }
-    let text = match post_poll(ctx.serenity_context(), data, &record, &plan).await {
+    let posted = post_poll(ctx.serenity_context(), data, &record, &plan).await;
+    // Posted or not, the claim from recording it ends here: the scheduler (of any process) takes it from now on.
+    if let Err(error) = data.store.call(move |store| store.release_poll(id)).await {
+        warn!(
+            poll = id,
+            "cannot release the new poll (its lease will run out): {error}"
+        );
+    }
+    let text = match posted {
         Ok(ends_at) => locale.poll_posted(channel_id.get(), ends_at, plan.sampled),
         Err(Failure::Transient(cause)) => {
             // Kept in `posting`: the scheduler looks for it in the channel and posts it when Discord answers.
@@ -227,8 +235,17 @@ async fn record_running(
             t.unix_timestamp()
         });
     let (id, message_id) = (record.id, message.id.get());
+    let answers = message.poll.as_deref().map(answers_of).unwrap_or_default();
+    let answer_ids: Vec<(u64, String)> =
+        favorite::answer_ids(&data.responder.catalog, &record.scene_ids, &answers)
+            .map(|ids| {
+                ids.into_iter()
+                    .zip(record.scene_ids.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
     data.store
-        .call(move |store| store.mark_poll_running(id, message_id, ends_at))
+        .call(move |store| store.mark_poll_running(id, message_id, ends_at, &answer_ids))
         .await
         .map_err(|e| Failure::Transient(format!("cannot record the poll: {e}")))?;
     info!(
@@ -246,7 +263,7 @@ async fn cancel(data: &Data, id: i64, reason: CancelReason, cause: &str) {
     let now = data.clock.now();
     if let Err(error) = data
         .store
-        .call(move |store| store.cancel_poll(id, reason.code(), now))
+        .call(move |store| store.cancel_poll(id, reason, now))
         .await
     {
         error!(poll = id, "cannot record the cancellation: {error}");
@@ -329,7 +346,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
     match last {
         None => tell(ctx, locale.no_finished_poll().to_owned()).await,
         Some(poll) if poll.state == PollState::Cancelled => {
-            let reason = CancelReason::parse(poll.problem.as_deref().unwrap_or_default());
+            let reason = poll.reason.unwrap_or(CancelReason::Refused);
             tell(ctx, locale.poll_cancelled(reason)).await
         }
         Some(poll) => {
@@ -433,9 +450,7 @@ async fn finish_claimed(ctx: &SerenityContext, data: &Data, id: i64) -> Finished
         let step = match record.state {
             PollState::Announced => return Finished::Announced(record.channel_id),
             PollState::Cancelled => {
-                return Finished::Cancelled(CancelReason::parse(
-                    record.problem.as_deref().unwrap_or_default(),
-                ))
+                return Finished::Cancelled(record.reason.unwrap_or(CancelReason::Refused))
             }
             PollState::Posting => resume_posting(ctx, data, &record).await,
             PollState::Running => read_results(ctx, data, &record).await,

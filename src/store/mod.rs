@@ -22,13 +22,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveTime;
+use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use tracing::warn;
 
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
 use crate::locale::Locale;
+use crate::reason::{CancelReason, PostFailure};
 
 /// The schema version this build writes (both backends have the same migrations, numbered alike).
 pub const SCHEMA_VERSION: i64 = sqlite::MIGRATIONS.len() as i64;
@@ -74,6 +75,10 @@ pub enum StoreError {
     /// The database did not answer within the store timeout (`SCENEBOT_STORE_TIMEOUT_SECONDS`).
     #[error("the database did not answer within {0:?} (stopped, overloaded or cut off; SCENEBOT_STORE_TIMEOUT_SECONDS sets the limit)")]
     Timeout(Duration),
+    /// An owner-checked write found the claim held by another process: our lease ran out and it was taken over,
+    /// so nothing was recorded and the work must stop (the new owner finishes it).
+    #[error("the claim was taken over by another process; nothing recorded")]
+    LeaseLost,
 }
 
 impl StoreError {
@@ -260,14 +265,23 @@ impl Store {
         on_backend!(self.release_poll(id, &self.owner))
     }
 
-    /// The poll was posted: its message and its end time (Discord's own expiry); our claim from posting ends.
+    /// Extends our claim on poll `id` to `now` + the lease while work on it is in progress; false when the claim
+    /// is no longer ours (taken over after our lease ran out): then stop before any further Discord call.
+    pub fn renew_poll(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        on_backend!(self.renew_poll(id, &self.owner, self.lease_until(now)))
+    }
+
+    /// The poll was posted: its message, its end time (Discord's own expiry) and which answer id stands for which
+    /// scene. Owner-checked ([`StoreError::LeaseLost`]); the claim stays ours until [`Store::release_poll`].
     pub fn mark_poll_running(
         &self,
         id: i64,
         message_id: u64,
         ends_at: i64,
+        answer_ids: &[(u64, String)],
     ) -> Result<(), StoreError> {
-        on_backend!(self.mark_poll_running(id, message_id, ends_at, &self.owner))
+        let answers = encode(answer_ids, "the answer ids")?;
+        on_backend!(self.mark_poll_running(id, message_id, ends_at, &answers, &self.owner))
     }
 
     /// `/favorite end`: the poll ends now (kept before calling Discord, so a crash cannot push the end back).
@@ -275,25 +289,25 @@ impl Store {
         on_backend!(self.end_poll_early(id, now))
     }
 
-    /// The final votes are read: state `ended`.
+    /// The final votes are read: state `ended`. Owner-checked.
     pub fn mark_poll_ended(&self, id: i64, tally: &Tally) -> Result<(), StoreError> {
-        let tally = serde_json::to_string(tally).unwrap_or_default();
-        on_backend!(self.mark_poll_ended(id, &tally))
+        let tally = encode(tally, "the tally")?;
+        on_backend!(self.mark_poll_ended(id, &tally, &self.owner))
     }
 
-    /// The results message is sent: state `announced`.
+    /// The results message is sent: state `announced`. Owner-checked.
     pub fn mark_poll_announced(
         &self,
         id: i64,
         result_message_id: u64,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_backend!(self.mark_poll_announced(id, result_message_id, now))
+        on_backend!(self.mark_poll_announced(id, result_message_id, now, &self.owner))
     }
 
-    /// Gives a poll up, keeping why.
-    pub fn cancel_poll(&self, id: i64, problem: &str, now: i64) -> Result<(), StoreError> {
-        on_backend!(self.cancel_poll(id, problem, now))
+    /// Gives a poll up, keeping why. Owner-checked: only the process that holds the poll's claim gives it up.
+    pub fn cancel_poll(&self, id: i64, reason: CancelReason, now: i64) -> Result<(), StoreError> {
+        on_backend!(self.cancel_poll(id, reason.code(), now, &self.owner))
     }
 
     /// One poll.
@@ -344,13 +358,30 @@ impl Store {
             .collect())
     }
 
-    /// The record of a server's post for a local date (`YYYY-MM-DD`).
+    /// Every schedule that is on and not paused, each with its post records for local dates from `since` on: all
+    /// a planning pass needs, in one query whatever the number of servers.
+    pub fn plan_dailies(&self, since: NaiveDate) -> Result<Vec<PlannedDaily>, StoreError> {
+        Ok(on_backend!(self.plan_dailies(&date_text(since)))?
+            .into_iter()
+            .filter_map(|(row, posts)| {
+                Some(PlannedDaily {
+                    record: row.into_record()?,
+                    posts: posts
+                        .into_iter()
+                        .filter_map(|(date, post)| Some((parse_date(&date)?, post)))
+                        .collect(),
+                })
+            })
+            .collect())
+    }
+
+    /// The record of a server's post for a local date.
     pub fn daily_post(
         &self,
         guild_id: u64,
-        local_date: &str,
+        local_date: NaiveDate,
     ) -> Result<Option<DailyPost>, StoreError> {
-        on_backend!(self.daily_post(guild_id, local_date))
+        on_backend!(self.daily_post(guild_id, &date_text(local_date)))
     }
 
     /// Claims a server's post for `local_date` before sending, in one transaction with the draw from the bag, so
@@ -360,7 +391,7 @@ impl Store {
     pub fn claim_daily(
         &self,
         guild_id: u64,
-        local_date: &str,
+        local_date: NaiveDate,
         now: i64,
         draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
     ) -> Result<Claim, StoreError> {
@@ -370,7 +401,23 @@ impl Store {
             now,
             until: self.lease_until(now),
         };
-        on_backend!(self.claim_daily(guild_id, local_date, &lease, draw))
+        on_backend!(self.claim_daily(guild_id, &date_text(local_date), &lease, draw))
+    }
+
+    /// Extends our claim on a day's post to `now` + the lease while it is being sent; false when it is no longer
+    /// ours (taken over after our lease ran out, or already finished): then do not send.
+    pub fn renew_daily(
+        &self,
+        guild_id: u64,
+        local_date: NaiveDate,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self.renew_daily(
+            guild_id,
+            &date_text(local_date),
+            &self.owner,
+            self.lease_until(now)
+        ))
     }
 
     /// Draws the next scene for `/daily now` (not tied to a date), updating the bag.
@@ -382,15 +429,17 @@ impl Store {
         on_backend!(self.draw_daily(guild_id, draw))
     }
 
-    /// A post went out: record it and clear the failure streak.
+    /// A post went out: record it and clear the failure streak. A dated post's record is owner-checked
+    /// ([`StoreError::LeaseLost`]); `/daily now` (no date) claims nothing.
     pub fn mark_daily_sent(
         &self,
         guild_id: u64,
-        local_date: Option<&str>,
+        local_date: Option<NaiveDate>,
         message_id: u64,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_backend!(self.mark_daily_sent(guild_id, local_date, message_id, now))
+        let date = local_date.map(date_text);
+        on_backend!(self.mark_daily_sent(guild_id, date.as_deref(), message_id, now, &self.owner))
     }
 
     /// A day's claimed post failed for good: keep why; after `pause_after` failed days in a row, pause. Returns
@@ -398,22 +447,98 @@ impl Store {
     pub fn mark_daily_failed(
         &self,
         guild_id: u64,
-        local_date: &str,
-        error: &str,
+        local_date: NaiveDate,
+        error: PostFailure,
         pause_after: u32,
     ) -> Result<bool, StoreError> {
-        on_backend!(self.mark_daily_failed(guild_id, local_date, error, pause_after))
+        on_backend!(self.mark_daily_failed(
+            guild_id,
+            &date_text(local_date),
+            error.code(),
+            pause_after,
+            &self.owner
+        ))
     }
 
     /// A day's post was missed by too much (downtime): record it skipped so it is not tried again.
     pub fn mark_daily_skipped(
         &self,
         guild_id: u64,
-        local_date: &str,
+        local_date: NaiveDate,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_backend!(self.mark_daily_skipped(guild_id, local_date, now))
+        on_backend!(self.mark_daily_skipped(guild_id, &date_text(local_date), now))
     }
+}
+
+/// How a local date is stored: `YYYY-MM-DD`, so text order is date order.
+fn date_text(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// A stored local date (`None`, logged, for text only a hand edit could have written).
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    if parsed.is_none() {
+        warn!(
+            date = text,
+            "a daily post has an unreadable date; leaving it out"
+        );
+    }
+    parsed
+}
+
+/// JSON for a column; failing is a bug, reported rather than stored as an empty value.
+fn encode(value: &(impl serde::Serialize + ?Sized), what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|error| StoreError::Task(format!("cannot encode {what}: {error}")))
+}
+
+/// After an owner-checked write changed nothing, the row's (state, lease owner) tell why: still in one of the
+/// `expected` states under another owner is a lost claim; anything else is a step already taken (repeating a
+/// recorded step is harmless).
+fn lost_unless_done(
+    row: Option<(String, Option<String>)>,
+    expected: &[&str],
+    owner: &str,
+) -> Result<(), StoreError> {
+    match row {
+        Some((state, holder))
+            if expected.contains(&state.as_str()) && holder.as_deref() != Some(owner) =>
+        {
+            Err(StoreError::LeaseLost)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A schedule as read for planning, with its recent posts (local date text, record).
+type PlannedRow = (DailyRow, Vec<(String, DailyPost)>);
+
+/// Folds the join's rows (one per schedule and post, ordered by schedule) into one entry per schedule.
+fn group_planned(rows: Vec<(DailyRow, Option<(String, DailyPost)>)>) -> Vec<PlannedRow> {
+    let mut planned: Vec<PlannedRow> = Vec::new();
+    for (row, post) in rows {
+        let same = planned
+            .last()
+            .is_some_and(|(last, _)| last.guild_id == row.guild_id);
+        if !same {
+            planned.push((row, Vec::new()));
+        }
+        if let (Some(post), Some((_, posts))) = (post, planned.last_mut()) {
+            posts.push(post);
+        }
+    }
+    planned
+}
+
+/// One active schedule and its post records from a planning date on: what [`Store::plan_dailies`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDaily {
+    /// The schedule.
+    pub record: DailyRecord,
+    /// Its posts' records by local date.
+    pub posts: Vec<(NaiveDate, DailyPost)>,
 }
 
 /// A claim being taken: by whom (and which owners count as the same: `family`), when, and until when.
@@ -507,9 +632,12 @@ pub struct PollRecord {
     /// The results message, once announced.
     pub result_message_id: Option<u64>,
     /// Why it was cancelled.
-    pub problem: Option<String>,
+    pub reason: Option<CancelReason>,
     /// When it was announced or cancelled.
     pub finished_at: Option<i64>,
+    /// Discord's answer ids and the scene each stands for, kept when the poll was posted (empty for polls posted
+    /// by versions that did not keep them: their answers are matched by label).
+    pub answer_ids: Vec<(u64, String)>,
 }
 
 /// A new poll to record.
@@ -534,7 +662,7 @@ pub struct NewPoll {
 /// The columns of a poll, in [`PollRow`]'s order.
 const POLL_COLUMNS: &str =
     "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
-    ends_at, state, tally, result_message_id, problem, finished_at";
+    ends_at, state, tally, result_message_id, problem, finished_at, answer_ids";
 
 /// A poll as both backends read it (SQL types), before it becomes a [`PollRecord`].
 struct PollRow {
@@ -553,6 +681,7 @@ struct PollRow {
     result_message_id: Option<i64>,
     problem: Option<String>,
     finished_at: Option<i64>,
+    answer_ids: Option<String>,
 }
 
 impl PollRow {
@@ -571,8 +700,12 @@ impl PollRow {
             state: PollState::parse(&self.state),
             tally: self.tally.and_then(|t| serde_json::from_str(&t).ok()),
             result_message_id: self.result_message_id.map(from_sql),
-            problem: self.problem,
+            reason: self.problem.as_deref().map(CancelReason::parse),
             finished_at: self.finished_at,
+            answer_ids: self
+                .answer_ids
+                .and_then(|ids| serde_json::from_str(&ids).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -601,7 +734,7 @@ pub struct DailyRecord {
     /// Failed days in a row.
     pub failures: u32,
     /// The last failure, kept for `/daily status`.
-    pub last_error: Option<String>,
+    pub last_error: Option<PostFailure>,
     /// When the last post went out.
     pub last_post_at: Option<i64>,
     /// The shuffle bag.
@@ -734,7 +867,7 @@ impl DailyRow {
             paused: self.paused,
             active_since: self.active_since,
             failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
-            last_error: self.last_error,
+            last_error: self.last_error.as_deref().map(PostFailure::parse),
             last_post_at: self.last_post_at,
             bag: serde_json::from_str(&self.bag).unwrap_or_default(),
         })

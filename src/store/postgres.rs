@@ -20,9 +20,9 @@ use deadpool_postgres::{
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    bag_text, existing_claim, from_sql, read_bag_text, to_sql, Claim, DailyPost, DailyPostState,
-    DailyRow, ExistingClaim, Lease, NewPoll, PollRecord, PollRow, SettingsText, StoreError,
-    DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
+    bag_text, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text, to_sql,
+    Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
+    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
@@ -79,6 +79,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 3: leases, so several processes can share the work.
     "ALTER TABLE favorite_polls ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT;
     ALTER TABLE daily_posts ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT;",
+    // 4: each poll answer's scene, kept when the poll is posted, so a dataset edit cannot unmatch a running poll.
+    "ALTER TABLE favorite_polls ADD COLUMN answer_ids TEXT;",
 ];
 
 /// The advisory lock key migrations hold ("scenebot" in ASCII, as a number).
@@ -374,6 +376,7 @@ fn poll_from_row(row: &Row) -> Result<PollRecord, StoreError> {
         result_message_id: row.try_get(12)?,
         problem: row.try_get(13)?,
         finished_at: row.try_get(14)?,
+        answer_ids: row.try_get(15)?,
     }
     .into_record())
 }
@@ -490,21 +493,61 @@ impl Postgres {
         Ok(())
     }
 
+    pub(super) fn renew_poll(&self, id: i64, owner: &str, until: i64) -> Result<bool, StoreError> {
+        let changed = self.execute(
+            "UPDATE favorite_polls SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 \
+             AND state IN ('posting', 'running', 'ended')",
+            &[&id, &owner, &until],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Runs an owner-checked poll write; when it changed nothing, tells a lost claim from a step already taken.
+    fn poll_write(
+        &self,
+        id: i64,
+        owner: &str,
+        expected: &[&str],
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        self.run(async |client| {
+            if client.execute(sql, params).await? > 0 {
+                return Ok(());
+            }
+            let row = client
+                .query_opt(
+                    "SELECT state, lease_owner FROM favorite_polls WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+            let row = match row {
+                Some(row) => Some((
+                    row.try_get::<_, String>(0)?,
+                    row.try_get::<_, Option<String>>(1)?,
+                )),
+                None => None,
+            };
+            lost_unless_done(row, expected, owner)
+        })
+    }
+
     pub(super) fn mark_poll_running(
         &self,
         id: i64,
         message_id: u64,
         ends_at: i64,
+        answer_ids: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
-        self.execute(
-            "UPDATE favorite_polls SET message_id = $2, ends_at = $3, state = 'running', \
-             lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END, \
-             lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END \
-             WHERE id = $1 AND state = 'posting'",
-            &[&id, &to_sql(message_id), &ends_at, &owner],
-        )?;
-        Ok(())
+        self.poll_write(
+            id,
+            owner,
+            &["posting"],
+            "UPDATE favorite_polls SET message_id = $2, ends_at = $3, answer_ids = $4, state = 'running' \
+             WHERE id = $1 AND state = 'posting' AND lease_owner = $5",
+            &[&id, &to_sql(message_id), &ends_at, &answer_ids, &owner],
+        )
     }
 
     pub(super) fn end_poll_early(&self, id: i64, now: i64) -> Result<(), StoreError> {
@@ -515,12 +558,20 @@ impl Postgres {
         Ok(())
     }
 
-    pub(super) fn mark_poll_ended(&self, id: i64, tally: &str) -> Result<(), StoreError> {
-        self.execute(
-            "UPDATE favorite_polls SET tally = $2, state = 'ended' WHERE id = $1 AND state = 'running'",
-            &[&id, &tally],
-        )?;
-        Ok(())
+    pub(super) fn mark_poll_ended(
+        &self,
+        id: i64,
+        tally: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["running"],
+            "UPDATE favorite_polls SET tally = $2, state = 'ended' WHERE id = $1 AND state = 'running' \
+             AND lease_owner = $3",
+            &[&id, &tally, &owner],
+        )
     }
 
     pub(super) fn mark_poll_announced(
@@ -528,22 +579,33 @@ impl Postgres {
         id: i64,
         result_message_id: u64,
         now: i64,
+        owner: &str,
     ) -> Result<(), StoreError> {
-        self.execute(
+        self.poll_write(
+            id,
+            owner,
+            &["ended"],
             "UPDATE favorite_polls SET result_message_id = $2, state = 'announced', finished_at = $3 \
-             WHERE id = $1 AND state = 'ended'",
-            &[&id, &to_sql(result_message_id), &now],
-        )?;
-        Ok(())
+             WHERE id = $1 AND state = 'ended' AND lease_owner = $4",
+            &[&id, &to_sql(result_message_id), &now, &owner],
+        )
     }
 
-    pub(super) fn cancel_poll(&self, id: i64, problem: &str, now: i64) -> Result<(), StoreError> {
-        self.execute(
+    pub(super) fn cancel_poll(
+        &self,
+        id: i64,
+        problem: &str,
+        now: i64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["posting", "running", "ended"],
             "UPDATE favorite_polls SET state = 'cancelled', problem = $2, finished_at = $3 \
-             WHERE id = $1 AND state IN ('posting', 'running', 'ended')",
-            &[&id, &problem, &now],
-        )?;
-        Ok(())
+             WHERE id = $1 AND state IN ('posting', 'running', 'ended') AND lease_owner = $4",
+            &[&id, &problem, &now, &owner],
+        )
     }
 
     pub(super) fn poll(&self, id: i64) -> Result<Option<PollRecord>, StoreError> {
@@ -668,6 +730,39 @@ impl Postgres {
             ),
             &[],
         )
+    }
+
+    pub(super) fn plan_dailies(&self, since: &str) -> Result<Vec<PlannedRow>, StoreError> {
+        self.run(async |client| {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at FROM \
+                         (SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE enabled AND NOT paused) s \
+                         LEFT JOIN daily_posts p ON p.guild_id = s.guild_id AND p.local_date >= $1 \
+                         ORDER BY s.guild_id, p.local_date"
+                    ),
+                    &[&since],
+                )
+                .await?;
+            let mut read = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let post = match row.try_get::<_, Option<String>>(13)? {
+                    Some(date) => Some((
+                        date,
+                        DailyPost {
+                            state: DailyPostState::parse(&row.try_get::<_, String>(14)?),
+                            scene_id: row.try_get(15)?,
+                            message_id: row.try_get::<_, Option<i64>>(16)?.map(from_sql),
+                            claimed_at: row.try_get(17)?,
+                        },
+                    )),
+                    None => None,
+                };
+                read.push((daily_from_row(row)?, post));
+            }
+            Ok(group_planned(read))
+        })
     }
 
     pub(super) fn daily_post(
@@ -822,12 +917,28 @@ impl Postgres {
         })
     }
 
+    pub(super) fn renew_daily(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        owner: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self.execute(
+            "UPDATE daily_posts SET lease_until = $4 WHERE guild_id = $1 AND local_date = $2 \
+             AND lease_owner = $3 AND state = 'claimed'",
+            &[&to_sql(guild_id), &local_date, &owner, &until],
+        )?;
+        Ok(changed > 0)
+    }
+
     pub(super) fn mark_daily_sent(
         &self,
         guild_id: u64,
         local_date: Option<&str>,
         message_id: u64,
         now: i64,
+        owner: &str,
     ) -> Result<(), StoreError> {
         let guild = to_sql(guild_id);
         self.run(async |client| {
@@ -840,13 +951,21 @@ impl Postgres {
                 )
                 .await?;
             if let Some(local_date) = local_date {
-                transaction
+                let changed = transaction
                     .execute(
                         "UPDATE daily_posts SET state = 'sent', message_id = $3, error = NULL, lease_owner = NULL, \
-                         lease_until = NULL WHERE guild_id = $1 AND local_date = $2",
-                        &[&guild, &local_date, &to_sql(message_id)],
+                         lease_until = NULL WHERE guild_id = $1 AND local_date = $2 AND state = 'claimed' \
+                         AND lease_owner = $4",
+                        &[&guild, &local_date, &to_sql(message_id), &owner],
                     )
                     .await?;
+                if changed == 0 {
+                    let row = post_owner(&transaction, guild, local_date).await?;
+                    if let Err(lost) = lost_unless_done(row, &["claimed"], owner) {
+                        transaction.rollback().await?;
+                        return Err(lost);
+                    }
+                }
             }
             transaction.commit().await?;
             Ok(())
@@ -859,6 +978,7 @@ impl Postgres {
         local_date: &str,
         error: &str,
         pause_after: u32,
+        owner: &str,
     ) -> Result<bool, StoreError> {
         let guild = to_sql(guild_id);
         let pause_after = i64::from(pause_after);
@@ -874,10 +994,17 @@ impl Postgres {
             let failed_now = transaction
                 .execute(
                     "UPDATE daily_posts SET state = 'failed', error = $3, lease_owner = NULL, lease_until = NULL \
-                     WHERE guild_id = $1 AND local_date = $2 AND state = 'claimed'",
-                    &[&guild, &local_date, &error],
+                     WHERE guild_id = $1 AND local_date = $2 AND state = 'claimed' AND lease_owner = $4",
+                    &[&guild, &local_date, &error, &owner],
                 )
                 .await?;
+            if failed_now == 0 {
+                let row = post_owner(&transaction, guild, local_date).await?;
+                if let Err(lost) = lost_unless_done(row, &["claimed"], owner) {
+                    transaction.rollback().await?;
+                    return Err(lost);
+                }
+            }
             if failed_now > 0 {
                 transaction
                     .execute(
@@ -911,6 +1038,24 @@ impl Postgres {
         )?;
         Ok(())
     }
+}
+
+/// A day's post's state and lease owner, inside a transaction.
+async fn post_owner(
+    transaction: &tokio_postgres::Transaction<'_>,
+    guild: i64,
+    local_date: &str,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    let row = transaction
+        .query_opt(
+            "SELECT state, lease_owner FROM daily_posts WHERE guild_id = $1 AND local_date = $2",
+            &[&guild, &local_date],
+        )
+        .await?;
+    Ok(match row {
+        Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+        None => None,
+    })
 }
 
 #[cfg(test)]

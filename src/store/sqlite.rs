@@ -10,9 +10,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    bag_text, existing_claim, from_sql, read_bag_text, to_sql, Claim, DailyPost, DailyPostState,
-    DailyRow, ExistingClaim, Lease, NewPoll, PollRecord, PollRow, SettingsText, StoreError,
-    DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
+    bag_text, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text, to_sql,
+    Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
+    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
@@ -71,6 +71,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE favorite_polls ADD COLUMN lease_until INTEGER;
     ALTER TABLE daily_posts ADD COLUMN lease_owner TEXT;
     ALTER TABLE daily_posts ADD COLUMN lease_until INTEGER;",
+    // 4: each poll answer's scene, kept when the poll is posted, so a dataset edit cannot unmatch a running poll.
+    "ALTER TABLE favorite_polls ADD COLUMN answer_ids TEXT;",
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -215,6 +217,7 @@ fn poll_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PollRecord> {
         result_message_id: row.get(12)?,
         problem: row.get(13)?,
         finished_at: row.get(14)?,
+        answer_ids: row.get(15)?,
     }
     .into_record())
 }
@@ -296,21 +299,54 @@ impl Sqlite {
         Ok(())
     }
 
+    pub(super) fn renew_poll(&self, id: i64, owner: &str, until: i64) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE favorite_polls SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2 \
+             AND state IN ('posting', 'running', 'ended')",
+            params![id, owner, until],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Runs an owner-checked poll write; when it changed nothing, tells a lost claim from a step already taken.
+    fn poll_write(
+        &self,
+        id: i64,
+        owner: &str,
+        expected: &[&str],
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<(), StoreError> {
+        let connection = self.lock();
+        if connection.execute(sql, params)? > 0 {
+            return Ok(());
+        }
+        let row: Option<(String, Option<String>)> = connection
+            .query_row(
+                "SELECT state, lease_owner FROM favorite_polls WHERE id = ?1",
+                params![id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        lost_unless_done(row, expected, owner)
+    }
+
     pub(super) fn mark_poll_running(
         &self,
         id: i64,
         message_id: u64,
         ends_at: i64,
+        answer_ids: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE favorite_polls SET message_id = ?2, ends_at = ?3, state = 'running', \
-             lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END, \
-             lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END \
-             WHERE id = ?1 AND state = 'posting'",
-            params![id, to_sql(message_id), ends_at, owner],
-        )?;
-        Ok(())
+        self.poll_write(
+            id,
+            owner,
+            &["posting"],
+            "UPDATE favorite_polls SET message_id = ?2, ends_at = ?3, answer_ids = ?4, state = 'running' \
+             WHERE id = ?1 AND state = 'posting' AND lease_owner = ?5",
+            params![id, to_sql(message_id), ends_at, answer_ids, owner],
+        )
     }
 
     pub(super) fn end_poll_early(&self, id: i64, now: i64) -> Result<(), StoreError> {
@@ -321,12 +357,20 @@ impl Sqlite {
         Ok(())
     }
 
-    pub(super) fn mark_poll_ended(&self, id: i64, tally: &str) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE favorite_polls SET tally = ?2, state = 'ended' WHERE id = ?1 AND state = 'running'",
-            params![id, tally],
-        )?;
-        Ok(())
+    pub(super) fn mark_poll_ended(
+        &self,
+        id: i64,
+        tally: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["running"],
+            "UPDATE favorite_polls SET tally = ?2, state = 'ended' WHERE id = ?1 AND state = 'running' \
+             AND lease_owner = ?3",
+            params![id, tally, owner],
+        )
     }
 
     pub(super) fn mark_poll_announced(
@@ -334,22 +378,33 @@ impl Sqlite {
         id: i64,
         result_message_id: u64,
         now: i64,
+        owner: &str,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.poll_write(
+            id,
+            owner,
+            &["ended"],
             "UPDATE favorite_polls SET result_message_id = ?2, state = 'announced', finished_at = ?3 \
-             WHERE id = ?1 AND state = 'ended'",
-            params![id, to_sql(result_message_id), now],
-        )?;
-        Ok(())
+             WHERE id = ?1 AND state = 'ended' AND lease_owner = ?4",
+            params![id, to_sql(result_message_id), now, owner],
+        )
     }
 
-    pub(super) fn cancel_poll(&self, id: i64, problem: &str, now: i64) -> Result<(), StoreError> {
-        self.lock().execute(
+    pub(super) fn cancel_poll(
+        &self,
+        id: i64,
+        problem: &str,
+        now: i64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["posting", "running", "ended"],
             "UPDATE favorite_polls SET state = 'cancelled', problem = ?2, finished_at = ?3 \
-             WHERE id = ?1 AND state IN ('posting', 'running', 'ended')",
-            params![id, problem, now],
-        )?;
-        Ok(())
+             WHERE id = ?1 AND state IN ('posting', 'running', 'ended') AND lease_owner = ?4",
+            params![id, problem, now, owner],
+        )
     }
 
     pub(super) fn poll(&self, id: i64) -> Result<Option<PollRecord>, StoreError> {
@@ -457,6 +512,34 @@ impl Sqlite {
         Ok(records)
     }
 
+    pub(super) fn plan_dailies(&self, since: &str) -> Result<Vec<PlannedRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at FROM \
+             (SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE enabled = 1 AND paused = 0) s \
+             LEFT JOIN daily_posts p ON p.guild_id = s.guild_id AND p.local_date >= ?1 \
+             ORDER BY s.guild_id, p.local_date"
+        ))?;
+        let rows = statement
+            .query_map(params![since], |row| {
+                let post = match row.get::<_, Option<String>>(13)? {
+                    Some(date) => Some((
+                        date,
+                        DailyPost {
+                            state: DailyPostState::parse(&row.get::<_, String>(14)?),
+                            scene_id: row.get(15)?,
+                            message_id: row.get::<_, Option<i64>>(16)?.map(from_sql),
+                            claimed_at: row.get(17)?,
+                        },
+                    )),
+                    None => None,
+                };
+                Ok((daily_from_row(row)?, post))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(group_planned(rows))
+    }
+
     pub(super) fn daily_post(
         &self,
         guild_id: u64,
@@ -540,21 +623,45 @@ impl Sqlite {
         Ok(scene)
     }
 
+    pub(super) fn renew_daily(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        owner: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE daily_posts SET lease_until = ?4 WHERE guild_id = ?1 AND local_date = ?2 \
+             AND lease_owner = ?3 AND state = 'claimed'",
+            params![to_sql(guild_id), local_date, owner, until],
+        )?;
+        Ok(changed > 0)
+    }
+
     pub(super) fn mark_daily_sent(
         &self,
         guild_id: u64,
         local_date: Option<&str>,
         message_id: u64,
         now: i64,
+        owner: &str,
     ) -> Result<(), StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(local_date) = local_date {
-            transaction.execute(
+            let changed = transaction.execute(
                 "UPDATE daily_posts SET state = 'sent', message_id = ?3, error = NULL, lease_owner = NULL, \
-                 lease_until = NULL WHERE guild_id = ?1 AND local_date = ?2",
-                params![to_sql(guild_id), local_date, to_sql(message_id)],
+                 lease_until = NULL WHERE guild_id = ?1 AND local_date = ?2 AND state = 'claimed' \
+                 AND lease_owner = ?4",
+                params![to_sql(guild_id), local_date, to_sql(message_id), owner],
             )?;
+            if changed == 0 {
+                lost_unless_done(
+                    post_owner(&transaction, guild_id, local_date)?,
+                    &["claimed"],
+                    owner,
+                )?;
+            }
         }
         transaction.execute(
             "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = ?2 WHERE guild_id = ?1",
@@ -570,14 +677,22 @@ impl Sqlite {
         local_date: &str,
         error: &str,
         pause_after: u32,
+        owner: &str,
     ) -> Result<bool, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let failed_now = transaction.execute(
             "UPDATE daily_posts SET state = 'failed', error = ?3, lease_owner = NULL, lease_until = NULL \
-             WHERE guild_id = ?1 AND local_date = ?2 AND state = 'claimed'",
-            params![to_sql(guild_id), local_date, error],
+             WHERE guild_id = ?1 AND local_date = ?2 AND state = 'claimed' AND lease_owner = ?4",
+            params![to_sql(guild_id), local_date, error, owner],
         )?;
+        if failed_now == 0 {
+            lost_unless_done(
+                post_owner(&transaction, guild_id, local_date)?,
+                &["claimed"],
+                owner,
+            )?;
+        }
         if failed_now > 0 {
             transaction.execute(
                 "UPDATE daily_schedules SET failures = failures + 1, last_error = ?2, \
@@ -609,6 +724,21 @@ impl Sqlite {
         )?;
         Ok(())
     }
+}
+
+/// A day's post's state and lease owner, inside a transaction.
+fn post_owner(
+    transaction: &rusqlite::Transaction<'_>,
+    guild_id: u64,
+    local_date: &str,
+) -> rusqlite::Result<Option<(String, Option<String>)>> {
+    transaction
+        .query_row(
+            "SELECT state, lease_owner FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2",
+            params![to_sql(guild_id), local_date],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
 }
 
 /// A server's shuffle bag, inside a transaction (an empty bag when the server has none yet).

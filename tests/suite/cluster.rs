@@ -523,7 +523,10 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
             (0..SERVERS)
                 .map(|k| {
                     store
-                        .daily_post(guild(k), "2027-05-02")
+                        .daily_post(
+                            guild(k),
+                            chrono::NaiveDate::from_ymd_opt(2027, 5, 2).unwrap_or_default(),
+                        )
                         .map(|p| p.map(|p| p.state))
                 })
                 .collect()

@@ -7,15 +7,21 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use chrono::NaiveTime;
+use chrono::{NaiveDate, NaiveTime};
 use scenebot::favorite::Tally;
 use scenebot::locale::Locale;
+use scenebot::reason::{CancelReason, PostFailure};
 use scenebot::store::{
     Claim, DailyPostState, DailySettings, NewPoll, PollState, Store, StoreError, SCHEMA_VERSION,
 };
 
 use crate::support::postgres::PgDatabase;
 use crate::support::TempDir;
+
+/// A local date written as the tests read it.
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|e| panic!("{text}: {e}"))
+}
 
 /// Opens stores on one database.
 type Open<'a> = &'a (dyn Fn() -> Store + Sync);
@@ -65,8 +71,8 @@ fn a_poll_goes_through_its_states_once(open: Open<'_>) -> Result<(), StoreError>
     };
     assert_eq!((poll.state, poll.locale), (PollState::Posting, Locale::En));
     assert_eq!(poll.ends_at, 1_000 + 24 * 3600);
-    store.mark_poll_running(poll.id, 77, 5_000)?;
-    store.mark_poll_running(poll.id, 78, 6_000)?; // a second call changes nothing
+    store.mark_poll_running(poll.id, 77, 5_000, &[])?;
+    store.mark_poll_running(poll.id, 78, 6_000, &[])?; // a second call changes nothing
     let running = store.poll(poll.id)?.unwrap_or_else(|| panic!("poll"));
     assert_eq!(
         (running.state, running.message_id, running.ends_at),
@@ -80,7 +86,7 @@ fn a_poll_goes_through_its_states_once(open: Open<'_>) -> Result<(), StoreError>
     };
     store.mark_poll_ended(poll.id, &tally)?;
     store.mark_poll_announced(poll.id, 99, 3_000)?;
-    store.cancel_poll(poll.id, "too late", 4_000)?; // announced polls stay announced
+    store.cancel_poll(poll.id, CancelReason::Refused, 4_000)?; // announced polls stay announced
     let done = store.poll(poll.id)?.unwrap_or_else(|| panic!("poll"));
     assert_eq!(done.state, PollState::Announced);
     assert_eq!(done.result_message_id, Some(99));
@@ -106,14 +112,14 @@ fn one_open_poll_per_server(open: Open<'_>) -> Result<(), StoreError> {
         "another server is independent"
     );
     let Ok(first) = first else { panic!() };
-    store.cancel_poll(first.id, "channel deleted", 10)?;
+    store.cancel_poll(first.id, CancelReason::Deleted, 10)?;
     assert!(
         store.insert_poll(&new_poll(1, 1_000))?.is_ok(),
         "a finished poll frees the server"
     );
     assert_eq!(
-        store.last_finished_poll(1)?.and_then(|p| p.problem),
-        Some("channel deleted".to_owned())
+        store.last_finished_poll(1)?.and_then(|p| p.reason),
+        Some(CancelReason::Deleted)
     );
     Ok(())
 }
@@ -134,11 +140,13 @@ fn a_poll_claim_is_held_until_released_or_expired(open: Open<'_>) -> Result<(), 
         mine.claim_poll(poll.id, 1_010)?,
         "an owner renews its own claim"
     );
-    mine.mark_poll_running(poll.id, 7, 5_000)?;
+    mine.mark_poll_running(poll.id, 7, 5_000, &[])?;
     assert!(
-        theirs.claim_poll(poll.id, 1_020)?,
-        "posted: the claim ended with it"
+        !theirs.claim_poll(poll.id, 1_020)?,
+        "recording a step keeps the claim: the owner goes on"
     );
+    mine.release_poll(poll.id)?;
+    assert!(theirs.claim_poll(poll.id, 1_020)?, "released after posting");
     assert!(!mine.claim_poll(poll.id, 1_030)?);
     theirs.release_poll(poll.id)?;
     assert!(mine.claim_poll(poll.id, 1_040)?, "released");
@@ -159,7 +167,7 @@ fn a_poll_claim_is_held_until_released_or_expired(open: Open<'_>) -> Result<(), 
 fn a_day_is_claimed_once_and_sent_once(open: Open<'_>) -> Result<(), StoreError> {
     let store = open();
     store.set_daily(&settings(1), 100)?;
-    let first = store.claim_daily(1, "2027-05-02", 200, |bag| {
+    let first = store.claim_daily(1, date("2027-05-02"), 200, |bag| {
         bag.last = Some("x".into());
         Some("x".into())
     })?;
@@ -169,19 +177,19 @@ fn a_day_is_claimed_once_and_sent_once(open: Open<'_>) -> Result<(), StoreError>
         Some("x".into()),
         "the bag moves with the claim"
     );
-    let again = store.claim_daily(1, "2027-05-02", 300, |_| Some("y".into()))?;
+    let again = store.claim_daily(1, date("2027-05-02"), 300, |_| Some("y".into()))?;
     assert_eq!(
         again,
         Claim::Unsent("x".into()),
         "a claimed, unsent day resends the same scene"
     );
-    store.mark_daily_sent(1, Some("2027-05-02"), 42, 301)?;
+    store.mark_daily_sent(1, Some(date("2027-05-02")), 42, 301)?;
     assert_eq!(
-        store.claim_daily(1, "2027-05-02", 400, |_| Some("z".into()))?,
+        store.claim_daily(1, date("2027-05-02"), 400, |_| Some("z".into()))?,
         Claim::Done
     );
     let post = store
-        .daily_post(1, "2027-05-02")?
+        .daily_post(1, date("2027-05-02"))?
         .unwrap_or_else(|| panic!("post"));
     assert_eq!(
         (post.state, post.message_id),
@@ -198,27 +206,27 @@ fn a_dead_owners_daily_claim_is_taken_over_after_the_lease(
     let (dead, alive) = (open().with_lease(lease), open().with_lease(lease));
     dead.set_daily(&settings(1), 100)?;
     assert_eq!(
-        dead.claim_daily(1, "2027-05-02", 1_000, |_| Some("x".into()))?,
+        dead.claim_daily(1, date("2027-05-02"), 1_000, |_| Some("x".into()))?,
         Claim::New("x".into())
     );
     assert_eq!(
-        alive.claim_daily(1, "2027-05-02", 1_119, |_| Some("y".into()))?,
+        alive.claim_daily(1, date("2027-05-02"), 1_119, |_| Some("y".into()))?,
         Claim::Held,
         "the owner may still be sending"
     );
     assert_eq!(
-        alive.claim_daily(1, "2027-05-02", 1_120, |_| Some("y".into()))?,
+        alive.claim_daily(1, date("2027-05-02"), 1_120, |_| Some("y".into()))?,
         Claim::Unsent("x".into()),
         "taken over, with the same scene (same nonce)"
     );
     assert_eq!(
-        dead.claim_daily(1, "2027-05-02", 1_130, |_| Some("z".into()))?,
+        dead.claim_daily(1, date("2027-05-02"), 1_130, |_| Some("z".into()))?,
         Claim::Held,
         "the old owner, back, does not send it too"
     );
-    alive.mark_daily_sent(1, Some("2027-05-02"), 9, 1_131)?;
+    alive.mark_daily_sent(1, Some(date("2027-05-02")), 9, 1_131)?;
     assert_eq!(
-        dead.claim_daily(1, "2027-05-02", 9_999, |_| None)?,
+        dead.claim_daily(1, date("2027-05-02"), 9_999, |_| None)?,
         Claim::Done
     );
     Ok(())
@@ -232,15 +240,15 @@ fn a_restarted_instance_takes_its_claims_over_at_once(open: Open<'_>) -> Result<
     assert_ne!(before.owner(), after.owner());
     before.set_daily(&settings(1), 100)?;
     assert_eq!(
-        before.claim_daily(1, "2027-05-02", 1_000, |_| Some("x".into()))?,
+        before.claim_daily(1, date("2027-05-02"), 1_000, |_| Some("x".into()))?,
         Claim::New("x".into())
     );
     assert_eq!(
-        other.claim_daily(1, "2027-05-02", 1_001, |_| None)?,
+        other.claim_daily(1, date("2027-05-02"), 1_001, |_| None)?,
         Claim::Held
     );
     assert_eq!(
-        after.claim_daily(1, "2027-05-02", 1_001, |_| None)?,
+        after.claim_daily(1, date("2027-05-02"), 1_001, |_| None)?,
         Claim::Unsent("x".into())
     );
     let Ok(poll) = before.insert_poll(&new_poll(2, 1_000))? else {
@@ -259,9 +267,9 @@ fn three_failed_days_pause_and_set_resumes(open: Open<'_>) -> Result<(), StoreEr
         ("2027-05-02", false),
         ("2027-05-03", true),
     ] {
-        store.claim_daily(1, day, 0, |_| Some("x".into()))?;
+        store.claim_daily(1, date(day), 0, |_| Some("x".into()))?;
         assert_eq!(
-            store.mark_daily_failed(1, day, "Unknown Channel", 3)?,
+            store.mark_daily_failed(1, date(day), PostFailure::Gone, 3)?,
             expect_paused,
             "{day}"
         );
@@ -269,7 +277,7 @@ fn three_failed_days_pause_and_set_resumes(open: Open<'_>) -> Result<(), StoreEr
     let paused = store.daily(1)?.unwrap_or_else(|| panic!("daily"));
     assert!(paused.paused);
     assert_eq!(paused.failures, 3);
-    assert_eq!(paused.last_error.as_deref(), Some("Unknown Channel"));
+    assert_eq!(paused.last_error, Some(PostFailure::Gone));
     assert!(store.active_dailies()?.is_empty());
     store.set_daily(&settings(1), 500)?;
     let resumed = store.daily(1)?.unwrap_or_else(|| panic!("daily"));
@@ -285,19 +293,19 @@ fn three_failed_days_pause_and_set_resumes(open: Open<'_>) -> Result<(), StoreEr
 fn a_failed_day_counts_once_whoever_reports_it(open: Open<'_>) -> Result<(), StoreError> {
     let (a, b) = (open(), open());
     a.set_daily(&settings(1), 100)?;
-    a.claim_daily(1, "2027-05-01", 0, |_| Some("x".into()))?;
-    a.mark_daily_failed(1, "2027-05-01", "Missing Access", 3)?;
-    b.mark_daily_failed(1, "2027-05-01", "Missing Access", 3)?;
+    a.claim_daily(1, date("2027-05-01"), 0, |_| Some("x".into()))?;
+    a.mark_daily_failed(1, date("2027-05-01"), PostFailure::NoAccess, 3)?;
+    b.mark_daily_failed(1, date("2027-05-01"), PostFailure::NoAccess, 3)?;
     assert_eq!(a.daily(1)?.map(|d| d.failures), Some(1));
-    b.mark_daily_skipped(1, "2027-05-01", 5)?;
+    b.mark_daily_skipped(1, date("2027-05-01"), 5)?;
     assert_eq!(
-        a.daily_post(1, "2027-05-01")?.map(|p| p.state),
+        a.daily_post(1, date("2027-05-01"))?.map(|p| p.state),
         Some(DailyPostState::Failed)
     );
-    b.mark_daily_skipped(1, "2027-05-02", 5)?;
-    b.mark_daily_skipped(1, "2027-05-02", 6)?;
+    b.mark_daily_skipped(1, date("2027-05-02"), 5)?;
+    b.mark_daily_skipped(1, date("2027-05-02"), 6)?;
     assert_eq!(
-        a.daily_post(1, "2027-05-02")?
+        a.daily_post(1, date("2027-05-02"))?
             .map(|p| (p.state, p.claimed_at)),
         Some((DailyPostState::Skipped, 5))
     );
@@ -346,7 +354,7 @@ fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
     let Ok(poll) = stores[0].insert_poll(&new_poll(3, 0))? else {
         panic!()
     };
-    stores[0].mark_poll_running(poll.id, 1, 10)?;
+    stores[0].mark_poll_running(poll.id, 1, 10, &[])?;
     let barrier = Arc::new(Barrier::new(8));
     let results: Vec<(Claim, bool, bool)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
@@ -356,7 +364,7 @@ fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
                 scope.spawn(move || {
                     barrier.wait();
                     let claim = store
-                        .claim_daily(1, "2027-05-02", 1_000, |_| Some(format!("scene-{i}")))
+                        .claim_daily(1, date("2027-05-02"), 1_000, |_| Some(format!("scene-{i}")))
                         .unwrap_or_else(|e| panic!("{e}"));
                     let poll_claim = store
                         .claim_poll(poll.id, 1_000)
