@@ -60,9 +60,13 @@ pub enum StoreError {
         /// Ours.
         known: i64,
     },
-    /// Another process holds the database locked.
-    #[error("{0} is locked by another process (is another scenebot running on it?)")]
+    /// Another process holds the database locked: the SQLite file itself, or its `<database>.lock` beside it (held
+    /// by a running scenebot for as long as its store is open).
+    #[error("{0} is locked by another process: is another scenebot running on this database? (stop it, or point SCENEBOT_DATABASE at another file)")]
     Locked(PathBuf),
+    /// A file beside the database (its lock) cannot be created or opened.
+    #[error("cannot use {0}: {1}")]
+    File(PathBuf, std::io::Error),
     /// Anything else SQLite reported.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

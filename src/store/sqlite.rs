@@ -2,9 +2,12 @@
 //! transaction is the single writer, which is what makes a claim safe.
 //!
 //! Opening refuses, without changing a byte, a file that is not SQLite and a database written by a newer version.
+//! It also refuses a database another process has open: two bots on one file would both take the same owner
+//! family and trust each other's claims, so the store holds an exclusive lock on `<database>.lock` for its life.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -83,11 +86,60 @@ const BUSY_TIMEOUT: Duration = super::DEFAULT_TIMEOUT;
 pub(super) struct Sqlite {
     connection: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// The lock beside the file, held while any store of this process has it open (`None` in memory).
+    _lock: Option<Arc<FileLock>>,
+}
+
+/// An exclusive lock on `<database>.lock`: the kernel frees it when the process ends, however it ends.
+struct FileLock {
+    _file: File,
+}
+
+/// Takes the lock beside `database`, or shares the one this process holds already (a test opens several stores
+/// on one file; a process never refuses itself). Another process holding it is [`StoreError::Locked`].
+fn lock_beside(database: &Path) -> Result<Arc<FileLock>, StoreError> {
+    static HELD: Mutex<Vec<(PathBuf, Weak<FileLock>)>> = Mutex::new(Vec::new());
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    // One key per file however it is spelled: the canonical directory (the database itself may not exist yet).
+    let directory = match database.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let key = std::fs::canonicalize(directory)
+        .map(|dir| dir.join(lock_path.file_name().unwrap_or_default()))
+        .unwrap_or_else(|_| lock_path.clone());
+    let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    held.retain(|(_, lock)| lock.strong_count() > 0);
+    if let Some(lock) = held
+        .iter()
+        .find(|(path, _)| *path == key)
+        .and_then(|(_, lock)| lock.upgrade())
+    {
+        return Ok(lock);
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|error| StoreError::File(lock_path.clone(), error))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(StoreError::Locked(lock_path)),
+        Err(TryLockError::Error(error)) => return Err(StoreError::File(lock_path, error)),
+    }
+    let lock = Arc::new(FileLock { _file: file });
+    held.push((key, Arc::downgrade(&lock)));
+    Ok(lock)
 }
 
 impl Sqlite {
     /// Opens (or creates) the database at `path` and migrates it.
     pub(super) fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        // Before the first read: two processes starting together must not both migrate.
+        let lock = lock_beside(path)?;
         let exists = path.exists();
         let flags = if exists {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -97,15 +149,19 @@ impl Sqlite {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let connection = Connection::open_with_flags(path, flags).map_err(|e| classify(e, path))?;
-        Sqlite::prepare(connection, path)
+        Sqlite::prepare(connection, path, Some(lock))
     }
 
     /// A fresh in-memory database with the real migrations.
     pub(super) fn open_in_memory() -> Result<Sqlite, StoreError> {
-        Sqlite::prepare(Connection::open_in_memory()?, Path::new(":memory:"))
+        Sqlite::prepare(Connection::open_in_memory()?, Path::new(":memory:"), None)
     }
 
-    fn prepare(mut connection: Connection, path: &Path) -> Result<Sqlite, StoreError> {
+    fn prepare(
+        mut connection: Connection,
+        path: &Path,
+        lock: Option<Arc<FileLock>>,
+    ) -> Result<Sqlite, StoreError> {
         connection.busy_timeout(BUSY_TIMEOUT)?;
         // Read-only first: a foreign or newer file must not be touched.
         let version: i64 = connection
@@ -138,6 +194,7 @@ impl Sqlite {
         Ok(Sqlite {
             connection: Arc::new(Mutex::new(connection)),
             path: path.to_owned(),
+            _lock: lock,
         })
     }
 

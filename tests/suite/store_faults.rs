@@ -1,13 +1,17 @@
 //! The store when its database misbehaves: a PostgreSQL that stops answering (frozen with SIGSTOP) fails calls
-//! within the store timeout and is used again once it resumes; settings retrying cannot fix are fatal.
+//! within the store timeout and is used again once it resumes; settings retrying cannot fix are fatal; a second
+//! bot on one SQLite file is refused.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use scenebot::store::{Store, StoreError};
 
+use crate::bot::T;
 use crate::store_contract::new_poll;
+use crate::support::bot::{BotOptions, BotProcess};
+use crate::support::fake_discord::{FakeDiscord, FakeOptions};
 use crate::support::postgres::PgDatabase;
 
 /// How far past the store timeout a failed call may return: scheduling on a loaded two-core machine, and closing
@@ -89,4 +93,38 @@ fn an_unreachable_postgres_is_transient() {
     let url = "postgres://bot@127.0.0.1:1/scenebot";
     let error = Store::open(Path::new(url)).err();
     assert!(error.is_some_and(|e| e.is_transient()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_bot_on_one_sqlite_file_is_refused() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let first = BotProcess::start(BotOptions::new(&fake.api_url(), &fake.token()));
+    first.wait_log("ready", T).await;
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options.dir = Some(Arc::clone(&first.dir));
+    let mut second = BotProcess::start(options);
+    assert_eq!(
+        second.wait_exit(T).await.code(),
+        Some(1),
+        "{}",
+        second.logs()
+    );
+    let refused = second.wait_log("is locked by another process", T).await;
+    assert!(
+        refused.contains("scenebot.sqlite3.lock") && refused.contains("another scenebot"),
+        "{refused}"
+    );
+    assert_eq!(second.log_count("ready"), 0, "{}", second.logs());
+}
+
+#[test]
+fn one_process_shares_its_own_lock_and_frees_it_when_closed() -> Result<(), StoreError> {
+    let dir = crate::support::TempDir::new();
+    let path = dir.path.join("shared.sqlite3");
+    let (a, b) = (Store::open(&path)?, Store::open(&path)?);
+    drop((a, b));
+    // Freed with the last store: a new open takes it afresh (a stale lock would refuse this process forever).
+    assert!(Store::open(&path).is_ok());
+    assert!(dir.path.join("shared.sqlite3.lock").exists());
+    Ok(())
 }
