@@ -70,9 +70,15 @@ pub enum StoreError {
     /// Anything else SQLite reported.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// Anything PostgreSQL or its connection pool reported (never with the URL's password).
+    /// PostgreSQL out of reach or failing for now (refused or lost connections, a server starting or shutting
+    /// down, too many connections, a statement or lock timeout): worth trying again later. Never with the URL's
+    /// password.
     #[error("PostgreSQL error: {0}")]
     Postgres(String),
+    /// PostgreSQL said no in a way retrying cannot fix (a wrong password or user, a missing database, a missing
+    /// privilege, TLS the server or this build cannot do, an unusable URL); the text says what to fix.
+    #[error("PostgreSQL cannot be used as configured: {0}")]
+    Misconfigured(String),
     /// The blocking task failed.
     #[error("database task failed: {0}")]
     Task(String),
@@ -86,8 +92,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether trying again later may help: PostgreSQL unreachable or failing (a supervisor should restart), as
-    /// opposed to a file that is not a database, is locked by another process, or has a newer build's schema.
+    /// Whether trying again later may help (a supervisor should restart, exit 75): PostgreSQL unreachable, failing
+    /// for now, or too slow, as opposed to settings to fix (exit 1): a wrong password, user or database, a file
+    /// that is not a database or is locked by another process, a newer build's schema.
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Postgres(_) | StoreError::Timeout(_))
     }

@@ -125,13 +125,63 @@ impl Drop for Inner {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> StoreError {
-        StoreError::Postgres(error.to_string())
+        let code = error.code().map(|code| code.code());
+        match error.as_db_error() {
+            Some(db) => classify(code, db.message()),
+            None => classify(code, &error.to_string()),
+        }
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(error: deadpool_postgres::PoolError) -> StoreError {
-        StoreError::Postgres(error.to_string())
+        match error {
+            PoolError::Backend(error) | PoolError::PostCreateHook(HookError::Backend(error)) => {
+                error.into()
+            }
+            other => StoreError::Postgres(other.to_string()),
+        }
+    }
+}
+
+/// Sorts a PostgreSQL failure by whether retrying can fix it, from its SQLSTATE (`code`, server errors only) or,
+/// for client-side errors, tokio-postgres's wording of their kind (the kind itself is private). Transient: no
+/// SQLSTATE (I/O, a refused or closed connection), connection exceptions (08), insufficient resources (53),
+/// operator intervention (57: shutdown, start-up, statement timeout), lock timeouts (55P03), rollbacks (40),
+/// system errors (58, XX). Anything else the server rejected will be rejected again.
+fn classify(code: Option<&str>, text: &str) -> StoreError {
+    let fix = |hint: &str| match code {
+        Some(code) => StoreError::Misconfigured(format!("{text} (SQLSTATE {code}); {hint}")),
+        None => StoreError::Misconfigured(format!("{text}; {hint}")),
+    };
+    let Some(code) = code else {
+        return if text.starts_with("error performing TLS handshake") {
+            fix("this build connects without TLS: drop sslmode=require from SCENEBOT_DATABASE and reach the \
+                 server over a private network or a local TLS tunnel")
+        } else if text.starts_with("invalid configuration")
+            || text.starts_with("invalid connection string")
+            || text.starts_with("authentication error")
+        {
+            fix("check SCENEBOT_DATABASE (user, password, host, database)")
+        } else {
+            StoreError::Postgres(text.to_owned())
+        };
+    };
+    match code {
+        "28P01" => fix("check the user and password in SCENEBOT_DATABASE"),
+        "3D000" => fix("create the database (createdb NAME) or fix its name in SCENEBOT_DATABASE"),
+        "42501" => fix("grant the role what the bot needs: it creates and alters its own tables at start-up"),
+        _ if code.starts_with("28") => fix(
+            "check the user in SCENEBOT_DATABASE (does the role exist?) and the server's pg_hba.conf",
+        ),
+        "55P03" => StoreError::Postgres(text.to_owned()),
+        _ if ["08", "53", "57", "40", "58", "XX"]
+            .iter()
+            .any(|class| code.starts_with(class)) =>
+        {
+            StoreError::Postgres(format!("{text} (SQLSTATE {code})"))
+        }
+        _ => fix("the server rejected the bot's SQL; report this with the line above"),
     }
 }
 
@@ -172,7 +222,7 @@ impl Postgres {
     pub(super) fn connect(url: &str) -> Result<Postgres, StoreError> {
         let label = redact(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|error| {
-            StoreError::Postgres(format!(
+            StoreError::Misconfigured(format!(
                 "SCENEBOT_DATABASE is not a usable PostgreSQL URL ({error})"
             ))
         })?;
@@ -1061,6 +1111,80 @@ async fn post_owner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_may_pass_is_transient() {
+        let transient = [
+            (
+                None,
+                "error connecting to server: Connection refused (os error 111)",
+            ),
+            (None, "connection closed"),
+            (
+                None,
+                "error communicating with the server: Connection reset by peer",
+            ),
+            (
+                Some("57P01"),
+                "terminating connection due to administrator command",
+            ),
+            (Some("57P03"), "the database system is starting up"),
+            (
+                Some("57014"),
+                "canceling statement due to statement timeout",
+            ),
+            (Some("55P03"), "canceling statement due to lock timeout"),
+            (Some("53300"), "sorry, too many clients already"),
+            (Some("40001"), "could not serialize access"),
+            (Some("08006"), "connection failure"),
+        ];
+        for (code, text) in transient {
+            let error = classify(code, text);
+            assert!(error.is_transient(), "{code:?} {text}: {error}");
+        }
+        let fatal = [
+            (
+                Some("28P01"),
+                "password authentication failed for user \"bot\"",
+                "password",
+            ),
+            (
+                Some("28000"),
+                "role \"nobody\" does not exist",
+                "pg_hba.conf",
+            ),
+            (
+                Some("3D000"),
+                "database \"scenebtt\" does not exist",
+                "createdb",
+            ),
+            (
+                Some("42501"),
+                "permission denied for schema public",
+                "grant",
+            ),
+            (Some("42601"), "syntax error at or near \"SELEC\"", "report"),
+            (
+                None,
+                "error performing TLS handshake: server does not support TLS",
+                "sslmode",
+            ),
+            (
+                None,
+                "invalid configuration: password missing",
+                "SCENEBOT_DATABASE",
+            ),
+        ];
+        for (code, text, hint) in fatal {
+            let error = classify(code, text);
+            assert!(!error.is_transient(), "{code:?} {text}: {error}");
+            let message = error.to_string();
+            assert!(
+                message.contains(text) && message.contains(hint),
+                "{message}"
+            );
+        }
+    }
 
     #[test]
     fn the_password_never_shows_in_the_label() {
