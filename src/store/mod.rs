@@ -239,6 +239,17 @@ impl Store {
         now.saturating_add(self.lease_seconds)
     }
 
+    /// Reserves `count` consecutive send slots `interval` apart in the bot's one global request schedule, shared
+    /// by every process on this database, and returns how long to wait before sending in the first (the others
+    /// follow `interval` apart). Slots are never closer than `interval` whoever reserves them, and an idle
+    /// schedule banks no burst (see [`crate::pace`]). SQLite keeps the schedule in the process; PostgreSQL in one
+    /// row, on the database's clock.
+    pub fn reserve_slots(&self, count: u32, interval: Duration) -> Result<Duration, StoreError> {
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        let wait_ms = on_backend!(self.reserve_slots(count, interval_ms))?;
+        Ok(Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)))
+    }
+
     /// SQLite: `PRAGMA integrity_check` says "ok". PostgreSQL: the server answers (it checks its own pages).
     pub fn integrity_ok(&self) -> Result<bool, StoreError> {
         on_backend!(self.integrity_ok())

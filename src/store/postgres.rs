@@ -81,7 +81,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE daily_posts ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT;",
     // 4: each poll answer's scene, kept when the poll is posted, so a dataset edit cannot unmatch a running poll.
     "ALTER TABLE favorite_polls ADD COLUMN answer_ids TEXT;",
+    // 5: the shared send schedule: one row per bucket, its tat in milliseconds on the database's clock.
+    "CREATE TABLE scenebot_rate (bucket TEXT PRIMARY KEY, tat_ms BIGINT NOT NULL);
+    INSERT INTO scenebot_rate (bucket, tat_ms) VALUES ('global', 0);",
 ];
+
+/// The bucket of the bot's one global request schedule.
+const GLOBAL_BUCKET: &str = "global";
+
+/// `crate::pace::reserve` as one statement on the database's clock (`clock_timestamp()`, read after the row lock
+/// is taken, so a wait for another process's reservation does not age it): the new tat, and the clock it used
+/// (read again for RETURNING, microseconds later: the wait comes out a hair short, never long).
+const RESERVE: &str = "UPDATE scenebot_rate SET tat_ms = GREATEST(tat_ms, \
+    (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT) + $2 WHERE bucket = $1 \
+    RETURNING tat_ms, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
 
 /// The advisory lock key migrations hold ("scenebot" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7363_656e_6562_6f74;
@@ -390,6 +403,29 @@ impl Postgres {
             .await?;
         transaction.commit().await?;
         Ok(())
+    }
+
+    /// See [`super::Store::reserve_slots`]; the wait in milliseconds.
+    pub(super) fn reserve_slots(&self, count: u32, interval_ms: i64) -> Result<i64, StoreError> {
+        let span = i64::from(count).saturating_mul(interval_ms.max(0));
+        self.run(async |client| {
+            // The row comes with migration 5; should it be gone (a hand edit), make it again, once.
+            for _ in 0..2 {
+                if let Some(row) = client.query_opt(RESERVE, &[&GLOBAL_BUCKET, &span]).await? {
+                    let (tat, now): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+                    return Ok(tat.saturating_sub(span).saturating_sub(now).max(0));
+                }
+                client
+                    .execute(
+                        "INSERT INTO scenebot_rate (bucket, tat_ms) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                        &[&GLOBAL_BUCKET],
+                    )
+                    .await?;
+            }
+            Err(StoreError::Postgres(
+                "the send schedule's row in scenebot_rate keeps disappearing".to_owned(),
+            ))
+        })
     }
 
     pub(super) fn integrity_ok(&self) -> Result<bool, StoreError> {

@@ -76,6 +76,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE daily_posts ADD COLUMN lease_until INTEGER;",
     // 4: each poll answer's scene, kept when the poll is posted, so a dataset edit cannot unmatch a running poll.
     "ALTER TABLE favorite_polls ADD COLUMN answer_ids TEXT;",
+    // 5: the shared send schedule. This backend keeps it in the process (one process per file); the table is
+    // here so that both dialects have the same versions.
+    "CREATE TABLE scenebot_rate (bucket TEXT PRIMARY KEY, tat_ms INTEGER NOT NULL);",
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -88,11 +91,23 @@ pub(super) struct Sqlite {
     path: PathBuf,
     /// The lock beside the file, held while any store of this process has it open (`None` in memory).
     _lock: Option<Arc<FileLock>>,
+    /// The send schedule's tat on [`monotonic_ms`]'s clock: one per database in this process (shared through
+    /// the file's lock), as the database is one process's.
+    schedule: Arc<Mutex<i64>>,
 }
 
-/// An exclusive lock on `<database>.lock`: the kernel frees it when the process ends, however it ends.
+/// An exclusive lock on `<database>.lock` (the kernel frees it when the process ends, however it ends), and what
+/// every store of this process on that database shares.
 struct FileLock {
     _file: File,
+    schedule: Arc<Mutex<i64>>,
+}
+
+/// Milliseconds on a clock that never goes back (the wall clock may be stepped), from the first call.
+fn monotonic_ms() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Takes the lock beside `database`, or shares the one this process holds already (a test opens several stores
@@ -130,7 +145,10 @@ fn lock_beside(database: &Path) -> Result<Arc<FileLock>, StoreError> {
         Err(TryLockError::WouldBlock) => return Err(StoreError::Locked(lock_path)),
         Err(TryLockError::Error(error)) => return Err(StoreError::File(lock_path, error)),
     }
-    let lock = Arc::new(FileLock { _file: file });
+    let lock = Arc::new(FileLock {
+        _file: file,
+        schedule: Arc::default(),
+    });
     held.push((key, Arc::downgrade(&lock)));
     Ok(lock)
 }
@@ -194,6 +212,9 @@ impl Sqlite {
         Ok(Sqlite {
             connection: Arc::new(Mutex::new(connection)),
             path: path.to_owned(),
+            schedule: lock
+                .as_ref()
+                .map_or_else(Arc::default, |lock| Arc::clone(&lock.schedule)),
             _lock: lock,
         })
     }
@@ -215,6 +236,17 @@ impl Sqlite {
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// See [`super::Store::reserve_slots`]; the wait in milliseconds.
+    pub(super) fn reserve_slots(&self, count: u32, interval_ms: i64) -> Result<i64, StoreError> {
+        let mut tat = self
+            .schedule
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (next, wait) = crate::pace::reserve(*tat, monotonic_ms(), count, interval_ms);
+        *tat = next;
+        Ok(wait)
     }
 
     pub(super) fn integrity_ok(&self) -> Result<bool, StoreError> {

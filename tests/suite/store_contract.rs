@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveTime};
 use scenebot::favorite::Tally;
@@ -407,6 +408,70 @@ fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Three processes pace their sends through the one schedule: 100 slots each, 10 ms apart, each sender waiting
+/// for its slot before reserving the next, as the bot does.
+fn three_processes_share_one_send_schedule(open: Open<'_>) -> Result<(), StoreError> {
+    const PER_PROCESS: usize = 100;
+    let interval = Duration::from_millis(10);
+    let stores: Vec<Store> = (0..3).map(|_| open()).collect();
+    let origin = Instant::now();
+    // Each slot as (asked, answered, wait): it opens between asked + wait and answered + wait.
+    let slots: Vec<(Duration, Duration, Duration)> = std::thread::scope(|scope| {
+        let senders: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                scope.spawn(move || {
+                    (0..PER_PROCESS)
+                        .map(|_| {
+                            let asked = origin.elapsed();
+                            let wait = store
+                                .reserve_slots(1, interval)
+                                .unwrap_or_else(|e| panic!("{e}"));
+                            let answered = origin.elapsed();
+                            std::thread::sleep(wait);
+                            (asked, answered, wait)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .flat_map(|s| s.join().unwrap_or_else(|_| panic!("sender panicked")))
+            .collect()
+    });
+    let mut slots = slots;
+    slots.sort_by_key(|(_, answered, wait)| *answered + *wait);
+    let allowance = Duration::from_millis(1);
+    let mut closest = Duration::MAX;
+    for pair in slots.windows(2) {
+        let ((asked_a, answered_a, wait_a), (_, answered_b, wait_b)) = (pair[0], pair[1]);
+        // The widest the gap can be given when each call really read the schedule's clock.
+        let widest = (answered_b + wait_b).saturating_sub(asked_a + wait_a);
+        assert!(
+            widest + allowance >= interval,
+            "two slots at most {widest:?} apart: {pair:?}"
+        );
+        closest = closest.min((answered_b + wait_b).saturating_sub(answered_a + wait_a));
+    }
+    let first = slots.first().map(|(_, answered, wait)| *answered + *wait);
+    let last = slots.last().map(|(_, answered, wait)| *answered + *wait);
+    let span = last
+        .unwrap_or_default()
+        .saturating_sub(first.unwrap_or_default());
+    let expected = interval * (3 * PER_PROCESS as u32 - 1);
+    assert!(
+        span + allowance >= expected && span <= expected * 6 / 5,
+        "{span:?} for {} slots",
+        slots.len()
+    );
+    eprintln!(
+        "{} slots: span {span:?} (ideal {expected:?}), closest two as sent {closest:?}",
+        slots.len()
+    );
+    Ok(())
+}
+
 /// Generates, for each case, one test on SQLite and one on PostgreSQL.
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
@@ -458,6 +523,7 @@ on_both_backends!(
     a_failed_day_counts_once_whoever_reports_it,
     records_come_back_typed,
     racing_claims_have_one_winner,
+    three_processes_share_one_send_schedule,
 );
 
 #[test]
