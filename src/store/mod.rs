@@ -16,19 +16,26 @@
 //! would both answer every interaction, which is a misconfiguration Discord does not allow for either).
 
 mod postgres;
+mod records;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime};
-use chrono_tz::Tz;
-use tracing::warn;
+use chrono::NaiveDate;
+
+use records::{
+    bag_text, date_text, decode, encode, from_sql, group_planned, parse_date, read_bag_text,
+    to_sql, DailyRow, PlannedRow, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS,
+};
+pub use records::{
+    Claim, DailyPost, DailyPostState, DailyRecord, DailySettings, NewPoll, PlannedDaily,
+    PollRecord, PollState,
+};
 
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
-use crate::locale::Locale;
 use crate::reason::{CancelReason, PostFailure};
 
 /// The schema version this build writes (both backends have the same migrations, numbered alike).
@@ -493,29 +500,6 @@ impl Store {
     }
 }
 
-/// How a local date is stored: `YYYY-MM-DD`, so text order is date order.
-fn date_text(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
-
-/// A stored local date (`None`, logged, for text only a hand edit could have written).
-fn parse_date(text: &str) -> Option<NaiveDate> {
-    let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
-    if parsed.is_none() {
-        warn!(
-            date = text,
-            "a daily post has an unreadable date; leaving it out"
-        );
-    }
-    parsed
-}
-
-/// JSON for a column; failing is a bug, reported rather than stored as an empty value.
-fn encode(value: &(impl serde::Serialize + ?Sized), what: &str) -> Result<String, StoreError> {
-    serde_json::to_string(value)
-        .map_err(|error| StoreError::Task(format!("cannot encode {what}: {error}")))
-}
-
 /// After an owner-checked write changed nothing, the row's (state, lease owner) tell why: still in one of the
 /// `expected` states under another owner is a lost claim; anything else is a step already taken (repeating a
 /// recorded step is harmless).
@@ -532,35 +516,6 @@ fn lost_unless_done(
         }
         _ => Ok(()),
     }
-}
-
-/// A schedule as read for planning, with its recent posts (local date text, record).
-type PlannedRow = (DailyRow, Vec<(String, DailyPost)>);
-
-/// Folds the join's rows (one per schedule and post, ordered by schedule) into one entry per schedule.
-fn group_planned(rows: Vec<(DailyRow, Option<(String, DailyPost)>)>) -> Vec<PlannedRow> {
-    let mut planned: Vec<PlannedRow> = Vec::new();
-    for (row, post) in rows {
-        let same = planned
-            .last()
-            .is_some_and(|(last, _)| last.guild_id == row.guild_id);
-        if !same {
-            planned.push((row, Vec::new()));
-        }
-        if let (Some(post), Some((_, posts))) = (post, planned.last_mut()) {
-            posts.push(post);
-        }
-    }
-    planned
-}
-
-/// One active schedule and its post records from a planning date on: what [`Store::plan_dailies`] returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedDaily {
-    /// The schedule.
-    pub record: DailyRecord,
-    /// Its posts' records by local date.
-    pub posts: Vec<(NaiveDate, DailyPost)>,
 }
 
 /// A claim being taken: by whom (and which owners count as the same: `family`), when, and until when.
@@ -586,323 +541,6 @@ fn host_name() -> String {
 
 fn lease_seconds(lease: Duration) -> i64 {
     i64::try_from(lease.as_secs()).unwrap_or(i64::MAX).max(1)
-}
-
-/// Snowflakes are below 2^63, so they fit SQL's signed 64-bit integers unchanged.
-fn to_sql(id: u64) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
-}
-
-fn from_sql(id: i64) -> u64 {
-    u64::try_from(id).unwrap_or(0)
-}
-
-/// Where a favorite poll is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollState {
-    /// Recorded; the poll message may or may not have reached Discord.
-    Posting,
-    /// The poll is open on Discord.
-    Running,
-    /// Results read and kept; the results message may or may not have been sent.
-    Ended,
-    /// The results message is sent and recorded.
-    Announced,
-    /// Given up (message deleted, channel gone, access lost); `problem` says why.
-    Cancelled,
-}
-
-impl PollState {
-    fn parse(text: &str) -> PollState {
-        match text {
-            "posting" => PollState::Posting,
-            "running" => PollState::Running,
-            "ended" => PollState::Ended,
-            "announced" => PollState::Announced,
-            _ => PollState::Cancelled,
-        }
-    }
-}
-
-/// One favorite poll as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollRecord {
-    /// Our id (also in the message nonces).
-    pub id: i64,
-    /// The server.
-    pub guild_id: u64,
-    /// The channel of the poll and of its results.
-    pub channel_id: u64,
-    /// The poll message, once posted.
-    pub message_id: Option<u64>,
-    /// Who started it.
-    pub started_by: u64,
-    /// The server's language at start.
-    pub locale: Locale,
-    /// Scene ids in answer order.
-    pub scene_ids: Vec<String>,
-    /// Length in hours.
-    pub hours: u16,
-    /// When it was started (unix seconds).
-    pub created_at: i64,
-    /// When it ends (unix seconds); moved to now by `/favorite end`.
-    pub ends_at: i64,
-    /// Its state.
-    pub state: PollState,
-    /// The final votes, once ended.
-    pub tally: Option<Tally>,
-    /// The results message, once announced.
-    pub result_message_id: Option<u64>,
-    /// Why it was cancelled.
-    pub reason: Option<CancelReason>,
-    /// When it was announced or cancelled.
-    pub finished_at: Option<i64>,
-    /// Discord's answer ids and the scene each stands for, kept when the poll was posted (empty for polls posted
-    /// by versions that did not keep them: their answers are matched by label).
-    pub answer_ids: Vec<(u64, String)>,
-}
-
-/// A new poll to record.
-#[derive(Debug, Clone)]
-pub struct NewPoll {
-    /// The server.
-    pub guild_id: u64,
-    /// The channel.
-    pub channel_id: u64,
-    /// Who started it.
-    pub started_by: u64,
-    /// The server's language.
-    pub locale: Locale,
-    /// Scene ids in answer order.
-    pub scene_ids: Vec<String>,
-    /// Length in hours.
-    pub hours: u16,
-    /// Now (unix seconds).
-    pub now: i64,
-}
-
-/// The columns of a poll, in [`PollRow`]'s order.
-const POLL_COLUMNS: &str =
-    "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
-    ends_at, state, tally, result_message_id, problem, finished_at, answer_ids";
-
-/// A poll as both backends read it (SQL types), before it becomes a [`PollRecord`].
-struct PollRow {
-    id: i64,
-    guild_id: i64,
-    channel_id: i64,
-    message_id: Option<i64>,
-    started_by: i64,
-    locale: String,
-    scene_ids: String,
-    hours: i64,
-    created_at: i64,
-    ends_at: i64,
-    state: String,
-    tally: Option<String>,
-    result_message_id: Option<i64>,
-    problem: Option<String>,
-    finished_at: Option<i64>,
-    answer_ids: Option<String>,
-}
-
-impl PollRow {
-    fn into_record(self) -> PollRecord {
-        PollRecord {
-            id: self.id,
-            guild_id: from_sql(self.guild_id),
-            channel_id: from_sql(self.channel_id),
-            message_id: self.message_id.map(from_sql),
-            started_by: from_sql(self.started_by),
-            locale: Locale::from_discord(&self.locale),
-            scene_ids: serde_json::from_str(&self.scene_ids).unwrap_or_default(),
-            hours: u16::try_from(self.hours).unwrap_or(u16::MAX),
-            created_at: self.created_at,
-            ends_at: self.ends_at,
-            state: PollState::parse(&self.state),
-            tally: self.tally.and_then(|t| serde_json::from_str(&t).ok()),
-            result_message_id: self.result_message_id.map(from_sql),
-            reason: self.problem.as_deref().map(CancelReason::parse),
-            finished_at: self.finished_at,
-            answer_ids: self
-                .answer_ids
-                .and_then(|ids| serde_json::from_str(&ids).ok())
-                .unwrap_or_default(),
-        }
-    }
-}
-
-/// A server's daily-scene settings and state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyRecord {
-    /// The server.
-    pub guild_id: u64,
-    /// Where to post.
-    pub channel_id: u64,
-    /// Local time of the post (whole minutes).
-    pub time: NaiveTime,
-    /// The server's time zone.
-    pub timezone: Tz,
-    /// A role to mention, if any.
-    pub role_id: Option<u64>,
-    /// The server's language.
-    pub locale: Locale,
-    /// `/daily off` turns this off; the settings stay.
-    pub enabled: bool,
-    /// Paused after repeated failures; `/daily set` resumes.
-    pub paused: bool,
-    /// When it was set or resumed: posts before this are not owed.
-    pub active_since: i64,
-    /// Failed days in a row.
-    pub failures: u32,
-    /// The last failure, kept for `/daily status`.
-    pub last_error: Option<PostFailure>,
-    /// When the last post went out.
-    pub last_post_at: Option<i64>,
-    /// The shuffle bag.
-    pub bag: ShuffleBag,
-}
-
-/// Where a day's post is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DailyPostState {
-    /// Claimed (scene drawn); not known to be sent.
-    Claimed,
-    /// Sent and recorded.
-    Sent,
-    /// Given up for that day.
-    Failed,
-    /// Not owed (the bot was down too long past the time).
-    Skipped,
-}
-
-impl DailyPostState {
-    /// Unreadable text counts as finished: when in doubt, never post a second time.
-    fn parse(text: &str) -> DailyPostState {
-        match text {
-            "claimed" => DailyPostState::Claimed,
-            "sent" => DailyPostState::Sent,
-            "failed" => DailyPostState::Failed,
-            _ => DailyPostState::Skipped,
-        }
-    }
-}
-
-/// A daily post's record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyPost {
-    /// Its state.
-    pub state: DailyPostState,
-    /// The scene drawn for it.
-    pub scene_id: Option<String>,
-    /// The message, once sent.
-    pub message_id: Option<u64>,
-    /// When it was claimed.
-    pub claimed_at: i64,
-}
-
-/// New daily settings.
-#[derive(Debug, Clone)]
-pub struct DailySettings {
-    /// The server.
-    pub guild_id: u64,
-    /// Where to post.
-    pub channel_id: u64,
-    /// Local time of the post (seconds are dropped).
-    pub time: NaiveTime,
-    /// The server's time zone.
-    pub timezone: Tz,
-    /// A role to mention.
-    pub role_id: Option<u64>,
-    /// The server's language.
-    pub locale: Locale,
-}
-
-/// Daily settings as both backends write them: `HH:MM`, the IANA name, the Discord locale code.
-struct SettingsText {
-    guild_id: i64,
-    channel_id: i64,
-    time: String,
-    timezone: &'static str,
-    role_id: Option<i64>,
-    locale: &'static str,
-}
-
-impl SettingsText {
-    fn of(settings: &DailySettings) -> SettingsText {
-        SettingsText {
-            guild_id: to_sql(settings.guild_id),
-            channel_id: to_sql(settings.channel_id),
-            time: settings.time.format("%H:%M").to_string(),
-            timezone: settings.timezone.name(),
-            role_id: settings.role_id.map(to_sql),
-            locale: settings.locale.code(),
-        }
-    }
-}
-
-/// The columns of a schedule, in [`DailyRow`]'s order.
-const DAILY_COLUMNS: &str =
-    "guild_id, channel_id, time, timezone, role_id, locale, enabled, paused, active_since, \
-    failures, last_error, last_post_at, bag";
-
-/// A schedule as both backends read it (SQL types), before it becomes a [`DailyRecord`].
-struct DailyRow {
-    guild_id: i64,
-    channel_id: i64,
-    time: String,
-    timezone: String,
-    role_id: Option<i64>,
-    locale: String,
-    enabled: bool,
-    paused: bool,
-    active_since: i64,
-    failures: i64,
-    last_error: Option<String>,
-    last_post_at: Option<i64>,
-    bag: String,
-}
-
-impl DailyRow {
-    /// The typed record; `None` (logged) when the stored time or zone cannot be read (only a hand edit does that).
-    fn into_record(self) -> Option<DailyRecord> {
-        let (Ok(time), Ok(timezone)) = (
-            crate::daily::parse_time(&self.time),
-            crate::daily::parse_zone(&self.timezone),
-        ) else {
-            warn!(
-                guild = self.guild_id,
-                time = self.time,
-                zone = self.timezone,
-                "daily schedule has an unreadable time or zone; skipping it"
-            );
-            return None;
-        };
-        Some(DailyRecord {
-            guild_id: from_sql(self.guild_id),
-            channel_id: from_sql(self.channel_id),
-            time,
-            timezone,
-            role_id: self.role_id.map(from_sql),
-            locale: Locale::from_discord(&self.locale),
-            enabled: self.enabled,
-            paused: self.paused,
-            active_since: self.active_since,
-            failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
-            last_error: self.last_error.as_deref().map(PostFailure::parse),
-            last_post_at: self.last_post_at,
-            bag: serde_json::from_str(&self.bag).unwrap_or_default(),
-        })
-    }
-}
-
-fn bag_text(bag: &ShuffleBag) -> String {
-    serde_json::to_string(bag).unwrap_or_else(|_| "{}".to_owned())
-}
-
-fn read_bag_text(text: Option<String>) -> ShuffleBag {
-    text.and_then(|b| serde_json::from_str(&b).ok())
-        .unwrap_or_default()
 }
 
 /// What an existing claimed row means for a new claim: ours or expired is taken (over); another live owner's is
@@ -932,22 +570,6 @@ enum ExistingClaim {
     TakeOver(String),
     Held,
     Done,
-}
-
-/// The result of claiming a day's post.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Newly claimed with this scene: send it.
-    New(String),
-    /// Claimed before and not sent (a crash, a transient failure, or a dead process whose lease ran out): send
-    /// this scene again, same nonce.
-    Unsent(String),
-    /// Another live process holds the claim: it sends; look again later.
-    Held,
-    /// Already sent, failed or skipped: nothing to do.
-    Done,
-    /// No scene to post (an empty catalog).
-    Nothing,
 }
 
 #[cfg(test)]

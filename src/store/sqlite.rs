@@ -13,8 +13,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    bag_text, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text, to_sql,
-    Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
+    bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
+    to_sql, Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
     PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
@@ -22,63 +22,11 @@ use crate::favorite::Tally;
 
 /// The migrations, in order; migration `n` (1-based) brings the schema to version `n` (`PRAGMA user_version`).
 pub(super) const MIGRATIONS: &[&str] = &[
-    // 1: favorite polls.
-    "CREATE TABLE favorite_polls (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        guild_id INTEGER NOT NULL,
-        channel_id INTEGER NOT NULL,
-        message_id INTEGER,
-        started_by INTEGER NOT NULL,
-        locale TEXT NOT NULL,
-        scene_ids TEXT NOT NULL,
-        hours INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        ends_at INTEGER NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('posting', 'running', 'ended', 'announced', 'cancelled')),
-        tally TEXT,
-        result_message_id INTEGER,
-        problem TEXT,
-        finished_at INTEGER
-    );
-    CREATE UNIQUE INDEX favorite_polls_one_open ON favorite_polls (guild_id)
-        WHERE state IN ('posting', 'running', 'ended');
-    CREATE INDEX favorite_polls_by_guild ON favorite_polls (guild_id, state);",
-    // 2: the daily scene.
-    "CREATE TABLE daily_schedules (
-        guild_id INTEGER PRIMARY KEY,
-        channel_id INTEGER NOT NULL,
-        time TEXT NOT NULL,
-        timezone TEXT NOT NULL,
-        role_id INTEGER,
-        locale TEXT NOT NULL,
-        enabled INTEGER NOT NULL DEFAULT 1,
-        paused INTEGER NOT NULL DEFAULT 0,
-        active_since INTEGER NOT NULL,
-        failures INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        last_post_at INTEGER,
-        bag TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE TABLE daily_posts (
-        guild_id INTEGER NOT NULL,
-        local_date TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'failed', 'skipped')),
-        scene_id TEXT,
-        message_id INTEGER,
-        claimed_at INTEGER NOT NULL,
-        error TEXT,
-        PRIMARY KEY (guild_id, local_date)
-    );",
-    // 3: leases, so several processes can share the work.
-    "ALTER TABLE favorite_polls ADD COLUMN lease_owner TEXT;
-    ALTER TABLE favorite_polls ADD COLUMN lease_until INTEGER;
-    ALTER TABLE daily_posts ADD COLUMN lease_owner TEXT;
-    ALTER TABLE daily_posts ADD COLUMN lease_until INTEGER;",
-    // 4: each poll answer's scene, kept when the poll is posted, so a dataset edit cannot unmatch a running poll.
-    "ALTER TABLE favorite_polls ADD COLUMN answer_ids TEXT;",
-    // 5: the shared send schedule. This backend keeps it in the process (one process per file); the table is
-    // here so that both dialects have the same versions.
-    "CREATE TABLE scenebot_rate (bucket TEXT PRIMARY KEY, tat_ms INTEGER NOT NULL);",
+    include_str!("migrations/sqlite/0001.sql"),
+    include_str!("migrations/sqlite/0002.sql"),
+    include_str!("migrations/sqlite/0003.sql"),
+    include_str!("migrations/sqlite/0004.sql"),
+    include_str!("migrations/sqlite/0005.sql"),
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -545,11 +493,13 @@ impl Sqlite {
             "SELECT tally FROM favorite_polls WHERE guild_id = ?1 AND state = 'announced' AND tally IS NOT NULL \
              ORDER BY id",
         )?;
-        let tallies = statement
+        let texts = statement
             .query_map(params![to_sql(guild_id)], |row| row.get::<_, String>(0))?
-            .filter_map(|text| text.ok().and_then(|t| serde_json::from_str(&t).ok()))
-            .collect();
-        Ok(tallies)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(texts
+            .iter()
+            .filter_map(|text| decode(text, "tally", to_sql(guild_id)))
+            .collect())
     }
 
     pub(super) fn set_daily(&self, settings: &SettingsText, now: i64) -> Result<(), StoreError> {
@@ -842,7 +792,7 @@ fn read_bag(
             |row| row.get(0),
         )
         .optional()?;
-    Ok(read_bag_text(bag))
+    Ok(read_bag_text(bag, to_sql(guild_id)))
 }
 
 /// Saves a server's shuffle bag, inside a transaction.
