@@ -8,6 +8,14 @@
 //! on and looks again later. Transactions that touch a schedule and its posts lock the schedule row first, so two
 //! processes can never deadlock on them. Migrations run in one transaction under an advisory lock, so processes starting
 //! together migrate once; the version is kept in the table `scenebot_schema`.
+//!
+//! Nothing waits on the server for longer than the store timeout: each operation runs under a client-side timer
+//! (a connection cut off mid-call is closed, never pooled again), and each connection carries `statement_timeout`,
+//! `lock_timeout` and `idle_in_transaction_session_timeout`, TCP keepalives and a TCP user timeout.
+//!
+//! Longer than 600 lines because it is the whole contract in one dialect: every method of `Store` has its SQL here,
+//! one short function each; splitting polls from schedules would split one transaction discipline (lock order,
+//! owner checks) over files. Records and migrations live beside it (`records.rs`, `migrations/`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,6 +4,8 @@
 //! Opening refuses, without changing a byte, a file that is not SQLite and a database written by a newer version.
 //! It also refuses a database another process has open: two bots on one file would both take the same owner
 //! family and trust each other's claims, so the store holds an exclusive lock on `<database>.lock` for its life.
+//!
+//! Longer than 600 lines for the same reason as `postgres.rs`: every method of the contract, in this dialect.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
