@@ -153,7 +153,7 @@ pub fn run_from_env() -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    let store = match Store::open(&config.database) {
+    let store = match Store::open(&config.database).map(|s| s.with_timeout(config.store_timeout)) {
         Ok(store) => store,
         Err(error) => {
             error!("cannot open the database: {error}");

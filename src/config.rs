@@ -34,6 +34,9 @@ pub struct Config {
     pub rest_rate: u32,
     /// `SCENEBOT_FANOUT`: how many posts or polls one process works on at once.
     pub fanout: usize,
+    /// `SCENEBOT_STORE_TIMEOUT_SECONDS`: the longest one database call may take before it fails (a stopped or
+    /// unreachable PostgreSQL must not hold the schedulers or miss Discord's 3 s interaction deadline).
+    pub store_timeout: Duration,
 }
 
 /// Default for `SCENEBOT_REST_RATE`: nine tenths of Discord's global 50 a second, leaving room for the calls
@@ -44,6 +47,9 @@ pub const DEFAULT_FANOUT: usize = 64;
 
 /// Default for `SCENEBOT_LEASE_SECONDS` (see [`crate::store::DEFAULT_LEASE`]).
 pub const DEFAULT_LEASE_SECONDS: u64 = crate::store::DEFAULT_LEASE.as_secs();
+
+/// Default for `SCENEBOT_STORE_TIMEOUT_SECONDS` (see [`crate::store::DEFAULT_TIMEOUT`]).
+pub const DEFAULT_STORE_TIMEOUT_SECONDS: u64 = crate::store::DEFAULT_TIMEOUT.as_secs();
 
 /// A slice of the bot's shards, run by one process: shards `first` to `last` (inclusive) of `total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +128,7 @@ impl fmt::Debug for Config {
             .field("lease", &self.lease)
             .field("rest_rate", &self.rest_rate)
             .field("fanout", &self.fanout)
+            .field("store_timeout", &self.store_timeout)
             .finish()
     }
 }
@@ -262,6 +269,10 @@ impl Config {
             fanout: count("SCENEBOT_FANOUT", DEFAULT_FANOUT as u32, 1024)? as usize,
             shards,
             lease: seconds("SCENEBOT_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)?,
+            store_timeout: seconds(
+                "SCENEBOT_STORE_TIMEOUT_SECONDS",
+                DEFAULT_STORE_TIMEOUT_SECONDS,
+            )?,
             health_addr,
             http_timeout: seconds(
                 "SCENEBOT_HTTP_TIMEOUT_SECONDS",
@@ -388,10 +399,12 @@ mod tests {
                 "postgres://bot:hunter2@db:5432/scenebot",
             ),
             ("SCENEBOT_LEASE_SECONDS", "30"),
+            ("SCENEBOT_STORE_TIMEOUT_SECONDS", "2"),
         ]) else {
             panic!("valid");
         };
         assert_eq!(config.lease, Duration::from_secs(30));
+        assert_eq!(config.store_timeout, Duration::from_secs(2));
         assert!(!format!("{config:?}").contains("hunter2"));
         let error = self::config(&[
             ("DISCORD_TOKEN", "t"),

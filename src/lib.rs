@@ -13,6 +13,7 @@
 //! - [`daily`]: the daily scene, the pure part: times, zones, DST-safe schedule, what is due, the shuffle bag.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
 //! - [`reason`]: why a post or a poll failed, one vocabulary for both features, stored as codes.
+//! - [`pace`]: the shared send schedule (GCRA's theoretical arrival time) that keeps every process within one rate.
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
 //! - [`lifecycle`]: the poll and daily processes as rules over the store and a port to Discord: bounded, paced,
@@ -31,6 +32,7 @@ pub mod favorite;
 pub mod lifecycle;
 pub mod limits;
 pub mod locale;
+pub mod pace;
 pub mod pick;
 pub mod preview;
 pub mod reason;

@@ -201,7 +201,7 @@ where
             .max(backoff)
             .min(MAX_BACKOFF);
         if let (Some(pacer), Some(limited)) = (pacer, retry_after(&error)) {
-            pacer.pause(limited);
+            pacer.pause(limited).await;
         }
         if tokio::time::Instant::now() + wait >= deadline {
             warn!(

@@ -194,7 +194,7 @@ pub async fn run(
         store,
         clock,
         poll_locks: PollLocks::default(),
-        pacer: Arc::new(Pacer::new(config.rest_rate)),
+        pacer: Arc::new(Pacer::shared(config.rest_rate, health_store.clone())),
         me: me.id,
         lease: config.lease,
         fanout: config.fanout,

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, warn};
 
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// Work waiting for a worker, each item under a key that is queued or in flight at most once: a scheduler can
 /// push what is due on every pass without doubling anything still being done.
@@ -239,30 +239,34 @@ pub async fn supervise<F, Fut>(
 /// How many times a supervised job was started again after a panic, in this process (for `/health`).
 pub static RESTARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// One step of a GCRA schedule (a virtual clock of send slots `interval` apart): with the schedule's next free
-/// slot at `tat` and the time `now` (any unit), reserves `count` slots; returns the new next free slot and how
-/// long to wait for the first reserved one. An idle schedule banks no burst: the first slot is never before now.
-pub fn reserve_slots(tat: i64, now: i64, count: u32, interval: i64) -> (i64, i64) {
-    let start = tat.max(now);
-    let next = start.saturating_add(interval.saturating_mul(i64::from(count)));
-    (next, start - now)
-}
-
 /// Spaces the bot's own requests (posts, reads, poll expiries: not interaction replies, which Discord does not
-/// count) at most `rate` a second, so the bot stays under Discord's global limit before Discord has to say so.
-/// A 429 pushes the whole schedule back by Discord's `retry_after`, for every job at once.
+/// count) at most `rate` a second, all of the bot's processes together: each request takes the next free slot of one
+/// schedule kept in the store ([`Store::reserve_slots`]: in PostgreSQL on the database's clock, shared by every
+/// process; in SQLite in this process, the only one), so the bot stays under Discord's global limit before Discord
+/// has to say so. A 429 pushes the whole schedule back by Discord's wait, for every job at once. When the store
+/// cannot be reached the pacer keeps its own schedule at the same rate (no work is claimed meanwhile anyway).
 pub struct Pacer {
     interval: Duration,
-    /// The next free slot.
+    shared: Option<Store>,
+    /// The next free slot of the fallback schedule.
     next_free: Mutex<Instant>,
 }
 
 impl Pacer {
-    /// A pacer for `rate` requests a second (at least one).
+    /// A pacer for `rate` requests a second (at least one) in this process alone.
     pub fn new(rate: u32) -> Pacer {
         Pacer {
             interval: Duration::from_secs(1) / rate.max(1),
+            shared: None,
             next_free: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// A pacer for `rate` requests a second shared through `store` by every process that uses it.
+    pub fn shared(rate: u32, store: Store) -> Pacer {
+        Pacer {
+            shared: Some(store),
+            ..Pacer::new(rate)
         }
     }
 
@@ -271,46 +275,46 @@ impl Pacer {
         self.interval
     }
 
-    /// Takes the next free slot, and waits for it.
-    pub async fn wait(&self) {
-        let at = {
-            let mut next_free = self
-                .next_free
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let at = (*next_free).max(Instant::now());
-            *next_free = at + self.interval;
-            at
-        };
-        tokio::time::sleep_until(at).await;
-    }
-
-    /// Discord said to wait `wait` (a 429): no slot before then.
-    pub fn pause(&self, wait: Duration) {
+    /// Reserves `count` slots: how long until the first.
+    async fn reserve(&self, count: u32) -> Duration {
+        if let Some(store) = &self.shared {
+            let interval = self.interval;
+            match store
+                .call(move |store| store.reserve_slots(count, interval))
+                .await
+            {
+                Ok(wait) => return wait,
+                Err(error) => warn!(
+                    "cannot reserve a send slot in the store; pacing this process alone: {error}"
+                ),
+            }
+        }
         let mut next_free = self
             .next_free
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        *next_free = (*next_free).max(Instant::now() + wait);
+        let now = Instant::now();
+        let at = (*next_free).max(now);
+        *next_free = at + self.interval * count;
+        at - now
+    }
+
+    /// Takes the next free slot, and waits for it.
+    pub async fn wait(&self) {
+        let wait = self.reserve(1).await;
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Discord said to wait `wait` (a 429): no slot before then, for any job of any process.
+    pub async fn pause(&self, wait: Duration) {
+        let slots = (wait.as_millis() / self.interval.as_millis().max(1)).max(1);
+        let _ = self.reserve(u32::try_from(slots).unwrap_or(u32::MAX)).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slots_are_spaced_and_an_idle_schedule_banks_no_burst() {
-        // Idle since long ago: the first slot is now, not in the past.
-        assert_eq!(reserve_slots(0, 1_000, 1, 20), (1_020, 0));
-        // Three callers at the same instant queue 20 apart.
-        let (tat, first) = reserve_slots(1_000, 1_000, 1, 20);
-        let (tat, second) = reserve_slots(tat, 1_000, 1, 20);
-        let (tat, third) = reserve_slots(tat, 1_000, 1, 20);
-        assert_eq!((first, second, third, tat), (0, 20, 40, 1_060));
-        // Several slots at once move the schedule by as many intervals.
-        assert_eq!(reserve_slots(1_060, 1_000, 5, 20), (1_160, 60));
-    }
 
     #[tokio::test(start_paused = true)]
     async fn the_pacer_spaces_requests_and_a_429_pauses_everyone() {
@@ -321,10 +325,11 @@ mod tests {
         }
         // Ten slots 20 ms apart: the tenth starts 180 ms after the first.
         assert_eq!(started.elapsed(), Duration::from_millis(180));
-        pacer.pause(Duration::from_secs(2));
+        pacer.pause(Duration::from_secs(2)).await;
         let paused = Instant::now();
         pacer.wait().await;
-        assert_eq!(paused.elapsed(), Duration::from_secs(2));
+        // Two seconds of slots from the next free one (20 ms ahead), then this request's.
+        assert_eq!(paused.elapsed(), Duration::from_millis(2_020));
     }
 
     #[tokio::test(start_paused = true)]

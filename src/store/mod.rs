@@ -16,24 +16,36 @@
 //! would both answer every interaction, which is a misconfiguration Discord does not allow for either).
 
 mod postgres;
+mod records;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime};
-use chrono_tz::Tz;
-use tracing::warn;
+use chrono::NaiveDate;
+
+use records::{
+    bag_text, date_text, decode, encode, from_sql, group_planned, parse_date, read_bag_text,
+    to_sql, DailyRow, PlannedRow, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS,
+};
+pub use records::{
+    Claim, DailyPost, DailyPostState, DailyRecord, DailySettings, NewPoll, PlannedDaily,
+    PollRecord, PollState,
+};
 
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
-use crate::locale::Locale;
 use crate::reason::{CancelReason, PostFailure};
 
 /// The schema version this build writes (both backends have the same migrations, numbered alike).
 pub const SCHEMA_VERSION: i64 = sqlite::MIGRATIONS.len() as i64;
 const _: () = assert!(sqlite::MIGRATIONS.len() == postgres::MIGRATIONS.len());
+
+/// How long one store call may take by default (`SCENEBOT_STORE_TIMEOUT_SECONDS`): far above a healthy call (a
+/// few milliseconds), far below Discord's 3 s interaction deadline plus a retry, and short enough that a stopped
+/// or partitioned PostgreSQL frees the schedulers' threads within seconds instead of TCP's 15 minutes.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a claim stays with its owner by default: longer than finishing a poll takes (three Discord calls, each
 /// capped at twice the 15 s HTTP timeout), short enough that a dead process's work is taken over within minutes.
@@ -55,18 +67,31 @@ pub enum StoreError {
         /// Ours.
         known: i64,
     },
-    /// Another process holds the database locked.
-    #[error("{0} is locked by another process (is another scenebot running on it?)")]
+    /// Another process holds the database locked: the SQLite file itself, or its `<database>.lock` beside it (held
+    /// by a running scenebot for as long as its store is open).
+    #[error("{0} is locked by another process: is another scenebot running on this database? (stop it, or point SCENEBOT_DATABASE at another file)")]
     Locked(PathBuf),
+    /// A file beside the database (its lock) cannot be created or opened.
+    #[error("cannot use {0}: {1}")]
+    File(PathBuf, std::io::Error),
     /// Anything else SQLite reported.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// Anything PostgreSQL or its connection pool reported (never with the URL's password).
+    /// PostgreSQL out of reach or failing for now (refused or lost connections, a server starting or shutting
+    /// down, too many connections, a statement or lock timeout): worth trying again later. Never with the URL's
+    /// password.
     #[error("PostgreSQL error: {0}")]
     Postgres(String),
+    /// PostgreSQL said no in a way retrying cannot fix (a wrong password or user, a missing database, a missing
+    /// privilege, TLS the server or this build cannot do, an unusable URL); the text says what to fix.
+    #[error("PostgreSQL cannot be used as configured: {0}")]
+    Misconfigured(String),
     /// The blocking task failed.
     #[error("database task failed: {0}")]
     Task(String),
+    /// The database did not answer within the store timeout (`SCENEBOT_STORE_TIMEOUT_SECONDS`).
+    #[error("the database did not answer within {0:?} (stopped, overloaded or cut off; SCENEBOT_STORE_TIMEOUT_SECONDS sets the limit)")]
+    Timeout(Duration),
     /// An owner-checked write found the claim held by another process: our lease ran out and it was taken over,
     /// so nothing was recorded and the work must stop (the new owner finishes it).
     #[error("the claim was taken over by another process; nothing recorded")]
@@ -74,10 +99,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether trying again later may help: PostgreSQL unreachable or failing (a supervisor should restart), as
-    /// opposed to a file that is not a database, is locked by another process, or has a newer build's schema.
+    /// Whether trying again later may help (a supervisor should restart, exit 75): PostgreSQL unreachable, failing
+    /// for now, or too slow, as opposed to settings to fix (exit 1): a wrong password, user or database, a file
+    /// that is not a database or is locked by another process, a newer build's schema.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Postgres(_))
+        matches!(self, StoreError::Postgres(_) | StoreError::Timeout(_))
     }
 }
 
@@ -89,6 +115,8 @@ pub struct Store {
     /// `host/instance/`: the owner ids of this process and of its predecessors.
     family: Arc<str>,
     lease_seconds: i64,
+    /// The longest one [`Store::call`] (and one backend operation) may take.
+    timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -145,6 +173,7 @@ impl Store {
             owner: Arc::from(""),
             family: Arc::from(""),
             lease_seconds: lease_seconds(DEFAULT_LEASE),
+            timeout: DEFAULT_TIMEOUT,
         }
         .with_instance(DEFAULT_INSTANCE)
     }
@@ -169,6 +198,16 @@ impl Store {
         self
     }
 
+    /// The same database with every call bounded by `timeout` (`SCENEBOT_STORE_TIMEOUT_SECONDS`): [`Store::call`],
+    /// each backend operation (PostgreSQL: the pool wait, connecting, `statement_timeout`, and a client-side
+    /// timer; SQLite: the busy timeout) fails with [`StoreError::Timeout`] instead of hanging. Set it once at start:
+    /// the backend, shared by every clone, takes the new limit too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Store {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        on_backend!(self.set_timeout(self.timeout));
+        self
+    }
+
     /// This store's owner id on claims (`host/instance/pid-random`): logged at start, so an operator can tell who
     /// holds a claim.
     pub fn owner(&self) -> &str {
@@ -183,20 +222,39 @@ impl Store {
         }
     }
 
-    /// Runs blocking store work off the async runtime's worker threads.
+    /// Runs blocking store work off the async runtime's worker threads, within the store timeout: past it the
+    /// caller gets [`StoreError::Timeout`] and carries on. The blocking thread is not held for long either: each
+    /// backend operation inside `work` has the same bound.
     pub async fn call<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || work(&store))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        match tokio::time::timeout(
+            self.timeout,
+            tokio::task::spawn_blocking(move || work(&store)),
+        )
+        .await
+        {
+            Ok(joined) => joined.map_err(|e| StoreError::Task(e.to_string()))?,
+            Err(_) => Err(StoreError::Timeout(self.timeout)),
+        }
     }
 
     fn lease_until(&self, now: i64) -> i64 {
         now.saturating_add(self.lease_seconds)
+    }
+
+    /// Reserves `count` consecutive send slots `interval` apart in the bot's one global request schedule, shared
+    /// by every process on this database, and returns how long to wait before sending in the first (the others
+    /// follow `interval` apart). Slots are never closer than `interval` whoever reserves them, and an idle
+    /// schedule banks no burst (see [`crate::pace`]). SQLite keeps the schedule in the process; PostgreSQL in one
+    /// row, on the database's clock.
+    pub fn reserve_slots(&self, count: u32, interval: Duration) -> Result<Duration, StoreError> {
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        let wait_ms = on_backend!(self.reserve_slots(count, interval_ms))?;
+        Ok(Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)))
     }
 
     /// SQLite: `PRAGMA integrity_check` says "ok". PostgreSQL: the server answers (it checks its own pages).
@@ -442,29 +500,6 @@ impl Store {
     }
 }
 
-/// How a local date is stored: `YYYY-MM-DD`, so text order is date order.
-fn date_text(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
-
-/// A stored local date (`None`, logged, for text only a hand edit could have written).
-fn parse_date(text: &str) -> Option<NaiveDate> {
-    let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
-    if parsed.is_none() {
-        warn!(
-            date = text,
-            "a daily post has an unreadable date; leaving it out"
-        );
-    }
-    parsed
-}
-
-/// JSON for a column; failing is a bug, reported rather than stored as an empty value.
-fn encode(value: &(impl serde::Serialize + ?Sized), what: &str) -> Result<String, StoreError> {
-    serde_json::to_string(value)
-        .map_err(|error| StoreError::Task(format!("cannot encode {what}: {error}")))
-}
-
 /// After an owner-checked write changed nothing, the row's (state, lease owner) tell why: still in one of the
 /// `expected` states under another owner is a lost claim; anything else is a step already taken (repeating a
 /// recorded step is harmless).
@@ -481,35 +516,6 @@ fn lost_unless_done(
         }
         _ => Ok(()),
     }
-}
-
-/// A schedule as read for planning, with its recent posts (local date text, record).
-type PlannedRow = (DailyRow, Vec<(String, DailyPost)>);
-
-/// Folds the join's rows (one per schedule and post, ordered by schedule) into one entry per schedule.
-fn group_planned(rows: Vec<(DailyRow, Option<(String, DailyPost)>)>) -> Vec<PlannedRow> {
-    let mut planned: Vec<PlannedRow> = Vec::new();
-    for (row, post) in rows {
-        let same = planned
-            .last()
-            .is_some_and(|(last, _)| last.guild_id == row.guild_id);
-        if !same {
-            planned.push((row, Vec::new()));
-        }
-        if let (Some(post), Some((_, posts))) = (post, planned.last_mut()) {
-            posts.push(post);
-        }
-    }
-    planned
-}
-
-/// One active schedule and its post records from a planning date on: what [`Store::plan_dailies`] returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedDaily {
-    /// The schedule.
-    pub record: DailyRecord,
-    /// Its posts' records by local date.
-    pub posts: Vec<(NaiveDate, DailyPost)>,
 }
 
 /// A claim being taken: by whom (and which owners count as the same: `family`), when, and until when.
@@ -535,323 +541,6 @@ fn host_name() -> String {
 
 fn lease_seconds(lease: Duration) -> i64 {
     i64::try_from(lease.as_secs()).unwrap_or(i64::MAX).max(1)
-}
-
-/// Snowflakes are below 2^63, so they fit SQL's signed 64-bit integers unchanged.
-fn to_sql(id: u64) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
-}
-
-fn from_sql(id: i64) -> u64 {
-    u64::try_from(id).unwrap_or(0)
-}
-
-/// Where a favorite poll is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollState {
-    /// Recorded; the poll message may or may not have reached Discord.
-    Posting,
-    /// The poll is open on Discord.
-    Running,
-    /// Results read and kept; the results message may or may not have been sent.
-    Ended,
-    /// The results message is sent and recorded.
-    Announced,
-    /// Given up (message deleted, channel gone, access lost); `problem` says why.
-    Cancelled,
-}
-
-impl PollState {
-    fn parse(text: &str) -> PollState {
-        match text {
-            "posting" => PollState::Posting,
-            "running" => PollState::Running,
-            "ended" => PollState::Ended,
-            "announced" => PollState::Announced,
-            _ => PollState::Cancelled,
-        }
-    }
-}
-
-/// One favorite poll as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollRecord {
-    /// Our id (also in the message nonces).
-    pub id: i64,
-    /// The server.
-    pub guild_id: u64,
-    /// The channel of the poll and of its results.
-    pub channel_id: u64,
-    /// The poll message, once posted.
-    pub message_id: Option<u64>,
-    /// Who started it.
-    pub started_by: u64,
-    /// The server's language at start.
-    pub locale: Locale,
-    /// Scene ids in answer order.
-    pub scene_ids: Vec<String>,
-    /// Length in hours.
-    pub hours: u16,
-    /// When it was started (unix seconds).
-    pub created_at: i64,
-    /// When it ends (unix seconds); moved to now by `/favorite end`.
-    pub ends_at: i64,
-    /// Its state.
-    pub state: PollState,
-    /// The final votes, once ended.
-    pub tally: Option<Tally>,
-    /// The results message, once announced.
-    pub result_message_id: Option<u64>,
-    /// Why it was cancelled.
-    pub reason: Option<CancelReason>,
-    /// When it was announced or cancelled.
-    pub finished_at: Option<i64>,
-    /// Discord's answer ids and the scene each stands for, kept when the poll was posted (empty for polls posted
-    /// by versions that did not keep them: their answers are matched by label).
-    pub answer_ids: Vec<(u64, String)>,
-}
-
-/// A new poll to record.
-#[derive(Debug, Clone)]
-pub struct NewPoll {
-    /// The server.
-    pub guild_id: u64,
-    /// The channel.
-    pub channel_id: u64,
-    /// Who started it.
-    pub started_by: u64,
-    /// The server's language.
-    pub locale: Locale,
-    /// Scene ids in answer order.
-    pub scene_ids: Vec<String>,
-    /// Length in hours.
-    pub hours: u16,
-    /// Now (unix seconds).
-    pub now: i64,
-}
-
-/// The columns of a poll, in [`PollRow`]'s order.
-const POLL_COLUMNS: &str =
-    "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
-    ends_at, state, tally, result_message_id, problem, finished_at, answer_ids";
-
-/// A poll as both backends read it (SQL types), before it becomes a [`PollRecord`].
-struct PollRow {
-    id: i64,
-    guild_id: i64,
-    channel_id: i64,
-    message_id: Option<i64>,
-    started_by: i64,
-    locale: String,
-    scene_ids: String,
-    hours: i64,
-    created_at: i64,
-    ends_at: i64,
-    state: String,
-    tally: Option<String>,
-    result_message_id: Option<i64>,
-    problem: Option<String>,
-    finished_at: Option<i64>,
-    answer_ids: Option<String>,
-}
-
-impl PollRow {
-    fn into_record(self) -> PollRecord {
-        PollRecord {
-            id: self.id,
-            guild_id: from_sql(self.guild_id),
-            channel_id: from_sql(self.channel_id),
-            message_id: self.message_id.map(from_sql),
-            started_by: from_sql(self.started_by),
-            locale: Locale::from_discord(&self.locale),
-            scene_ids: serde_json::from_str(&self.scene_ids).unwrap_or_default(),
-            hours: u16::try_from(self.hours).unwrap_or(u16::MAX),
-            created_at: self.created_at,
-            ends_at: self.ends_at,
-            state: PollState::parse(&self.state),
-            tally: self.tally.and_then(|t| serde_json::from_str(&t).ok()),
-            result_message_id: self.result_message_id.map(from_sql),
-            reason: self.problem.as_deref().map(CancelReason::parse),
-            finished_at: self.finished_at,
-            answer_ids: self
-                .answer_ids
-                .and_then(|ids| serde_json::from_str(&ids).ok())
-                .unwrap_or_default(),
-        }
-    }
-}
-
-/// A server's daily-scene settings and state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyRecord {
-    /// The server.
-    pub guild_id: u64,
-    /// Where to post.
-    pub channel_id: u64,
-    /// Local time of the post (whole minutes).
-    pub time: NaiveTime,
-    /// The server's time zone.
-    pub timezone: Tz,
-    /// A role to mention, if any.
-    pub role_id: Option<u64>,
-    /// The server's language.
-    pub locale: Locale,
-    /// `/daily off` turns this off; the settings stay.
-    pub enabled: bool,
-    /// Paused after repeated failures; `/daily set` resumes.
-    pub paused: bool,
-    /// When it was set or resumed: posts before this are not owed.
-    pub active_since: i64,
-    /// Failed days in a row.
-    pub failures: u32,
-    /// The last failure, kept for `/daily status`.
-    pub last_error: Option<PostFailure>,
-    /// When the last post went out.
-    pub last_post_at: Option<i64>,
-    /// The shuffle bag.
-    pub bag: ShuffleBag,
-}
-
-/// Where a day's post is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DailyPostState {
-    /// Claimed (scene drawn); not known to be sent.
-    Claimed,
-    /// Sent and recorded.
-    Sent,
-    /// Given up for that day.
-    Failed,
-    /// Not owed (the bot was down too long past the time).
-    Skipped,
-}
-
-impl DailyPostState {
-    /// Unreadable text counts as finished: when in doubt, never post a second time.
-    fn parse(text: &str) -> DailyPostState {
-        match text {
-            "claimed" => DailyPostState::Claimed,
-            "sent" => DailyPostState::Sent,
-            "failed" => DailyPostState::Failed,
-            _ => DailyPostState::Skipped,
-        }
-    }
-}
-
-/// A daily post's record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyPost {
-    /// Its state.
-    pub state: DailyPostState,
-    /// The scene drawn for it.
-    pub scene_id: Option<String>,
-    /// The message, once sent.
-    pub message_id: Option<u64>,
-    /// When it was claimed.
-    pub claimed_at: i64,
-}
-
-/// New daily settings.
-#[derive(Debug, Clone)]
-pub struct DailySettings {
-    /// The server.
-    pub guild_id: u64,
-    /// Where to post.
-    pub channel_id: u64,
-    /// Local time of the post (seconds are dropped).
-    pub time: NaiveTime,
-    /// The server's time zone.
-    pub timezone: Tz,
-    /// A role to mention.
-    pub role_id: Option<u64>,
-    /// The server's language.
-    pub locale: Locale,
-}
-
-/// Daily settings as both backends write them: `HH:MM`, the IANA name, the Discord locale code.
-struct SettingsText {
-    guild_id: i64,
-    channel_id: i64,
-    time: String,
-    timezone: &'static str,
-    role_id: Option<i64>,
-    locale: &'static str,
-}
-
-impl SettingsText {
-    fn of(settings: &DailySettings) -> SettingsText {
-        SettingsText {
-            guild_id: to_sql(settings.guild_id),
-            channel_id: to_sql(settings.channel_id),
-            time: settings.time.format("%H:%M").to_string(),
-            timezone: settings.timezone.name(),
-            role_id: settings.role_id.map(to_sql),
-            locale: settings.locale.code(),
-        }
-    }
-}
-
-/// The columns of a schedule, in [`DailyRow`]'s order.
-const DAILY_COLUMNS: &str =
-    "guild_id, channel_id, time, timezone, role_id, locale, enabled, paused, active_since, \
-    failures, last_error, last_post_at, bag";
-
-/// A schedule as both backends read it (SQL types), before it becomes a [`DailyRecord`].
-struct DailyRow {
-    guild_id: i64,
-    channel_id: i64,
-    time: String,
-    timezone: String,
-    role_id: Option<i64>,
-    locale: String,
-    enabled: bool,
-    paused: bool,
-    active_since: i64,
-    failures: i64,
-    last_error: Option<String>,
-    last_post_at: Option<i64>,
-    bag: String,
-}
-
-impl DailyRow {
-    /// The typed record; `None` (logged) when the stored time or zone cannot be read (only a hand edit does that).
-    fn into_record(self) -> Option<DailyRecord> {
-        let (Ok(time), Ok(timezone)) = (
-            crate::daily::parse_time(&self.time),
-            crate::daily::parse_zone(&self.timezone),
-        ) else {
-            warn!(
-                guild = self.guild_id,
-                time = self.time,
-                zone = self.timezone,
-                "daily schedule has an unreadable time or zone; skipping it"
-            );
-            return None;
-        };
-        Some(DailyRecord {
-            guild_id: from_sql(self.guild_id),
-            channel_id: from_sql(self.channel_id),
-            time,
-            timezone,
-            role_id: self.role_id.map(from_sql),
-            locale: Locale::from_discord(&self.locale),
-            enabled: self.enabled,
-            paused: self.paused,
-            active_since: self.active_since,
-            failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
-            last_error: self.last_error.as_deref().map(PostFailure::parse),
-            last_post_at: self.last_post_at,
-            bag: serde_json::from_str(&self.bag).unwrap_or_default(),
-        })
-    }
-}
-
-fn bag_text(bag: &ShuffleBag) -> String {
-    serde_json::to_string(bag).unwrap_or_else(|_| "{}".to_owned())
-}
-
-fn read_bag_text(text: Option<String>) -> ShuffleBag {
-    text.and_then(|b| serde_json::from_str(&b).ok())
-        .unwrap_or_default()
 }
 
 /// What an existing claimed row means for a new claim: ours or expired is taken (over); another live owner's is
@@ -881,22 +570,6 @@ enum ExistingClaim {
     TakeOver(String),
     Held,
     Done,
-}
-
-/// The result of claiming a day's post.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Newly claimed with this scene: send it.
-    New(String),
-    /// Claimed before and not sent (a crash, a transient failure, or a dead process whose lease ran out): send
-    /// this scene again, same nonce.
-    Unsent(String),
-    /// Another live process holds the claim: it sends; look again later.
-    Held,
-    /// Already sent, failed or skipped: nothing to do.
-    Done,
-    /// No scene to post (an empty catalog).
-    Nothing,
 }
 
 #[cfg(test)]

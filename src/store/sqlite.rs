@@ -2,16 +2,21 @@
 //! transaction is the single writer, which is what makes a claim safe.
 //!
 //! Opening refuses, without changing a byte, a file that is not SQLite and a database written by a newer version.
+//! It also refuses a database another process has open: two bots on one file would both take the same owner
+//! family and trust each other's claims, so the store holds an exclusive lock on `<database>.lock` for its life.
+//!
+//! Longer than 600 lines for the same reason as `postgres.rs`: every method of the contract, in this dialect.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    bag_text, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text, to_sql,
-    Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
+    bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
+    to_sql, Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
     PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
@@ -19,75 +24,90 @@ use crate::favorite::Tally;
 
 /// The migrations, in order; migration `n` (1-based) brings the schema to version `n` (`PRAGMA user_version`).
 pub(super) const MIGRATIONS: &[&str] = &[
-    // 1: favorite polls.
-    "CREATE TABLE favorite_polls (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        guild_id INTEGER NOT NULL,
-        channel_id INTEGER NOT NULL,
-        message_id INTEGER,
-        started_by INTEGER NOT NULL,
-        locale TEXT NOT NULL,
-        scene_ids TEXT NOT NULL,
-        hours INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        ends_at INTEGER NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('posting', 'running', 'ended', 'announced', 'cancelled')),
-        tally TEXT,
-        result_message_id INTEGER,
-        problem TEXT,
-        finished_at INTEGER
-    );
-    CREATE UNIQUE INDEX favorite_polls_one_open ON favorite_polls (guild_id)
-        WHERE state IN ('posting', 'running', 'ended');
-    CREATE INDEX favorite_polls_by_guild ON favorite_polls (guild_id, state);",
-    // 2: the daily scene.
-    "CREATE TABLE daily_schedules (
-        guild_id INTEGER PRIMARY KEY,
-        channel_id INTEGER NOT NULL,
-        time TEXT NOT NULL,
-        timezone TEXT NOT NULL,
-        role_id INTEGER,
-        locale TEXT NOT NULL,
-        enabled INTEGER NOT NULL DEFAULT 1,
-        paused INTEGER NOT NULL DEFAULT 0,
-        active_since INTEGER NOT NULL,
-        failures INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        last_post_at INTEGER,
-        bag TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE TABLE daily_posts (
-        guild_id INTEGER NOT NULL,
-        local_date TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'failed', 'skipped')),
-        scene_id TEXT,
-        message_id INTEGER,
-        claimed_at INTEGER NOT NULL,
-        error TEXT,
-        PRIMARY KEY (guild_id, local_date)
-    );",
-    // 3: leases, so several processes can share the work.
-    "ALTER TABLE favorite_polls ADD COLUMN lease_owner TEXT;
-    ALTER TABLE favorite_polls ADD COLUMN lease_until INTEGER;
-    ALTER TABLE daily_posts ADD COLUMN lease_owner TEXT;
-    ALTER TABLE daily_posts ADD COLUMN lease_until INTEGER;",
-    // 4: each poll answer's scene, kept when the poll is posted, so a dataset edit cannot unmatch a running poll.
-    "ALTER TABLE favorite_polls ADD COLUMN answer_ids TEXT;",
+    include_str!("migrations/sqlite/0001.sql"),
+    include_str!("migrations/sqlite/0002.sql"),
+    include_str!("migrations/sqlite/0003.sql"),
+    include_str!("migrations/sqlite/0004.sql"),
+    include_str!("migrations/sqlite/0005.sql"),
 ];
 
-/// How long a write waits for another connection's lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
+const BUSY_TIMEOUT: Duration = super::DEFAULT_TIMEOUT;
 
 /// The SQLite database.
 #[derive(Clone)]
 pub(super) struct Sqlite {
     connection: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// The lock beside the file, held while any store of this process has it open (`None` in memory).
+    _lock: Option<Arc<FileLock>>,
+    /// The send schedule's tat on [`monotonic_ms`]'s clock: one per database in this process (shared through
+    /// the file's lock), as the database is one process's.
+    schedule: Arc<Mutex<i64>>,
+}
+
+/// An exclusive lock on `<database>.lock` (the kernel frees it when the process ends, however it ends), and what
+/// every store of this process on that database shares.
+struct FileLock {
+    _file: File,
+    schedule: Arc<Mutex<i64>>,
+}
+
+/// Milliseconds on a clock that never goes back (the wall clock may be stepped), from the first call.
+fn monotonic_ms() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Takes the lock beside `database`, or shares the one this process holds already (a test opens several stores
+/// on one file; a process never refuses itself). Another process holding it is [`StoreError::Locked`].
+fn lock_beside(database: &Path) -> Result<Arc<FileLock>, StoreError> {
+    static HELD: Mutex<Vec<(PathBuf, Weak<FileLock>)>> = Mutex::new(Vec::new());
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    // One key per file however it is spelled: the canonical directory (the database itself may not exist yet).
+    let directory = match database.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let key = std::fs::canonicalize(directory)
+        .map(|dir| dir.join(lock_path.file_name().unwrap_or_default()))
+        .unwrap_or_else(|_| lock_path.clone());
+    let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    held.retain(|(_, lock)| lock.strong_count() > 0);
+    if let Some(lock) = held
+        .iter()
+        .find(|(path, _)| *path == key)
+        .and_then(|(_, lock)| lock.upgrade())
+    {
+        return Ok(lock);
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|error| StoreError::File(lock_path.clone(), error))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(StoreError::Locked(lock_path)),
+        Err(TryLockError::Error(error)) => return Err(StoreError::File(lock_path, error)),
+    }
+    let lock = Arc::new(FileLock {
+        _file: file,
+        schedule: Arc::default(),
+    });
+    held.push((key, Arc::downgrade(&lock)));
+    Ok(lock)
 }
 
 impl Sqlite {
     /// Opens (or creates) the database at `path` and migrates it.
     pub(super) fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        // Before the first read: two processes starting together must not both migrate.
+        let lock = lock_beside(path)?;
         let exists = path.exists();
         let flags = if exists {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -97,15 +117,19 @@ impl Sqlite {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let connection = Connection::open_with_flags(path, flags).map_err(|e| classify(e, path))?;
-        Sqlite::prepare(connection, path)
+        Sqlite::prepare(connection, path, Some(lock))
     }
 
     /// A fresh in-memory database with the real migrations.
     pub(super) fn open_in_memory() -> Result<Sqlite, StoreError> {
-        Sqlite::prepare(Connection::open_in_memory()?, Path::new(":memory:"))
+        Sqlite::prepare(Connection::open_in_memory()?, Path::new(":memory:"), None)
     }
 
-    fn prepare(mut connection: Connection, path: &Path) -> Result<Sqlite, StoreError> {
+    fn prepare(
+        mut connection: Connection,
+        path: &Path,
+        lock: Option<Arc<FileLock>>,
+    ) -> Result<Sqlite, StoreError> {
         connection.busy_timeout(BUSY_TIMEOUT)?;
         // Read-only first: a foreign or newer file must not be touched.
         let version: i64 = connection
@@ -138,6 +162,10 @@ impl Sqlite {
         Ok(Sqlite {
             connection: Arc::new(Mutex::new(connection)),
             path: path.to_owned(),
+            schedule: lock
+                .as_ref()
+                .map_or_else(Arc::default, |lock| Arc::clone(&lock.schedule)),
+            _lock: lock,
         })
     }
 
@@ -145,11 +173,30 @@ impl Sqlite {
         &self.path
     }
 
+    /// A lock wait (another connection writing) is the one thing that can make SQLite slow: bound it by the store
+    /// timeout.
+    pub(super) fn set_timeout(&self, timeout: Duration) {
+        if let Err(error) = self.lock().busy_timeout(timeout) {
+            tracing::warn!("cannot set SQLite's busy timeout: {error}");
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll back): carry on.
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// See [`super::Store::reserve_slots`]; the wait in milliseconds.
+    pub(super) fn reserve_slots(&self, count: u32, interval_ms: i64) -> Result<i64, StoreError> {
+        let mut tat = self
+            .schedule
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (next, wait) = crate::pace::reserve(*tat, monotonic_ms(), count, interval_ms);
+        *tat = next;
+        Ok(wait)
     }
 
     pub(super) fn integrity_ok(&self) -> Result<bool, StoreError> {
@@ -448,11 +495,13 @@ impl Sqlite {
             "SELECT tally FROM favorite_polls WHERE guild_id = ?1 AND state = 'announced' AND tally IS NOT NULL \
              ORDER BY id",
         )?;
-        let tallies = statement
+        let texts = statement
             .query_map(params![to_sql(guild_id)], |row| row.get::<_, String>(0))?
-            .filter_map(|text| text.ok().and_then(|t| serde_json::from_str(&t).ok()))
-            .collect();
-        Ok(tallies)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(texts
+            .iter()
+            .filter_map(|text| decode(text, "tally", to_sql(guild_id)))
+            .collect())
     }
 
     pub(super) fn set_daily(&self, settings: &SettingsText, now: i64) -> Result<(), StoreError> {
@@ -760,7 +809,7 @@ fn read_bag(
             |row| row.get(0),
         )
         .optional()?;
-    Ok(read_bag_text(bag))
+    Ok(read_bag_text(bag, to_sql(guild_id)))
 }
 
 /// Saves a server's shuffle bag, inside a transaction.

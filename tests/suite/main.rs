@@ -11,6 +11,8 @@
 //! - `operations`: the health endpoint, the shard watchdog, REST timeouts, a locked database, intents.
 //! - `chaos`: 20 SIGKILLs at random moments of mixed traffic; nothing lost or repeated, the database intact.
 //! - `default_mode`: the default mode (serenity's rate limiter on) through HTTPS_PROXY and a test CA.
+//! - `store_contract`, `store_faults`: the store's contract on both backends; a stopped PostgreSQL, a wrong
+//!   database, two bots on one SQLite file.
 //! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
 
 mod bot;
@@ -29,4 +31,5 @@ mod operations;
 mod preview;
 mod spec;
 mod store_contract;
+mod store_faults;
 mod support;

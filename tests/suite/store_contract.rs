@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveTime};
 use scenebot::favorite::Tally;
@@ -26,7 +27,7 @@ fn date(text: &str) -> NaiveDate {
 /// Opens stores on one database.
 type Open<'a> = &'a (dyn Fn() -> Store + Sync);
 
-fn new_poll(guild_id: u64, now: i64) -> NewPoll {
+pub(crate) fn new_poll(guild_id: u64, now: i64) -> NewPoll {
     NewPoll {
         guild_id,
         channel_id: 2,
@@ -347,19 +348,21 @@ fn records_come_back_typed(open: Open<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Eight claimers in two processes race for one day and one poll: exactly one wins each.
+/// Eight processes (eight owners, none another's successor) race for one day, one poll and one new poll: exactly
+/// one wins each, and every other is told the claim is held.
 fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
-    let stores = [open(), open()];
+    let stores: Vec<Store> = (0..8).map(|_| open()).collect();
     stores[0].set_daily(&settings(1), 100)?;
     let Ok(poll) = stores[0].insert_poll(&new_poll(3, 0))? else {
         panic!()
     };
     stores[0].mark_poll_running(poll.id, 1, 10, &[])?;
-    let barrier = Arc::new(Barrier::new(8));
+    let barrier = Arc::new(Barrier::new(stores.len()));
     let results: Vec<(Claim, bool, bool)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let store = stores[i % 2].clone();
+        let handles: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
                 let barrier = Arc::clone(&barrier);
                 scope.spawn(move || {
                     barrier.wait();
@@ -382,28 +385,269 @@ fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
             .map(|h| h.join().unwrap_or_else(|_| panic!("claimer panicked")))
             .collect()
     });
-    let new: Vec<&Claim> = results
+    let new = results
         .iter()
-        .map(|r| &r.0)
-        .filter(|c| matches!(c, Claim::New(_)))
-        .collect();
-    assert_eq!(new.len(), 1, "{results:?}");
-    let Claim::New(scene) = new[0] else { panic!() };
-    for (claim, _, _) in &results {
-        assert!(
-            matches!(claim, Claim::New(_) | Claim::Held) || *claim == Claim::Unsent(scene.clone()),
-            "{results:?}"
-        );
-    }
-    let owners_with_poll: usize = results.iter().filter(|r| r.1).count();
-    assert!(
-        (1..=4).contains(&owners_with_poll),
-        "only one process's claimers: {results:?}"
+        .filter(|r| matches!(r.0, Claim::New(_)))
+        .count();
+    let held = results.iter().filter(|r| r.0 == Claim::Held).count();
+    assert_eq!(
+        (new, held),
+        (1, 7),
+        "one new claim, seven held: {results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|r| r.1).count(),
+        1,
+        "one owner of the poll: {results:?}"
     );
     assert_eq!(
         results.iter().filter(|r| r.2).count(),
         1,
         "one open poll: {results:?}"
+    );
+    Ok(())
+}
+
+/// Three processes pace their sends through the one schedule: 100 slots each, 10 ms apart, each sender waiting
+/// for its slot before reserving the next, as the bot does.
+fn three_processes_share_one_send_schedule(open: Open<'_>) -> Result<(), StoreError> {
+    const PER_PROCESS: usize = 100;
+    let interval = Duration::from_millis(10);
+    let stores: Vec<Store> = (0..3).map(|_| open()).collect();
+    let origin = Instant::now();
+    // Each slot as (asked, answered, wait): it opens between asked + wait and answered + wait.
+    let slots: Vec<(Duration, Duration, Duration)> = std::thread::scope(|scope| {
+        let senders: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                scope.spawn(move || {
+                    (0..PER_PROCESS)
+                        .map(|_| {
+                            let asked = origin.elapsed();
+                            let wait = store
+                                .reserve_slots(1, interval)
+                                .unwrap_or_else(|e| panic!("{e}"));
+                            let answered = origin.elapsed();
+                            std::thread::sleep(wait);
+                            (asked, answered, wait)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .flat_map(|s| s.join().unwrap_or_else(|_| panic!("sender panicked")))
+            .collect()
+    });
+    let mut slots = slots;
+    slots.sort_by_key(|(_, answered, wait)| *answered + *wait);
+    let allowance = Duration::from_millis(1);
+    let mut closest = Duration::MAX;
+    for pair in slots.windows(2) {
+        let ((asked_a, answered_a, wait_a), (_, answered_b, wait_b)) = (pair[0], pair[1]);
+        // The widest the gap can be given when each call really read the schedule's clock.
+        let widest = (answered_b + wait_b).saturating_sub(asked_a + wait_a);
+        assert!(
+            widest + allowance >= interval,
+            "two slots at most {widest:?} apart: {pair:?}"
+        );
+        closest = closest.min((answered_b + wait_b).saturating_sub(answered_a + wait_a));
+    }
+    let first = slots.first().map(|(_, answered, wait)| *answered + *wait);
+    let last = slots.last().map(|(_, answered, wait)| *answered + *wait);
+    let span = last
+        .unwrap_or_default()
+        .saturating_sub(first.unwrap_or_default());
+    let expected = interval * (3 * PER_PROCESS as u32 - 1);
+    assert!(
+        span + allowance >= expected && span <= expected * 6 / 5,
+        "{span:?} for {} slots",
+        slots.len()
+    );
+    eprintln!(
+        "{} slots: span {span:?} (ideal {expected:?}), closest two as sent {closest:?}",
+        slots.len()
+    );
+    Ok(())
+}
+
+/// A live owner extends its claim while it works; once another process took the claim over (our lease ran out),
+/// renewing says so and the work must stop.
+fn a_lease_is_renewed_only_by_its_live_owner(open: Open<'_>) -> Result<(), StoreError> {
+    let lease = Duration::from_secs(60);
+    let (mine, theirs) = (open().with_lease(lease), open().with_lease(lease));
+    let Ok(poll) = mine.insert_poll(&new_poll(1, 1_000))? else {
+        panic!()
+    };
+    assert!(mine.renew_poll(poll.id, 1_050)?, "ours: renewed to 1_110");
+    assert!(!theirs.renew_poll(poll.id, 1_050)?, "not theirs to renew");
+    assert!(
+        !theirs.claim_poll(poll.id, 1_100)?,
+        "the renewed lease holds past the first one's end"
+    );
+    assert!(theirs.claim_poll(poll.id, 1_110)?, "run out: taken over");
+    assert!(!mine.renew_poll(poll.id, 1_111)?, "lost");
+    assert!(theirs.renew_poll(poll.id, 1_111)?);
+    assert!(!mine.renew_poll(999, 1_111)?, "no such poll");
+
+    let day = date("2027-05-02");
+    mine.set_daily(&settings(1), 100)?;
+    assert_eq!(
+        mine.claim_daily(1, day, 1_000, |_| Some("x".into()))?,
+        Claim::New("x".into())
+    );
+    assert!(mine.renew_daily(1, day, 1_050)?);
+    assert!(!theirs.renew_daily(1, day, 1_050)?);
+    assert_eq!(
+        theirs.claim_daily(1, day, 1_100, |_| None)?,
+        Claim::Held,
+        "renewed to 1_110"
+    );
+    assert_eq!(
+        theirs.claim_daily(1, day, 1_110, |_| None)?,
+        Claim::Unsent("x".into())
+    );
+    assert!(!mine.renew_daily(1, day, 1_111)?, "lost");
+    assert!(theirs.renew_daily(1, day, 1_111)?);
+    theirs.mark_daily_sent(1, Some(day), 42, 1_112)?;
+    assert!(
+        !theirs.renew_daily(1, day, 1_113)?,
+        "a sent day has no claim left to renew"
+    );
+    assert!(
+        !mine.renew_daily(1, date("2027-05-03"), 1_113)?,
+        "no such post"
+    );
+    Ok(())
+}
+
+/// A process whose claim was taken over records nothing: each write says [`StoreError::LeaseLost`] and the row
+/// stays as the new owner left it.
+fn writes_after_a_lost_lease_change_nothing(open: Open<'_>) -> Result<(), StoreError> {
+    let lease = Duration::from_secs(60);
+    let (mine, theirs) = (open().with_lease(lease), open().with_lease(lease));
+    let Ok(poll) = mine.insert_poll(&new_poll(1, 1_000))? else {
+        panic!()
+    };
+    assert!(theirs.claim_poll(poll.id, 1_060)?);
+    let lost = |result: Result<(), StoreError>| matches!(result, Err(StoreError::LeaseLost));
+    let before = theirs.poll(poll.id)?;
+    assert!(lost(mine.mark_poll_running(
+        poll.id,
+        7,
+        5_000,
+        &[(11, "a".into())]
+    )));
+    assert_eq!(theirs.poll(poll.id)?, before, "still posting, no message");
+    theirs.mark_poll_running(poll.id, 8, 6_000, &[(12, "a".into())])?;
+    let tally = Tally {
+        votes: vec![("a".into(), 3)],
+    };
+    let before = theirs.poll(poll.id)?;
+    assert!(lost(mine.mark_poll_ended(poll.id, &tally)));
+    assert!(lost(mine.cancel_poll(
+        poll.id,
+        CancelReason::Deleted,
+        6_001
+    )));
+    assert_eq!(theirs.poll(poll.id)?, before, "still running, no tally");
+    assert_eq!(
+        before.as_ref().map(|p| (p.state, p.message_id)),
+        Some((PollState::Running, Some(8)))
+    );
+    theirs.mark_poll_ended(poll.id, &tally)?;
+    let before = theirs.poll(poll.id)?;
+    assert!(lost(mine.mark_poll_announced(poll.id, 77, 6_002)));
+    assert_eq!(theirs.poll(poll.id)?, before, "ended, not announced");
+    theirs.mark_poll_announced(poll.id, 78, 6_003)?;
+    assert_eq!(
+        theirs
+            .poll(poll.id)?
+            .map(|p| (p.state, p.result_message_id)),
+        Some((PollState::Announced, Some(78)))
+    );
+
+    let day = date("2027-05-02");
+    mine.set_daily(&settings(1), 100)?;
+    mine.claim_daily(1, day, 1_000, |_| Some("x".into()))?;
+    assert_eq!(
+        theirs.claim_daily(1, day, 1_060, |_| None)?,
+        Claim::Unsent("x".into())
+    );
+    assert!(lost(mine.mark_daily_sent(1, Some(day), 42, 1_061)));
+    let failed = mine.mark_daily_failed(1, day, PostFailure::Gone, 1);
+    assert!(matches!(failed, Err(StoreError::LeaseLost)), "{failed:?}");
+    let post = theirs.daily_post(1, day)?.unwrap_or_else(|| panic!("post"));
+    assert_eq!(
+        (post.state, post.message_id),
+        (DailyPostState::Claimed, None)
+    );
+    let schedule = theirs.daily(1)?.unwrap_or_else(|| panic!("daily"));
+    assert_eq!(
+        (schedule.failures, schedule.paused, schedule.last_post_at),
+        (0, false, None),
+        "no failure counted, no post recorded"
+    );
+    theirs.mark_daily_sent(1, Some(day), 43, 1_062)?;
+    assert_eq!(
+        theirs.daily_post(1, day)?.map(|p| (p.state, p.message_id)),
+        Some((DailyPostState::Sent, Some(43)))
+    );
+    Ok(())
+}
+
+/// One read gives the planner every active schedule and its posts from a date on.
+fn planning_reads_every_active_schedule_with_its_recent_posts(
+    open: Open<'_>,
+) -> Result<(), StoreError> {
+    let store = open();
+    for guild in [3, 1, 2, 4] {
+        store.set_daily(&settings(guild), 100)?;
+    }
+    assert!(store.daily_off(4)?);
+    for day in ["2027-05-01", "2027-05-02", "2027-05-03"] {
+        store.claim_daily(1, date(day), 200, |_| Some(format!("s{day}")))?;
+    }
+    store.mark_daily_sent(1, Some(date("2027-05-02")), 9, 300)?;
+    store.mark_daily_skipped(3, date("2027-05-03"), 300)?;
+    let planned = store.plan_dailies(date("2027-05-02"))?;
+    let summary: Vec<(u64, Vec<(NaiveDate, DailyPostState)>)> = planned
+        .iter()
+        .map(|p| {
+            let posts = p
+                .posts
+                .iter()
+                .map(|(day, post)| (*day, post.state))
+                .collect();
+            (p.record.guild_id, posts)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                1,
+                vec![
+                    (date("2027-05-02"), DailyPostState::Sent),
+                    (date("2027-05-03"), DailyPostState::Claimed)
+                ]
+            ),
+            (2, vec![]),
+            (3, vec![(date("2027-05-03"), DailyPostState::Skipped)]),
+        ],
+        "by server, posts by date, none before the date, no schedule that is off"
+    );
+    let first = &planned[0];
+    assert_eq!(
+        first.record,
+        store.daily(1)?.unwrap_or_else(|| panic!("daily"))
+    );
+    assert_eq!(
+        first.posts[0].1,
+        store
+            .daily_post(1, date("2027-05-02"))?
+            .unwrap_or_else(|| panic!("post"))
     );
     Ok(())
 }
@@ -459,6 +703,10 @@ on_both_backends!(
     a_failed_day_counts_once_whoever_reports_it,
     records_come_back_typed,
     racing_claims_have_one_winner,
+    three_processes_share_one_send_schedule,
+    a_lease_is_renewed_only_by_its_live_owner,
+    writes_after_a_lost_lease_change_nothing,
+    planning_reads_every_active_schedule_with_its_recent_posts,
 );
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Every setting the bot reads: tests set what they need, and nothing from the developer's shell leaks in.
-pub const SETTINGS: [&str; 13] = [
+pub const SETTINGS: [&str; 14] = [
     "DISCORD_TOKEN",
     "DISCORD_API_URL",
     "DISCORD_GUILD_ID",
@@ -21,6 +21,7 @@ pub const SETTINGS: [&str; 13] = [
     "SCENEBOT_WATCHDOG_SECONDS",
     "SCENEBOT_SHARDS",
     "SCENEBOT_LEASE_SECONDS",
+    "SCENEBOT_STORE_TIMEOUT_SECONDS",
     "HTTPS_PROXY",
     "HTTP_PROXY",
     "RUST_LOG",

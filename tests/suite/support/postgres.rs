@@ -49,6 +49,30 @@ impl PgDatabase {
             .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.url))
     }
 
+    /// A new database on a cluster of its own, for a test that stops the server: the shared cluster must keep
+    /// answering the other tests. `None` as [`PgDatabase::fresh`].
+    pub fn on_own_cluster(test: &str) -> Option<PgDatabase> {
+        let cluster = Arc::new(PgCluster::start(server_bin(test)?));
+        let url = cluster.create_database();
+        Some(PgDatabase { url, cluster })
+    }
+
+    /// Freezes the whole cluster (the postmaster, then every server process) with SIGSTOP, as a stalled machine:
+    /// sockets stay open, nothing answers. The cluster runs again (SIGCONT) when the guard drops, whatever the
+    /// test does in between, a failed assertion included.
+    pub fn pause(&self) -> Paused {
+        let postmaster = self.cluster.postmaster_pid();
+        signal("-STOP", postmaster);
+        // Stopped, the postmaster forks no new process: its children now are all there are.
+        let children = children_of(postmaster);
+        for child in &children {
+            signal("-STOP", *child);
+        }
+        Paused {
+            pids: std::iter::once(postmaster).chain(children).collect(),
+        }
+    }
+
     /// Runs `sql` on this database with psql; panics with psql's output on failure.
     pub fn psql(&self, sql: &str) -> String {
         self.cluster.psql(self.name(), sql)
@@ -83,6 +107,22 @@ fn find_bin() -> Option<PathBuf> {
     versions.pop().map(|(_, bin)| bin)
 }
 
+/// The server binaries; `None` (said on stderr) when PostgreSQL is not installed and not required.
+fn server_bin(test: &str) -> Option<PathBuf> {
+    let bin = find_bin();
+    if bin.is_none() {
+        assert!(
+            !required(),
+            "{REQUIRE}=1 but PostgreSQL is not installed (apt-get install postgresql)"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: PostgreSQL is not installed (apt-get install postgresql; {REQUIRE}=1 makes this an error)"
+        );
+    }
+    bin
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -98,18 +138,7 @@ impl PgCluster {
         if let Some(cluster) = shared.upgrade() {
             return Some(cluster);
         }
-        let Some(bin) = find_bin() else {
-            assert!(
-                !required(),
-                "{REQUIRE}=1 but PostgreSQL is not installed (apt-get install postgresql)"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: PostgreSQL is not installed (apt-get install postgresql; {REQUIRE}=1 makes this an error)"
-            );
-            return None;
-        };
-        let cluster = Arc::new(PgCluster::start(bin));
+        let cluster = Arc::new(PgCluster::start(server_bin(test)?));
         *shared = Arc::downgrade(&cluster);
         Some(cluster)
     }
@@ -232,6 +261,15 @@ impl PgCluster {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// The postmaster's pid: the first line of `postmaster.pid` in the data directory.
+    fn postmaster_pid(&self) -> u32 {
+        let file = self.dir.join("data").join("postmaster.pid");
+        std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {}", file.display()))
+    }
+
     fn create_database(&self) -> String {
         let name = format!("t{}", self.databases.fetch_add(1, Ordering::Relaxed));
         self.psql("postgres", &format!("CREATE DATABASE {name}"));
@@ -257,6 +295,45 @@ impl Drop for PgCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A frozen cluster (see [`PgDatabase::pause`]); dropping it lets it run again.
+pub struct Paused {
+    pids: Vec<u32>,
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        for pid in self.pids.iter().rev() {
+            signal("-CONT", *pid);
+        }
+    }
+}
+
+/// Sends `signal` (as `kill` spells it) to `pid`; a process that is gone already is not an error.
+fn signal(signal: &str, pid: u32) {
+    let _ = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status();
+}
+
+/// The processes whose parent is `pid`, from `/proc/*/stat` (the parent is the field after the state).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                // The command name is in parentheses and may hold spaces: read after its closing one.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
 }
 
 fn describe(out: &Output) -> String {

@@ -1,0 +1,3 @@
+-- 3: leases, so several processes can share the work.
+ALTER TABLE favorite_polls ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT;
+ALTER TABLE daily_posts ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT;
