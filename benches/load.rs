@@ -12,7 +12,7 @@
 //!   servers of about 20 channels, 20 roles and a few members each.
 //! - Start-up: process start to IDENTIFY (READY follows at once), and to commands registered.
 
-#[path = "../tests/suite/support/fake_discord.rs"]
+#[path = "../tests/suite/support/fake_discord/mod.rs"]
 mod fake_discord;
 #[path = "../tests/suite/support/openapi.rs"]
 mod openapi;
