@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test assertions
 
 mod gateway;
+mod limits;
 mod polls;
 mod rest;
 

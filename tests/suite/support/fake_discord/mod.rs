@@ -31,12 +31,16 @@
 //! - Several shards: each IDENTIFY with `shard: [i, n]` gets its own session on its connection (several
 //!   connections, as several processes running shard ranges), READY and GUILD_CREATE list that shard's guilds,
 //!   and every guild event (interactions included) goes to shard `(guild_id >> 22) % n`, as Discord routes.
+//! - Rate limits, with [`FakeOptions::rate_limits`] ([`RateLimits::discord`]): 50 requests/s per bot token in
+//!   any one second (interaction endpoints not counted) and 5 messages per 5 s per channel, answered 429 with
+//!   Discord's body and headers (the algorithm is in `rest/limits.rs`); [`FakeDiscord::rate_stats`] counts
+//!   requests, 429s, invalid requests and requests per second; [`FakeOptions::rest_latency`] delays answers.
 //! - Faults: dropping the socket, closing with a code, withholding heartbeat ACKs, RECONNECT,
 //!   INVALID_SESSION, one-shot 429/5xx answers and slow answers on chosen routes.
 //!
 //! # What it does not fake
-//! - Rate limits, unless injected with [`FakeDiscord::fail_next`]; no `X-RateLimit-*` headers on
-//!   normal answers.
+//! - Rate limits other than the global limit and the per-channel message bucket (both off unless
+//!   [`FakeOptions::rate_limits`] is set); with them off, 429s only when injected with [`FakeDiscord::fail_next`].
 //! - Payload compression (`compress` in IDENTIFY is ignored; frames are plain JSON text, which
 //!   serenity accepts) and zlib transport compression.
 //! - Multipart bodies (attachments): they are recorded, answered 400, and not validated.
@@ -100,13 +104,14 @@ mod state;
 pub use interaction::InteractionBuilder;
 pub use model::{
     intents, permissions, FakeChannel, FakeGuild, FakeMember, FakeOptions, FakeOverwrite, FakeRole,
-    FakeUser,
+    FakeUser, RateLimits,
 };
-pub use records::{GatewayLog, InteractionRef, Recorded, Violation, ViolationSource};
+pub use records::{GatewayLog, InteractionRef, RateStats, Recorded, Violation, ViolationSource};
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::routing::get;
 use axum::Router;
@@ -290,6 +295,17 @@ impl FakeDiscord {
     /// Every REST request so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.iter().cloned().collect()
+    }
+
+    /// The REST traffic so far as Discord's rate limits see it (kept whole, unlike [`FakeDiscord::requests`]).
+    pub fn rate_stats(&self) -> RateStats {
+        self.lock().limiter.stats()
+    }
+
+    /// When each message created by `POST /channels/{id}/messages` arrived, per channel (a nonce repeat that
+    /// returned the existing message is not a post). Kept whole, unlike [`FakeDiscord::requests`].
+    pub fn channel_posts(&self) -> HashMap<u64, Vec<SystemTime>> {
+        self.lock().posts.clone()
     }
 
     /// The first request (in order of arrival) that `pred` accepts, waiting for it.

@@ -86,6 +86,33 @@ pub struct FakeOptions {
     pub poll_answer_ids: Vec<u64>,
     /// How long after a poll ends Discord takes to finalize its counts (`is_finalized` stays false until then).
     pub poll_finalize_delay: Duration,
+    /// Discord's REST rate limits, enforced when set (`None`: no limits, as tests that do not measure rates want).
+    pub rate_limits: Option<RateLimits>,
+    /// Every REST answer (not the gateway) waits a uniform random time in `[min, max]`, as Discord's round trip
+    /// does; requests stay concurrent. `None`: answered at once.
+    pub rest_latency: Option<(Duration, Duration)>,
+}
+
+/// Discord's REST rate limits, as the fake enforces them (see `rest::limits` for the exact algorithm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests per bot token in any one-second window, interaction endpoints not counted (Discord: 50).
+    pub global_per_second: u32,
+    /// Messages per channel per `channel_window` on `POST /channels/{id}/messages` (Discord: 5).
+    pub channel_messages: u32,
+    /// The per-channel message bucket's window (Discord: 5 s).
+    pub channel_window: Duration,
+}
+
+impl RateLimits {
+    /// Discord's documented numbers: 50 requests/s globally, 5 messages per 5 s per channel.
+    pub fn discord() -> RateLimits {
+        RateLimits {
+            global_per_second: 50,
+            channel_messages: 5,
+            channel_window: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Default for FakeOptions {
@@ -105,6 +132,8 @@ impl Default for FakeOptions {
             nonce_window: Duration::from_secs(5 * 60),
             poll_answer_ids: vec![1],
             poll_finalize_delay: Duration::ZERO,
+            rate_limits: None,
+            rest_latency: None,
         }
     }
 }
@@ -118,6 +147,8 @@ impl fmt::Debug for FakeOptions {
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("application_id", &self.application_id)
             .field("bot_user", &self.bot_user)
+            .field("rate_limits", &self.rate_limits)
+            .field("rest_latency", &self.rest_latency)
             .finish_non_exhaustive()
     }
 }

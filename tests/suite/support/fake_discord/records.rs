@@ -1,7 +1,7 @@
 //! What the fake remembers for tests to inspect: requests, spec violations, the gateway log.
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -159,4 +159,28 @@ pub struct InteractionRef {
     pub seq: u64,
     /// When its INTERACTION_CREATE was handed to the gateway connection (for latency measurements).
     pub sent_at: Instant,
+}
+
+/// What the fake counted of the REST traffic, for benchmarks that prove a bot stays within Discord's limits.
+/// Counted with or without [`super::FakeOptions::rate_limits`], and kept whole (not bounded like the records).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateStats {
+    /// When the fake started: `per_second[i]` counts the second `[started + i s, started + (i + 1) s)`.
+    pub started: SystemTime,
+    /// Every REST request.
+    pub requests: u64,
+    /// Requests that count against the global limit: with the bot's token, interaction endpoints excluded.
+    pub counted: u64,
+    /// 429s answered for the global limit.
+    pub global_limited: u64,
+    /// 429s answered for a per-route bucket.
+    pub route_limited: u64,
+    /// Invalid requests as Discord counts them toward its IP ban: answers 401, 403, and 429 unless the 429 says
+    /// `X-RateLimit-Scope: shared` (injected faults included).
+    pub invalid: u64,
+    /// Counted requests per second since `started`, indexed by second.
+    pub per_second: Vec<u32>,
+    /// The most counted requests that arrived within any one second (a sliding window, exact; not limited by
+    /// the per-second grid of `per_second`).
+    pub peak_per_second: u32,
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 use tokio::sync::watch;
@@ -13,6 +13,7 @@ use super::gateway::{Connection, Session, ShardLink};
 use super::json::{now_unix_ms, user_json, DISCORD_EPOCH_MS};
 use super::model::{permissions, FakeChannel, FakeGuild, FakeOptions, FakeUser};
 use super::records::{GatewayLog, Recorded, Violation, ViolationSource};
+use super::rest::limits::Limiter;
 use super::rest::Request;
 
 /// Most requests and gateway log entries kept (the oldest are dropped past it).
@@ -142,6 +143,13 @@ pub(crate) struct State {
 
     pub(crate) requests: VecDeque<Recorded>,
     pub(crate) request_count: usize,
+    /// Discord's rate limits (when enabled) and the traffic counts.
+    pub(crate) limiter: Limiter,
+    /// Every REST answer waits a random time in this range.
+    pub(crate) rest_latency: Option<(Duration, Duration)>,
+    /// The arrival time of every message created by `POST /channels/{id}/messages`, per channel: compact, and
+    /// kept whole past `RECORD_LIMIT`, so a benchmark counts every post.
+    pub(crate) posts: HashMap<u64, Vec<SystemTime>>,
     pub(crate) violations: Vec<Violation>,
     pub(crate) faults: Vec<Fault>,
 
@@ -194,6 +202,9 @@ impl State {
             last_snowflake: 0,
             requests: VecDeque::new(),
             request_count: 0,
+            limiter: Limiter::new(options.rate_limits),
+            rest_latency: options.rest_latency,
+            posts: HashMap::new(),
             violations: Vec::new(),
             faults: Vec::new(),
             connections: HashMap::new(),

@@ -1,6 +1,6 @@
 //! Channel message routes: create (with `nonce`), list, edit, delete.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -196,6 +196,10 @@ impl State {
         if let Some(nonce) = nonce {
             self.nonces.insert((channel, nonce), (id, Instant::now()));
         }
+        self.posts
+            .entry(channel)
+            .or_default()
+            .push(SystemTime::now());
         self.dispatch_message_event("MESSAGE_CREATE", id);
         Reply::ok(
             self.messages

@@ -6,8 +6,10 @@ mod interactions;
 mod messages;
 mod polls;
 
+pub(crate) mod limits;
+
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
@@ -16,10 +18,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::super::openapi::SpecViolation;
-use super::json::{channel_json, now_unix_ms, route_is_public, user_json};
+use super::json::{channel_json, route_is_public, user_json};
 use super::records::{GatewayLog, Recorded, ViolationSource};
 use super::rules::error_tree;
 use super::state::{FaultKind, Shared, State};
+use limits::bucket_headers;
 
 /// Message flags.
 pub(crate) const FLAG_SUPPRESS_EMBEDS: u64 = 1 << 2;
@@ -96,6 +99,35 @@ impl Reply {
         Reply::error(403, 50013, "Missing Permissions")
     }
 
+    /// Discord's 429: its body (`retry_after` in seconds, `global`; no `code`), `Retry-After` in whole seconds
+    /// rounded up, the scope, and `bucket`'s headers (none for the global limit).
+    pub(crate) fn rate_limited(
+        retry_after: f64,
+        scope: &str,
+        bucket: Vec<(String, String)>,
+    ) -> Reply {
+        let global = scope == "global";
+        let mut headers = bucket;
+        headers.push((
+            "retry-after".to_owned(),
+            format!("{}", retry_after.ceil() as u64),
+        ));
+        headers.push(("x-ratelimit-scope".to_owned(), scope.to_owned()));
+        if global {
+            headers.push(("x-ratelimit-global".to_owned(), "true".to_owned()));
+        }
+        Reply {
+            status: 429,
+            body: Some(json!({
+                "message": "You are being rate limited.",
+                "retry_after": retry_after,
+                "global": global,
+            })),
+            headers,
+            raw: None,
+        }
+    }
+
     /// 400 50035 with Discord's nested `errors` tree.
     pub(crate) fn invalid_form_body(errors: &[SpecViolation]) -> Reply {
         Reply::json(
@@ -120,14 +152,9 @@ impl State {
         authorization: Option<&str>,
         body_error: Option<&str>,
     ) -> Reply {
-        let Some(route) = req.path.strip_prefix("/api/v10") else {
+        let Some(segments) = route_segments(req.path) else {
             return Reply::not_found();
         };
-        let segments: Vec<&str> = route
-            .trim_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
         let method = req.method;
 
         if !route_is_public(method, &segments) && !self.token_ok_header(authorization) {
@@ -307,7 +334,11 @@ pub(crate) async fn rest(
         })
         .collect();
 
-    let fault = shared.lock().take_fault(&method, &path);
+    let (fault, latency) = {
+        let mut st = shared.lock();
+        (st.take_fault(&method, &path), st.rest_latency)
+    };
+    let authorized = shared.lock().token_ok_header(authorization.as_deref());
     let reply = match fault.clone() {
         Some(FaultKind::Status {
             status,
@@ -320,22 +351,29 @@ pub(crate) async fn rest(
         }
         Some(FaultKind::HoldAnswer(_) | FaultKind::ReplaceBody(_)) | None => None,
     };
-    let reply = match reply {
-        Some(reply) => reply,
-        None => {
+    let segments = route_segments(&path).unwrap_or_default();
+    let admission = shared
+        .lock()
+        .limiter
+        .admit(&method, &segments, authorized, arrived);
+    let reply = match (reply, admission.refused) {
+        (Some(reply), _) | (None, Some(reply)) => reply,
+        (None, None) => {
             let req = Request {
                 method: &method,
                 path: &path,
                 query: &query,
                 body: &json_body,
             };
-            shared
+            let mut reply = shared
                 .lock()
-                .handle(&req, authorization.as_deref(), body_error)
+                .handle(&req, authorization.as_deref(), body_error);
+            reply.headers.extend(admission.headers);
+            reply
         }
     };
-    let authorized = shared.lock().token_ok_header(authorization.as_deref());
     shared.with(|st| {
+        st.limiter.answered(&reply);
         st.record(Recorded {
             index: 0,
             method: method.clone(),
@@ -352,11 +390,33 @@ pub(crate) async fn rest(
     if let Some(FaultKind::HoldAnswer(hold)) = &fault {
         tokio::time::sleep(*hold).await;
     }
+    if let Some((min, max)) = latency {
+        tokio::time::sleep(random_between(min, max)).await;
+    }
     let mut reply = reply;
     if let Some(FaultKind::ReplaceBody(raw_json)) = fault {
         reply.raw = Some((raw_json, "application/json"));
     }
     into_response(reply)
+}
+
+/// A REST path's segments after `/api/v10` (`None` for a path outside the API).
+fn route_segments(path: &str) -> Option<Vec<&str>> {
+    let route = path.strip_prefix("/api/v10")?;
+    Some(
+        route
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
+}
+
+/// A uniform random duration in `[min, max]` (`min` when `max` is smaller).
+fn random_between(min: Duration, max: Duration) -> Duration {
+    let low = u64::try_from(min.as_micros()).unwrap_or(u64::MAX);
+    let high = u64::try_from(max.as_micros()).unwrap_or(u64::MAX).max(low);
+    Duration::from_micros(rand::random_range(low..=high))
 }
 
 pub(crate) fn into_response(reply: Reply) -> Response {
@@ -389,29 +449,8 @@ pub(crate) fn fault_reply(status: u16, retry_after: f64, global: bool) -> Option
     let reply = match status {
         429 => {
             let scope = if global { "global" } else { "user" };
-            let reset = now_unix_ms() as f64 / 1000.0 + retry_after;
-            let mut headers = vec![
-                ("retry-after".to_owned(), format!("{}", retry_after.ceil() as u64)),
-                ("x-ratelimit-limit".to_owned(), "5".to_owned()),
-                ("x-ratelimit-remaining".to_owned(), "0".to_owned()),
-                ("x-ratelimit-reset".to_owned(), format!("{reset:.3}")),
-                ("x-ratelimit-reset-after".to_owned(), format!("{retry_after:.3}")),
-                ("x-ratelimit-bucket".to_owned(), "fa4eb0c1d2e3f4a5b6c7d8e9f0a1b2c3".to_owned()),
-                ("x-ratelimit-scope".to_owned(), scope.to_owned()),
-            ];
-            if global {
-                headers.push(("x-ratelimit-global".to_owned(), "true".to_owned()));
-            }
-            Reply {
-                status,
-                body: Some(json!({
-                    "message": "You are being rate limited.",
-                    "retry_after": retry_after,
-                    "global": global,
-                })),
-                headers,
-                raw: None,
-            }
+            let bucket = bucket_headers(5, 0, Duration::from_secs_f64(retry_after.max(0.0)));
+            Reply::rate_limited(retry_after, scope, bucket)
         }
         502 => Reply {
             status,
