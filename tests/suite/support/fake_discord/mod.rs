@@ -101,11 +101,14 @@ mod rest;
 mod rules;
 mod state;
 
+#[allow(unused_imports)] // the public names: each user (a test file, a benchmark) takes a part
 pub use interaction::InteractionBuilder;
+#[allow(unused_imports)]
 pub use model::{
     intents, permissions, FakeChannel, FakeGuild, FakeMember, FakeOptions, FakeOverwrite, FakeRole,
     FakeUser, RateLimits,
 };
+#[allow(unused_imports)]
 pub use records::{GatewayLog, InteractionRef, RateStats, Recorded, Violation, ViolationSource};
 
 use std::collections::HashMap;
@@ -121,7 +124,7 @@ use tokio::sync::watch;
 use gateway::{gateway_upgrade, Outgoing};
 use interaction::Kind;
 use json::{base_message, channel_json, close_reason, normalize_prefix, role_json};
-use rest::rest;
+use rest::{rest, Request};
 use state::{Fault, FaultKind, Shared, State, StoredMessage};
 
 /// A fake Discord listening on 127.0.0.1. Dropping it shuts the server down.
@@ -475,6 +478,29 @@ impl FakeDiscord {
             .filter_map(|id| st.messages.get(id))
             .map(|m| st.render_message(m))
             .collect()
+    }
+
+    /// Creates a message as the bot's `POST /channels/{channel}/messages` with `body` would (polls included), but
+    /// outside REST: no rate limit, no latency, not recorded. Set-up for benchmarks that need the bot's own
+    /// messages before it starts. Returns the message, or the error body when Discord would refuse it.
+    pub fn add_bot_message(&self, channel: u64, body: Value) -> Result<Value, Value> {
+        let path = format!("/api/v10/channels/{channel}/messages");
+        let req = Request {
+            method: "POST",
+            path: &path,
+            query: "",
+            body: &body,
+        };
+        let reply = self.mutate(|st| match st.bot_permissions_in(channel) {
+            Some(permissions) => st.create_message(&req, channel, permissions),
+            None => rest::Reply::unknown_channel(),
+        });
+        let answer = reply.body.unwrap_or(Value::Null);
+        if reply.status == 200 {
+            Ok(answer)
+        } else {
+            Err(answer)
+        }
     }
 
     /// Stores a message from someone else (a person, another bot) in a channel, and dispatches
