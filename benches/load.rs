@@ -11,11 +11,25 @@
 //! - Memory: the bot's RSS and peak RSS (/proc) idle after READY, and after GUILD_CREATE for 1,000 and 10,000
 //!   servers of about 20 channels, 20 roles and a few members each.
 //! - Start-up: process start to IDENTIFY (READY follows at once), and to commands registered.
+//! - Fan-out (`-- fanout`, not part of the default run; see `load/fanout.rs`): N servers whose daily posts are due
+//!   in the same minute, against the fake enforcing Discord's rate limits (50 requests/s, 5 messages per 5 s per
+//!   channel) with 50–150 ms per answer: every post once, lateness, 429s, requests per 10 s, the peak in any one
+//!   second, RSS. `-- fanout` runs 1,000 and 10,000 servers; `--servers N` one size; `--processes 3` three
+//!   processes on one PostgreSQL (shard ranges `0-0/3`, `1-1/3`, `2-2/3`; the fake runs 3 shards); `--global-rate
+//!   R` raises the fake's global limit (for 100,000 servers; the output says so); `--timeout S` bounds a run.
+//!   `-- fanout-polls [--polls N]`: N servers (default 1,000) each with a running poll ending in the same minute;
+//!   every result once, and the time to the last against the requests made divided by the limit.
 
-#[path = "../tests/suite/support/fake_discord.rs"]
+#[path = "../tests/suite/support/fake_discord/mod.rs"]
 mod fake_discord;
 #[path = "../tests/suite/support/openapi.rs"]
 mod openapi;
+#[path = "../tests/suite/support/postgres.rs"]
+#[allow(dead_code)] // the tests' throwaway cluster: the fan-out uses a part of it
+mod postgres;
+
+#[path = "load/fanout.rs"]
+mod fanout;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -43,6 +57,11 @@ fn main() {
     };
     if let Ok(api_url) = std::env::var(FLOOR_ENV) {
         runtime.block_on(floor_responder(api_url));
+        return;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(fanout) = fanout::Fanout::from_args(&args) {
+        runtime.block_on(fanout::run(fanout));
         return;
     }
     // `cargo bench` passes `--bench`; anything else named is a filter we accept as "quick".

@@ -1,6 +1,9 @@
 //! The real bot (its release-shaped binary, the real serenity client, real sockets) against the fake Discord:
 //! registration, every command, autocomplete, buttons and menus, Korean, DMs and user installs, start-up failures,
 //! reconnects, replays and shutdown. Every body the bot sends is validated against Discord's OpenAPI description.
+//!
+//! Over 600 lines because it is the catalogue of every command's end-to-end case, one short test each; the
+//! shared harness lives in `support::harness`.
 
 use std::time::Duration;
 
@@ -8,68 +11,8 @@ use serde_json::{json, Value};
 
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions};
+use crate::support::harness::{title, Harness, MODERATOR, T};
 use crate::support::TempFile;
-
-/// The bound on every wait: generous for a loaded 2-core machine, never a guess at timing.
-pub const T: Duration = Duration::from_secs(30);
-
-/// A fake Discord and the bot connected to it, commands registered.
-pub struct Harness {
-    pub fake: FakeDiscord,
-    pub bot: BotProcess,
-}
-
-impl Harness {
-    /// Starts both and waits for the bot to register its commands.
-    pub async fn start() -> Harness {
-        Harness::start_with(FakeOptions::default(), Vec::new()).await
-    }
-
-    /// Starts both with these fake options and extra bot environment.
-    pub async fn start_with(options: FakeOptions, env: Vec<(&'static str, String)>) -> Harness {
-        let fake = FakeDiscord::start(options.with_spec_from_env()).await;
-        let mut bot_options = BotOptions::new(&fake.api_url(), &fake.token());
-        bot_options.env = env;
-        let bot = BotProcess::start(bot_options);
-        let harness = Harness { fake, bot };
-        harness.wait_registered().await;
-        harness
-    }
-
-    /// Waits until commands are registered (setup ran: the bot is ready to answer).
-    pub async fn wait_registered(&self) {
-        self.fake
-            .wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
-            .await;
-        self.bot.wait_log("ready", T).await;
-    }
-
-    /// Sends `/scene` with `drama` (or none) and returns the callback body.
-    pub async fn scene(&self, drama: Option<&str>) -> Value {
-        let mut builder = self.fake.slash("scene");
-        if let Some(drama) = drama {
-            builder = builder.option_str("drama", drama);
-        }
-        let interaction = builder.send().await;
-        self.fake.wait_callback(interaction.id, T).await
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            self.fake.assert_no_violations();
-        }
-    }
-}
-
-/// The title of a callback's first embed.
-pub fn title(callback: &Value) -> String {
-    callback["data"]["embeds"][0]["title"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 fn assert_mentions_nobody(callback: &Value) {
     assert_eq!(
@@ -764,11 +707,10 @@ async fn interaction_tokens_are_redacted_from_logged_failures() {
 
     // A follow-up that gets no answer within the 1 s HTTP timeout: reqwest's error names the URL.
     fake.delay_next("POST", "/webhooks", Duration::from_secs(3));
-    let moderator = crate::support::fake_discord::permissions::VIEW_CHANNEL | (1 << 13);
     let start = fake
         .slash("favorite")
         .subcommand("start")
-        .member_permissions(moderator)
+        .member_permissions(MODERATOR)
         .send()
         .await;
     harness

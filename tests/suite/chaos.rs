@@ -9,14 +9,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-use crate::bot::T;
 use crate::support::bot::{BotOptions, BotProcess};
-use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions, FakeUser};
+use crate::support::fake_discord::{FakeDiscord, FakeOptions, FakeUser};
+use crate::support::harness::{MANAGER, MODERATOR, T};
 use crate::support::TempDir;
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
-const MODERATOR: u64 =
-    permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 13) | (1 << 5);
+/// Runs polls and configures the daily post.
+const STAFF: u64 = MODERATOR | MANAGER;
 const TRIALS: usize = 20;
 const SEED: u64 = 20_261_124;
 
@@ -99,7 +99,7 @@ async fn random_sigkills_during_mixed_traffic_lose_and_repeat_nothing() {
                 0 => {
                     fake.slash("favorite")
                         .subcommand("start")
-                        .member_permissions(MODERATOR)
+                        .member_permissions(STAFF)
                         .send()
                         .await;
                 }
@@ -112,14 +112,14 @@ async fn random_sigkills_during_mixed_traffic_lose_and_repeat_nothing() {
                 2 => {
                     fake.slash("favorite")
                         .subcommand("end")
-                        .member_permissions(MODERATOR)
+                        .member_permissions(STAFF)
                         .send()
                         .await;
                 }
                 3 => {
                     fake.slash("daily")
                         .subcommand("set")
-                        .member_permissions(MODERATOR)
+                        .member_permissions(STAFF)
                         .option_channel("channel", CHANNEL)
                         .option_str("timezone", "Asia/Seoul")
                         .send()
@@ -128,7 +128,7 @@ async fn random_sigkills_during_mixed_traffic_lose_and_repeat_nothing() {
                 4 => {
                     fake.slash("daily")
                         .subcommand("status")
-                        .member_permissions(MODERATOR)
+                        .member_permissions(STAFF)
                         .send()
                         .await;
                 }
@@ -155,7 +155,7 @@ async fn random_sigkills_during_mixed_traffic_lose_and_repeat_nothing() {
     let end = fake
         .slash("favorite")
         .subcommand("end")
-        .member_permissions(MODERATOR)
+        .member_permissions(STAFF)
         .send()
         .await;
     fake.wait_callback(end.id, T).await;

@@ -22,9 +22,9 @@ use chrono::{DateTime, NaiveTime, Utc};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::bot::T;
 use crate::support::bot::{BotOptions, BotProcess};
-use crate::support::fake_discord::{permissions, FakeDiscord, FakeGuild, FakeOptions};
+use crate::support::fake_discord::{FakeDiscord, FakeGuild, FakeOptions};
+use crate::support::harness::{MODERATOR, T};
 use crate::support::postgres::PgDatabase;
 use scenebot::catalog::Catalog;
 use scenebot::clock::{Clock, ManualClock};
@@ -34,8 +34,6 @@ use scenebot::store::{DailyPostState, DailySettings, PollState, Store};
 
 /// Servers in the test.
 const SERVERS: u64 = 20;
-/// Manage Messages: a moderator.
-const MODERATOR: u64 = permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 13);
 
 /// Server `k`'s id: on shard `(k + 1) % 2`.
 fn guild(k: u64) -> u64 {

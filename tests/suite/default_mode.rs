@@ -4,9 +4,9 @@
 
 use std::net::SocketAddr;
 
-use crate::bot::{title, T};
 use crate::support::bot::{BotOptions, BotProcess};
-use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions};
+use crate::support::fake_discord::{FakeDiscord, FakeOptions};
+use crate::support::harness::{title, MODERATOR, T};
 use crate::support::tls_proxy::DiscordBehindProxy;
 
 /// The fake behind the proxy, and the bot started in the default mode with `env` added, commands registered.
@@ -75,10 +75,9 @@ async fn the_default_mode_goes_through_the_proxy_and_survives_429s_and_5xx() {
     let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
     fake.fail_next("POST", &channel_messages, 500, None, false);
     fake.fail_next("POST", &channel_messages, 503, None, false);
-    let moderator = permissions::VIEW_CHANNEL | (1 << 13);
     fake.slash("favorite")
         .subcommand("start")
-        .member_permissions(moderator)
+        .member_permissions(MODERATOR)
         .send()
         .await;
     bot.wait_log("favorite poll posted", T).await;
@@ -101,11 +100,10 @@ async fn a_huge_retry_after_is_cut_by_the_cap() {
     let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
     fake.fail_next("POST", &channel_messages, 429, Some(60.0), false);
     let started = std::time::Instant::now();
-    let moderator = permissions::VIEW_CHANNEL | (1 << 13);
     let start = fake
         .slash("favorite")
         .subcommand("start")
-        .member_permissions(moderator)
+        .member_permissions(MODERATOR)
         .send()
         .await;
     let token = start.token.clone();
@@ -132,10 +130,9 @@ async fn a_429_is_retried_after_its_retry_after() {
     bot.wait_log("ready", T).await;
     let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
     fake.fail_next("POST", &channel_messages, 429, Some(2.0), false);
-    let moderator = permissions::VIEW_CHANNEL | (1 << 13);
     fake.slash("favorite")
         .subcommand("start")
-        .member_permissions(moderator)
+        .member_permissions(MODERATOR)
         .send()
         .await;
     bot.wait_log("favorite poll posted", T).await;

@@ -1,20 +1,21 @@
 //! `/favorite` end to end: permissions, the native poll, votes, results exactly once through SIGKILLs at every
 //! step, expiry during downtime, and the hall of fame.
+//!
+//! Over 600 lines because a poll's lifecycle is one story told once per crash point; the cases share the poll
+//! helpers at the top, and splitting by step would scatter that story.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::bot::{Harness, T};
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{
     permissions, FakeChannel, FakeDiscord, FakeMember, FakeOptions, FakeOverwrite, FakeRole,
 };
+use crate::support::harness::{Harness, MODERATOR, T};
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
-/// Manage Messages: a moderator.
-const MODERATOR: u64 = permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 13);
 
 /// Sends `/favorite <sub>` as a moderator (or as `member`), returns the interaction's first visible answer text.
 async fn favorite(harness: &Harness, sub: &str, member: u64, hours: Option<i64>) -> String {
@@ -748,19 +749,14 @@ async fn the_member_needs_manage_messages_in_the_target_channel() {
     const POLLS: u64 = CHANNEL + 11;
     let mut options = fake_options();
     let guild = &mut options.guilds[0];
-    guild.roles.push(FakeRole::new(
-        MODS,
-        "mods",
-        permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 13),
-        2,
-    ));
+    guild.roles.push(FakeRole::new(MODS, "mods", MODERATOR, 2));
     guild.members.push(FakeMember {
         user_id: voter(1),
         roles: vec![MODS],
         nick: None,
     });
     let mut announcements = FakeChannel::text(ANNOUNCEMENTS, "announcements");
-    announcements.overwrites = vec![FakeOverwrite::deny_role(MODS, 1 << 13)];
+    announcements.overwrites = vec![FakeOverwrite::deny_role(MODS, permissions::MANAGE_MESSAGES)];
     guild.channels.push(announcements);
     guild.channels.push(FakeChannel::text(POLLS, "polls"));
     let harness = Harness::start_with(options, Vec::new()).await;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::bot::{title, Harness, T};
 use crate::support::fake_discord::{FakeDiscord, GatewayLog};
+use crate::support::harness::{title, Harness, T};
 
 /// The fake's default heartbeat interval (sent in HELLO).
 const HEARTBEAT: Duration = Duration::from_millis(1000);

@@ -6,9 +6,9 @@
 
 use serde_json::{json, Value};
 
-use crate::bot::{title, Harness, T};
 use crate::gateway::{callback_attempts, id_of};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions};
+use crate::support::harness::{title, Harness, T};
 
 /// What the bot does with an interaction.
 #[derive(Clone, Copy, Debug)]

@@ -3,17 +3,22 @@
 //! - `check`: `scenebot check` on the shipped dataset and on a table of broken ones.
 //! - `dataset`: the shipped dataset's facts as Korean sources give them; no translationese in any Korean text.
 //! - `preview`: `scenebot preview` for every command, validated against Discord's OpenAPI description.
-//! - `fake`, `spec`: the fake Discord and the OpenAPI validator proven with a plain serenity client.
+//! - `fake`, `spec`: the fake Discord (REST, gateway, polls, rate limits) and the OpenAPI validator proven with plain
+//!   clients.
 //! - `bot`: the real bot end to end: commands, components, start-up failures, reconnects, shutdown.
 //! - `gateway`: gateway faults (close codes, INVALID_SESSION, RECONNECT, a zombie connection, replays) survived.
 //! - `input`: malformed interaction payloads and hostile option text answered safely, or ignored, never fatal.
+//! - `favorite`: `/favorite` polls end to end: permissions, votes, results exactly once through SIGKILLs.
+//! - `daily`: `/daily` end to end with a test-driven clock: a month of posts, restarts, lost access.
+//! - `cluster`: several processes on one PostgreSQL database and several shards: everything exactly once.
 //! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
 //! - `operations`: the health endpoint, the shard watchdog, REST timeouts, a locked database, intents.
 //! - `chaos`: 20 SIGKILLs at random moments of mixed traffic; nothing lost or repeated, the database intact.
 //! - `default_mode`: the default mode (serenity's rate limiter on) through HTTPS_PROXY and a test CA.
 //! - `store_contract`, `store_faults`: the store's contract on both backends; a stopped PostgreSQL, a wrong
 //!   database, two bots on one SQLite file.
-//! - `support`: helpers (running the binary, broken datasets) and the OpenAPI validator.
+//! - `support`: the harness (fake Discord + bot, the wait bound, permission sets), the fake Discord, running the
+//!   binary, PostgreSQL clusters, the TLS proxy and the OpenAPI validator.
 
 mod bot;
 mod chaos;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::bot::{Harness, T};
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions};
+use crate::support::harness::{Harness, MODERATOR, T};
 
 /// The port the health endpoint logged.
 async fn health_url(harness: &Harness) -> String {
@@ -114,7 +114,6 @@ async fn every_rest_call_has_a_timeout_and_safe_calls_are_retried() {
     let harness = start_with_one_second_timeout().await;
     // A /favorite start whose poll post hangs for 5 s: the call times out after 1 s and is retried (the nonce
     // makes the repeat safe); one poll is posted.
-    let moderator = crate::support::fake_discord::permissions::VIEW_CHANNEL | (1 << 13);
     harness.fake.delay_next(
         "POST",
         &format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID),
@@ -124,7 +123,7 @@ async fn every_rest_call_has_a_timeout_and_safe_calls_are_retried() {
         .fake
         .slash("favorite")
         .subcommand("start")
-        .member_permissions(moderator)
+        .member_permissions(MODERATOR)
         .send()
         .await;
     harness.fake.wait_callback(start.id, T).await;
@@ -234,13 +233,12 @@ async fn the_cap_bounds_a_whole_retry_loop() {
             .fake
             .delay_next("POST", &channel_messages, Duration::from_secs(5));
     }
-    let moderator = crate::support::fake_discord::permissions::VIEW_CHANNEL | (1 << 13);
     let started = std::time::Instant::now();
     let start = harness
         .fake
         .slash("favorite")
         .subcommand("start")
-        .member_permissions(moderator)
+        .member_permissions(MODERATOR)
         .send()
         .await;
     let token = start.token.clone();

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use scenebot::store::{Store, StoreError};
 
-use crate::bot::T;
 use crate::store_contract::new_poll;
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions};
+use crate::support::harness::T;
 use crate::support::postgres::PgDatabase;
 
 /// How far past the store timeout a failed call may return: scheduling on a loaded two-core machine, and closing

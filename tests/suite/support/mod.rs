@@ -2,6 +2,7 @@
 
 pub mod bot;
 pub mod fake_discord;
+pub mod harness;
 pub mod openapi;
 pub mod postgres;
 pub mod tls_proxy;
