@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, Context as SerenityContext, CreateInteractionResponse, CreateMessage, Message,
-    MessageId, Nonce, PartialChannel,
+    ChannelId, Context as SerenityContext, CreateMessage, Message, MessageId, Nonce, PartialChannel,
 };
 use tracing::{error, info, warn};
 
@@ -65,6 +64,8 @@ impl PollLocks {
 #[poise::command(
     slash_command,
     guild_only,
+    install_context = "Guild",
+    interaction_context = "Guild",
     default_member_permissions = "MANAGE_MESSAGES",
     subcommands("start", "end", "results", "leaderboard"),
     subcommand_required,
@@ -272,6 +273,20 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     let Some(poll) = open else {
         return tell(ctx, locale.no_poll_running().to_owned()).await;
     };
+    // Ending a poll acts in its channel, which need not be this one: the same gate as for starting it there.
+    let channel_id = ChannelId::new(poll.channel_id);
+    if let Err(refusal) = gate::channel_allows(
+        ctx,
+        guild_id,
+        channel_id,
+        gate::MODERATOR_IN_CHANNEL,
+        gate::POLL,
+    )
+    .await
+    {
+        info!(guild = %guild_id, channel = %channel_id, ?refusal, "ending the favorite poll refused");
+        return tell(ctx, refusal.text(locale, channel_id)).await;
+    }
     let now = data.clock.now();
     let id = poll.id;
     // Kept before calling Discord: should the expire call fail, the scheduler repeats it.
@@ -322,10 +337,13 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let last = data
-        .store
-        .call(move |store| store.last_finished_poll(guild))
-        .await?;
+    let last = super::interaction::within_deadline(
+        ctx,
+        false,
+        data.store
+            .call(move |store| store.last_finished_poll(guild)),
+    )
+    .await??;
     match last {
         None => tell(ctx, locale.no_finished_poll().to_owned()).await,
         Some(poll) if poll.state == PollState::Cancelled => {
@@ -339,11 +357,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
                 .map(|m| discord::message_link(poll.guild_id, poll.channel_id, m));
             let card =
                 favorite::results_card(&data.responder.catalog, &tally, locale, link.as_deref());
-            super::interaction::reply(
-                ctx,
-                CreateInteractionResponse::Message(card.into_interaction_message()),
-            )
-            .await
+            super::interaction::send_card(ctx, card).await
         }
     }
 }
@@ -361,18 +375,16 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let tallies = data
-        .store
-        .call(move |store| store.announced_tallies(guild))
-        .await?;
+    let tallies = super::interaction::within_deadline(
+        ctx,
+        false,
+        data.store.call(move |store| store.announced_tallies(guild)),
+    )
+    .await??;
     let standings = favorite::leaderboard(&tallies);
     let card =
         favorite::leaderboard_card(&data.responder.catalog, &standings, tallies.len(), locale);
-    super::interaction::reply(
-        ctx,
-        CreateInteractionResponse::Message(card.into_interaction_message()),
-    )
-    .await
+    super::interaction::send_card(ctx, card).await
 }
 
 /// Where [`finish`] left a poll.

@@ -331,6 +331,8 @@ pub struct FakeRole {
     pub position: u64,
     /// A bot's own role (tagged with the bot's id).
     pub managed: bool,
+    /// Whether anyone may ping it (otherwise only members with Mention Everyone can).
+    pub mentionable: bool,
 }
 
 impl FakeRole {
@@ -342,6 +344,7 @@ impl FakeRole {
             permissions,
             position,
             managed: false,
+            mentionable: false,
         }
     }
 }
@@ -4578,7 +4581,7 @@ fn role_json(role: &FakeRole, bot_id: u64) -> Value {
         "position": role.position,
         "permissions": role.permissions.to_string(),
         "managed": role.managed,
-        "mentionable": false,
+        "mentionable": role.mentionable,
         "flags": 0,
     });
     if role.managed {
