@@ -106,11 +106,25 @@ async fn registration_declares_every_command_with_korean_descriptions() {
                 let permission = if name == "favorite" { "8192" } else { "32" };
                 assert_eq!(command["default_member_permissions"], permission, "{name}");
                 assert_eq!(command["contexts"], json!([0]), "{name}: servers only");
+                // Discord fills a missing `integration_types` from the app's install settings (user installs
+                // included): the bot must send it.
+                let sent = harness
+                    .fake
+                    .requests()
+                    .into_iter()
+                    .find(|r| r.method == "PUT" && r.route().ends_with("/commands"))
+                    .and_then(|r| {
+                        r.body
+                            .as_array()
+                            .and_then(|c| c.iter().find(|c| c["name"] == name).cloned())
+                    })
+                    .unwrap_or_default();
                 assert_eq!(
-                    command["integration_types"],
+                    sent["integration_types"],
                     json!([0]),
                     "{name}: installed on servers only, never as a user app"
                 );
+                assert_eq!(sent["contexts"], json!([0]), "{name}: sent as servers only");
             }
             _ => {
                 assert!(command["default_member_permissions"].is_null(), "{name}");
@@ -620,13 +634,13 @@ async fn interaction_tokens_in_unknown_events_and_odd_statuses_stay_out_of_a_tra
     bot.terminate();
     bot.wait_exit(T).await;
     let logs = bot.logs();
+    assert_no_token_in(&logs, &unknown_token);
+    assert_no_token_in(&logs, &odd.token);
+    assert_no_token_in(&logs, &fake.token());
     assert!(
         logs.contains("<redacted>/callback"),
         "the warning stays, its token redacted:\n{logs}"
     );
-    assert_no_token_in(&logs, &unknown_token);
-    assert_no_token_in(&logs, &odd.token);
-    assert_no_token_in(&logs, &fake.token());
 }
 
 /// Security item 2: in proxy mode a gateway URL that cannot be read stops the bot (exit 1, one clear line) instead
