@@ -16,6 +16,8 @@
 mod fake_discord;
 #[path = "../tests/suite/support/openapi.rs"]
 mod openapi;
+#[path = "../tests/suite/support/skip.rs"]
+mod skip;
 
 use std::collections::HashMap;
 use std::process::Stdio;

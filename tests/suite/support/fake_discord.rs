@@ -236,11 +236,11 @@ impl FakeOptions {
     pub fn with_spec_from_env(mut self) -> Self {
         self.spec = ApiSpec::from_env();
         if self.spec.is_none() {
-            println!(
-                "{} is not set: requests to the fake Discord are not validated against Discord's \
-                 OpenAPI description",
+            super::skip::skipped(&format!(
+                "{} is not set: the requests of this test are not validated against Discord's OpenAPI \
+                 description",
                 super::openapi::SPEC_ENV
-            );
+            ));
         }
         self
     }
