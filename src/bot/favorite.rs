@@ -110,17 +110,8 @@ pub async fn start(
     super::interaction::defer_ephemeral(ctx).await?;
     let hours = hours.unwrap_or(DEFAULT_HOURS).clamp(1, MAX_HOURS);
     let channel_id = channel.map_or(ctx.channel_id(), |c| c.id);
-    if let Err(refusal) = gate::channel_allows(
-        ctx,
-        guild_id,
-        channel_id,
-        gate::MODERATOR_IN_CHANNEL,
-        gate::POLL,
-    )
-    .await
-    {
-        info!(guild = %guild_id, channel = %channel_id, ?refusal, "favorite poll refused");
-        return tell(ctx, refusal.text(locale, channel_id)).await;
+    if !poll_channel_allows(ctx, guild_id, channel_id, locale).await? {
+        return Ok(());
     }
     let data = ctx.data();
     let plan = favorite::plan_poll(&data.responder.catalog, &mut rand::rng());
@@ -179,6 +170,24 @@ pub async fn start(
         }
     };
     tell(ctx, text).await
+}
+
+/// The gate of a poll's channel for `start` and `end` alike: the member moderates there and the bot can post and
+/// read polls there. Tells the member why not (and returns false) otherwise.
+async fn poll_channel_allows(
+    ctx: Context<'_>,
+    guild: serenity::all::GuildId,
+    channel: ChannelId,
+    locale: Locale,
+) -> Result<bool, Error> {
+    match gate::channel_allows(ctx, guild, channel, gate::MODERATOR_IN_CHANNEL, gate::POLL).await {
+        Ok(()) => Ok(true),
+        Err(refusal) => {
+            info!(guild = %guild, channel = %channel, ?refusal, "favorite poll refused in that channel");
+            tell(ctx, refusal.text(locale, channel)).await?;
+            Ok(false)
+        }
+    }
 }
 
 /// Posts the poll of a `posting` record and records it as running; returns its end. A transient failure leaves it
@@ -275,17 +284,8 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     };
     // Ending a poll acts in its channel, which need not be this one: the same gate as for starting it there.
     let channel_id = ChannelId::new(poll.channel_id);
-    if let Err(refusal) = gate::channel_allows(
-        ctx,
-        guild_id,
-        channel_id,
-        gate::MODERATOR_IN_CHANNEL,
-        gate::POLL,
-    )
-    .await
-    {
-        info!(guild = %guild_id, channel = %channel_id, ?refusal, "ending the favorite poll refused");
-        return tell(ctx, refusal.text(locale, channel_id)).await;
+    if !poll_channel_allows(ctx, guild_id, channel_id, locale).await? {
+        return Ok(());
     }
     let now = data.clock.now();
     let id = poll.id;

@@ -680,13 +680,13 @@ async fn a_poll_discord_was_slow_to_take_is_posted_later_once() {
     assert!(again.contains("already running"), "{again}");
 }
 
-/// A moderator of one channel cannot run a poll in a channel where they may not moderate; the reply is deferred
-/// before the calls that read the other channel.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_member_needs_manage_messages_in_the_target_channel() {
-    const MODS: u64 = FakeDiscord::GUILD_ID + 50;
-    const ANNOUNCEMENTS: u64 = CHANNEL + 10;
-    const POLLS: u64 = CHANNEL + 11;
+/// The `mods` role (Manage Messages) of [`voter`] 1.
+const MODS: u64 = FakeDiscord::GUILD_ID + 50;
+/// A channel where `mods` may not manage messages.
+const ANNOUNCEMENTS: u64 = CHANNEL + 10;
+
+/// [`fake_options`] with voter 1 in `mods`, who moderate everywhere but in #announcements.
+fn mods_without_announcements() -> FakeOptions {
     let mut options = fake_options();
     let guild = &mut options.guilds[0];
     guild.roles.push(FakeRole::new(
@@ -703,7 +703,18 @@ async fn the_member_needs_manage_messages_in_the_target_channel() {
     let mut announcements = FakeChannel::text(ANNOUNCEMENTS, "announcements");
     announcements.overwrites = vec![FakeOverwrite::deny_role(MODS, 1 << 13)];
     guild.channels.push(announcements);
-    guild.channels.push(FakeChannel::text(POLLS, "polls"));
+    options
+}
+
+/// A moderator of one channel cannot run a poll in a channel where they may not moderate; the reply is deferred
+/// before the calls that read the other channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_needs_manage_messages_in_the_target_channel() {
+    const POLLS: u64 = CHANNEL + 11;
+    let mut options = mods_without_announcements();
+    options.guilds[0]
+        .channels
+        .push(FakeChannel::text(POLLS, "polls"));
     let harness = Harness::start_with(options, Vec::new()).await;
     let start_in = |channel: u64| {
         harness
@@ -754,24 +765,7 @@ fn polls_in(fake: &FakeDiscord, channel: u64) -> Vec<Value> {
 /// moderator of this channel who may not moderate the poll's channel cannot end it there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
-    const MODS: u64 = FakeDiscord::GUILD_ID + 50;
-    const ANNOUNCEMENTS: u64 = CHANNEL + 10;
-    let mut options = fake_options();
-    let guild = &mut options.guilds[0];
-    guild.roles.push(FakeRole::new(
-        MODS,
-        "mods",
-        permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 13),
-        2,
-    ));
-    guild.members.push(FakeMember {
-        user_id: voter(1),
-        roles: vec![MODS],
-        nick: None,
-    });
-    let mut announcements = FakeChannel::text(ANNOUNCEMENTS, "announcements");
-    announcements.overwrites = vec![FakeOverwrite::deny_role(MODS, 1 << 13)];
-    guild.channels.push(announcements);
+    let options = mods_without_announcements();
     let harness = Harness::start_with(options, Vec::new()).await;
     // The owner starts a poll in #announcements.
     let started = harness
@@ -894,6 +888,10 @@ async fn a_slow_store_never_costs_an_answer() {
             .member_permissions(manager | (1 << 13))
             .send()
             .await;
+        if sent.is_empty() {
+            // Once `/daily off` is deferred, its write is stuck on the lock: the others are sent behind it.
+            harness.fake.wait_callback(interaction.id, T).await;
+        }
         sent.push((format!("/{command} {sub}"), interaction));
     }
     for (name, interaction) in &sent {
