@@ -30,6 +30,10 @@ mod postgres;
 
 #[path = "load/fanout.rs"]
 mod fanout;
+#[path = "../tests/suite/support/skip.rs"]
+mod skip;
+/// The support modules report skips through the crate root, as in the test suite.
+use skip::skipped;
 
 use std::collections::HashMap;
 use std::process::Stdio;

@@ -40,6 +40,16 @@ pub const DEFAULT_LOG_FILTER: &str = "scenebot=info,serenity=warn,poise=warn";
 /// frame as hex and decimal bytes, the IDENTIFY frame (and so the bot token) included.
 pub const FRAME_LOGGERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
 
+/// serenity's gateway targets that dump whole events, held at `warn` (the shard's spans, at `info`, carry each
+/// event it handles) or `info` (the dispatcher's and the websocket client's `debug` lines print an unknown or
+/// undecodable event whole) whatever `RUST_LOG` says: an INTERACTION_CREATE carries its interaction token, which
+/// answers as the bot for 15 minutes. `bot::health` logs each undecodable event's type without its values.
+pub const EVENT_DUMPERS: [(&str, LevelFilter); 3] = [
+    ("serenity::gateway::shard", LevelFilter::WARN),
+    ("serenity::client::dispatch", LevelFilter::INFO),
+    ("serenity::gateway::ws", LevelFilter::INFO),
+];
+
 /// serenity's HTTP layer, held at `warn` or quieter whatever `RUST_LOG` says: its `#[instrument]` spans (at
 /// `info`) carry each request's route, interaction tokens included, and print it beside every debug or trace line
 /// logged during the request.
@@ -184,7 +194,7 @@ pub fn exit_code(error: &RunError) -> u8 {
 }
 
 /// The log filter: `rust_log` (RUST_LOG's syntax; [`DEFAULT_LOG_FILTER`] when unset or unreadable), then every
-/// [`FRAME_LOGGERS`] target capped at `info` and [`HTTP_SPANS`] at `warn`. The caps are a second filter every span
+/// [`FRAME_LOGGERS`] target capped at `info`, [`HTTP_SPANS`] at `warn` and [`EVENT_DUMPERS`] at their levels. The caps are a second filter every span
 /// and event must also pass, so no directive in `rust_log` can lift them, however specific its target
 /// (`tungstenite::protocol=trace` included).
 pub fn log_filter<S>(rust_log: Option<&str>) -> impl Layer<S> + Send + Sync
@@ -202,7 +212,29 @@ where
             |targets, target| targets.with_target(*target, LevelFilter::INFO),
         )
         .with_target(HTTP_SPANS, LevelFilter::WARN);
+    let caps = EVENT_DUMPERS.iter().fold(caps, |targets, (target, level)| {
+        targets.with_target(*target, *level)
+    });
     requested.and_then(caps)
+}
+
+/// stderr with every interaction token in the text replaced (`bot::discord::redact`): serenity's warnings name
+/// routes with the token in them ("Mismatched successful response status from /interactions/…/callback"), and
+/// no filter can reach inside a line that must stay.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The fmt layer writes one whole line per call, so a token never straddles two writes.
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::bot::discord::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` through [`log_filter`].
@@ -212,7 +244,7 @@ fn init_logging() {
         .with(log_filter(rust_log.as_deref()))
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(|| RedactingStderr)
                 .with_target(false),
         )
         .try_init();
@@ -408,6 +440,20 @@ mod tests {
                 || tracing::enabled!(target: "serenity::http::client", Level::INFO),
             );
             assert!(!span_on, "{rust_log}");
+        }
+        // Nor the gateway targets that print whole events (interaction tokens included).
+        for rust_log in [
+            "trace",
+            "serenity=trace",
+            "serenity::client::dispatch=debug",
+        ] {
+            let subscriber = tracing_subscriber::registry().with(log_filter(Some(rust_log)));
+            let dumps = tracing::subscriber::with_default(subscriber, || {
+                tracing::enabled!(target: "serenity::client::dispatch", Level::DEBUG)
+                    || tracing::enabled!(target: "serenity::gateway::shard", Level::INFO)
+                    || tracing::enabled!(target: "serenity::gateway::ws", Level::DEBUG)
+            });
+            assert!(!dumps, "{rust_log}");
         }
         // The rest of RUST_LOG still works, and the frame loggers keep their warnings and info lines.
         assert!(passes("trace", false, Level::TRACE));

@@ -52,6 +52,16 @@ impl Command {
     }
 }
 
+/// Whose message a button or menu was used on: only the clicker's own may be replaced by the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickedOn {
+    /// An ephemeral reply (only its user sees it) or the clicker's own command reply: the card replaces it.
+    OwnReply,
+    /// Anyone else's message (a daily post, another member's card): the clicker gets a private card instead, so
+    /// nobody rewrites what others see.
+    Shared,
+}
+
 /// The catalog with its search index: everything the core reads.
 #[derive(Debug, Clone)]
 pub struct Responder {
@@ -104,11 +114,13 @@ impl Responder {
         CreateInteractionResponse::Message(card.into_interaction_message())
     }
 
-    /// The response to a button or menu of one of our cards. `values` are a select menu's chosen values.
+    /// The response to a button or menu of one of our cards. `values` are a select menu's chosen values; `clicked`
+    /// says whose message the component sits on, since a `custom_id` is whatever the client sends.
     pub fn component(
         &self,
         custom_id: &str,
         values: &[String],
+        clicked: ClickedOn,
         locale: Locale,
         rng: &mut impl Rng,
     ) -> CreateInteractionResponse {
@@ -116,46 +128,31 @@ impl Responder {
         let Some(action) = ComponentAction::parse(custom_id) else {
             return self.error(locale.strings().stale_component);
         };
+        // A scene id the dataset does not know is a stale (or forged) button, never a reason for a random card.
         let mut another_than = |current: &str| {
-            let exclude = catalog.position(current);
-            pick::random_scene(catalog.scenes.len(), exclude, rng)
+            let exclude = catalog.position(current)?;
+            pick::random_scene(catalog.scenes.len(), Some(exclude), rng)
                 .and_then(|i| catalog.scenes.get(i))
         };
-        match action {
-            ComponentAction::AnotherScene { current } => match another_than(&current) {
-                Some(scene) => CreateInteractionResponse::UpdateMessage(
-                    render::scene_card(catalog, scene, locale).into_interaction_message(),
-                ),
-                None => self.error(locale.strings().stale_component),
-            },
+        let (scene, clicked) = match action {
+            ComponentAction::AnotherScene { current } => (another_than(&current), clicked),
+            // The button sits on a public post the bot made: whoever clicks gets their own card.
             ComponentAction::AnotherPrivately { current, .. } => {
-                // The button sits on a public post the bot made: whoever clicks gets their own card.
-                match another_than(&current) {
-                    Some(scene) => CreateInteractionResponse::Message(
-                        render::scene_card(catalog, scene, locale)
-                            .into_interaction_message()
-                            .ephemeral(true),
-                    ),
-                    None => self.error(locale.strings().stale_component),
-                }
+                (another_than(&current), ClickedOn::Shared)
             }
-            ComponentAction::ShowScene { id } => match catalog.scene(&id) {
-                // The suggestion buttons sit on an ephemeral reply: the card replaces it.
-                Some(scene) => CreateInteractionResponse::UpdateMessage(
-                    render::scene_card(catalog, scene, locale).into_interaction_message(),
-                ),
-                None => self.error(locale.strings().stale_component),
-            },
-            ComponentAction::OpenSelected => {
-                match values.first().and_then(|id| catalog.scene(id)) {
-                    Some(scene) => CreateInteractionResponse::Message(
-                        render::scene_card(catalog, scene, locale)
-                            .into_interaction_message()
-                            .ephemeral(true),
-                    ),
-                    None => self.error(locale.strings().stale_component),
-                }
-            }
+            ComponentAction::ShowScene { id } => (catalog.scene(&id), clicked),
+            ComponentAction::OpenSelected => (
+                values.first().and_then(|id| catalog.scene(id)),
+                ClickedOn::Shared,
+            ),
+        };
+        let Some(scene) = scene else {
+            return self.error(locale.strings().stale_component);
+        };
+        let card = render::scene_card(catalog, scene, locale).into_interaction_message();
+        match clicked {
+            ClickedOn::OwnReply => CreateInteractionResponse::UpdateMessage(card),
+            ClickedOn::Shared => CreateInteractionResponse::Message(card.ephemeral(true)),
         }
     }
 
@@ -255,6 +252,7 @@ mod tests {
                 let reply = to_json(responder.component(
                     &format!("scene:another:{}", scene.id),
                     &[],
+                    ClickedOn::OwnReply,
                     Locale::En,
                     &mut rng,
                 ));
@@ -272,6 +270,7 @@ mod tests {
         let reply = to_json(responder.component(
             "scenes:open",
             &["kill-me-heal-me".into()],
+            ClickedOn::OwnReply,
             Locale::En,
             &mut rng,
         ));
@@ -281,11 +280,72 @@ mod tests {
             .as_str()
             .unwrap_or_default()
             .contains("Kill Me, Heal Me"));
-        let stale =
-            to_json(responder.component("scenes:open", &["gone".into()], Locale::En, &mut rng));
+        let stale = to_json(responder.component(
+            "scenes:open",
+            &["gone".into()],
+            ClickedOn::OwnReply,
+            Locale::En,
+            &mut rng,
+        ));
         assert_eq!(stale["data"]["flags"], 64);
-        let unknown = to_json(responder.component("something:else", &[], Locale::En, &mut rng));
+        let unknown = to_json(responder.component(
+            "something:else",
+            &[],
+            ClickedOn::OwnReply,
+            Locale::En,
+            &mut rng,
+        ));
         assert_eq!(unknown["data"]["flags"], 64);
+    }
+
+    #[test]
+    fn a_click_on_someone_elses_message_never_replaces_it() {
+        let responder = responder();
+        let mut rng = StdRng::seed_from_u64(7);
+        for custom_id in [
+            "scene:another:hwarang".to_owned(),
+            "scene:show:hwarang".to_owned(),
+            "scene:post:daily-2026-12-04:hwarang".to_owned(),
+        ] {
+            let reply = to_json(responder.component(
+                &custom_id,
+                &[],
+                ClickedOn::Shared,
+                Locale::En,
+                &mut rng,
+            ));
+            assert_eq!(
+                reply["type"], 4,
+                "{custom_id}: a new message, not an update"
+            );
+            assert_eq!(reply["data"]["flags"], 64, "{custom_id}: private");
+            assert!(
+                reply["data"]["embeds"][0]["title"].is_string(),
+                "{custom_id}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_scene_id_in_a_button_gets_the_stale_notice_not_a_random_card() {
+        let responder = responder();
+        let mut rng = StdRng::seed_from_u64(7);
+        let stale_text = Locale::En.strings().stale_component;
+        for custom_id in [
+            "scene:another:no-such-scene",
+            "scene:another:",
+            "scene:show:no-such-scene",
+            "scene:post:daily-2026-12-04:no-such-scene",
+        ] {
+            for clicked in [ClickedOn::OwnReply, ClickedOn::Shared] {
+                let reply =
+                    to_json(responder.component(custom_id, &[], clicked, Locale::En, &mut rng));
+                assert_eq!(reply["type"], 4, "{custom_id}");
+                assert_eq!(reply["data"]["flags"], 64, "{custom_id}");
+                assert_eq!(reply["data"]["content"], stale_text, "{custom_id}");
+                assert!(reply["data"]["embeds"].is_null() || reply["data"]["embeds"] == json!([]));
+            }
+        }
     }
 
     #[test]

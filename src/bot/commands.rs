@@ -24,27 +24,34 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
 }
 
 /// Registers `commands` with one bulk overwrite (idempotent): on one guild when `guild` is set (instant), else
-/// globally, cut after `cap`. A failure is logged, not fatal, and the log says what Discord did with it.
-pub async fn register(
-    ctx: &serenity::all::Context,
+/// globally, cut after `cap`. A failure is logged, not fatal, and the log says what Discord did with it. Runs beside
+/// the first answers, never before them: Discord may take its time over a registration (up to the cap).
+pub fn register_beside(
+    http: std::sync::Arc<serenity::all::Http>,
     commands: &[poise::Command<Data, Error>],
     guild: Option<GuildId>,
     cap: std::time::Duration,
-) {
-    let registration = async {
-        match guild {
-            Some(guild) => poise::builtins::register_in_guild(ctx, commands, guild).await,
-            None => poise::builtins::register_globally(ctx, commands).await,
+) -> tokio::task::JoinHandle<()> {
+    let builders = poise::builtins::create_application_commands(commands);
+    let count = commands.len();
+    tokio::spawn(async move {
+        let registration = async {
+            match guild {
+                Some(guild) => guild.set_commands(&http, builders).await.map(drop),
+                None => serenity::all::Command::set_global_commands(&http, builders)
+                    .await
+                    .map(drop),
+            }
+        };
+        let result = super::discord::capped(cap, registration).await;
+        match (result, guild) {
+            (Ok(()), Some(guild)) => {
+                info!(count, guild = %guild, "commands registered on the guild")
+            }
+            (Ok(()), None) => info!(count, "commands registered globally"),
+            (Err(error), _) => error!("{}", registration_failure(&error)),
         }
-    };
-    let result = super::discord::capped(cap, registration).await;
-    match (result, guild) {
-        (Ok(()), Some(guild)) => {
-            info!(count = commands.len(), guild = %guild, "commands registered on the guild")
-        }
-        (Ok(()), None) => info!(count = commands.len(), "commands registered globally"),
-        (Err(error), _) => error!("{}", registration_failure(&error)),
-    }
+    })
 }
 
 /// What a failed registration means: only a refusal leaves the previous registration in place.

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
-use serenity::all::{CreateAutocompleteResponse, PartialChannel, Role};
+use serenity::all::{CreateAutocompleteResponse, PartialChannel, Permissions, Role};
 use tracing::{info, warn};
 
 use super::interaction::tell;
@@ -20,6 +20,8 @@ use crate::store::{DailyRecord, DailySettings};
 #[poise::command(
     slash_command,
     guild_only,
+    install_context = "Guild",
+    interaction_context = "Guild",
     default_member_permissions = "MANAGE_GUILD",
     subcommands("set", "off", "status", "now"),
     subcommand_required,
@@ -79,17 +81,26 @@ pub async fn set(
     };
     // Reading another channel's permissions takes up to three calls: answer Discord first.
     super::interaction::defer_ephemeral(ctx).await?;
-    if let Err(refusal) = gate::channel_allows(
-        ctx,
-        guild_id,
-        channel.id,
-        gate::MANAGER_IN_CHANNEL,
-        gate::DAILY,
-    )
-    .await
+    // The bot may hold Mention Everyone, which lets it ping any role: a role its members made unmentionable is
+    // pinged only for a manager who could ping it themselves.
+    let unmentionable = role.as_ref().filter(|role| !role.mentionable);
+    let member_needs = match unmentionable {
+        Some(_) => gate::MANAGER_IN_CHANNEL | Permissions::MENTION_EVERYONE,
+        None => gate::MANAGER_IN_CHANNEL,
+    };
+    if let Err(refusal) =
+        gate::channel_allows(ctx, guild_id, channel.id, member_needs, gate::DAILY).await
     {
         info!(guild = %guild_id, channel = %channel.id, ?refusal, "daily scene refused");
-        return tell(ctx, refusal.text(locale, channel.id)).await;
+        let text = match (&refusal, unmentionable) {
+            (gate::Refusal::Member(lacking), Some(role))
+                if *lacking == Permissions::MENTION_EVERYONE =>
+            {
+                locale.role_not_mentionable(role.id.get())
+            }
+            _ => refusal.text(locale, channel.id),
+        };
+        return tell(ctx, text).await;
     }
     let data = ctx.data();
     let time = post_time.format("%H:%M").to_string();
@@ -140,11 +151,12 @@ pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
         return Ok(());
     };
     let guild = guild_id.get();
-    let was_on = ctx
-        .data()
-        .store
-        .call(move |store| store.daily_off(guild))
-        .await?;
+    let was_on = super::interaction::within_deadline(
+        ctx,
+        true,
+        ctx.data().store.call(move |store| store.daily_off(guild)),
+    )
+    .await??;
     tell(ctx, locale.daily_off(was_on).to_owned()).await
 }
 
@@ -161,7 +173,12 @@ pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let record = data.store.call(move |store| store.daily(guild)).await?;
+    let record = super::interaction::within_deadline(
+        ctx,
+        true,
+        data.store.call(move |store| store.daily(guild)),
+    )
+    .await??;
     let text = match record {
         None => locale.daily_not_set().to_owned(),
         Some(record) => locale.daily_status(&status_of(&record, data)),

@@ -3,7 +3,7 @@
 
 use serenity::all::{
     ComponentInteraction, ComponentInteractionDataKind, CreateAutocompleteResponse,
-    CreateInteractionResponse, FullEvent, Interaction,
+    CreateInteractionResponse, FullEvent, Interaction, MessageFlags, MessageInteractionMetadata,
 };
 use tracing::{error, warn};
 
@@ -11,6 +11,7 @@ use super::discord::{capped, describe};
 use super::{Data, Error};
 use crate::locale::Locale;
 use crate::render;
+use crate::respond::ClickedOn;
 
 /// Handles the events poise does not: component interactions (buttons, menus).
 pub async fn on_event(
@@ -36,15 +37,44 @@ async fn on_component(
         _ => Vec::new(),
     };
     let locale = Locale::from_discord(&component.locale);
-    let response =
-        data.responder
-            .component(&component.data.custom_id, &values, locale, &mut rand::rng());
+    let clicked = clicked_on(component);
+    let response = data.responder.component(
+        &component.data.custom_id,
+        &values,
+        clicked,
+        locale,
+        &mut rand::rng(),
+    );
     super::discord::capped(
         data.call_cap,
         component.create_response(&ctx.http, response),
     )
     .await?;
     Ok(())
+}
+
+/// Whose message the component was used on, read from the message Discord sends with the click (never from the
+/// `custom_id`, which the client chooses): an ephemeral reply, or one answering the clicker's own interaction, is
+/// theirs; every other message (a daily post, another member's card) is shared.
+pub fn clicked_on(component: &ComponentInteraction) -> ClickedOn {
+    let message = &component.message;
+    let ephemeral = message
+        .flags
+        .is_some_and(|flags| flags.contains(MessageFlags::EPHEMERAL));
+    let answered_user =
+        message
+            .interaction_metadata
+            .as_deref()
+            .and_then(|metadata| match metadata {
+                MessageInteractionMetadata::Command(command) => Some(command.user.id),
+                MessageInteractionMetadata::Component(component) => Some(component.user.id),
+                _ => None,
+            });
+    if ephemeral || answered_user == Some(component.user.id) {
+        ClickedOn::OwnReply
+    } else {
+        ClickedOn::Shared
+    }
 }
 
 /// The error funnel: one log line, one friendly ephemeral reply where a reply is still possible.

@@ -4,7 +4,7 @@
 //! ([`crate::lifecycle::poll`]), `end` moves its end to now, closes it on Discord and finishes it there; the
 //! scheduler that announces results is the same process, run for every poll that is due.
 
-use serenity::all::{CreateInteractionResponse, PartialChannel};
+use serenity::all::{ChannelId, PartialChannel};
 use tracing::{info, warn};
 
 use super::discord::{self, Failure};
@@ -21,6 +21,8 @@ use crate::store::{NewPoll, PollState};
 #[poise::command(
     slash_command,
     guild_only,
+    install_context = "Guild",
+    interaction_context = "Guild",
     default_member_permissions = "MANAGE_MESSAGES",
     subcommands("start", "end", "results", "leaderboard"),
     subcommand_required,
@@ -68,17 +70,8 @@ pub async fn start(
     super::interaction::defer_ephemeral(ctx).await?;
     let hours = hours.unwrap_or(DEFAULT_HOURS).clamp(1, MAX_HOURS);
     let channel_id = channel.map_or(ctx.channel_id(), |c| c.id);
-    if let Err(refusal) = gate::channel_allows(
-        ctx,
-        guild_id,
-        channel_id,
-        gate::MODERATOR_IN_CHANNEL,
-        gate::POLL,
-    )
-    .await
-    {
-        info!(guild = %guild_id, channel = %channel_id, ?refusal, "favorite poll refused");
-        return tell(ctx, refusal.text(locale, channel_id)).await;
+    if !poll_channel_allows(ctx, guild_id, channel_id, locale).await? {
+        return Ok(());
     }
     let data = ctx.data();
     let plan = favorite::plan_poll(&data.responder.catalog, &mut rand::rng());
@@ -148,6 +141,24 @@ pub async fn start(
     tell(ctx, text).await
 }
 
+/// The gate of a poll's channel for `start` and `end` alike: the member moderates there and the bot can post and
+/// read polls there. Tells the member why not (and returns false) otherwise.
+async fn poll_channel_allows(
+    ctx: Context<'_>,
+    guild: serenity::all::GuildId,
+    channel: ChannelId,
+    locale: Locale,
+) -> Result<bool, Error> {
+    match gate::channel_allows(ctx, guild, channel, gate::MODERATOR_IN_CHANNEL, gate::POLL).await {
+        Ok(()) => Ok(true),
+        Err(refusal) => {
+            info!(guild = %guild, channel = %channel, ?refusal, "favorite poll refused in that channel");
+            tell(ctx, refusal.text(locale, channel)).await?;
+            Ok(false)
+        }
+    }
+}
+
 /// End the running favorite poll now and post its results
 #[poise::command(
     slash_command,
@@ -167,6 +178,11 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     let Some(poll) = open else {
         return tell(ctx, locale.no_poll_running().to_owned()).await;
     };
+    // Ending a poll acts in its channel, which need not be this one: the same gate as for starting it there.
+    let channel_id = ChannelId::new(poll.channel_id);
+    if !poll_channel_allows(ctx, guild_id, channel_id, locale).await? {
+        return Ok(());
+    }
     let now = data.clock.now();
     let id = poll.id;
     // Kept before calling Discord: should the expire call fail, the scheduler repeats it.
@@ -200,10 +216,13 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let last = data
-        .store
-        .call(move |store| store.last_finished_poll(guild))
-        .await?;
+    let last = super::interaction::within_deadline(
+        ctx,
+        false,
+        data.store
+            .call(move |store| store.last_finished_poll(guild)),
+    )
+    .await??;
     match last {
         None => tell(ctx, locale.no_finished_poll().to_owned()).await,
         Some(poll) if poll.state == PollState::Cancelled => {
@@ -217,11 +236,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
                 .map(|m| discord::message_link(poll.guild_id, poll.channel_id, m));
             let card =
                 favorite::results_card(&data.responder.catalog, &tally, locale, link.as_deref());
-            super::interaction::reply(
-                ctx,
-                CreateInteractionResponse::Message(card.into_interaction_message()),
-            )
-            .await
+            super::interaction::send_card(ctx, card).await
         }
     }
 }
@@ -242,16 +257,14 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let tallies = data
-        .store
-        .call(move |store| store.announced_tallies(guild))
-        .await?;
+    let tallies = super::interaction::within_deadline(
+        ctx,
+        false,
+        data.store.call(move |store| store.announced_tallies(guild)),
+    )
+    .await??;
     let standings = favorite::leaderboard(&tallies);
     let card =
         favorite::leaderboard_card(&data.responder.catalog, &standings, tallies.len(), locale);
-    super::interaction::reply(
-        ctx,
-        CreateInteractionResponse::Message(card.into_interaction_message()),
-    )
-    .await
+    super::interaction::send_card(ctx, card).await
 }

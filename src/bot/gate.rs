@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use serenity::all::{ChannelId, Context as SerenityContext, GuildId, Member, Permissions};
+use serenity::all::{
+    ChannelId, ChannelType, Context as SerenityContext, GuildId, Member, Permissions,
+};
 use tracing::warn;
 
 use super::discord::{with_retries, Failure};
@@ -112,27 +114,39 @@ pub async fn channel_allows(
     let poise::Context::Application(app) = ctx else {
         return Err(Refusal::Member(member_needs));
     };
-    let (member_has, bot_has) = if channel == ctx.channel_id() {
+    let (member_has, bot_has, thread) = if channel == ctx.channel_id() {
         let member = app
             .interaction
             .member
             .as_ref()
             .and_then(|m| m.permissions)
             .unwrap_or_else(Permissions::empty);
+        let thread = app
+            .interaction
+            .channel
+            .as_ref()
+            .is_some_and(|c| is_thread(c.kind));
         (
             member,
             app.interaction
                 .app_permissions
                 .unwrap_or_else(Permissions::empty),
+            thread,
         )
     } else {
         let member = app.interaction.member.as_deref();
-        in_channel(ctx.serenity_context(), ctx.data().call_cap, guild, channel, member)
+        let read = read_channel(ctx.serenity_context(), ctx.data().call_cap, guild, channel, member)
             .await
             .map_err(|failure| {
                 warn!(guild = %guild, channel = %channel, "cannot read the channel's permissions: {}", failure.text());
                 Refusal::Unreadable(failure)
-            })?
+            })?;
+        (read.member, read.bot, read.thread)
+    };
+    let (member_needs, bot_needs) = if thread {
+        (in_thread(member_needs), in_thread(bot_needs))
+    } else {
+        (member_needs, bot_needs)
     };
     let lacking = missing(member_has, member_needs);
     if !lacking.is_empty() {
@@ -145,8 +159,26 @@ pub async fn channel_allows(
     Ok(())
 }
 
+/// Whether a channel of this type is a thread.
+fn is_thread(kind: ChannelType) -> bool {
+    matches!(
+        kind,
+        ChannelType::NewsThread | ChannelType::PublicThread | ChannelType::PrivateThread
+    )
+}
+
+/// What a thread asks for in place of `needed`: Discord checks Send Messages in Threads there, not Send Messages.
+pub fn in_thread(needed: Permissions) -> Permissions {
+    if needed.contains(Permissions::SEND_MESSAGES) {
+        (needed - Permissions::SEND_MESSAGES) | Permissions::SEND_MESSAGES_IN_THREADS
+    } else {
+        needed
+    }
+}
+
 /// The member's (when given) and the bot's permissions in `channel`, from one read of the channel, the server and
-/// the bot's member (each call capped at `cap`).
+/// the bot's member (each call capped at `cap`). A channel of another server is refused: an interaction names
+/// channels by id, and only its own server's are the member's to act on.
 pub async fn in_channel(
     ctx: &SerenityContext,
     cap: Duration,
@@ -154,13 +186,55 @@ pub async fn in_channel(
     channel: ChannelId,
     member: Option<&Member>,
 ) -> Result<(Permissions, Permissions), Failure> {
+    read_channel(ctx, cap, guild, channel, member)
+        .await
+        .map(|read| (read.member, read.bot))
+}
+
+/// The permissions [`read_channel`] found, and whether the channel is a thread (which asks [`in_thread`]).
+struct ChannelRead {
+    member: Permissions,
+    bot: Permissions,
+    thread: bool,
+}
+
+async fn read_channel(
+    ctx: &SerenityContext,
+    cap: Duration,
+    guild: GuildId,
+    channel: ChannelId,
+    member: Option<&Member>,
+) -> Result<ChannelRead, Failure> {
     let me = ctx.cache.current_user().id;
     let http = &ctx.http;
-    let channel = with_retries("reading a channel", cap, || http.get_channel(channel))
-        .await
-        .map_err(|e| Failure::of(&e))?
-        .guild()
-        .ok_or_else(|| Failure::Other("not a server channel".to_owned()))?;
+    let read = |id: ChannelId| async move {
+        with_retries("reading a channel", cap, || http.get_channel(id))
+            .await
+            .map_err(|e| Failure::of(&e))?
+            .guild()
+            .ok_or_else(|| Failure::Other("not a server channel".to_owned()))
+    };
+    let mut channel = read(channel).await?;
+    if channel.guild_id != guild {
+        return Err(Failure::Other(format!(
+            "channel {} belongs to another server",
+            channel.id
+        )));
+    }
+    // A thread has no overwrites of its own: its permissions are its parent channel's.
+    let thread = is_thread(channel.kind);
+    if thread {
+        let parent = channel.parent_id.ok_or_else(|| {
+            Failure::Other(format!("thread {} has no parent channel", channel.id))
+        })?;
+        channel = read(parent).await?;
+        if channel.guild_id != guild {
+            return Err(Failure::Other(format!(
+                "channel {} belongs to another server",
+                channel.id
+            )));
+        }
+    }
     let guild = with_retries("reading a server", cap, || http.get_guild(guild))
         .await
         .map_err(|e| Failure::of(&e))?;
@@ -172,7 +246,11 @@ pub async fn in_channel(
     let member = member.map_or_else(Permissions::empty, |m| {
         guild.user_permissions_in(&channel, m)
     });
-    Ok((member, guild.user_permissions_in(&channel, &bot)))
+    Ok(ChannelRead {
+        member,
+        bot: guild.user_permissions_in(&channel, &bot),
+        thread,
+    })
 }
 
 #[cfg(test)]
@@ -188,5 +266,17 @@ mod tests {
             Permissions::EMBED_LINKS | Permissions::SEND_POLLS | Permissions::READ_MESSAGE_HISTORY
         );
         assert!(missing(Permissions::ADMINISTRATOR, POLL).is_empty());
+    }
+
+    #[test]
+    fn a_thread_asks_for_send_messages_in_threads_instead() {
+        let needed = in_thread(POLL);
+        assert!(needed.contains(Permissions::SEND_MESSAGES_IN_THREADS));
+        assert!(!needed.contains(Permissions::SEND_MESSAGES));
+        assert_eq!(
+            in_thread(MODERATOR_IN_CHANNEL),
+            MODERATOR_IN_CHANNEL,
+            "nothing to send, nothing changes"
+        );
     }
 }

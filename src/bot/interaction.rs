@@ -41,6 +41,46 @@ pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// How long a command may spend before its first answer without deferring: Discord drops an interaction not
+/// answered within 3 s, and the deferral itself needs time to get there.
+pub const DEFER_AFTER: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Runs `work` (store calls, typically) and returns its output; should it take longer than [`DEFER_AFTER`], the
+/// reply is deferred meanwhile (ephemerally when `private`), so a slow store (a PostgreSQL pool wait, a locked
+/// SQLite file) never costs the user their answer. What is sent afterwards goes through poise, which follows up.
+pub async fn within_deadline<T>(
+    ctx: Context<'_>,
+    private: bool,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, Error> {
+    let mut work = std::pin::pin!(work);
+    match tokio::time::timeout(DEFER_AFTER, &mut work).await {
+        Ok(done) => Ok(done),
+        Err(_) => {
+            let cap = ctx.data().call_cap;
+            if private {
+                super::discord::capped(cap, ctx.defer_ephemeral()).await?;
+            } else {
+                super::discord::capped(cap, ctx.defer()).await?;
+            }
+            Ok(work.await)
+        }
+    }
+}
+
+/// Sends `card` as this interaction's reply, or as its follow-up once deferred; mentioning nobody, cut after the
+/// call cap.
+pub async fn send_card(ctx: Context<'_>, card: crate::render::Card) -> Result<(), Error> {
+    let mut reply = poise::CreateReply::default().allowed_mentions(crate::render::no_mentions());
+    reply = card
+        .embeds
+        .into_iter()
+        .fold(reply, poise::CreateReply::embed);
+    reply = reply.components(card.components);
+    super::discord::capped(ctx.data().call_cap, ctx.send(reply)).await?;
+    Ok(())
+}
+
 /// The reply language of this interaction.
 pub fn locale_of(ctx: Context<'_>) -> Locale {
     ctx.locale().map_or(Locale::En, Locale::from_discord)

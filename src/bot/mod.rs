@@ -176,6 +176,12 @@ pub async fn run(
         .await
         .map_err(|error| describe_start_error(&error))?;
     info!(user = %me.name, id = %me.id, scenes = catalog.scenes.len(), "token accepted");
+    // serenity reads the gateway URL itself and, when it cannot, connects to Discord's own gateway: in proxy mode
+    // the bot reads it first and stops rather than talk to a gateway nobody configured.
+    let proxy_gateway = match &config.api_url {
+        Some(api_url) => Some(proxy_gateway(&http, call_cap, api_url.as_str()).await?),
+        None => None,
+    };
 
     let guild_id = config.guild_id.map(GuildId::new);
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -213,14 +219,20 @@ pub async fn run(
         })
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
-                // poise runs this once, on the first READY only: start-once work belongs here.
-                commands::register(ctx, &framework.options().commands, guild_id, call_cap).await;
+                // poise runs this once, on the first READY only: start-once work belongs here. poise holds every
+                // interaction back until it returns, so nothing slow is awaited here.
                 let polls = Arc::new(data.polls(&ctx.http));
                 let dailies = Arc::new(data.dailies(&ctx.http));
                 let (wake_polls, wake_daily) =
                     (Arc::clone(&data.wake_polls), Arc::clone(&data.wake_daily));
                 let (stopping, fanout) = (data.stopping.clone(), data.fanout);
                 let started = [
+                    commands::register_beside(
+                        Arc::clone(&ctx.http),
+                        &framework.options().commands,
+                        guild_id,
+                        call_cap,
+                    ),
                     tokio::spawn(supervise("poll scheduler", data.stopping.clone(), {
                         let stopping = stopping.clone();
                         move || {
@@ -276,6 +288,11 @@ pub async fn run(
             RunError::Transient(format!("cannot build the Discord client: {error}"))
         })?;
 
+    if let Some(gateway) = &proxy_gateway {
+        // The shard manager shares this URL with the client: every shard connects there.
+        *client.ws_url.lock().await = gateway.url.clone();
+        info!(gateway = %gateway.url, shards = gateway.shards, "proxy mode: the gateway URL comes from DISCORD_API_URL");
+    }
     let shard_manager = Arc::clone(&client.shard_manager);
     let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopping.wait_for(|stop| *stop).await;
@@ -304,7 +321,11 @@ pub async fn run(
                     .start_shard_range(range.first..range.last, range.total)
                     .await
             }
-            None => client.start_autosharded().await,
+            None => match &proxy_gateway {
+                // The shard count was read with the URL: no second call.
+                Some(gateway) => client.start_shards(gateway.shards).await,
+                None => client.start_autosharded().await,
+            },
         }
     });
     let result = tokio::select! {
@@ -344,6 +365,35 @@ pub async fn run(
             Ok(())
         }
         Err(error) => Err(describe_start_error(&error)),
+    }
+}
+
+/// The gateway URL and shard count from `GET /gateway/bot` at `api_url`; any failure stops the bot (exit 1) with one
+/// line saying so, since the only fallback serenity knows is Discord's own gateway, outside the proxy.
+async fn proxy_gateway(
+    http: &serenity::all::Http,
+    cap: Duration,
+    api_url: &str,
+) -> Result<serenity::all::BotGateway, RunError> {
+    let not_read = |why: String| {
+        RunError::Fatal(format!(
+            "proxy mode: cannot read the gateway URL from GET {api_url}/api/v10/gateway/bot ({why}); not falling \
+             back to Discord's own gateway behind the proxy's back; not retrying"
+        ))
+    };
+    match discord::capped(cap, http.get_bot_gateway()).await {
+        Ok(gateway) if gateway.url.starts_with("ws://") || gateway.url.starts_with("wss://") => {
+            Ok(gateway)
+        }
+        Ok(gateway) => Err(not_read(format!(
+            "its url {:?} is not a websocket URL",
+            discord::redact(&gateway.url)
+        ))),
+        Err(error) => match describe_start_error(&error) {
+            // A rejected token or a wrong URL says so in its own words.
+            fatal @ RunError::Fatal(_) => Err(fatal),
+            RunError::Transient(_) => Err(not_read(discord::Failure::of(&error).text().to_owned())),
+        },
     }
 }
 

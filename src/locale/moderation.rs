@@ -13,9 +13,19 @@ use crate::reason::{CancelReason, PostFailure};
 /// client writes 메시지 관리하기 and 서버 관리하기, and the server-level "Send Messages" is now "Send Messages and
 /// Create Posts"; Korean bots' code uses the -하기 forms, but that is third-party, so check these in the Korean
 /// client before changing them.
-const PERMISSION_NAMES: [(Permissions, &str, &str); 8] = [
+const PERMISSION_NAMES: [(Permissions, &str, &str); 10] = [
     (Permissions::VIEW_CHANNEL, "View Channel", "채널 보기"),
     (Permissions::SEND_MESSAGES, "Send Messages", "메시지 보내기"),
+    (
+        Permissions::SEND_MESSAGES_IN_THREADS,
+        "Send Messages in Threads",
+        "스레드에서 메시지 보내기",
+    ),
+    (
+        Permissions::MENTION_EVERYONE,
+        "Mention @everyone, @here, and All Roles",
+        "@everyone, @here, 모든 역할 멘션하기",
+    ),
     (Permissions::EMBED_LINKS, "Embed Links", "링크 첨부"),
     (Permissions::SEND_POLLS, "Create Polls", "투표 만들기"),
     (
@@ -71,6 +81,21 @@ impl Locale {
             Locale::Ko => {
                 format!("<#{channel}> 채널에서는 할 수 없어요. 봇에게 {names} 권한이 없어요.")
             }
+        }
+    }
+
+    /// `/daily set` with a role its server made unmentionable, by a manager who may not ping such roles.
+    pub fn role_not_mentionable(self, role: u64) -> String {
+        let permission = self.permission_names(Permissions::MENTION_EVERYONE);
+        match self {
+            Locale::En => format!(
+                "<@&{role}> is not mentionable, so I won't ping it for you: make the role mentionable (Server \
+                 Settings → Roles), or ask someone with {permission} to set the daily scene."
+            ),
+            Locale::Ko => format!(
+                "<@&{role}> 역할은 멘션할 수 없게 설정되어 있어서 알림을 보낼 수 없어요. 역할 설정에서 멘션을 \
+                 허용하거나, {permission} 권한이 있는 분이 매일 장면을 설정해 주세요."
+            ),
         }
     }
 

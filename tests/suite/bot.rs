@@ -49,6 +49,25 @@ async fn registration_declares_every_command_with_korean_descriptions() {
                 let permission = if name == "favorite" { "8192" } else { "32" };
                 assert_eq!(command["default_member_permissions"], permission, "{name}");
                 assert_eq!(command["contexts"], json!([0]), "{name}: servers only");
+                // Discord fills a missing `integration_types` from the app's install settings (user installs
+                // included): the bot must send it.
+                let sent = harness
+                    .fake
+                    .requests()
+                    .into_iter()
+                    .find(|r| r.method == "PUT" && r.route().ends_with("/commands"))
+                    .and_then(|r| {
+                        r.body
+                            .as_array()
+                            .and_then(|c| c.iter().find(|c| c["name"] == name).cloned())
+                    })
+                    .unwrap_or_default();
+                assert_eq!(
+                    sent["integration_types"],
+                    json!([0]),
+                    "{name}: installed on servers only, never as a user app"
+                );
+                assert_eq!(sent["contexts"], json!([0]), "{name}: sent as servers only");
             }
             _ => {
                 assert!(command["default_member_permissions"].is_null(), "{name}");
@@ -248,6 +267,72 @@ async fn another_scene_and_the_menu_work_from_stored_ids() {
         stale["data"]["flags"], 64,
         "an unknown button gets a polite private reply"
     );
+}
+
+/// Security item 1: what a click does is decided by the message clicked, not by the `custom_id` the client sends.
+/// Another member's buttons (or a forged id) on someone's public card get the clicker a private card; the card
+/// stays as its owner left it. An unknown scene id gets the stale-button notice, never a random card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_on_someone_elses_card_answers_privately_and_leaves_the_card() {
+    const OTHER: u64 = FakeDiscord::USER_ID + 5;
+    let harness = Harness::start().await;
+    let card = harness.scene(Some("hwarang")).await;
+    assert!(card["data"]["flags"].is_null(), "a public card: {card:#}");
+    let another_id = card["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let message = harness
+        .fake
+        .channel_messages(FakeDiscord::CHANNEL_ID)
+        .iter()
+        .rev()
+        .find(|m| m["embeds"][0]["title"] == card["data"]["embeds"][0]["title"])
+        .and_then(|m| m["id"].as_str().and_then(|id| id.parse::<u64>().ok()))
+        .unwrap_or_else(|| panic!("the /scene reply is in the channel"));
+    let before = harness.fake.message(message).map(|m| m["embeds"].clone());
+    for custom_id in [
+        another_id.clone(),
+        "scene:show:secretary-kim".to_owned(),
+        "scene:another:no-such-scene".to_owned(),
+    ] {
+        let click = harness
+            .fake
+            .button(&another_id)
+            .on_message(message)
+            .user(OTHER)
+            .payload();
+        let mut forged = click;
+        forged["data"]["custom_id"] = json!(custom_id);
+        let click = harness.fake.send_interaction(forged);
+        let answer = harness.fake.wait_callback(click.id, T).await;
+        assert_eq!(
+            answer["type"], 4,
+            "{custom_id}: a new message, never an update of someone's card: {answer:#}"
+        );
+        assert_eq!(answer["data"]["flags"], 64, "{custom_id}: private");
+        if custom_id.contains("no-such-scene") {
+            assert!(
+                answer["data"]["embeds"].is_null() || answer["data"]["embeds"] == json!([]),
+                "{custom_id}: no random card: {answer:#}"
+            );
+        } else {
+            assert!(!title(&answer).is_empty(), "{custom_id}: {answer:#}");
+        }
+    }
+    assert_eq!(
+        harness.fake.message(message).map(|m| m["embeds"].clone()),
+        before,
+        "the card is as its owner left it"
+    );
+    // Its owner still gets the card replaced in place.
+    let own = harness
+        .fake
+        .button(&another_id)
+        .on_message(message)
+        .send()
+        .await;
+    assert_eq!(harness.fake.wait_callback(own.id, T).await["type"], 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,6 +603,100 @@ async fn the_token_is_in_no_log_line_even_at_trace_level() {
     assert_no_token_in(&logs, &interaction.token);
 }
 
+/// Security item 4: serenity's gateway and HTTP layers print whole events and routes at debug and trace (an unknown
+/// dispatch, the shard's span of every event, "Mismatched successful response status from <route>"): with
+/// `RUST_LOG=trace` neither an interaction token in an unknown event nor one in a callback route reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interaction_tokens_in_unknown_events_and_odd_statuses_stay_out_of_a_trace_log() {
+    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+    options.env.push(("RUST_LOG", "trace".to_owned()));
+    let mut bot = BotProcess::start(options);
+    fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+        .await;
+    bot.wait_log("ready", T).await;
+    // An event type this serenity does not know, carrying an interaction's token.
+    let carried = fake.slash("scene").payload();
+    let unknown_token = carried["token"].as_str().unwrap_or_default().to_owned();
+    fake.dispatch("SOME_FUTURE_EVENT", carried);
+    // A callback answered 200 where serenity expects 204: its warning names the route, token included.
+    fake.fail_next("POST", "/interactions", 200, None, false);
+    let odd = fake.slash("scene").send().await;
+    let callback = format!("/interactions/{}/", odd.id);
+    fake.wait_for_request(|r| r.route().starts_with(&callback), T)
+        .await;
+    bot.wait_log("Mismatched successful response status", T)
+        .await;
+    bot.terminate();
+    bot.wait_exit(T).await;
+    let logs = bot.logs();
+    assert_no_token_in(&logs, &unknown_token);
+    assert_no_token_in(&logs, &odd.token);
+    assert_no_token_in(&logs, &fake.token());
+    assert!(
+        logs.contains("<redacted>/callback"),
+        "the warning stays, its token redacted:\n{logs}"
+    );
+}
+
+/// Security item 2: in proxy mode a gateway URL that cannot be read stops the bot (exit 1, one clear line) instead
+/// of serenity's fallback to Discord's own gateway, which nobody configured and no proxy sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_never_falls_back_to_discords_own_gateway() {
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    // Both GET /gateway (serenity's) and GET /gateway/bot (the bot's) start with this prefix: the first fails.
+    fake.fail_next("GET", "/gateway", 500, None, false);
+    let mut bot = BotProcess::start(BotOptions::new(&fake.api_url(), &fake.token()));
+    let code = bot.wait_exit(T).await.code();
+    let logs = bot.logs();
+    assert_eq!(code, Some(1), "{logs}");
+    assert!(
+        logs.contains(&format!(
+            "proxy mode: cannot read the gateway URL from GET {}/api/v10/gateway/bot",
+            fake.api_url()
+        )) && logs.contains("not falling back"),
+        "{logs}"
+    );
+    assert!(!logs.contains("gateway.discord.gg"), "{logs}");
+    assert_eq!(fake.identify_count(), 0);
+    assert_no_token_in(&logs, &fake.token());
+
+    // Read, the URL is the one every shard connects to.
+    let fake = FakeDiscord::start(FakeOptions::default()).await;
+    let bot = BotProcess::start(BotOptions::new(&fake.api_url(), &fake.token()));
+    let line = bot
+        .wait_log("proxy mode: the gateway URL comes from DISCORD_API_URL", T)
+        .await;
+    assert!(line.contains(&fake.gateway_url()), "{line}");
+    fake.wait_identify(1, T).await;
+}
+
+/// Item 11: poise holds every interaction back until its setup returns; registering the commands there made the
+/// first answers wait on Discord (up to the call cap). Registration runs beside them: a /scene sent while the
+/// registration's answer is held back is answered within Discord's 3 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_registration_holds_up_no_answer() {
+    let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    fake.delay_next("PUT", "/applications", Duration::from_secs(8));
+    let bot = BotProcess::start(BotOptions::new(&fake.api_url(), &fake.token()));
+    fake.wait_identify(1, T).await;
+    let scene = fake
+        .slash("scene")
+        .option_str("drama", "hwarang")
+        .send()
+        .await;
+    let card = fake.wait_callback(scene.id, T).await;
+    let took = scene.sent_at.elapsed();
+    assert!(title(&card).contains("Hwarang"), "{card:#}");
+    assert!(
+        took < Duration::from_secs(3),
+        "answered {took:?} after the interaction, registration still pending"
+    );
+    println!("a /scene during a held registration was answered in {took:?}");
+    bot.wait_log("commands registered globally", T).await;
+    fake.assert_no_violations();
+}
+
 /// Fails when any 12-byte stretch of `token` (other than digits only) is in `logs` as text, as hex (`6d54`,
 /// `6d 54`, any case) or as Rust's decimal bytes (`[109, 84, …]`): the encodings a websocket or TLS library logs
 /// frames in.
@@ -659,7 +838,8 @@ async fn a_registration_whose_answer_cannot_be_read_is_not_reported_as_refused()
     let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
     fake.replace_body_next("PUT", "/applications", r#"{"not": "a list of commands"}"#);
     let bot = BotProcess::start(BotOptions::new(&fake.api_url(), &fake.token()));
-    bot.wait_log("ready", T).await;
+    // Registration runs beside the first answers: its outcome is logged when it is known.
+    bot.wait_log("command registration", T).await;
     let logs = bot.logs();
     assert!(
         logs.contains("Discord accepted it (HTTP success) but its answer could not be read"),

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::support::fake_discord::{
-    permissions, FakeChannel, FakeDiscord, FakeOptions, FakeOverwrite, FakeUser,
+    permissions, FakeChannel, FakeDiscord, FakeOptions, FakeOverwrite, FakeRole, FakeUser,
 };
 use crate::support::harness::{MANAGER, T};
 use crate::support::TempDir;
@@ -304,6 +304,37 @@ async fn another_scene_on_a_daily_post_is_private() {
         Some(post["embeds"].clone()),
         "the public post is unchanged"
     );
+    // Security item 1: a forged id on the public post (a /scene card's "Another scene", a suggestion button, an
+    // unknown scene) never rewrites it for everyone: the clicker gets a private answer.
+    for forged_id in [
+        format!("scene:another:{}", scene_of(&post)),
+        "scene:show:hwarang".to_owned(),
+        "scene:another:no-such-scene".to_owned(),
+        "scene:post:daily-2027-05-02:no-such-scene".to_owned(),
+    ] {
+        let mut forged = daily
+            .fake
+            .button(&custom_id)
+            .on_message(message)
+            .in_guild(GUILD, CHANNEL)
+            .payload();
+        forged["data"]["custom_id"] = json!(forged_id);
+        let click = daily.fake.send_interaction(forged);
+        let answer = daily.fake.wait_callback(click.id, T).await;
+        assert_eq!(answer["type"], 4, "{forged_id}: {answer:#}");
+        assert_eq!(answer["data"]["flags"], 64, "{forged_id}: {answer:#}");
+        if forged_id.contains("no-such-scene") {
+            assert!(
+                answer["data"]["embeds"].is_null() || answer["data"]["embeds"] == json!([]),
+                "{forged_id}: the stale-button notice, no random card: {answer:#}"
+            );
+        }
+    }
+    assert_eq!(
+        daily.fake.message(message).map(|m| m["embeds"].clone()),
+        Some(post["embeds"].clone()),
+        "the public post is unchanged after forged clicks"
+    );
     daily.stop().await;
 }
 
@@ -514,8 +545,37 @@ async fn status_shows_the_next_post_in_the_servers_zone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_role_ping_mentions_only_that_role_and_bad_input_is_refused() {
-    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
-    let role = GUILD + 1;
+    let role = GUILD + 30;
+    let unmentionable = GUILD + 31;
+    let mut options = FakeOptions::default();
+    options.guilds[0].roles.push(FakeRole {
+        mentionable: true,
+        ..FakeRole::new(role, "fans", 0, 2)
+    });
+    options.guilds[0]
+        .roles
+        .push(FakeRole::new(unmentionable, "staff", 0, 3));
+    let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
+    // Security item 3: the bot may hold Mention Everyone; a role its server made unmentionable is pinged only for a
+    // manager who holds it too.
+    let (channel_text, unmentionable_text) = (CHANNEL.to_string(), unmentionable.to_string());
+    let options = [
+        ("channel", channel_text.as_str()),
+        ("role", unmentionable_text.as_str()),
+    ];
+    let refused = daily.command("set", &options, MANAGER).await;
+    assert!(
+        refused.contains("is not mentionable")
+            && refused.contains(&format!("<@&{unmentionable}>"))
+            && refused.contains("Mention @everyone"),
+        "{refused}"
+    );
+    let status = daily.command("status", &[], MANAGER).await;
+    assert!(status.contains("not set up"), "nothing was saved: {status}");
+    let allowed = daily
+        .command("set", &options, MANAGER | permissions::MENTION_EVERYONE)
+        .await;
+    assert!(allowed.contains("Daily scene on"), "{allowed}");
     let bad_time = daily
         .command(
             "set",

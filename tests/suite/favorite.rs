@@ -740,13 +740,13 @@ async fn a_poll_discord_was_slow_to_take_is_posted_later_once() {
     assert!(again.contains("already running"), "{again}");
 }
 
-/// A moderator of one channel cannot run a poll in a channel where they may not moderate; the reply is deferred
-/// before the calls that read the other channel.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_member_needs_manage_messages_in_the_target_channel() {
-    const MODS: u64 = FakeDiscord::GUILD_ID + 50;
-    const ANNOUNCEMENTS: u64 = CHANNEL + 10;
-    const POLLS: u64 = CHANNEL + 11;
+/// The `mods` role (Manage Messages) of [`voter`] 1.
+const MODS: u64 = FakeDiscord::GUILD_ID + 50;
+/// A channel where `mods` may not manage messages.
+const ANNOUNCEMENTS: u64 = CHANNEL + 10;
+
+/// [`fake_options`] with voter 1 in `mods`, who moderate everywhere but in #announcements.
+fn mods_without_announcements() -> FakeOptions {
     let mut options = fake_options();
     let guild = &mut options.guilds[0];
     guild.roles.push(FakeRole::new(MODS, "mods", MODERATOR, 2));
@@ -758,7 +758,18 @@ async fn the_member_needs_manage_messages_in_the_target_channel() {
     let mut announcements = FakeChannel::text(ANNOUNCEMENTS, "announcements");
     announcements.overwrites = vec![FakeOverwrite::deny_role(MODS, permissions::MANAGE_MESSAGES)];
     guild.channels.push(announcements);
-    guild.channels.push(FakeChannel::text(POLLS, "polls"));
+    options
+}
+
+/// A moderator of one channel cannot run a poll in a channel where they may not moderate; the reply is deferred
+/// before the calls that read the other channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_needs_manage_messages_in_the_target_channel() {
+    const POLLS: u64 = CHANNEL + 11;
+    let mut options = mods_without_announcements();
+    options.guilds[0]
+        .channels
+        .push(FakeChannel::text(POLLS, "polls"));
     let harness = Harness::start_with(options, Vec::new()).await;
     let start_in = |channel: u64| {
         harness
@@ -803,4 +814,171 @@ fn polls_in(fake: &FakeDiscord, channel: u64) -> Vec<Value> {
         .into_iter()
         .filter(|m| m["poll"].is_object() && by_bot(m))
         .collect()
+}
+
+/// Security item 3: `/favorite end` acts in the poll's channel, which need not be the one it is typed in: a
+/// moderator of this channel who may not moderate the poll's channel cannot end it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
+    let options = mods_without_announcements();
+    let harness = Harness::start_with(options, Vec::new()).await;
+    // The owner starts a poll in #announcements.
+    let started = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .option_channel("channel", ANNOUNCEMENTS)
+        .send()
+        .await;
+    harness.fake.wait_callback(started.id, T).await;
+    let text = followup_text(&harness, started.id).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    let end = harness
+        .fake
+        .slash("favorite")
+        .subcommand("end")
+        .user(voter(1))
+        .send()
+        .await;
+    harness.fake.wait_callback(end.id, T).await;
+    let text = followup_text(&harness, end.id).await;
+    assert!(
+        text.contains("Manage Messages") && text.contains(&format!("<#{ANNOUNCEMENTS}>")),
+        "{text}"
+    );
+    let expired = harness
+        .fake
+        .requests()
+        .iter()
+        .any(|r| r.route().contains("/expire"));
+    assert!(!expired, "the poll was not ended");
+    let ended = favorite(&harness, "end", MODERATOR, None).await;
+    assert!(!ended.contains("Manage Messages"), "{ended}");
+}
+
+/// Security item 3: an interaction names channels by id; a channel of another server (where the same person may
+/// well be a moderator) is not this server's to post in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_of_another_server_is_refused() {
+    const OTHER_GUILD: u64 = FakeDiscord::GUILD_ID + 1000;
+    const OTHER_CHANNEL: u64 = FakeDiscord::GUILD_ID + 1002;
+    let mut options = fake_options();
+    options
+        .guilds
+        .push(crate::support::fake_discord::FakeGuild::standard(
+            OTHER_GUILD,
+            OTHER_CHANNEL,
+        ));
+    let harness = Harness::start_with(options, Vec::new()).await;
+    let start = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .in_guild(FakeDiscord::GUILD_ID, CHANNEL)
+        .option_channel("channel", OTHER_CHANNEL)
+        .send()
+        .await;
+    harness.fake.wait_callback(start.id, T).await;
+    let text = followup_text(&harness, start.id).await;
+    assert!(text.contains("I can't see"), "{text}");
+    assert!(polls_in(&harness.fake, OTHER_CHANNEL).is_empty());
+}
+
+/// Security item 3: in a thread Discord checks Send Messages in Threads, not Send Messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_needs_send_messages_in_threads() {
+    const THREAD: u64 = CHANNEL + 40;
+    let mut options = fake_options();
+    let mut thread = FakeChannel::text(THREAD, "scene talk");
+    thread.kind = 11;
+    thread.parent_id = Some(CHANNEL);
+    options.guilds[0].channels.push(thread);
+    let harness = Harness::start_with(options, Vec::new()).await;
+    let start = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .in_guild(FakeDiscord::GUILD_ID, THREAD)
+        .member_permissions(MODERATOR)
+        .app_permissions(
+            permissions::VIEW_CHANNEL
+                | permissions::SEND_MESSAGES
+                | permissions::EMBED_LINKS
+                | permissions::SEND_POLLS
+                | permissions::READ_MESSAGE_HISTORY,
+        )
+        .send()
+        .await;
+    harness.fake.wait_callback(start.id, T).await;
+    let text = followup_text(&harness, start.id).await;
+    assert!(text.contains("Send Messages in Threads"), "{text}");
+    assert!(polls_in(&harness.fake, THREAD).is_empty());
+}
+
+/// Item 11: the commands that read the store before answering answer Discord within 3 s even when the store is
+/// slow (here SQLite waiting on another process's write lock, as a PostgreSQL pool wait would): they defer past
+/// a deadline, then follow up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_store_never_costs_an_answer() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let database = harness.bot.dir.path.join("scenebot.sqlite3");
+    let holder = rusqlite::Connection::open(&database).unwrap_or_else(|e| panic!("{e}"));
+    holder
+        .execute_batch("BEGIN IMMEDIATE; UPDATE favorite_polls SET hours = hours;")
+        .unwrap_or_else(|e| panic!("{e}"));
+    // `/daily off` writes: it waits for the lock, holding the bot's one SQLite connection meanwhile, so the reads
+    // after it wait too.
+    let manager = permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES | (1 << 5);
+    let mut sent = Vec::new();
+    for (command, sub) in [
+        ("daily", "off"),
+        ("daily", "status"),
+        ("favorite", "results"),
+        ("favorite", "leaderboard"),
+    ] {
+        let interaction = harness
+            .fake
+            .slash(command)
+            .subcommand(sub)
+            .member_permissions(manager | (1 << 13))
+            .send()
+            .await;
+        if sent.is_empty() {
+            // Once `/daily off` is deferred, its write is stuck on the lock: the others are sent behind it.
+            harness.fake.wait_callback(interaction.id, T).await;
+        }
+        sent.push((format!("/{command} {sub}"), interaction));
+    }
+    for (name, interaction) in &sent {
+        let first = harness.fake.wait_callback(interaction.id, T).await;
+        let took = interaction.sent_at.elapsed();
+        assert!(
+            took < Duration::from_secs(3),
+            "{name}: first answer after {took:?}: {first:#}"
+        );
+        assert_eq!(first["type"], 5, "{name}: deferred: {first:#}");
+        println!("{name}: deferred after {took:?} while the store was locked");
+    }
+    holder
+        .execute_batch("ROLLBACK;")
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (name, interaction) in &sent {
+        let deadline = tokio::time::Instant::now() + T;
+        let answered = |m: &Value| {
+            !m["content"].as_str().unwrap_or_default().is_empty()
+                || m["embeds"].as_array().is_some_and(|e| !e.is_empty())
+        };
+        while !harness
+            .fake
+            .interaction_messages(interaction.id)
+            .iter()
+            .any(answered)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name}: no follow-up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -14,6 +14,7 @@
 //! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
 //! - `operations`: the health endpoint, the shard watchdog, REST timeouts, a locked database, intents.
 //! - `chaos`: 20 SIGKILLs at random moments of mixed traffic; nothing lost or repeated, the database intact.
+//! - `harness`: skipped checks named on a plain `cargo test`; CI's PostgreSQL lookup.
 //! - `default_mode`: the default mode (serenity's rate limiter on) through HTTPS_PROXY and a test CA.
 //! - `store_contract`, `store_faults`: the store's contract on both backends; a stopped PostgreSQL, a wrong
 //!   database, two bots on one SQLite file.
@@ -31,6 +32,7 @@ mod fake;
 mod favorite;
 mod fuzz_dataset;
 mod gateway;
+mod harness;
 mod input;
 mod operations;
 mod preview;

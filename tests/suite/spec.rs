@@ -15,7 +15,7 @@ fn spec() -> Option<Arc<ApiSpec>> {
     static SPEC: OnceLock<Option<Arc<ApiSpec>>> = OnceLock::new();
     let spec = SPEC.get_or_init(ApiSpec::from_env).clone();
     if spec.is_none() {
-        println!("SCENEBOT_OPENAPI_SPEC is not set: OpenAPI validation is skipped");
+        crate::support::skipped("SCENEBOT_OPENAPI_SPEC is not set: nothing is validated");
     }
     spec
 }

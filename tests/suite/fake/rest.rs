@@ -173,7 +173,9 @@ async fn buttons_and_selects_arrive_with_their_message() {
 async fn a_rule_breaking_response_is_refused_and_recorded() {
     let fake = fake().await;
     if !fake.has_spec() {
-        return; // the title limit comes from the OpenAPI description
+        // The title limit comes from the OpenAPI description.
+        crate::support::skipped("SCENEBOT_OPENAPI_SPEC is not set: nothing is checked");
+        return;
     }
     let mut bot = start_bot(&fake).await;
 

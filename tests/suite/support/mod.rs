@@ -5,10 +5,13 @@ pub mod fake_discord;
 pub mod harness;
 pub mod openapi;
 pub mod postgres;
+pub mod skip;
 pub mod tls_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+pub use skip::{skipped, SKIPPED};
 
 /// Every setting the bot reads: tests set what they need, and nothing from the developer's shell leaks in.
 pub const SETTINGS: [&str; 14] = [

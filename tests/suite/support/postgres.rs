@@ -3,10 +3,9 @@
 //! `postgres` user when the tests run as root (the server refuses root). Stopped and removed when the last test
 //! holding it drops it. Each test takes a fresh database of its own.
 //!
-//! Without PostgreSQL the tests that need it say so on stderr and pass without running, unless
+//! Without PostgreSQL the tests that need it say so ([`super::skipped`]) and pass without running, unless
 //! `SCENEBOT_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes them fail instead.
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -115,10 +114,10 @@ fn server_bin(test: &str) -> Option<PathBuf> {
             !required(),
             "{REQUIRE}=1 but PostgreSQL is not installed (apt-get install postgresql)"
         );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: PostgreSQL is not installed (apt-get install postgresql; {REQUIRE}=1 makes this an error)"
-        );
+        super::skipped(&format!(
+            "({test}) PostgreSQL is not installed (apt-get install postgresql, or SCENEBOT_POSTGRES_BIN; \
+             {REQUIRE}=1 makes this an error)"
+        ));
     }
     bin
 }

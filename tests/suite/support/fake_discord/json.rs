@@ -49,7 +49,7 @@ pub(crate) fn role_json(role: &FakeRole, bot_id: u64) -> Value {
         "position": role.position,
         "permissions": role.permissions.to_string(),
         "managed": role.managed,
-        "mentionable": false,
+        "mentionable": role.mentionable,
         "flags": 0,
     });
     if role.managed {

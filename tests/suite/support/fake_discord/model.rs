@@ -159,11 +159,11 @@ impl FakeOptions {
     pub fn with_spec_from_env(mut self) -> Self {
         self.spec = ApiSpec::from_env();
         if self.spec.is_none() {
-            println!(
-                "{} is not set: requests to the fake Discord are not validated against Discord's \
-                 OpenAPI description",
+            super::super::skip::skipped(&format!(
+                "{} is not set: the requests of this test are not validated against Discord's OpenAPI \
+                 description",
                 super::super::openapi::SPEC_ENV
-            );
+            ));
         }
         self
     }
@@ -254,6 +254,8 @@ pub struct FakeRole {
     pub position: u64,
     /// A bot's own role (tagged with the bot's id).
     pub managed: bool,
+    /// Whether anyone may ping it (otherwise only members with Mention Everyone can).
+    pub mentionable: bool,
 }
 
 impl FakeRole {
@@ -265,6 +267,7 @@ impl FakeRole {
             permissions,
             position,
             managed: false,
+            mentionable: false,
         }
     }
 }
