@@ -354,11 +354,24 @@ impl InProcessBot {
         shards: &str,
         now: i64,
     ) -> InProcessBot {
+        InProcessBot::start_with(fake, database, shards, now, None).await
+    }
+
+    /// [`InProcessBot::start`] with claims held for `lease_seconds` instead of the default.
+    async fn start_with(
+        fake: &FakeDiscord,
+        database: &PgDatabase,
+        shards: &str,
+        now: i64,
+        lease_seconds: Option<&str>,
+    ) -> InProcessBot {
         let (api_url, token, shards) = (fake.api_url(), fake.token(), shards.to_owned());
+        let lease = lease_seconds.map(str::to_owned);
         let config = Config::from_lookup(|name| match name {
             "DISCORD_TOKEN" => Some(token.clone()),
             "DISCORD_API_URL" => Some(api_url.clone()),
             "SCENEBOT_SHARDS" => Some(shards.clone()),
+            "SCENEBOT_LEASE_SECONDS" => lease.clone(),
             _ => None,
         })
         .unwrap_or_else(|e| panic!("{e}"));
@@ -544,4 +557,65 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
     let mut third = third;
     second.stop().await;
     third.stop().await;
+}
+
+/// The herd's duplicate, reproduced: two bots on one PostgreSQL, a 2 s lease, Discord's nonce window zero (so the
+/// nonce cannot save a second send), every first post answered after 1 s, five servers due in the same minute.
+/// Claimed all at once and sent one by one, the later claims ran out before their turn and the other bot sent them
+/// too. Each post is now claimed right before it is sent and its lease renewed while it is in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_fan_out_never_lets_a_lease_run_out_into_a_second_post() {
+    const DUE: u64 = 5;
+    let Some(database) =
+        PgDatabase::fresh("a_slow_fan_out_never_lets_a_lease_run_out_into_a_second_post")
+    else {
+        return;
+    };
+    let options = FakeOptions {
+        nonce_window: Duration::ZERO,
+        ..two_shard_fake_options()
+    };
+    let fake = FakeDiscord::start(options).await;
+    let start = at("2027-05-02T08:00:00Z");
+    let setup = open_store(&database).await;
+    setup
+        .call(move |store| {
+            for k in 0..DUE {
+                let settings = DailySettings {
+                    guild_id: guild(k),
+                    channel_id: channel(k),
+                    time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+                    timezone: chrono_tz::UTC,
+                    role_id: None,
+                    locale: Locale::En,
+                };
+                store.set_daily(&settings, start)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut first = InProcessBot::start_with(&fake, &database, "0-0/2", start, Some("2")).await;
+    let mut second = InProcessBot::start_with(&fake, &database, "1-1/2", start, Some("2")).await;
+    wait_registrations(&fake, 2).await;
+    for k in 0..DUE {
+        fake.delay_next(
+            "POST",
+            &format!("/channels/{}/messages", channel(k)),
+            Duration::from_secs(1),
+        );
+    }
+    // Both clocks reach the minute and then run on, a second per second, past several leases.
+    let minute = at("2027-05-02T09:00:30Z");
+    for tick in 0..12 {
+        first.clock.set(minute + tick);
+        second.clock.set(minute + tick);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    for k in 0..DUE {
+        let posts = bot_messages(&fake, channel(k), is_daily);
+        assert_eq!(posts.len(), 1, "server {k}: {} daily posts", posts.len());
+    }
+    first.stop().await;
+    second.stop().await;
 }
