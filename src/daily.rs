@@ -184,7 +184,9 @@ pub fn due(
 }
 
 /// The per-server shuffle bag: every scene once per round, never the same scene twice in a row across rounds.
+/// A new schedule's bag is stored as `{}` (the column's default): every field defaults, so it reads as empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ShuffleBag {
     /// Scenes still to show this round, in order.
     pub remaining: Vec<String>,
@@ -258,6 +260,12 @@ pub fn post_nonce(guild_id: u64, date: NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_schedules_bag_reads_as_empty() {
+        let bag: Result<ShuffleBag, _> = serde_json::from_str("{}");
+        assert_eq!(bag.ok(), Some(ShuffleBag::default()));
+    }
     use rand::{rngs::StdRng, SeedableRng};
 
     fn zone(name: &str) -> Tz {
