@@ -19,7 +19,9 @@ use scenebot::store::{DailySettings, NewPoll, Store};
 use serde_json::json;
 use tokio::process::{Child, Command};
 
-use super::fake_discord::{FakeDiscord, FakeGuild, FakeOptions, RateLimits, RateStats};
+use super::fake_discord::{
+    FakeDiscord, FakeGuild, FakeOptions, InteractionRef, RateLimits, RateStats,
+};
 use super::postgres::PgDatabase;
 
 /// The first server's id; the next ones step by `1 << 22`, so `(guild_id >> 22) % 3` spreads them over 3 shards.
@@ -106,12 +108,12 @@ pub async fn run(options: Fanout) {
     }
     println!(
         "| servers | processes | sent | lost | twice | early | minute → last s | p50 late s | p99 late s | requests \
-         | requests / limit s | 429s (share) | peak in any 1 s | invalid | max RSS MB |"
+         | requests / limit s | 429s (share) | peak in any 1 s | invalid | RSS at the minute MB | max RSS MB | /scene p50 / p99 ms (n) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &reports {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {:.1} | {} ({:.2} %) | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {:.1} | {} ({:.2} %) | {} | {} | {} | {} | {:.0} / {:.0} ({}) |",
             r.servers,
             options.processes,
             r.sent,
@@ -127,11 +129,11 @@ pub async fn run(options: Fanout) {
             100.0 * r.limited as f64 / (r.requests.max(1)) as f64,
             r.peak,
             r.invalid,
-            r.rss_mb
-                .iter()
-                .map(|mb| format!("{mb:.1}"))
-                .collect::<Vec<_>>()
-                .join(" + "),
+            mb(&r.rss_at_rest_mb),
+            mb(&r.rss_mb),
+            r.scene_p50_ms,
+            r.scene_p99_ms,
+            r.scene_answered,
         );
     }
     for r in &reports {
@@ -158,6 +160,15 @@ pub async fn run(options: Fanout) {
     );
 }
 
+/// Megabytes of each process, joined by " + ".
+fn mb(per_process: &[f64]) -> String {
+    per_process
+        .iter()
+        .map(|mb| format!("{mb:.1}"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
 /// What one run measured.
 struct Report {
     servers: u64,
@@ -175,6 +186,12 @@ struct Report {
     peak: u32,
     per_10s: Vec<u32>,
     rss_mb: Vec<f64>,
+    /// The bot's RSS at the minute, before the fan-out (all servers' GUILD_CREATEs handled).
+    rss_at_rest_mb: Vec<f64>,
+    /// `/scene` answered during the fan-out: p50 and p99 in ms, and how many were answered.
+    scene_p50_ms: f64,
+    scene_p99_ms: f64,
+    scene_answered: usize,
 }
 
 /// What the store is seeded with, per server.
@@ -315,6 +332,7 @@ async fn one_run(options: &Fanout, servers: u64) -> Report {
     let at_minute = fake.rate_stats();
 
     let pids: Vec<u32> = bots.iter().filter_map(Child::id).collect();
+    let rss_at_rest: Vec<f64> = pids.iter().map(|pid| rss_mb(*pid)).collect();
     let mut rss_max = vec![0.0_f64; pids.len()];
     let timeout = options
         .timeout
@@ -322,8 +340,18 @@ async fn one_run(options: &Fanout, servers: u64) -> Report {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut all_arrived: Option<tokio::time::Instant> = None;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    // One `/scene` a second from the first server while the fan-out runs: how long its answer takes.
+    let mut probes = Vec::new();
     loop {
         ticker.tick().await;
+        if all_arrived.is_none() {
+            probes.push(
+                fake.slash("scene")
+                    .in_guild(guild_id(0), channels[0])
+                    .send()
+                    .await,
+            );
+        }
         for (max, pid) in rss_max.iter_mut().zip(&pids) {
             *max = max.max(rss_mb(*pid));
         }
@@ -356,6 +384,7 @@ async fn one_run(options: &Fanout, servers: u64) -> Report {
     }
     let end = fake.rate_stats();
     let posts = fake.channel_posts();
+    let scene_ms = probe_latencies(&fake, &probes);
     for bot in &mut bots {
         let _ = bot.kill().await;
     }
@@ -370,7 +399,8 @@ async fn one_run(options: &Fanout, servers: u64) -> Report {
         &at_minute,
         &end,
         all_arrived.is_some(),
-        rss_max,
+        (rss_at_rest, rss_max),
+        scene_ms,
     );
     let _ = std::fs::remove_dir_all(&dir);
     report
@@ -478,7 +508,8 @@ fn measure(
     at_minute: &RateStats,
     end: &RateStats,
     finished: bool,
-    rss_mb: Vec<f64>,
+    (rss_at_rest_mb, rss_mb): (Vec<f64>, Vec<f64>),
+    scene_ms: Vec<f64>,
 ) -> Report {
     let minute_time =
         UNIX_EPOCH + Duration::from_secs(u64::try_from(minute.timestamp()).unwrap_or(0));
@@ -502,13 +533,7 @@ fn measure(
         }
     }
     lateness.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if lateness.is_empty() {
-            f64::NAN
-        } else {
-            lateness[((lateness.len() - 1) as f64 * q).round() as usize]
-        }
-    };
+    let at = |q: f64| quantile(&lateness, q);
     // Counted requests per second from the minute on, grouped by ten seconds, up to the last second with any.
     let from = minute_time
         .duration_since(end.started)
@@ -531,6 +556,42 @@ fn measure(
         invalid: end.invalid - at_minute.invalid,
         peak: end.peak_per_second,
         per_10s,
+        rss_at_rest_mb,
         rss_mb,
+        scene_p50_ms: quantile(&scene_ms, 0.5),
+        scene_p99_ms: quantile(&scene_ms, 0.99),
+        scene_answered: scene_ms.len(),
+    }
+}
+
+/// Milliseconds from each probe's INTERACTION_CREATE to its callback's arrival at the fake, sorted; a probe
+/// without a callback in the fake's records is left out (and shows as fewer answered than sent).
+fn probe_latencies(fake: &FakeDiscord, probes: &[InteractionRef]) -> Vec<f64> {
+    let requests = fake.requests();
+    let mut latencies: Vec<f64> = probes
+        .iter()
+        .filter_map(|probe| {
+            let prefix = format!("/api/v10/interactions/{}/", probe.id);
+            requests
+                .iter()
+                .find(|r| r.path.starts_with(&prefix) && r.path.ends_with("/callback"))
+                .map(|r| {
+                    r.arrived
+                        .saturating_duration_since(probe.sent_at)
+                        .as_secs_f64()
+                        * 1000.0
+                })
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    latencies
+}
+
+/// The `q` quantile of sorted values (nearest rank), NaN when there are none.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        f64::NAN
+    } else {
+        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
     }
 }
