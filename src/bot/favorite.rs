@@ -15,6 +15,7 @@ use crate::favorite::{self, Tally, DEFAULT_HOURS, MAX_HOURS};
 use crate::lifecycle::poll::{self as lifecycle, Finished};
 use crate::locale::Locale;
 use crate::reason::CancelReason;
+use crate::render;
 use crate::store::{NewPoll, PollState};
 
 /// Favorite-scene polls: start one, end it, see the results and the hall of fame
@@ -234,8 +235,12 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
             let link = poll
                 .message_id
                 .map(|m| discord::message_link(poll.guild_id, poll.channel_id, m));
-            let card =
-                favorite::results_card(&data.responder.catalog, &tally, locale, link.as_deref());
+            let card = render::poll::results_card(
+                &data.responder.catalog,
+                &tally,
+                locale,
+                link.as_deref(),
+            );
             super::interaction::send_card(ctx, card).await
         }
     }
@@ -265,6 +270,6 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     .await??;
     let standings = favorite::leaderboard(&tallies);
     let card =
-        favorite::leaderboard_card(&data.responder.catalog, &standings, tallies.len(), locale);
+        render::poll::leaderboard_card(&data.responder.catalog, &standings, tallies.len(), locale);
     super::interaction::send_card(ctx, card).await
 }

@@ -203,7 +203,7 @@ impl Port for DiscordPort {
         let catalog = &self.responder.catalog;
         let sent = self
             .send("posting poll results", record.channel_id, || {
-                favorite::results_card(catalog, tally, record.locale, Some(&link))
+                render::poll::results_card(catalog, tally, record.locale, Some(&link))
                     .into_channel_message()
                     .nonce(Nonce::String(format!("fav-result-{}", record.id)))
                     .enforce_nonce(true)

@@ -1,0 +1,99 @@
+//! The component-id protocol: what a button or menu asks for travels inside its `custom_id`, so buttons keep
+//! working after a restart, and the marker by which the bot recognises its own daily post in a channel.
+
+/// What a component's `custom_id` asks for; everything needed travels inside the id, so buttons keep working
+/// after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentAction {
+    /// "Another scene": a random scene other than this one.
+    AnotherScene {
+        /// The scene on the card.
+        current: String,
+    },
+    /// A suggestion button: show this scene.
+    ShowScene {
+        /// The scene to show.
+        id: String,
+    },
+    /// The `/scenes` menu: show the selected scene.
+    OpenSelected,
+    /// "Another scene" on a post the bot made on its own (a daily post): a private card for whoever clicks, so
+    /// nobody can replace the public post for everyone.
+    AnotherPrivately {
+        /// Which post this is ([`super::posted_scene_card`]'s marker), so the bot can find its own post again.
+        marker: String,
+        /// The scene on the card.
+        current: String,
+    },
+}
+
+const ANOTHER_PREFIX: &str = "scene:another:";
+const POSTED_PREFIX: &str = "scene:post:";
+const SHOW_PREFIX: &str = "scene:show:";
+const OPEN_SELECTED_ID: &str = "scenes:open";
+
+impl ComponentAction {
+    /// The `custom_id` that carries this action.
+    pub fn custom_id(&self) -> String {
+        match self {
+            ComponentAction::AnotherScene { current } => format!("{ANOTHER_PREFIX}{current}"),
+            ComponentAction::ShowScene { id } => format!("{SHOW_PREFIX}{id}"),
+            ComponentAction::OpenSelected => OPEN_SELECTED_ID.to_owned(),
+            ComponentAction::AnotherPrivately { marker, current } => {
+                format!("{POSTED_PREFIX}{marker}:{current}")
+            }
+        }
+    }
+
+    /// Reads a `custom_id`; `None` for ids this version does not know.
+    pub fn parse(custom_id: &str) -> Option<ComponentAction> {
+        if let Some(current) = custom_id.strip_prefix(ANOTHER_PREFIX) {
+            Some(ComponentAction::AnotherScene {
+                current: current.to_owned(),
+            })
+        } else if let Some(id) = custom_id.strip_prefix(SHOW_PREFIX) {
+            Some(ComponentAction::ShowScene { id: id.to_owned() })
+        } else if let Some((marker, current)) = custom_id
+            .strip_prefix(POSTED_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+        {
+            Some(ComponentAction::AnotherPrivately {
+                marker: marker.to_owned(),
+                current: current.to_owned(),
+            })
+        } else if custom_id == OPEN_SELECTED_ID {
+            Some(ComponentAction::OpenSelected)
+        } else {
+            None
+        }
+    }
+}
+
+/// The marker of a post made with [`super::posted_scene_card`], read from one of a message's button `custom_id`s.
+pub fn posted_marker(custom_id: &str) -> Option<String> {
+    match ComponentAction::parse(custom_id) {
+        Some(ComponentAction::AnotherPrivately { marker, .. }) => Some(marker),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_ids_round_trip() {
+        for action in [
+            ComponentAction::AnotherScene {
+                current: "hwarang".into(),
+            },
+            ComponentAction::ShowScene {
+                id: "she-was-pretty".into(),
+            },
+            ComponentAction::OpenSelected,
+        ] {
+            assert_eq!(ComponentAction::parse(&action.custom_id()), Some(action));
+        }
+        assert_eq!(ComponentAction::parse("poll:vote:1"), None);
+    }
+}
