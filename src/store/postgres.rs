@@ -57,7 +57,7 @@ const RESERVE: &str = "UPDATE scenebot_rate SET tat_ms = GREATEST(tat_ms, \
 /// The advisory lock key migrations hold ("scenebot" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7363_656e_6562_6f74;
 /// Connections per process: the bot's store calls are short, and rarely more than a few at once.
-const POOL_SIZE: usize = 8;
+pub(super) const POOL_SIZE: usize = 8;
 /// Migrations may wait for other processes' statements and rewrite tables: a longer bound than one call's.
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// TCP keepalives: an idle connection to a machine that vanished is noticed in about idle + interval × retries
