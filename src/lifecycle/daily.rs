@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
 use crate::reason::{Failure, PostFailure};
 use crate::respond::Responder;
-use crate::store::{Claim, DailyPostState, DailyRecord, PlannedDaily, Store, StoreError};
+use crate::store::{Claim, DailyPostState, PlannedDaily, Store, StoreError};
 
 /// The scheduler looks at the schedules at least this often, so clock steps and suspends cannot strand a post.
 const SCHEDULER_TICK: Duration = Duration::from_secs(60);
@@ -43,13 +43,15 @@ pub struct Dailies<P> {
     pub lease: Duration,
 }
 
-/// One piece of work a planning pass found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One piece of work a planning pass found, by server id: the worker reads the schedule when its turn comes, so
+/// a busy minute queues 10,000 small keys rather than 10,000 records, and a schedule changed meanwhile (another
+/// channel, `/daily off`) is honoured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Work {
     /// Post (or finish posting) the day's scene.
-    Post(DailyRecord, NaiveDate),
+    Post(u64, NaiveDate),
     /// A claimed day that could not be posted within [`daily::LATE_LIMIT`]: record it failed.
-    GiveUp(DailyRecord, NaiveDate),
+    GiveUp(u64, NaiveDate),
     /// A day the bot was down for, past the limit: record it skipped so it is not owed.
     Skip(u64, NaiveDate),
 }
@@ -57,8 +59,9 @@ pub enum Work {
 impl Work {
     fn key(&self) -> (u64, NaiveDate) {
         match self {
-            Work::Post(record, date) | Work::GiveUp(record, date) => (record.guild_id, *date),
-            Work::Skip(guild, date) => (*guild, *date),
+            Work::Post(guild, date) | Work::GiveUp(guild, date) | Work::Skip(guild, date) => {
+                (*guild, *date)
+            }
         }
     }
 }
@@ -76,11 +79,10 @@ pub fn plan(planned: &[PlannedDaily], now: DateTime<Utc>) -> (Vec<Work>, Duratio
         let decision = daily::due(now, time, zone, active_since, |date| {
             post_of(date).is_some_and(|post| post.state != DailyPostState::Claimed)
         });
+        let started = |date| post_of(date).is_some();
         match decision {
-            Due::Post(date) => work.push(Work::Post(record.clone(), date)),
-            Due::Skip(date) if post_of(date).is_some() => {
-                work.push(Work::GiveUp(record.clone(), date))
-            }
+            Due::Post(date) => work.push(Work::Post(record.guild_id, date)),
+            Due::Skip(date) if started(date) => work.push(Work::GiveUp(record.guild_id, date)),
             Due::Skip(date) => work.push(Work::Skip(record.guild_id, date)),
             Due::Wait => {}
         }
@@ -125,8 +127,8 @@ pub enum Outcome {
 /// Does one piece of planned work.
 pub async fn do_work<P: Port>(dailies: &Dailies<P>, work: Work) -> Outcome {
     match work {
-        Work::Post(record, date) => post_day(dailies, &record, date, false).await,
-        Work::GiveUp(record, date) => post_day(dailies, &record, date, true).await,
+        Work::Post(guild, date) => post_day(dailies, guild, date, false).await,
+        Work::GiveUp(guild, date) => post_day(dailies, guild, date, true).await,
         Work::Skip(guild, date) => {
             let now = dailies.clock.now();
             match dailies
@@ -145,19 +147,25 @@ pub async fn do_work<P: Port>(dailies: &Dailies<P>, work: Work) -> Outcome {
 }
 
 fn store_down(guild: u64, date: NaiveDate, what: &str, error: &StoreError) -> Outcome {
-    error!(guild, date = %date, "cannot record {what}: {error}");
+    error!(guild, date = %date, "the store failed on {what}: {error}");
     Outcome::StoreDown
 }
 
 /// Claims a server's post for `date` and sends it (or, with `give_up`, records the claimed day failed), under a
-/// lease renewed while the post is in flight.
+/// lease renewed while the post is in flight. The schedule is read first, as it is now: one turned off or paused
+/// since planning posts nothing.
 pub async fn post_day<P: Port>(
     dailies: &Dailies<P>,
-    record: &DailyRecord,
+    guild: u64,
     date: NaiveDate,
     give_up: bool,
 ) -> Outcome {
-    let guild = record.guild_id;
+    let record = match dailies.store.call(move |store| store.daily(guild)).await {
+        Ok(Some(record)) if give_up || (record.enabled && !record.paused) => record,
+        Ok(_) => return Outcome::Nothing,
+        Err(error) => return store_down(guild, date, "reading the schedule", &error),
+    };
+    let record = &record;
     let now = dailies.clock.now();
     let ids = dailies.responder.catalog.scene_ids();
     let claim = dailies
@@ -327,10 +335,12 @@ pub async fn run<P: Port>(
         {
             Ok(planned) => {
                 let (work, next_wake) = plan(&planned, now_utc);
+                drop(planned);
                 let due = work.len();
                 let queued = work
                     .into_iter()
-                    .filter(|w| queue.push(w.key(), w.clone()))
+                    .map(|w| queue.push(w.key(), w))
+                    .filter(|&queued| queued)
                     .count();
                 if queued > 0 {
                     let (waiting, in_flight) = queue.counts();

@@ -72,6 +72,48 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 }
 
 #[tokio::test]
+async fn a_schedule_changed_after_planning_is_posted_as_it_is_now() {
+    let dailies = dailies(
+        2,
+        Arc::new(ManualClock::new(post_minute())),
+        Duration::from_secs(120),
+    );
+    let work = planned(&dailies, post_minute());
+    assert_eq!(work.len(), 2);
+    // While the work waits in the queue, server 1 turns its post off and server 2 moves it to channel 777.
+    assert!(dailies.store.daily_off(1).unwrap_or_else(|e| panic!("{e}")));
+    let moved = DailySettings {
+        guild_id: 2,
+        channel_id: 777,
+        time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+        timezone: chrono_tz::UTC,
+        role_id: None,
+        locale: Locale::En,
+    };
+    dailies
+        .store
+        .set_daily(&moved, post_minute() - 3_600)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut outcomes = Vec::new();
+    for item in work {
+        outcomes.push((item.key().0, do_work(&dailies, item).await));
+    }
+    outcomes.sort_by_key(|(guild, _)| *guild);
+    assert_eq!(
+        outcomes[0].1,
+        Outcome::Nothing,
+        "turned off: nothing posted"
+    );
+    assert!(matches!(outcomes[1].1, Outcome::Posted(_)));
+    let channels: Vec<u64> = dailies.port.sent().iter().map(|s| s.channel).collect();
+    assert_eq!(
+        channels,
+        vec![777],
+        "one post, in the channel chosen after planning"
+    );
+}
+
+#[tokio::test]
 async fn a_minute_is_planned_in_one_query_in_a_fair_order_that_changes_every_day() {
     let dailies = dailies(
         12,
@@ -94,10 +136,7 @@ async fn a_minute_is_planned_in_one_query_in_a_fair_order_that_changes_every_day
     assert_ne!(guilds(&today), guilds(&tomorrow), "a new order every day");
     // Posted days drop out of the plan.
     for work in today.iter().take(5) {
-        assert!(matches!(
-            do_work(&dailies, work.clone()).await,
-            Outcome::Posted(_)
-        ));
+        assert!(matches!(do_work(&dailies, *work).await, Outcome::Posted(_)));
     }
     assert_eq!(planned(&dailies, post_minute()).len(), 7);
     // Past the late limit, an unclaimed day is skipped and a claimed one given up.
@@ -164,11 +203,11 @@ async fn a_slow_send_keeps_its_claim_so_no_other_process_sends_a_copy() {
     a.port.hang(101);
     let first = tokio::spawn({
         let (a, record) = (Arc::clone(&a), record.clone());
-        async move { post_day(&a, &record, date(), false).await }
+        async move { post_day(&a, record.guild_id, date(), false).await }
     });
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     assert_eq!(
-        post_day(&b, &record, date(), false).await,
+        post_day(&b, record.guild_id, date(), false).await,
         Outcome::Nothing,
         "the claim is still held"
     );
@@ -193,7 +232,7 @@ async fn a_process_whose_claim_was_taken_over_records_nothing() {
     a.port.hang(101);
     let first = tokio::spawn({
         let (a, record) = (Arc::clone(&a), record.clone());
-        async move { post_day(&a, &record, date(), false).await }
+        async move { post_day(&a, record.guild_id, date(), false).await }
     });
     until("the claim is taken", || {
         a.store.daily_post(1, date()).ok().flatten().is_some()
@@ -245,7 +284,7 @@ async fn an_unsent_claim_is_looked_for_before_it_is_sent_again() {
             Failure::Transient("Discord's answer could not be read".to_owned()),
         );
     assert_eq!(
-        post_day(&dailies, &record, date(), false).await,
+        post_day(&dailies, record.guild_id, date(), false).await,
         Outcome::Retry
     );
     // Meanwhile the post did reach the channel (the fake records it as if the lost answer had been a success).
@@ -253,7 +292,7 @@ async fn an_unsent_claim_is_looked_for_before_it_is_sent_again() {
         .port
         .push(101, format!("daily:{}", date_marker(date())));
     assert!(matches!(
-        post_day(&dailies, &record, date(), false).await,
+        post_day(&dailies, record.guild_id, date(), false).await,
         Outcome::Posted(1000)
     ));
     assert_eq!(dailies.port.sent().len(), 1, "adopted, not sent again");
