@@ -5,6 +5,9 @@
 //!
 //! Every step is recorded (owner-checked) right after the Discord call it stands for, and every step is safe to
 //! repeat: a send whose outcome is unknown is never simply repeated; the channel is searched first.
+//!
+//! Just over 600 lines, on purpose: the poll's states and the step for each are one state machine, read top to
+//! bottom; its unit tests (over a fake port) live in `poll/tests.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

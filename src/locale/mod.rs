@@ -3,9 +3,9 @@
 //! Command names stay English everywhere (users of similar bots find localized names confusing); descriptions and
 //! replies follow the interaction's locale: Korean for `ko`, English for everything else.
 
-mod moderation;
+mod replies;
 
-pub use moderation::{DailyState, DailyStatus};
+pub use replies::{DailyState, DailyStatus};
 
 /// A reply language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
