@@ -186,7 +186,7 @@ fn korean_texts_avoid_translationese() {
     let mut files = Vec::new();
     rust_files(&src, 3, &mut files);
     assert!(
-        files.iter().any(|file| file.ends_with("locale.rs")),
+        files.iter().any(|file| file.ends_with("locale/mod.rs")),
         "{files:?}"
     );
     for file in &files {
