@@ -16,6 +16,7 @@ use serenity::all::{Event, RawEventHandler, ShardId, ShardManager};
 use serenity::gateway::ConnectionStage;
 use tracing::{info, warn};
 
+use crate::lifecycle::fanout::JobHealth;
 use crate::store::Store;
 
 /// When each shard last delivered an event, and how many events of each type serenity could not parse.
@@ -109,11 +110,12 @@ struct Health {
     shards: Arc<ShardManager>,
     events: Arc<EventClock>,
     store: Store,
+    jobs: Arc<JobHealth>,
     started: Instant,
 }
 
-/// The health report: every shard's stage, heartbeat latency and last-event age, and the database status.
-/// Healthy when every shard is connected and the database answers.
+/// The health report: every shard's stage, heartbeat latency and last-event age, the database status and the
+/// background jobs down. Healthy when every shard is connected, the database answers and no scheduler is down.
 async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
     let runners = health.shards.runners.lock().await;
     let mut shards: Vec<Value> = runners
@@ -136,7 +138,8 @@ async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
         .await
         .map_or_else(|e| format!("error: {e}"), |_| "ok".to_owned());
     let connected = !shards.is_empty() && shards.iter().all(|s| s["connected"] == true);
-    let healthy = connected && database == "ok";
+    let jobs_down = health.jobs.down();
+    let healthy = connected && database == "ok" && jobs_down.is_empty();
     let status = if healthy {
         StatusCode::OK
     } else {
@@ -146,6 +149,7 @@ async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
         "status": if healthy { "ok" } else { "unhealthy" },
         "shards": shards,
         "database": database,
+        "jobs": { "down": jobs_down, "restarts": health.jobs.restarts() },
         "unparsed_events": health.events.unparsed_counts(),
         "uptime_s": health.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
@@ -159,6 +163,7 @@ pub async fn serve(
     shards: Arc<ShardManager>,
     events: Arc<EventClock>,
     store: Store,
+    jobs: Arc<JobHealth>,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -177,6 +182,7 @@ pub async fn serve(
             shards,
             events,
             store,
+            jobs,
             started: Instant::now(),
         });
     if let Err(error) = axum::serve(listener, app)

@@ -35,7 +35,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::lifecycle::daily::Dailies;
-use crate::lifecycle::fanout::{supervise, Pacer};
+use crate::lifecycle::fanout::{supervise, JobHealth, Pacer};
 use crate::lifecycle::poll::{PollLocks, Polls};
 use crate::respond::Responder;
 use crate::store::Store;
@@ -194,6 +194,8 @@ pub async fn run(
     let store = store.with_lease(config.lease).with_instance(&instance);
     info!(database = %store.describe(), owner = store.owner(), "store open; claims are made as this owner");
     let health_store = store.clone();
+    let job_health = Arc::new(JobHealth::default());
+    let setup_health = Arc::clone(&job_health);
     let data = Data {
         responder: Arc::new(Responder::new(catalog)),
         started: Instant::now(),
@@ -233,19 +235,25 @@ pub async fn run(
                         guild_id,
                         call_cap,
                     ),
-                    tokio::spawn(supervise("poll scheduler", data.stopping.clone(), {
-                        let stopping = stopping.clone();
-                        move || {
-                            crate::lifecycle::poll::run(
-                                Arc::clone(&polls),
-                                Arc::clone(&wake_polls),
-                                stopping.clone(),
-                                fanout,
-                            )
-                        }
-                    })),
+                    tokio::spawn(supervise(
+                        "poll scheduler",
+                        Arc::clone(&setup_health),
+                        data.stopping.clone(),
+                        {
+                            let stopping = stopping.clone();
+                            move || {
+                                crate::lifecycle::poll::run(
+                                    Arc::clone(&polls),
+                                    Arc::clone(&wake_polls),
+                                    stopping.clone(),
+                                    fanout,
+                                )
+                            }
+                        },
+                    )),
                     tokio::spawn(supervise(
                         "daily scheduler",
+                        Arc::clone(&setup_health),
                         data.stopping.clone(),
                         move || {
                             crate::lifecycle::daily::run(
@@ -308,6 +316,7 @@ pub async fn run(
             Arc::clone(&shard_manager),
             Arc::clone(&events),
             health_store,
+            job_health,
             stopped(stop.subscribe()),
         )));
     }
