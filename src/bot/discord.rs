@@ -9,6 +9,7 @@ use tracing::warn;
 
 pub use crate::reason::Failure;
 
+use super::relay::RateLimit;
 use crate::lifecycle::fanout::Pacer;
 
 /// How many times a call is tried at most.
@@ -196,12 +197,14 @@ where
         if attempt >= ATTEMPTS {
             return Err(error);
         }
-        let wait = retry_after(&error)
-            .unwrap_or(backoff)
-            .max(backoff)
-            .min(MAX_BACKOFF);
-        if let (Some(pacer), Some(limited)) = (pacer, retry_after(&error)) {
-            pacer.pause(limited).await;
+        let limited = rate_limited(&error);
+        // A 429 is waited out as Discord asked (another try sooner is one more invalid request); anything else
+        // backs off.
+        let wait = limited.map_or(backoff, |limit| limit.retry_after.max(FIRST_BACKOFF));
+        if let (Some(pacer), Some(limit)) = (pacer, limited) {
+            if limit.global || limit.cloudflare {
+                pacer.pause(limit.retry_after).await;
+            }
         }
         if tokio::time::Instant::now() + wait >= deadline {
             warn!(
@@ -231,28 +234,81 @@ fn timed_out(cap: Duration) -> serenity::Error {
     ))
 }
 
-/// The least wait before retrying a 429.
+/// What a 429 said, or `None` for any other error.
 ///
 /// serenity 0.12.5 keeps neither Discord's `Retry-After` header nor the body's `retry_after` in the error it
-/// returns: `ErrorResponse` holds the status, method, URL and a `DiscordJsonError` (`code`, `message`, `errors`),
-/// and Discord's 429 body has no `code`, so serenity fails to decode it and keeps only its own "Could not decode"
-/// message (src/http/error.rs, `ErrorResponse::from_response`). A 429 reaches this code only in proxy mode (serenity's
-/// rate limiter is off there; in the default mode the rate limiter reads `Retry-After` itself, waits it and
-/// retries, bounded by the cap), where limiting the rate is the proxy's job: the bot then waits at least a second,
-/// doubling, within the cap.
-fn retry_after(error: &serenity::Error) -> Option<Duration> {
+/// returns (`ErrorResponse::from_response` keeps a status, the URL and a `{code, message}` a 429 body does not
+/// have). A 429 reaches this code only in proxy mode (in the default mode serenity's rate limiter reads
+/// `Retry-After` itself, waits and retries, bounded by the cap), where the [`relay`](super::relay) read it on its
+/// way: its reading is used. Without one (an `https://` proxy the relay cannot read) the bot waits a second,
+/// doubling. A Cloudflare ban page waits [`CLOUDFLARE_BACKOFF`].
+pub fn rate_limited(error: &serenity::Error) -> Option<RateLimit> {
     match error {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response))
             if response.status_code.as_u16() == 429 =>
         {
-            Some(RATE_LIMITED_WAIT)
+            let mut limit = super::relay::rate_limit_of(&response.url).unwrap_or(RateLimit {
+                retry_after: RATE_LIMITED_WAIT,
+                global: false,
+                cloudflare: false,
+            });
+            if limit.cloudflare {
+                limit.retry_after = limit.retry_after.max(CLOUDFLARE_BACKOFF);
+            }
+            Some(limit)
         }
         _ => None,
     }
 }
 
-/// The first wait after a 429 whose `retry_after` serenity did not keep (see [`retry_after`]).
+/// The first wait after a 429 the relay did not read (see [`rate_limited`]).
 const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
+
+/// How long the background work stops after a 429 from Cloudflare (no rate-limit headers): its bans last minutes to
+/// an hour, and every request meanwhile counts toward the next.
+pub const CLOUDFLARE_BACKOFF: Duration = Duration::from_secs(10 * 60);
+
+/// Runs an interaction reply or follow-up, each try cut after `cap`, tried again after a 429 only (Discord did not
+/// act on it, so another try cannot double the answer) after the wait Discord asked for, while `until` allows: a
+/// follow-up's token lives 15 minutes, and the moderator's answer is worth waiting for.
+pub async fn answering<T, F, Fut>(
+    cap: Duration,
+    until: tokio::time::Instant,
+    mut call: F,
+) -> Result<T, serenity::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, serenity::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        let error = match capped(cap, call()).await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let Some(limit) = rate_limited(&error) else {
+            return Err(error);
+        };
+        let wait = limit.retry_after.max(FIRST_BACKOFF);
+        if limit.cloudflare
+            || attempt >= ANSWER_ATTEMPTS
+            || tokio::time::Instant::now() + wait >= until
+        {
+            return Err(error);
+        }
+        warn!(
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "an interaction answer was rate limited ({}); retrying",
+            Failure::of(&error).text()
+        );
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// How many tries [`answering`] makes at most.
+const ANSWER_ATTEMPTS: u32 = 5;
 
 /// How many pages of 100 messages [`find_own_message`] reads at most: 2,000 messages since the post was claimed.
 const SEARCH_PAGES: usize = 20;

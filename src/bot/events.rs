@@ -10,7 +10,6 @@ use tracing::{error, warn};
 use super::discord::{capped, describe};
 use super::{Data, Error};
 use crate::locale::Locale;
-use crate::render;
 use crate::respond::ClickedOn;
 
 /// Handles the events poise does not: component interactions (buttons, menus).
@@ -153,14 +152,11 @@ async fn tell_user(
     text: impl Fn(&crate::locale::Strings) -> &'static str,
 ) {
     let locale = super::interaction::locale_of(ctx);
-    let reply = poise::CreateReply::default()
-        .content(text(locale.strings()))
-        .ephemeral(true)
-        .allowed_mentions(render::no_mentions());
-    if let Err(error) = capped(ctx.data().call_cap, ctx.send(reply)).await {
+    let told = super::interaction::tell(ctx, text(locale.strings()).to_owned()).await;
+    if let Err(error) = told {
         warn!(
             "cannot tell the user about the failure: {}",
-            describe(&error)
+            describe(&*error)
         );
     }
 }

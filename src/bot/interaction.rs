@@ -23,8 +23,33 @@ pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
 
 /// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
 pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    super::discord::capped(ctx.data().call_cap, ctx.send(notice(text))).await?;
+    let reply = notice(text);
+    super::discord::answering(ctx.data().call_cap, answer_deadline(ctx), || {
+        ctx.send(reply.clone())
+    })
+    .await?;
     Ok(())
+}
+
+/// Until when a rate-limited answer to this interaction is worth trying again: a first answer must reach
+/// Discord within 3 s of the interaction (so within 2 s from now at best), a follow-up within the token's
+/// 15 minutes (less half a minute for the clocks).
+pub fn answer_deadline(ctx: Context<'_>) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    match ctx {
+        poise::Context::Application(app)
+            if app.has_sent_initial_response.load(Ordering::SeqCst) =>
+        {
+            let created = app.interaction.id.created_at().unix_timestamp();
+            let age = chrono::Utc::now()
+                .timestamp()
+                .saturating_sub(created)
+                .max(0);
+            let left = (15 * 60 - 30_i64).saturating_sub(age).max(0);
+            now + std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0))
+        }
+        _ => now + std::time::Duration::from_secs(2),
+    }
 }
 
 /// A short private text: ephemeral, mentioning nobody. Pure, so its JSON is tested without Discord.
@@ -77,7 +102,10 @@ pub async fn send_card(ctx: Context<'_>, card: crate::render::Card) -> Result<()
         .into_iter()
         .fold(reply, poise::CreateReply::embed);
     reply = reply.components(card.components);
-    super::discord::capped(ctx.data().call_cap, ctx.send(reply)).await?;
+    super::discord::answering(ctx.data().call_cap, answer_deadline(ctx), || {
+        ctx.send(reply.clone())
+    })
+    .await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! - [`favorite`]: `/favorite` polls: start, end, results, the hall of fame.
 //! - [`jobs`]: the background processes' port to Discord (posts, polls, searches), paced and retried.
 //! - [`discord`]: bounded retries, failure kinds, finding the bot's own message in a channel.
+//! - [`relay`]: proxy mode's loopback relay that reads Discord's 429 answers, which serenity drops.
 //! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
 //! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
 //! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
@@ -21,6 +22,7 @@ pub mod gate;
 pub mod health;
 pub mod interaction;
 pub mod jobs;
+pub mod relay;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -149,15 +151,38 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     // serenity 0.12.5 sets no timeout: every REST call gets one. The client honours HTTPS_PROXY and SSL_CERT_FILE.
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .timeout(config.http_timeout)
-        .connect_timeout(config.http_timeout.min(Duration::from_secs(10)))
-        .build()
-        .map_err(|error| RunError::Fatal(format!("cannot build the HTTP client: {error}")))?;
-    let mut http = HttpBuilder::new(config.token.expose())
-        .client(client)
-        .default_allowed_mentions(CreateAllowedMentions::new());
+    let client = |proxy: Option<reqwest::Proxy>| {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(config.http_timeout)
+            .connect_timeout(config.http_timeout.min(Duration::from_secs(10)));
+        if let Some(proxy) = proxy {
+            builder = builder.proxy(proxy);
+        }
+        builder
+            .build()
+            .map_err(|error| RunError::Fatal(format!("cannot build the HTTP client: {error}")))
+    };
+    // Turns true at shutdown (or drops with an early error): the relay, schedulers and health endpoint stop.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut http = match &config.api_url {
+        Some(api_url) if api_url.starts_with("http://") => {
+            let mut until_stopped = stopping.clone();
+            let stopped = async move {
+                let _ = until_stopped.wait_for(|stop| *stop).await;
+            };
+            let relay = relay::start(api_url, client(None)?, stopped)
+                .await
+                .map_err(|error| {
+                    RunError::Fatal(format!("cannot start the 429 relay on 127.0.0.1: {error}"))
+                })?;
+            let through_relay = reqwest::Proxy::http(format!("http://{relay}"))
+                .map_err(|error| RunError::Fatal(format!("cannot use the 429 relay: {error}")))?;
+            HttpBuilder::new(config.token.expose()).client(client(Some(through_relay))?)
+        }
+        _ => HttpBuilder::new(config.token.expose()).client(client(None)?),
+    }
+    .default_allowed_mentions(CreateAllowedMentions::new());
     if let Some(api_url) = &config.api_url {
         // serenity applies a proxy only while its own ratelimiter is off (Ratelimiter::perform ignores it).
         http = http.proxy(api_url.as_str()).ratelimiter_disabled(true);
@@ -184,7 +209,6 @@ pub async fn run(
     };
 
     let guild_id = config.guild_id.map(GuildId::new);
-    let (stop, stopping) = tokio::sync::watch::channel(false);
     let jobs: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
     let setup_jobs = Arc::clone(&jobs);
     let instance = config.shards.map_or_else(
@@ -407,6 +431,18 @@ async fn proxy_gateway(
 }
 
 /// One clear line for a failure to connect or stay connected; never the token.
+/// Whether `error` says Discord (or `DISCORD_API_URL`) could not be reached at all: a network error, or the
+/// relay's 502 saying so.
+fn unreachable(error: &serenity::Error) -> bool {
+    match error {
+        serenity::Error::Http(HttpError::Request(_)) => true,
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            response.error.message.starts_with(relay::UNREACHABLE)
+        }
+        _ => false,
+    }
+}
+
 fn describe_start_error(error: &serenity::Error) -> RunError {
     use serenity::gateway::GatewayError;
     match error {
@@ -437,7 +473,10 @@ fn describe_start_error(error: &serenity::Error) -> RunError {
                 discord::redact(&response.error.message)
             ))
         }
-        serenity::Error::Http(HttpError::Request(_)) => {
+        // A network error, or the relay's 502 for one (proxy mode).
+        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Http(HttpError::UnsuccessfulRequest(_))
+            if unreachable(error) =>
+        {
             RunError::Transient(format!("cannot reach Discord: {}", discord::Failure::of(error).text()))
         }
         other => RunError::Transient(format!("Discord connection failed: {other}")),

@@ -573,6 +573,54 @@ async fn a_deleted_poll_is_cancelled_and_the_reason_shown() {
     );
 }
 
+/// Issue 16 item 5: in proxy mode serenity keeps neither a 429's body nor its headers; the bot's relay reads
+/// Discord's `retry_after` (2 s here) and the send is tried again after that long, not after the old fixed 1 s.
+/// A 429 on the moderator's follow-up is tried again too (Discord did nothing with it), so the moderator is told
+/// the poll ended, not that something went wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_in_proxy_mode_waits_what_discord_asked_and_follow_ups_are_retried() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let messages = format!("/channels/{CHANNEL}/messages");
+    harness
+        .fake
+        .fail_next("POST", &messages, 429, Some(2.0), false);
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    let posts: Vec<_> = harness
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.route() == messages)
+        .collect();
+    let statuses: Vec<u16> = posts.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![429, 200], "{}", harness.bot.logs());
+    let waited = posts[1].arrived.duration_since(posts[0].arrived);
+    assert!(
+        waited >= Duration::from_millis(1950) && waited < Duration::from_millis(4000),
+        "retried after {waited:?}, not after the 2 s Discord asked for"
+    );
+
+    wait_poll(&harness.fake).await;
+    harness
+        .fake
+        .fail_next("POST", "/webhooks/", 429, Some(0.5), false);
+    let text = favorite(&harness, "end", MODERATOR, None).await;
+    assert!(!text.contains("went wrong"), "{text}");
+    let follow_ups: Vec<u16> = harness
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.route().starts_with("/webhooks/"))
+        .map(|r| r.status)
+        .collect();
+    assert!(
+        follow_ups.windows(2).any(|pair| pair == [429, 200]),
+        "the follow-up was not tried again: {follow_ups:?}"
+    );
+    assert_eq!(wait_results(&harness.fake, 1).await.len(), 1);
+    eprintln!("a 429 with retry_after 2 s in proxy mode: retried after {waited:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_errors_are_retried_with_backoff() {
     let harness = Harness::start_with(fake_options(), Vec::new()).await;

@@ -56,7 +56,10 @@ async fn the_health_endpoint_reports_shards_and_the_database() {
     assert_eq!(status, 200, "{body:#}");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], "ok");
-    assert_eq!(body["jobs"], serde_json::json!({ "down": [], "restarts": 0 }));
+    assert_eq!(
+        body["jobs"],
+        serde_json::json!({ "down": [], "restarts": 0 })
+    );
     assert_eq!(body["shards"][0]["connected"], true, "{body:#}");
     assert!(
         body["shards"][0]["last_event_age_s"]
