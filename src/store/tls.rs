@@ -184,17 +184,21 @@ impl Tls {
 /// offers no TLS, or it or its certificate failed rustls's checks. `None` for anything else (an I/O error
 /// mid-handshake is as transient as any other).
 pub(super) fn misconfigured(error: &tokio_postgres::Error) -> Option<String> {
-    let text = error.to_string();
-    if !text.starts_with("error performing TLS handshake") {
+    if !error
+        .to_string()
+        .starts_with("error performing TLS handshake")
+    {
         return None;
     }
+    // tokio-postgres's `Display` leaves the cause out.
+    let cause = std::error::Error::source(error)?;
+    let text = format!("{error}: {cause}");
     if text.contains("server does not support TLS") {
         return Some(format!(
             "{text}; the server offers no TLS: turn ssl on there, or set sslmode=prefer (TLS when offered) or \
              sslmode=disable in SCENEBOT_DATABASE"
         ));
     }
-    let cause = std::error::Error::source(error)?;
     let io = cause.downcast_ref::<std::io::Error>()?;
     io.get_ref()?.downcast_ref::<rustls::Error>()?;
     Some(format!(

@@ -19,9 +19,9 @@ async fn open(url: String) -> Result<Store, StoreError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_full_and_require_connect_over_tls_and_the_store_works() -> Result<(), StoreError> {
-    let Some(database) = PgDatabase::on_tls_cluster(
-        "verify_full_and_require_connect_over_tls_and_the_store_works",
-    ) else {
+    let Some(database) =
+        PgDatabase::on_tls_cluster("verify_full_and_require_connect_over_tls_and_the_store_works")
+    else {
         return Ok(());
     };
     let ca = database.cluster().ca_file();

@@ -192,8 +192,15 @@ impl PgCluster {
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
             .unwrap_or_else(|e| panic!("{e}"));
         if let Some(user) = self.run_as {
-            let chown = Command::new("chown").arg(user).arg(&cert).arg(&key).output();
-            assert!(chown.is_ok_and(|o| o.status.success()), "cannot chown the certificate");
+            let chown = Command::new("chown")
+                .arg(user)
+                .arg(&cert)
+                .arg(&key)
+                .output();
+            assert!(
+                chown.is_ok_and(|o| o.status.success()),
+                "cannot chown the certificate"
+            );
         }
         format!(
             " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
