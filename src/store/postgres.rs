@@ -142,6 +142,10 @@ fn classify(code: Option<&str>, text: &str) -> StoreError {
         "28P01" => fix("check the user and password in SCENEBOT_DATABASE"),
         "3D000" => fix("create the database (createdb NAME) or fix its name in SCENEBOT_DATABASE"),
         "42501" => fix("grant the role what the bot needs: it creates and alters its own tables at start-up"),
+        "28000" if text.contains("no encryption") => fix(
+            "the server takes TLS connections only: set sslmode=require, or better verify-full with \
+             sslrootcert, in SCENEBOT_DATABASE",
+        ),
         _ if code.starts_with("28") => fix(
             "check the user in SCENEBOT_DATABASE (does the role exist?) and the server's pg_hba.conf",
         ),

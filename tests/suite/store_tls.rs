@@ -92,3 +92,32 @@ async fn a_certificate_from_another_ca_stops_the_bot_with_exit_1() {
     );
     assert!(!bot.logs().contains("hunter2"), "{}", bot.logs());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_disable_against_a_tls_only_server_is_refused_with_what_to_fix() {
+    let Some(database) = PgDatabase::on_tls_cluster(
+        "sslmode_disable_against_a_tls_only_server_is_refused_with_what_to_fix",
+    ) else {
+        return;
+    };
+    database.cluster().require_tls();
+    // pg_ctl reload returns before the server has read the file: wait, boundedly, until plain connections are
+    // refused.
+    let deadline = std::time::Instant::now() + T;
+    let error = loop {
+        match open(format!("{}?sslmode=disable", database.url)).await {
+            Err(error) => break error,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Ok(_) => panic!("plain connections still accepted after {T:?}"),
+        }
+    };
+    assert!(
+        matches!(&error, StoreError::Misconfigured(text) if text.contains("no encryption") && text.contains("sslmode=require")),
+        "{error:?}"
+    );
+    // Over TLS it is let in.
+    let store = open(format!("{}?sslmode=require", database.url)).await;
+    assert!(store.is_ok(), "{:?}", store.err());
+}

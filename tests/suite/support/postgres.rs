@@ -164,6 +164,20 @@ impl PgCluster {
         self.dir.join("ca.crt")
     }
 
+    /// Lets clients in over TLS only (`hostssl` in `pg_hba.conf`), and reloads the server.
+    pub fn require_tls(&self) {
+        let hba = self.dir.join("data").join("pg_hba.conf");
+        std::fs::write(&hba, "hostssl all all 127.0.0.1/32 trust\n")
+            .unwrap_or_else(|e| panic!("{}: {e}", hba.display()));
+        let data = self.dir.join("data");
+        let reload = self.server_command("pg_ctl", &["-D", &data.to_string_lossy(), "reload"]);
+        assert!(
+            reload.status.success(),
+            "reload failed: {}",
+            describe(&reload)
+        );
+    }
+
     /// Writes a CA (`ca.crt`) and the server's certificate for 127.0.0.1 and localhost signed by it, with its key
     /// (mode 0600, the server's user's, as PostgreSQL demands); the server options that use them.
     fn make_certificates(&self) -> String {
