@@ -1176,10 +1176,12 @@ mod tests {
                 "grant",
             ),
             (Some("42601"), "syntax error at or near \"SELEC\"", "report"),
+            // TLS handshake failures are sorted by `tls::misconfigured` from the error's cause (the suite's
+            // store_tls and store_faults tests meet them on a real server).
             (
-                None,
-                "error performing TLS handshake: server does not support TLS",
-                "sslmode",
+                Some("28000"),
+                "no pg_hba.conf entry for host \"127.0.0.1\", user \"scenebot\", database \"t0\", no encryption",
+                "sslmode=require",
             ),
             (
                 None,
