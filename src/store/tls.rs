@@ -89,9 +89,10 @@ pub(super) fn split_url(url: &str) -> Result<(String, Tls), StoreError> {
             _ => kept.push(pair),
         }
     }
-    let url = match kept.is_empty() {
-        true => base.to_owned(),
-        false => format!("{base}?{}", kept.join("&")),
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
     };
     Ok((url, tls))
 }
