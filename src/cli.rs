@@ -138,7 +138,10 @@ pub fn main() -> ExitCode {
 
 /// Runs the bot with settings from the environment until SIGINT or SIGTERM; the process exit code.
 pub fn run_from_env() -> ExitCode {
-    init_logging();
+    if let Err(error) = init_logging() {
+        error!("{error}");
+        return ExitCode::from(EXIT_FATAL);
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -237,17 +240,51 @@ impl Write for RedactingStderr {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` through [`log_filter`].
-fn init_logging() {
+/// How log lines are written (`SCENEBOT_LOG_FORMAT`): readable text, or one JSON object a line for log shippers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `text` (the default): tracing's readable lines.
+    #[default]
+    Text,
+    /// `json`: one object a line, with `timestamp`, `level`, `message`, `target` and the event's fields at the top.
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `SCENEBOT_LOG_FORMAT` (unset or empty: text); anything but `text` or `json` is a config error.
+    pub fn parse(value: Option<&str>) -> Result<LogFormat, crate::config::ConfigError> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(crate::config::ConfigError::Invalid {
+                name: "SCENEBOT_LOG_FORMAT",
+                problem: format!("\"{other}\" is not text or json"),
+            }),
+        }
+    }
+}
+
+/// Logs to stderr in `SCENEBOT_LOG_FORMAT`, filtered by `RUST_LOG` through [`log_filter`], every line through
+/// [`RedactingStderr`]. An unknown format logs as text and is returned as the error to stop on.
+fn init_logging() -> Result<(), crate::config::ConfigError> {
     let rust_log = std::env::var("RUST_LOG").ok();
+    let format = LogFormat::parse(std::env::var("SCENEBOT_LOG_FORMAT").ok().as_deref());
+    let json = matches!(format, Ok(LogFormat::Json));
     let _ = tracing_subscriber::registry()
         .with(log_filter(rust_log.as_deref()))
-        .with(
+        .with((!json).then(|| {
             tracing_subscriber::fmt::layer()
                 .with_writer(|| RedactingStderr)
-                .with_target(false),
-        )
+                .with_target(false)
+        }))
+        .with(json.then(|| {
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_writer(|| RedactingStderr)
+        }))
         .try_init();
+    format.map(|_| ())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).

@@ -18,6 +18,7 @@
 mod postgres;
 mod records;
 mod sqlite;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use std::time::Duration;
 use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Timeouts,
 };
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 use super::{
     bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
@@ -96,6 +96,9 @@ impl Drop for Inner {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> StoreError {
+        if let Some(fix) = super::tls::misconfigured(&error) {
+            return StoreError::Misconfigured(fix);
+        }
         let code = error.code().map(|code| code.code());
         match error.as_db_error() {
             Some(db) => classify(code, db.message()),
@@ -126,10 +129,7 @@ fn classify(code: Option<&str>, text: &str) -> StoreError {
         None => StoreError::Misconfigured(format!("{text}; {hint}")),
     };
     let Some(code) = code else {
-        return if text.starts_with("error performing TLS handshake") {
-            fix("this build connects without TLS: drop sslmode=require from SCENEBOT_DATABASE and reach the \
-                 server over a private network or a local TLS tunnel")
-        } else if text.starts_with("invalid configuration")
+        return if text.starts_with("invalid configuration")
             || text.starts_with("invalid connection string")
             || text.starts_with("authentication error")
         {
@@ -142,6 +142,10 @@ fn classify(code: Option<&str>, text: &str) -> StoreError {
         "28P01" => fix("check the user and password in SCENEBOT_DATABASE"),
         "3D000" => fix("create the database (createdb NAME) or fix its name in SCENEBOT_DATABASE"),
         "42501" => fix("grant the role what the bot needs: it creates and alters its own tables at start-up"),
+        "28000" if text.contains("no encryption") => fix(
+            "the server takes TLS connections only: set sslmode=require, or better verify-full with \
+             sslrootcert, in SCENEBOT_DATABASE",
+        ),
         _ if code.starts_with("28") => fix(
             "check the user in SCENEBOT_DATABASE (does the role exist?) and the server's pg_hba.conf",
         ),
@@ -192,6 +196,7 @@ impl Postgres {
     /// Connects to `url` (a `postgres://` URL, see libpq's connection URIs) and migrates the database.
     pub(super) fn connect(url: &str) -> Result<Postgres, StoreError> {
         let label = redact(url);
+        let (url, tls) = super::tls::split_url(url)?;
         let mut config: tokio_postgres::Config = url.parse().map_err(|error| {
             StoreError::Misconfigured(format!(
                 "SCENEBOT_DATABASE is not a usable PostgreSQL URL ({error})"
@@ -206,6 +211,8 @@ impl Postgres {
             .keepalives_interval(KEEPALIVE_INTERVAL)
             .keepalives_retries(KEEPALIVE_RETRIES)
             .tcp_user_timeout(TCP_USER_TIMEOUT);
+        let (ssl_mode, connector) = tls.connector()?;
+        config.ssl_mode(ssl_mode);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("scenebot-postgres")
@@ -216,7 +223,7 @@ impl Postgres {
             })?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -1169,10 +1176,12 @@ mod tests {
                 "grant",
             ),
             (Some("42601"), "syntax error at or near \"SELEC\"", "report"),
+            // TLS handshake failures are sorted by `tls::misconfigured` from the error's cause (the suite's
+            // store_tls and store_faults tests meet them on a real server).
             (
-                None,
-                "error performing TLS handshake: server does not support TLS",
-                "sslmode",
+                Some("28000"),
+                "no pg_hba.conf entry for host \"127.0.0.1\", user \"scenebot\", database \"t0\", no encryption",
+                "sslmode=require",
             ),
             (
                 None,

@@ -42,6 +42,19 @@ impl PgDatabase {
         Some(PgDatabase { url, cluster })
     }
 
+    /// A new database on a cluster of its own that speaks TLS (`ssl=on`) with a certificate for 127.0.0.1 and
+    /// localhost signed by a CA made for it ([`PgCluster::ca_file`]). `None` as [`PgDatabase::fresh`].
+    pub fn on_tls_cluster(test: &str) -> Option<PgDatabase> {
+        let cluster = Arc::new(PgCluster::start_with(server_bin(test)?, true));
+        let url = cluster.create_database();
+        Some(PgDatabase { url, cluster })
+    }
+
+    /// The cluster this database is on.
+    pub fn cluster(&self) -> &PgCluster {
+        &self.cluster
+    }
+
     /// Opens a store on this database (each call: another store, with its own owner id and pool).
     pub fn open(&self) -> Store {
         Store::open(Path::new(&self.url))
@@ -143,6 +156,74 @@ impl PgCluster {
     }
 
     fn start(bin: PathBuf) -> PgCluster {
+        PgCluster::start_with(bin, false)
+    }
+
+    /// The PEM file of the CA that signed a TLS cluster's certificate (see [`PgDatabase::on_tls_cluster`]).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    /// Lets clients in over TLS only (`hostssl` in `pg_hba.conf`), and reloads the server.
+    pub fn require_tls(&self) {
+        let hba = self.dir.join("data").join("pg_hba.conf");
+        std::fs::write(&hba, "hostssl all all 127.0.0.1/32 trust\n")
+            .unwrap_or_else(|e| panic!("{}: {e}", hba.display()));
+        let data = self.dir.join("data");
+        let reload = self.server_command("pg_ctl", &["-D", &data.to_string_lossy(), "reload"]);
+        assert!(
+            reload.status.success(),
+            "reload failed: {}",
+            describe(&reload)
+        );
+    }
+
+    /// Writes a CA (`ca.crt`) and the server's certificate for 127.0.0.1 and localhost signed by it, with its key
+    /// (mode 0600, the server's user's, as PostgreSQL demands); the server options that use them.
+    fn make_certificates(&self) -> String {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
+        let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = ca_params
+            .self_signed(&ca_key)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let server_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .and_then(|params| params.signed_by(&server_key, &ca, &ca_key))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (cert, key) = (self.dir.join("server.crt"), self.dir.join("server.key"));
+        for (path, pem) in [
+            (self.ca_file(), ca.pem()),
+            (cert.clone(), server.pem()),
+            (key.clone(), server_key.serialize_pem()),
+        ] {
+            std::fs::write(&path, pem).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(user) = self.run_as {
+            let chown = Command::new("chown")
+                .arg(user)
+                .arg(&cert)
+                .arg(&key)
+                .output();
+            assert!(
+                chown.is_ok_and(|o| o.status.success()),
+                "cannot chown the certificate"
+            );
+        }
+        format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        )
+    }
+
+    fn start_with(bin: PathBuf, tls: bool) -> PgCluster {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "scenebot-pg-{}-{}",
@@ -185,6 +266,11 @@ impl PgCluster {
             ],
         );
         assert!(init.status.success(), "initdb failed: {}", describe(&init));
+        let tls_options = if tls {
+            cluster.make_certificates()
+        } else {
+            String::new()
+        };
         // A free port can be taken by someone else before the server binds it: try a few.
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
@@ -193,7 +279,7 @@ impl PgCluster {
                 .unwrap_or_else(|e| panic!("no free port: {e}"));
             let options = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=300",
+                 -c full_page_writes=off -c max_connections=300{tls_options}",
                 cluster.dir.display()
             );
             let started = cluster.server_command(
