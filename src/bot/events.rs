@@ -7,7 +7,7 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
-use super::discord::{capped, describe};
+use super::discord::{capped, describe, route};
 use super::{Data, Error};
 use crate::locale::Locale;
 use crate::render;
@@ -46,6 +46,7 @@ async fn on_component(
         &mut rand::rng(),
     );
     super::discord::capped(
+        route::INTERACTION_CALLBACK,
         data.call_cap,
         component.create_response(&ctx.http, response),
     )
@@ -112,7 +113,13 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                     .error(locale.strings().unknown_command)
             };
             let answer = interaction.create_response(&framework.serenity_context.http, response);
-            if let Err(error) = capped(framework.user_data.call_cap, answer).await {
+            if let Err(error) = capped(
+                route::INTERACTION_CALLBACK,
+                framework.user_data.call_cap,
+                answer,
+            )
+            .await
+            {
                 warn!("cannot answer the unknown command: {}", describe(&error));
             }
         }
@@ -127,7 +134,9 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                 let answer = ctx
                     .interaction
                     .create_response(ctx.serenity_context(), empty);
-                if let Err(error) = capped(ctx.data().call_cap, answer).await {
+                if let Err(error) =
+                    capped(route::INTERACTION_CALLBACK, ctx.data().call_cap, answer).await
+                {
                     warn!("cannot answer the autocomplete: {}", describe(&error));
                 }
             } else {
@@ -157,7 +166,13 @@ async fn tell_user(
         .content(text(locale.strings()))
         .ephemeral(true)
         .allowed_mentions(render::no_mentions());
-    if let Err(error) = capped(ctx.data().call_cap, ctx.send(reply)).await {
+    if let Err(error) = capped(
+        super::interaction::send_route(ctx),
+        ctx.data().call_cap,
+        ctx.send(reply),
+    )
+    .await
+    {
         warn!(
             "cannot tell the user about the failure: {}",
             describe(&error)

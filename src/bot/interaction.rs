@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use serenity::all::CreateInteractionResponse;
 
+use super::discord::route;
 use super::{Context, Error};
 use crate::locale::Locale;
 
@@ -23,8 +24,20 @@ pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
 
 /// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
 pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
-    super::discord::capped(ctx.data().call_cap, ctx.send(notice(text))).await?;
+    super::discord::capped(send_route(ctx), ctx.data().call_cap, ctx.send(notice(text))).await?;
     Ok(())
+}
+
+/// Where poise sends a reply: the interaction's callback first, a follow-up once it has been answered (or deferred).
+pub fn send_route(ctx: Context<'_>) -> &'static str {
+    match ctx {
+        poise::Context::Application(app)
+            if app.has_sent_initial_response.load(Ordering::SeqCst) =>
+        {
+            route::FOLLOWUP
+        }
+        _ => route::INTERACTION_CALLBACK,
+    }
 }
 
 /// A short private text: ephemeral, mentioning nobody. Pure, so its JSON is tested without Discord.
@@ -37,7 +50,12 @@ pub fn notice(text: String) -> poise::CreateReply {
 
 /// Defers the reply ephemerally (Discord shows "thinking…" to the user alone); cut after the call cap.
 pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
-    super::discord::capped(ctx.data().call_cap, ctx.defer_ephemeral()).await?;
+    super::discord::capped(
+        route::INTERACTION_CALLBACK,
+        ctx.data().call_cap,
+        ctx.defer_ephemeral(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -59,9 +77,10 @@ pub async fn within_deadline<T>(
         Err(_) => {
             let cap = ctx.data().call_cap;
             if private {
-                super::discord::capped(cap, ctx.defer_ephemeral()).await?;
+                super::discord::capped(route::INTERACTION_CALLBACK, cap, ctx.defer_ephemeral())
+                    .await?;
             } else {
-                super::discord::capped(cap, ctx.defer()).await?;
+                super::discord::capped(route::INTERACTION_CALLBACK, cap, ctx.defer()).await?;
             }
             Ok(work.await)
         }
@@ -77,7 +96,7 @@ pub async fn send_card(ctx: Context<'_>, card: crate::render::Card) -> Result<()
         .into_iter()
         .fold(reply, poise::CreateReply::embed);
     reply = reply.components(card.components);
-    super::discord::capped(ctx.data().call_cap, ctx.send(reply)).await?;
+    super::discord::capped(send_route(ctx), ctx.data().call_cap, ctx.send(reply)).await?;
     Ok(())
 }
 
@@ -91,7 +110,12 @@ pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Res
     if let poise::Context::Application(app) = ctx {
         // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
         let cap = ctx.data().call_cap;
-        super::discord::capped(cap, app.interaction.create_response(ctx.http(), response)).await?;
+        super::discord::capped(
+            route::INTERACTION_CALLBACK,
+            cap,
+            app.interaction.create_response(ctx.http(), response),
+        )
+        .await?;
         app.has_sent_initial_response.store(true, Ordering::SeqCst);
     }
     Ok(())

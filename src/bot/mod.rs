@@ -172,9 +172,13 @@ pub async fn run(
     }
     let http = http.build();
     let call_cap = config.http_timeout * 2;
-    let me = discord::capped(call_cap, http.get_current_user())
-        .await
-        .map_err(|error| describe_start_error(&error))?;
+    let me = discord::capped(
+        discord::route::CURRENT_USER,
+        call_cap,
+        http.get_current_user(),
+    )
+    .await
+    .map_err(|error| describe_start_error(&error))?;
     info!(user = %me.name, id = %me.id, scenes = catalog.scenes.len(), "token accepted");
     // serenity reads the gateway URL itself and, when it cannot, connects to Discord's own gateway: in proxy mode
     // the bot reads it first and stops rather than talk to a gateway nobody configured.
@@ -381,7 +385,7 @@ async fn proxy_gateway(
              back to Discord's own gateway behind the proxy's back; not retrying"
         ))
     };
-    match discord::capped(cap, http.get_bot_gateway()).await {
+    match discord::capped(discord::route::GATEWAY_BOT, cap, http.get_bot_gateway()).await {
         Ok(gateway) if gateway.url.starts_with("ws://") || gateway.url.starts_with("wss://") => {
             Ok(gateway)
         }
