@@ -81,6 +81,7 @@ pub fn clicked_on(component: &ComponentInteraction) -> ClickedOn {
 /// The error funnel: one log line, one friendly ephemeral reply where a reply is still possible.
 pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     use poise::FrameworkError;
+    super::dedup::set_outcome(outcome_of(&error));
     match error {
         FrameworkError::Command { error, ctx, .. } => {
             error!(command = %ctx.command().name, "command failed: {}", describe(&*error));
@@ -153,6 +154,18 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         // A permission gate said no, and told the member why.
         FrameworkError::CommandCheckFailed { error: None, .. } => {}
         other => warn!("{other}"),
+    }
+}
+
+/// The metrics' `outcome` of an interaction that reached the funnel: `denied` for a permission gate that said no,
+/// `unknown` for a command or structure we do not have (a stale registration), `error` for the rest.
+fn outcome_of(error: &poise::FrameworkError<'_, Data, Error>) -> &'static str {
+    use poise::FrameworkError;
+    match error {
+        FrameworkError::CommandCheckFailed { error: None, .. } => "denied",
+        FrameworkError::UnknownInteraction { .. }
+        | FrameworkError::CommandStructureMismatch { .. } => "unknown",
+        _ => "error",
     }
 }
 

@@ -270,7 +270,13 @@ pub async fn run(
         })
         .build();
     let events = Arc::new(health::EventClock::default());
-    let framework = dedup::Deduplicating::new(framework, Arc::clone(&events));
+    let names = framework
+        .options()
+        .commands
+        .iter()
+        .map(|command| command.name.to_string())
+        .collect();
+    let framework = dedup::Deduplicating::new(framework, Arc::clone(&events), names);
     let in_flight = framework.in_flight();
 
     // Keep only what the bot reads. Interactions carry the member's and the bot's permissions in their own
@@ -286,11 +292,15 @@ pub async fn run(
         .framework(framework)
         .raw_event_handler(health::UnparsedEvents {
             events: Arc::clone(&events),
-        })
-        .await
-        .map_err(|error| {
-            RunError::Transient(format!("cannot build the Discord client: {error}"))
-        })?;
+        });
+    if config.api_url.is_none() {
+        // Only serenity's own rate limiter (off in proxy mode) reports its waits, and only to an event handler; one
+        // costs a task per event, so it is added only where it can hear something.
+        client = client.event_handler(health::RateLimits);
+    }
+    let mut client = client.await.map_err(|error| {
+        RunError::Transient(format!("cannot build the Discord client: {error}"))
+    })?;
 
     if let Some(gateway) = &proxy_gateway {
         // The shard manager shares this URL with the client: every shard connects there.
