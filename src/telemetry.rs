@@ -240,6 +240,28 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_metric() {
+        let readme = include_str!("../README.md");
+        for name in [
+            INTERACTIONS,
+            INTERACTION_SECONDS,
+            REST_CALLS,
+            REST_SECONDS,
+            RATE_LIMITS,
+            GATEWAY_LATENCY,
+            GATEWAY_CONNECTED,
+            GATEWAY_RECONNECTS,
+            GATEWAY_RESTARTS,
+            SCHEDULER_LAG,
+            JOBS_IN_FLIGHT,
+            STORE_SECONDS,
+            STORE_ERRORS,
+        ] {
+            assert!(readme.contains(&format!("| `{name}` |")), "{name}");
+        }
+    }
+
+    #[test]
     fn a_scrape_shows_what_was_recorded() {
         let Some(handle) = install() else {
             panic!("the recorder could not be installed");

@@ -202,8 +202,8 @@ async fn metrics(
     }
 }
 
-/// Serves `GET /health` and `GET /metrics` on `addr` until `stopped` resolves, installing the metrics recorder
-/// first (once per process) and keeping its histograms drained. The bound address is logged (port 0 picks one).
+/// Serves `GET /health` and `GET /metrics` on `addr` until `stopped` resolves, keeping the metrics' histograms
+/// drained (the recorder is installed by [`crate::bot::run`] before its first call). The bound address is logged (port 0 picks one).
 pub async fn serve(
     addr: SocketAddr,
     shards: Arc<ShardManager>,
@@ -221,7 +221,6 @@ pub async fn serve(
     if let Ok(bound) = listener.local_addr() {
         info!(addr = %bound, "health endpoint listening");
     }
-    telemetry::install();
     let app = Router::new()
         .route("/health", get(report))
         .route("/metrics", get(metrics))

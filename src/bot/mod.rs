@@ -148,6 +148,11 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    if config.health_addr.is_some() {
+        // Before the first call, so start-up's calls are counted too. Without the endpoint nothing would read the
+        // metrics (or drain their histograms): no recorder then.
+        crate::telemetry::install();
+    }
     // serenity 0.12.5 sets no timeout: every REST call gets one. The client honours HTTPS_PROXY and SSL_CERT_FILE.
     let client = reqwest::Client::builder()
         .use_rustls_tls()
