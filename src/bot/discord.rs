@@ -476,7 +476,7 @@ mod tests {
             "a hung call",
             "GET /test",
             Duration::from_millis(300),
-            || std::future::pending::<Result<(), serenity::Error>>(),
+            std::future::pending::<Result<(), serenity::Error>>,
         )
         .await;
         assert!(hung.is_err());
