@@ -75,53 +75,92 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// What kind of metric a name is, for its HELP and TYPE lines.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    /// A gauge in seconds.
+    GaugeSeconds,
+    /// A histogram in seconds.
+    Histogram,
+}
+
+/// Every metric: its name, kind and HELP text (the README's table says more).
+const EVERY: &[(&str, Kind, &str)] = &[
+    (
+        INTERACTIONS,
+        Kind::Counter,
+        "Interactions handled, by command, kind and outcome",
+    ),
+    (
+        INTERACTION_SECONDS,
+        Kind::Histogram,
+        "Time to handle one interaction",
+    ),
+    (
+        REST_CALLS,
+        Kind::Counter,
+        "REST calls to Discord (each try), by route template and status",
+    ),
+    (
+        REST_SECONDS,
+        Kind::Histogram,
+        "Time of one REST call to Discord, by route template",
+    ),
+    (RATE_LIMITS, Kind::Counter, "Rate limits met, by scope"),
+    (
+        GATEWAY_LATENCY,
+        Kind::GaugeSeconds,
+        "Each shard's last heartbeat latency",
+    ),
+    (
+        GATEWAY_CONNECTED,
+        Kind::Gauge,
+        "1 when the shard is connected",
+    ),
+    (
+        GATEWAY_RECONNECTS,
+        Kind::Counter,
+        "Gateway sessions that came back, by shard and how (resume or identify)",
+    ),
+    (
+        GATEWAY_RESTARTS,
+        Kind::Counter,
+        "Shards the watchdog restarted",
+    ),
+    (
+        SCHEDULER_LAG,
+        Kind::Histogram,
+        "How late a scheduled post was sent (sent minus due)",
+    ),
+    (
+        JOBS_IN_FLIGHT,
+        Kind::Gauge,
+        "Background jobs running now, by process",
+    ),
+    (
+        STORE_SECONDS,
+        Kind::Histogram,
+        "Time of one store call (its wait for a turn included), by call site",
+    ),
+    (
+        STORE_ERRORS,
+        Kind::Counter,
+        "Store calls that failed, by call site and error kind",
+    ),
+];
+
 /// The HELP line of every metric.
 fn describe() {
-    describe_counter!(
-        INTERACTIONS,
-        "Interactions handled, by command, kind and outcome"
-    );
-    describe_histogram!(
-        INTERACTION_SECONDS,
-        metrics::Unit::Seconds,
-        "Time to handle one interaction"
-    );
-    describe_counter!(
-        REST_CALLS,
-        "REST calls to Discord (each try), by route template and status"
-    );
-    describe_histogram!(
-        REST_SECONDS,
-        metrics::Unit::Seconds,
-        "Time of one REST call to Discord, by route template"
-    );
-    describe_counter!(RATE_LIMITS, "Rate limits met, by scope");
-    describe_gauge!(
-        GATEWAY_LATENCY,
-        metrics::Unit::Seconds,
-        "Each shard's last heartbeat latency"
-    );
-    describe_gauge!(GATEWAY_CONNECTED, "1 when the shard is connected");
-    describe_counter!(
-        GATEWAY_RECONNECTS,
-        "Gateway sessions that came back, by shard and how (resume or identify)"
-    );
-    describe_counter!(GATEWAY_RESTARTS, "Shards the watchdog restarted");
-    describe_histogram!(
-        SCHEDULER_LAG,
-        metrics::Unit::Seconds,
-        "How late a scheduled post was sent (sent minus due)"
-    );
-    describe_gauge!(JOBS_IN_FLIGHT, "Background jobs running now, by process");
-    describe_histogram!(
-        STORE_SECONDS,
-        metrics::Unit::Seconds,
-        "Time of one store call (its wait for a turn included), by call site"
-    );
-    describe_counter!(
-        STORE_ERRORS,
-        "Store calls that failed, by call site and error kind"
-    );
+    for &(name, kind, help) in EVERY {
+        match kind {
+            Kind::Counter => describe_counter!(name, help),
+            Kind::Gauge => describe_gauge!(name, help),
+            Kind::GaugeSeconds => describe_gauge!(name, metrics::Unit::Seconds, help),
+            Kind::Histogram => describe_histogram!(name, metrics::Unit::Seconds, help),
+        }
+    }
 }
 
 /// One scrape in Prometheus' text format; `None` when metrics are off.
@@ -242,21 +281,7 @@ mod tests {
     #[test]
     fn the_readme_lists_every_metric() {
         let readme = include_str!("../README.md");
-        for name in [
-            INTERACTIONS,
-            INTERACTION_SECONDS,
-            REST_CALLS,
-            REST_SECONDS,
-            RATE_LIMITS,
-            GATEWAY_LATENCY,
-            GATEWAY_CONNECTED,
-            GATEWAY_RECONNECTS,
-            GATEWAY_RESTARTS,
-            SCHEDULER_LAG,
-            JOBS_IN_FLIGHT,
-            STORE_SECONDS,
-            STORE_ERRORS,
-        ] {
+        for &(name, _, _) in EVERY {
             assert!(readme.contains(&format!("| `{name}` |")), "{name}");
         }
     }
