@@ -159,7 +159,7 @@ pub mod route {
     pub const GUILD_COMMANDS: &str = "PUT /applications/{application}/guilds/{guild}/commands";
     /// Registering the commands globally.
     pub const GLOBAL_COMMANDS: &str = "PUT /applications/{application}/commands";
-    /// Every template, for the README's check and the tests.
+    /// Every template, for the test that none can carry an id.
     pub const ALL: &[&str] = &[
         INTERACTION_CALLBACK,
         FOLLOWUP,
@@ -433,6 +433,16 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(redact(&text), expected);
+        }
+    }
+
+    #[test]
+    fn route_templates_carry_no_ids() {
+        for template in route::ALL {
+            let (method, path) = template.split_once(' ').unwrap_or_default();
+            assert!(["GET", "POST", "PUT"].contains(&method), "{template}");
+            assert!(path.starts_with('/'), "{template}");
+            assert!(!path.chars().any(|c| c.is_ascii_digit()), "{template}");
         }
     }
 
