@@ -19,6 +19,7 @@
 //! - [`lifecycle`]: the poll and daily processes as rules over the store and a port to Discord: bounded, paced,
 //!   leased fan-out.
 //! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records.
+//! - [`telemetry`]: Prometheus metrics: the one recorder, every metric's name and labels, one-line recorders.
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`; logging, signals and exit codes for `run`.
 
@@ -40,3 +41,4 @@ pub mod render;
 pub mod respond;
 pub mod search;
 pub mod store;
+pub mod telemetry;

@@ -34,6 +34,10 @@ pub fn register_beside(
 ) -> tokio::task::JoinHandle<()> {
     let builders = poise::builtins::create_application_commands(commands);
     let count = commands.len();
+    let route = match guild {
+        Some(_) => super::discord::route::GUILD_COMMANDS,
+        None => super::discord::route::GLOBAL_COMMANDS,
+    };
     tokio::spawn(async move {
         let registration = async {
             match guild {
@@ -43,7 +47,7 @@ pub fn register_beside(
                     .map(drop),
             }
         };
-        let result = super::discord::capped(cap, registration).await;
+        let result = super::discord::capped(route, cap, registration).await;
         match (result, guild) {
             (Ok(()), Some(guild)) => {
                 info!(count, guild = %guild, "commands registered on the guild")

@@ -3,12 +3,13 @@
 //! After a RESUME, Discord replays the dispatches a session missed; an interaction that was already handled may
 //! arrive again. This wrapper sits between serenity and poise and drops an interaction id it has already seen, so
 //! neither commands nor buttons answer twice. It also counts the handlers running, so a shutdown can wait for
-//! replies in flight.
+//! replies in flight, and it counts each interaction in the metrics with its time and outcome.
 
+use std::cell::Cell;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serenity::all::{Client, Context, FullEvent, Interaction, InteractionId};
 use serenity::async_trait;
@@ -80,23 +81,63 @@ impl Drop for Running {
     }
 }
 
-/// Wraps a serenity framework (poise's): drops replayed interactions, counts handlers in flight.
+tokio::task_local! {
+    /// How the interaction handled on this task ended, as the error funnel saw it.
+    static OUTCOME: Cell<&'static str>;
+}
+
+/// Notes how the interaction handled on this task ended (`error`, `denied`, `unknown`): the error funnel knows,
+/// the wrapper counts. Outside an interaction's handling it does nothing.
+pub fn set_outcome(outcome: &'static str) {
+    let _ = OUTCOME.try_with(|cell| cell.set(outcome));
+}
+
+/// Wraps a serenity framework (poise's): drops replayed interactions, counts handlers in flight, and counts each
+/// interaction in the metrics.
 pub struct Deduplicating<F> {
     inner: F,
     seen: Mutex<RecentIds>,
     in_flight: Arc<InFlight>,
     events: Arc<super::health::EventClock>,
+    commands: Vec<String>,
 }
 
 impl<F> Deduplicating<F> {
-    /// Wraps `inner`; every event is noted in `events` (the health endpoint's last-event ages).
-    pub fn new(inner: F, events: Arc<super::health::EventClock>) -> Deduplicating<F> {
+    /// Wraps `inner`; every event is noted in `events` (the health endpoint's last-event ages). `commands` are the
+    /// registered commands' names: the only ones the metrics label with (any other is `unknown`).
+    pub fn new(
+        inner: F,
+        events: Arc<super::health::EventClock>,
+        commands: Vec<String>,
+    ) -> Deduplicating<F> {
         Deduplicating {
             inner,
             seen: Mutex::new(RecentIds::default()),
             in_flight: Arc::new(InFlight::default()),
             events,
+            commands,
         }
+    }
+
+    /// The metrics' `command` and `kind` labels of an interaction event; `None` for anything else.
+    fn labels(&self, event: &FullEvent) -> Option<(String, &'static str)> {
+        let known = |name: &str| {
+            if self.commands.iter().any(|known| known == name) {
+                name.to_owned()
+            } else {
+                "unknown".to_owned()
+            }
+        };
+        let FullEvent::InteractionCreate { interaction } = event else {
+            return None;
+        };
+        Some(match interaction {
+            Interaction::Command(i) => (known(&i.data.name), "command"),
+            Interaction::Autocomplete(i) => (known(&i.data.name), "autocomplete"),
+            Interaction::Component(_) => ("component".to_owned(), "component"),
+            Interaction::Modal(_) => ("modal".to_owned(), "modal"),
+            _ => return None,
+        })
     }
 
     /// The in-flight counter, for shutdown.
@@ -139,7 +180,17 @@ impl<F: Framework> Framework for Deduplicating<F> {
             tracing::debug!(interaction = %id, "interaction received");
         }
         let _running = self.in_flight.start();
-        self.inner.dispatch(ctx, event).await;
+        let Some((command, kind)) = self.labels(&event) else {
+            self.inner.dispatch(ctx, event).await;
+            return;
+        };
+        let started = Instant::now();
+        let handled = async {
+            self.inner.dispatch(ctx, event).await;
+            OUTCOME.with(Cell::get)
+        };
+        let outcome = OUTCOME.scope(Cell::new("ok"), handled).await;
+        crate::telemetry::interaction(command, kind, outcome, started.elapsed());
     }
 }
 

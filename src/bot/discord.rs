@@ -11,6 +11,7 @@ pub use crate::reason::Failure;
 
 use super::relay::RateLimit;
 use crate::lifecycle::fanout::Pacer;
+use crate::telemetry;
 
 /// How many times a call is tried at most.
 const ATTEMPTS: u32 = 4;
@@ -130,25 +131,108 @@ pub fn redact(text: &str) -> String {
     }
 }
 
-/// Runs one Discord call, cut after `cap` (serenity's own unbounded 429 retries in the default mode included). For
-/// calls that must not be repeated blindly, such as interaction callbacks.
-pub async fn capped<T>(
+/// The route templates REST calls are counted under in the metrics: chosen by the code at each call site, never
+/// read from a URL, so no label carries an id or an interaction token.
+pub mod route {
+    /// The first answer to an interaction (a reply, a deferral, choices).
+    pub const INTERACTION_CALLBACK: &str = "POST /interactions/{interaction}/{token}/callback";
+    /// A follow-up message to an interaction already answered.
+    pub const FOLLOWUP: &str = "POST /webhooks/{application}/{token}";
+    /// A message sent to a channel (daily posts, polls, results).
+    pub const CREATE_MESSAGE: &str = "POST /channels/{channel}/messages";
+    /// A page of a channel's messages (looking for the bot's own post).
+    pub const CHANNEL_MESSAGES: &str = "GET /channels/{channel}/messages";
+    /// One message (a poll's results).
+    pub const MESSAGE: &str = "GET /channels/{channel}/messages/{message}";
+    /// Ending a poll early.
+    pub const EXPIRE_POLL: &str = "POST /channels/{channel}/polls/{message}/expire";
+    /// A channel (the permission gate).
+    pub const CHANNEL: &str = "GET /channels/{channel}";
+    /// A server (the permission gate).
+    pub const GUILD: &str = "GET /guilds/{guild}";
+    /// The bot's member in a server (the permission gate).
+    pub const MEMBER: &str = "GET /guilds/{guild}/members/{user}";
+    /// The bot's own user (start-up: is the token good).
+    pub const CURRENT_USER: &str = "GET /users/@me";
+    /// The gateway URL and shard count (start-up in proxy mode).
+    pub const GATEWAY_BOT: &str = "GET /gateway/bot";
+    /// Registering the commands on one server.
+    pub const GUILD_COMMANDS: &str = "PUT /applications/{application}/guilds/{guild}/commands";
+    /// Registering the commands globally.
+    pub const GLOBAL_COMMANDS: &str = "PUT /applications/{application}/commands";
+    /// Every template, for the test that none can carry an id.
+    pub const ALL: &[&str] = &[
+        INTERACTION_CALLBACK,
+        FOLLOWUP,
+        CREATE_MESSAGE,
+        CHANNEL_MESSAGES,
+        MESSAGE,
+        EXPIRE_POLL,
+        CHANNEL,
+        GUILD,
+        MEMBER,
+        CURRENT_USER,
+        GATEWAY_BOT,
+        GUILD_COMMANDS,
+        GLOBAL_COMMANDS,
+    ];
+}
+
+/// The `status` label of a call's outcome: the HTTP status of a refusal, `2xx` for a success (serenity does not
+/// keep which), else what went wrong (`timeout`, `network`, `unreadable`, `other`). A bounded set.
+pub fn status_of<T>(outcome: &Result<T, serenity::Error>) -> String {
+    let text = match outcome {
+        Ok(_) => "2xx",
+        Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response))) => {
+            return response.status_code.as_u16().to_string()
+        }
+        Err(serenity::Error::Http(HttpError::Request(_))) => "network",
+        Err(serenity::Error::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut => "timeout",
+        Err(serenity::Error::Json(_)) => "unreadable",
+        Err(_) => "other",
+    };
+    text.to_owned()
+}
+
+/// Runs one try of a call on `route` within `limit`, and counts it (a 429 also as a rate limit met).
+async fn metered<T>(
+    route: &'static str,
+    limit: Duration,
     cap: Duration,
     call: impl Future<Output = Result<T, serenity::Error>>,
 ) -> Result<T, serenity::Error> {
-    match tokio::time::timeout(cap, call).await {
+    let started = std::time::Instant::now();
+    let outcome = match tokio::time::timeout(limit, call).await {
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(cap)),
+    };
+    if outcome.as_ref().err().is_some_and(is_429) {
+        // Only a 429 serenity's limiter did not absorb gets here: in proxy mode, where the proxy limits the rate.
+        telemetry::rate_limited("returned");
     }
+    telemetry::rest_call(route, status_of(&outcome), started.elapsed());
+    outcome
+}
+
+/// Runs one Discord call on `route` (a template from [`route`], for the metrics), cut after `cap` (serenity's own
+/// unbounded 429 retries in the default mode included). For calls that must not be repeated blindly, such as
+/// interaction callbacks.
+pub async fn capped<T>(
+    route: &'static str,
+    cap: Duration,
+    call: impl Future<Output = Result<T, serenity::Error>>,
+) -> Result<T, serenity::Error> {
+    metered(route, cap, cap, call).await
 }
 
 /// Runs `call` until it succeeds, fails for a reason retrying cannot fix, [`ATTEMPTS`] are spent, or `cap` has
 /// passed since the first try, waiting with exponential backoff (at least `retry_after`) in between. `cap` bounds
 /// the whole loop, not each try: a try gets what is left of it, and a wait that would end past it is not taken.
 /// It also bounds serenity's own 429 retries in the default mode. Only for calls safe to repeat: reads, idempotent
-/// writes, and message sends carrying a nonce with `enforce_nonce`.
+/// writes, and message sends carrying a nonce with `enforce_nonce`. Each try is counted under `route`.
 pub async fn with_retries<T, F, Fut>(
     what: &str,
+    route: &'static str,
     cap: Duration,
     call: F,
 ) -> Result<T, serenity::Error>
@@ -156,7 +240,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, serenity::Error>>,
 {
-    with_retries_paced(what, cap, None, call).await
+    with_retries_paced(what, route, cap, None, call).await
 }
 
 /// [`with_retries`] for the background processes' requests: each try first waits for its slot from `pacer` (the
@@ -164,6 +248,7 @@ where
 /// pacer's whole schedule back, so every job slows down, not just this one.
 pub async fn with_retries_paced<T, F, Fut>(
     what: &str,
+    route: &'static str,
     cap: Duration,
     pacer: Option<&Pacer>,
     mut call: F,
@@ -182,11 +267,7 @@ where
             deadline += queued.elapsed();
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let outcome = match tokio::time::timeout(left, call()).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(timed_out(cap)),
-        };
-        let error = match outcome {
+        let error = match metered(route, left, cap, call()).await {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
@@ -234,6 +315,11 @@ fn timed_out(cap: Duration) -> serenity::Error {
     ))
 }
 
+/// Whether `error` is a 429 (without taking the relay's reading of it, which [`rate_limited`] does).
+fn is_429(error: &serenity::Error) -> bool {
+    matches!(error, serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if response.status_code.as_u16() == 429)
+}
+
 /// What a 429 said, or `None` for any other error.
 ///
 /// serenity 0.12.5 keeps neither Discord's `Retry-After` header nor the body's `retry_after` in the error it
@@ -244,9 +330,7 @@ fn timed_out(cap: Duration) -> serenity::Error {
 /// doubling. A Cloudflare ban page waits [`CLOUDFLARE_BACKOFF`].
 pub fn rate_limited(error: &serenity::Error) -> Option<RateLimit> {
     match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response))
-            if response.status_code.as_u16() == 429 =>
-        {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if is_429(error) => {
             let mut limit = super::relay::rate_limit_of(&response.url).unwrap_or(RateLimit {
                 retry_after: RATE_LIMITED_WAIT,
                 global: false,
@@ -272,6 +356,7 @@ pub const CLOUDFLARE_BACKOFF: Duration = Duration::from_secs(10 * 60);
 /// act on it, so another try cannot double the answer) after the wait Discord asked for, while `until` allows: a
 /// follow-up's token lives 15 minutes, and the moderator's answer is worth waiting for.
 pub async fn answering<T, F, Fut>(
+    route: &'static str,
     cap: Duration,
     until: tokio::time::Instant,
     mut call: F,
@@ -282,7 +367,7 @@ where
 {
     let mut attempt = 1;
     loop {
-        let error = match capped(cap, call()).await {
+        let error = match capped(route, cap, call()).await {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
@@ -331,13 +416,19 @@ pub async fn find_own_message(
 ) -> Result<Option<Message>, Failure> {
     let mut before: Option<MessageId> = None;
     for _ in 0..SEARCH_PAGES {
-        let page = with_retries_paced("reading the channel's messages", cap, Some(pacer), || {
-            let mut request = GetMessages::new().limit(100);
-            if let Some(before) = before {
-                request = request.before(before);
-            }
-            channel.messages(http, request)
-        })
+        let page = with_retries_paced(
+            "reading the channel's messages",
+            route::CHANNEL_MESSAGES,
+            cap,
+            Some(pacer),
+            || {
+                let mut request = GetMessages::new().limit(100);
+                if let Some(before) = before {
+                    request = request.before(before);
+                }
+                channel.messages(http, request)
+            },
+        )
         .await
         .map_err(|e| Failure::of(&e))?;
         if let Some(found) = page.iter().find(|m| m.author.id == me && is_ours(m)) {
@@ -406,6 +497,16 @@ mod tests {
     }
 
     #[test]
+    fn route_templates_carry_no_ids() {
+        for template in route::ALL {
+            let (method, path) = template.split_once(' ').unwrap_or_default();
+            assert!(["GET", "POST", "PUT"].contains(&method), "{template}");
+            assert!(path.starts_with('/'), "{template}");
+            assert!(!path.chars().any(|c| c.is_ascii_digit()), "{template}");
+        }
+    }
+
+    #[test]
     fn a_url_is_named_by_its_path() {
         assert_eq!(
             path_of("http://127.0.0.1:9/api/v10/users/@me"),
@@ -425,9 +526,12 @@ mod tests {
         // Backoffs of 250 ms then 500 ms: the second wait would end past a 600 ms cap, so two tries only.
         let calls = std::sync::atomic::AtomicU32::new(0);
         let started = std::time::Instant::now();
-        let result = with_retries("a test call", Duration::from_millis(600), || {
-            failing(&calls)
-        })
+        let result = with_retries(
+            "a test call",
+            "GET /test",
+            Duration::from_millis(600),
+            || failing(&calls),
+        )
         .await;
         assert!(result.is_err());
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
@@ -438,9 +542,12 @@ mod tests {
         );
         // A try that never answers is cut when the cap is spent, not after a full cap per try.
         let started = std::time::Instant::now();
-        let hung = with_retries("a hung call", Duration::from_millis(300), || {
-            std::future::pending::<Result<(), serenity::Error>>()
-        })
+        let hung = with_retries(
+            "a hung call",
+            "GET /test",
+            Duration::from_millis(300),
+            std::future::pending::<Result<(), serenity::Error>>,
+        )
         .await;
         assert!(hung.is_err());
         let took = started.elapsed();

@@ -7,7 +7,7 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
-use super::discord::{capped, describe};
+use super::discord::{capped, describe, route};
 use super::{Data, Error};
 use crate::locale::Locale;
 use crate::respond::ClickedOn;
@@ -45,6 +45,7 @@ async fn on_component(
         &mut rand::rng(),
     );
     super::discord::capped(
+        route::INTERACTION_CALLBACK,
         data.call_cap,
         component.create_response(&ctx.http, response),
     )
@@ -79,6 +80,7 @@ pub fn clicked_on(component: &ComponentInteraction) -> ClickedOn {
 /// The error funnel: one log line, one friendly ephemeral reply where a reply is still possible.
 pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     use poise::FrameworkError;
+    super::dedup::set_outcome(outcome_of(&error));
     match error {
         FrameworkError::Command { error, ctx, .. } => {
             error!(command = %ctx.command().name, "command failed: {}", describe(&*error));
@@ -111,7 +113,13 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                     .error(locale.strings().unknown_command)
             };
             let answer = interaction.create_response(&framework.serenity_context.http, response);
-            if let Err(error) = capped(framework.user_data.call_cap, answer).await {
+            if let Err(error) = capped(
+                route::INTERACTION_CALLBACK,
+                framework.user_data.call_cap,
+                answer,
+            )
+            .await
+            {
                 warn!("cannot answer the unknown command: {}", describe(&error));
             }
         }
@@ -126,7 +134,9 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
                 let answer = ctx
                     .interaction
                     .create_response(ctx.serenity_context(), empty);
-                if let Err(error) = capped(ctx.data().call_cap, answer).await {
+                if let Err(error) =
+                    capped(route::INTERACTION_CALLBACK, ctx.data().call_cap, answer).await
+                {
                     warn!("cannot answer the autocomplete: {}", describe(&error));
                 }
             } else {
@@ -143,6 +153,18 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         // A permission gate said no, and told the member why.
         FrameworkError::CommandCheckFailed { error: None, .. } => {}
         other => warn!("{other}"),
+    }
+}
+
+/// The metrics' `outcome` of an interaction that reached the funnel: `denied` for a permission gate that said no,
+/// `unknown` for a command or structure we do not have (a stale registration), `error` for the rest.
+fn outcome_of(error: &poise::FrameworkError<'_, Data, Error>) -> &'static str {
+    use poise::FrameworkError;
+    match error {
+        FrameworkError::CommandCheckFailed { error: None, .. } => "denied",
+        FrameworkError::UnknownInteraction { .. }
+        | FrameworkError::CommandStructureMismatch { .. } => "unknown",
+        _ => "error",
     }
 }
 

@@ -10,7 +10,7 @@ use serenity::all::{
 };
 use tracing::warn;
 
-use super::discord::{with_retries, Failure};
+use super::discord::{route, with_retries, Failure};
 use super::interaction::tell;
 use super::{Context, Error};
 use crate::locale::Locale;
@@ -208,11 +208,13 @@ async fn read_channel(
     let me = ctx.cache.current_user().id;
     let http = &ctx.http;
     let read = |id: ChannelId| async move {
-        with_retries("reading a channel", cap, || http.get_channel(id))
-            .await
-            .map_err(|e| Failure::of(&e))?
-            .guild()
-            .ok_or_else(|| Failure::Other("not a server channel".to_owned()))
+        with_retries("reading a channel", route::CHANNEL, cap, || {
+            http.get_channel(id)
+        })
+        .await
+        .map_err(|e| Failure::of(&e))?
+        .guild()
+        .ok_or_else(|| Failure::Other("not a server channel".to_owned()))
     };
     let mut channel = read(channel).await?;
     if channel.guild_id != guild {
@@ -235,10 +237,12 @@ async fn read_channel(
             )));
         }
     }
-    let guild = with_retries("reading a server", cap, || http.get_guild(guild))
-        .await
-        .map_err(|e| Failure::of(&e))?;
-    let bot = with_retries("reading the bot's member", cap, || {
+    let guild = with_retries("reading a server", route::GUILD, cap, || {
+        http.get_guild(guild)
+    })
+    .await
+    .map_err(|e| Failure::of(&e))?;
+    let bot = with_retries("reading the bot's member", route::MEMBER, cap, || {
         http.get_member(guild.id, me)
     })
     .await

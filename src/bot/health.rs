@@ -2,12 +2,13 @@
 //! watchdog that restarts a shard stuck outside the connected stage (serenity 0.12.5 has known silent-shard
 //! failures after a failed resume).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
+use axum::http::header::{HeaderName, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,12 +19,15 @@ use tracing::{info, warn};
 
 use crate::lifecycle::fanout::JobHealth;
 use crate::store::Store;
+use crate::telemetry;
 
-/// When each shard last delivered an event, and how many events of each type serenity could not parse.
+/// When each shard last delivered an event, how many events of each type serenity could not parse, and which
+/// shards have had their first READY.
 #[derive(Debug, Default)]
 pub struct EventClock {
     last: Mutex<HashMap<u32, Instant>>,
     unparsed: Mutex<BTreeMap<String, u64>>,
+    ready: Mutex<HashSet<u32>>,
 }
 
 /// How many distinct unparsed event types `/health` keeps (Discord has a few dozen event types).
@@ -56,6 +60,15 @@ impl EventClock {
             .unwrap_or_default()
     }
 
+    /// Notes a READY on `shard`; `true` when it was not its first in this process (a new session after a lost
+    /// one: a reconnection).
+    pub fn ready_again(&self, shard: u32) -> bool {
+        self.ready
+            .lock()
+            .map(|mut ready| !ready.insert(shard))
+            .unwrap_or(false)
+    }
+
     /// Seconds since `shard`'s last event.
     pub fn age(&self, shard: u32) -> Option<u64> {
         self.last
@@ -66,7 +79,10 @@ impl EventClock {
     }
 }
 
-/// Watches for gateway dispatches serenity could not parse. serenity 0.12.5 turns a dispatch it cannot
+/// Watches the gateway's dispatches: counts sessions that came back (RESUMED, and every READY after a shard's first)
+/// in the metrics, and dispatches serenity could not parse.
+///
+/// Unparsable dispatches: serenity 0.12.5 turns a dispatch it cannot
 /// deserialize into `Event::Unknown` (its `Event` enum has an untagged fallback variant, so a known type with a
 /// malformed body lands there too) and drops it with a DEBUG line ("An unknown event was received",
 /// `client::dispatch`). Raw event handlers are its one public hook that sees every `Event` before that, so this
@@ -79,7 +95,14 @@ pub struct UnparsedEvents {
 
 #[serenity::async_trait]
 impl RawEventHandler for UnparsedEvents {
-    async fn raw_event(&self, _ctx: serenity::all::Context, event: Event) {
+    async fn raw_event(&self, ctx: serenity::all::Context, event: Event) {
+        match &event {
+            Event::Resumed(_) => telemetry::reconnected(ctx.shard_id.0, "resume"),
+            Event::Ready(_) if self.events.ready_again(ctx.shard_id.0) => {
+                telemetry::reconnected(ctx.shard_id.0, "identify");
+            }
+            _ => {}
+        }
         if let Event::Unknown(unknown) = event {
             self.events.unparsed(&unknown.kind);
             warn!(
@@ -157,7 +180,34 @@ async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
-/// Serves `GET /health` on `addr` until `stopped` resolves. The bound address is logged (port 0 picks one).
+/// The Prometheus scrape: every metric (see the README's operations section), the shards' latency and connection
+/// read now. 503 when another recorder took the process's global slot.
+async fn metrics(
+    State(health): State<Health>,
+) -> (StatusCode, [(HeaderName, &'static str); 1], String) {
+    {
+        let runners = health.shards.runners.lock().await;
+        for (id, runner) in runners.iter() {
+            telemetry::gateway(
+                id.0,
+                runner.latency,
+                runner.stage == ConnectionStage::Connected,
+            );
+        }
+    }
+    let content_type = [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")];
+    match telemetry::render() {
+        Some(scrape) => (StatusCode::OK, content_type, scrape),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            content_type,
+            "metrics are off: another recorder was installed\n".to_owned(),
+        ),
+    }
+}
+
+/// Serves `GET /health` and `GET /metrics` on `addr` until `stopped` resolves, keeping the metrics' histograms
+/// drained (the recorder is installed by [`crate::bot::run`] before its first call). The bound address is logged (port 0 picks one).
 pub async fn serve(
     addr: SocketAddr,
     shards: Arc<ShardManager>,
@@ -178,6 +228,7 @@ pub async fn serve(
     }
     let app = Router::new()
         .route("/health", get(report))
+        .route("/metrics", get(metrics))
         .with_state(Health {
             shards,
             events,
@@ -185,11 +236,20 @@ pub async fn serve(
             jobs,
             started: Instant::now(),
         });
-    if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(stopped)
-        .await
-    {
-        warn!("the health endpoint stopped: {error}");
+    let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+    let upkeep = async {
+        loop {
+            tokio::time::sleep(telemetry::UPKEEP_EVERY).await;
+            telemetry::upkeep();
+        }
+    };
+    tokio::select! {
+        served = server => {
+            if let Err(error) = served {
+                warn!("the health endpoint stopped: {error}");
+            }
+        }
+        () = upkeep => {}
     }
 }
 
@@ -230,7 +290,19 @@ pub async fn watchdog(
                 "shard not connected for {limit:?}: restarting it"
             );
             down_since.remove(&id);
+            telemetry::restarted(id.0);
             shards.restart(id).await;
         }
+    }
+}
+
+/// Counts the waits serenity's own rate limiter takes (the default mode; in proxy mode it is off and a 429 reaches
+/// the bot's calls, counted there): serenity reports them only to event handlers.
+pub struct RateLimits;
+
+#[serenity::async_trait]
+impl serenity::all::EventHandler for RateLimits {
+    async fn ratelimit(&self, data: serenity::all::RatelimitInfo) {
+        telemetry::rate_limited(if data.global { "global" } else { "route" });
     }
 }

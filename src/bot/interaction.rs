@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use serenity::all::CreateInteractionResponse;
 
+use super::discord::route;
 use super::{Context, Error};
 use crate::locale::Locale;
 
@@ -24,11 +25,28 @@ pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
 /// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
 pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
     let reply = notice(text);
-    super::discord::answering(ctx.data().call_cap, answer_deadline(ctx), || {
-        ctx.send(reply.clone())
-    })
+    super::discord::answering(
+        send_route(ctx),
+        ctx.data().call_cap,
+        answer_deadline(ctx),
+        || ctx.send(reply.clone()),
+    )
     .await?;
     Ok(())
+}
+
+/// Where poise sends a reply: the interaction's callback first, a follow-up once it has been answered (or deferred).
+pub fn send_route(ctx: Context<'_>) -> &'static str {
+    if answered(ctx) {
+        route::FOLLOWUP
+    } else {
+        route::INTERACTION_CALLBACK
+    }
+}
+
+/// Whether this interaction has had its first answer (or deferral), so what is sent now is a follow-up.
+fn answered(ctx: Context<'_>) -> bool {
+    matches!(ctx, poise::Context::Application(app) if app.has_sent_initial_response.load(Ordering::SeqCst))
 }
 
 /// Until when a rate-limited answer to this interaction is worth trying again: a first answer must reach
@@ -62,7 +80,12 @@ pub fn notice(text: String) -> poise::CreateReply {
 
 /// Defers the reply ephemerally (Discord shows "thinking…" to the user alone); cut after the call cap.
 pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
-    super::discord::capped(ctx.data().call_cap, ctx.defer_ephemeral()).await?;
+    super::discord::capped(
+        route::INTERACTION_CALLBACK,
+        ctx.data().call_cap,
+        ctx.defer_ephemeral(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -84,9 +107,10 @@ pub async fn within_deadline<T>(
         Err(_) => {
             let cap = ctx.data().call_cap;
             if private {
-                super::discord::capped(cap, ctx.defer_ephemeral()).await?;
+                super::discord::capped(route::INTERACTION_CALLBACK, cap, ctx.defer_ephemeral())
+                    .await?;
             } else {
-                super::discord::capped(cap, ctx.defer()).await?;
+                super::discord::capped(route::INTERACTION_CALLBACK, cap, ctx.defer()).await?;
             }
             Ok(work.await)
         }
@@ -102,9 +126,12 @@ pub async fn send_card(ctx: Context<'_>, card: crate::render::Card) -> Result<()
         .into_iter()
         .fold(reply, poise::CreateReply::embed);
     reply = reply.components(card.components);
-    super::discord::answering(ctx.data().call_cap, answer_deadline(ctx), || {
-        ctx.send(reply.clone())
-    })
+    super::discord::answering(
+        send_route(ctx),
+        ctx.data().call_cap,
+        answer_deadline(ctx),
+        || ctx.send(reply.clone()),
+    )
     .await?;
     Ok(())
 }
@@ -119,7 +146,12 @@ pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Res
     if let poise::Context::Application(app) = ctx {
         // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
         let cap = ctx.data().call_cap;
-        super::discord::capped(cap, app.interaction.create_response(ctx.http(), response)).await?;
+        super::discord::capped(
+            route::INTERACTION_CALLBACK,
+            cap,
+            app.interaction.create_response(ctx.http(), response),
+        )
+        .await?;
         app.has_sent_initial_response.store(true, Ordering::SeqCst);
     }
     Ok(())

@@ -76,9 +76,13 @@ impl DiscordPort {
         message: impl Fn() -> CreateMessage,
     ) -> Result<Message, Failure> {
         let channel = ChannelId::new(channel);
-        discord::with_retries_paced(what, self.cap, Some(&self.pacer), || {
-            channel.send_message(&self.http, message())
-        })
+        discord::with_retries_paced(
+            what,
+            discord::route::CREATE_MESSAGE,
+            self.cap,
+            Some(&self.pacer),
+            || channel.send_message(&self.http, message()),
+        )
         .await
         .map_err(|error| Failure::of(&error))
     }
@@ -145,6 +149,7 @@ impl Port for DiscordPort {
         let (channel, message) = (ChannelId::new(channel), MessageId::new(message));
         let read = discord::with_retries_paced(
             "reading poll results",
+            discord::route::MESSAGE,
             self.cap,
             Some(&self.pacer),
             || self.http.get_message(channel, message),
@@ -167,9 +172,13 @@ impl Port for DiscordPort {
 
     async fn expire_poll(&self, channel: u64, message: u64) -> Result<(), Failure> {
         let (channel, message) = (ChannelId::new(channel), MessageId::new(message));
-        discord::with_retries_paced("ending a poll", self.cap, Some(&self.pacer), || {
-            self.http.expire_poll(channel, message)
-        })
+        discord::with_retries_paced(
+            "ending a poll",
+            discord::route::EXPIRE_POLL,
+            self.cap,
+            Some(&self.pacer),
+            || self.http.expire_poll(channel, message),
+        )
         .await
         .map(|_| ())
         .map_err(|error| Failure::of(&error))

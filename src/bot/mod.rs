@@ -150,6 +150,11 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    if config.health_addr.is_some() {
+        // Before the first call, so start-up's calls are counted too. Without the endpoint nothing would read the
+        // metrics (or drain their histograms): no recorder then.
+        crate::telemetry::install();
+    }
     // serenity 0.12.5 sets no timeout: every REST call gets one. The client honours HTTPS_PROXY and SSL_CERT_FILE.
     let client = |proxy: Option<reqwest::Proxy>| {
         let mut builder = reqwest::Client::builder()
@@ -197,9 +202,13 @@ pub async fn run(
     }
     let http = http.build();
     let call_cap = config.http_timeout * 2;
-    let me = discord::capped(call_cap, http.get_current_user())
-        .await
-        .map_err(|error| describe_start_error(&error))?;
+    let me = discord::capped(
+        discord::route::CURRENT_USER,
+        call_cap,
+        http.get_current_user(),
+    )
+    .await
+    .map_err(|error| describe_start_error(&error))?;
     info!(user = %me.name, id = %me.id, scenes = catalog.scenes.len(), "token accepted");
     // serenity reads the gateway URL itself and, when it cannot, connects to Discord's own gateway: in proxy mode
     // the bot reads it first and stops rather than talk to a gateway nobody configured.
@@ -298,7 +307,13 @@ pub async fn run(
         })
         .build();
     let events = Arc::new(health::EventClock::default());
-    let framework = dedup::Deduplicating::new(framework, Arc::clone(&events));
+    let names = framework
+        .options()
+        .commands
+        .iter()
+        .map(|command| command.name.to_string())
+        .collect();
+    let framework = dedup::Deduplicating::new(framework, Arc::clone(&events), names);
     let in_flight = framework.in_flight();
 
     // Keep only what the bot reads. Interactions carry the member's and the bot's permissions in their own
@@ -314,11 +329,15 @@ pub async fn run(
         .framework(framework)
         .raw_event_handler(health::UnparsedEvents {
             events: Arc::clone(&events),
-        })
-        .await
-        .map_err(|error| {
-            RunError::Transient(format!("cannot build the Discord client: {error}"))
-        })?;
+        });
+    if config.api_url.is_none() {
+        // Only serenity's own rate limiter (off in proxy mode) reports its waits, and only to an event handler; one
+        // costs a task per event, so it is added only where it can hear something.
+        client = client.event_handler(health::RateLimits);
+    }
+    let mut client = client.await.map_err(|error| {
+        RunError::Transient(format!("cannot build the Discord client: {error}"))
+    })?;
 
     if let Some(gateway) = &proxy_gateway {
         // The shard manager shares this URL with the client: every shard connects there.
@@ -414,7 +433,7 @@ async fn proxy_gateway(
              back to Discord's own gateway behind the proxy's back; not retrying"
         ))
     };
-    match discord::capped(cap, http.get_bot_gateway()).await {
+    match discord::capped(discord::route::GATEWAY_BOT, cap, http.get_bot_gateway()).await {
         Ok(gateway) if gateway.url.starts_with("ws://") || gateway.url.starts_with("wss://") => {
             Ok(gateway)
         }

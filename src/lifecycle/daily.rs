@@ -228,7 +228,12 @@ pub async fn post_day<P: Port>(
                 marker: &marker,
                 nonce: &nonce,
             };
-            dailies.port.post_daily(send).await
+            let sent = dailies.port.post_daily(send).await;
+            if sent.is_ok() {
+                let due = daily::slot(date, record.time, record.timezone).timestamp();
+                crate::telemetry::lag(PROCESS, dailies.clock.now() - due);
+            }
+            sent
         }
         Err(failure) => Err(failure),
     };
@@ -288,6 +293,9 @@ async fn record_failure<P>(
     }
 }
 
+/// The daily process's name in logs and metrics.
+const PROCESS: &str = "daily post";
+
 /// Posts every daily scene that is due, now and whenever one comes due, with `workers` posts in flight at most;
 /// started once per process.
 pub async fn run<P: Port>(
@@ -298,26 +306,20 @@ pub async fn run<P: Port>(
 ) {
     let queue: Arc<WorkQueue<(u64, NaiveDate), Work>> = Arc::default();
     let retry_soon = Arc::new(AtomicBool::new(false));
-    let handles = spawn_workers(
-        "daily post",
-        Arc::clone(&queue),
-        workers,
-        stopping.clone(),
-        {
+    let handles = spawn_workers(PROCESS, Arc::clone(&queue), workers, stopping.clone(), {
+        let (dailies, retry_soon) = (Arc::clone(&dailies), Arc::clone(&retry_soon));
+        move |work: Work| {
             let (dailies, retry_soon) = (Arc::clone(&dailies), Arc::clone(&retry_soon));
-            move |work: Work| {
-                let (dailies, retry_soon) = (Arc::clone(&dailies), Arc::clone(&retry_soon));
-                async move {
-                    if matches!(
-                        do_work(&dailies, work).await,
-                        Outcome::Retry | Outcome::StoreDown
-                    ) {
-                        retry_soon.store(true, Ordering::SeqCst);
-                    }
+            async move {
+                if matches!(
+                    do_work(&dailies, work).await,
+                    Outcome::Retry | Outcome::StoreDown
+                ) {
+                    retry_soon.store(true, Ordering::SeqCst);
                 }
             }
-        },
-    );
+        }
+    });
     let mut clock_moves = dailies.clock.watch();
     loop {
         crate::clock::mark_seen(&mut clock_moves);

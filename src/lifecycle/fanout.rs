@@ -95,7 +95,7 @@ impl<K: Hash + Eq + Clone, T> WorkQueue<K, T> {
 
 /// Starts `workers` tasks that take items from `queue` and run `work` on each, one item per worker at a time,
 /// until `stopping` turns true (an item in progress is finished first). A panicking item is logged and its key
-/// freed; the worker goes on.
+/// freed; the worker goes on. Items in progress are counted in the metrics under `name`.
 pub fn spawn_workers<K, T, F, Fut>(
     name: &'static str,
     queue: Arc<WorkQueue<K, T>>,
@@ -124,9 +124,11 @@ where
                         }
                         continue;
                     };
+                    let in_flight = crate::telemetry::InFlight::start(name);
                     if let Err(failed) = tokio::spawn(work(item)).await {
                         error!("a {name} job failed: {failed}");
                     }
+                    drop(in_flight);
                     queue.done(&key);
                 }
             })

@@ -498,7 +498,11 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
         Ok(None) if !keeper.holds() => return lost(id),
         Ok(None) => {
             let tally = record.tally.clone().unwrap_or(Tally { votes: Vec::new() });
-            polls.port.post_results(record, &tally, poll_message).await
+            let sent = polls.port.post_results(record, &tally, poll_message).await;
+            if sent.is_ok() {
+                crate::telemetry::lag(PROCESS, polls.clock.now() - record.ends_at);
+            }
+            sent
         }
         Err(failure) => Err(failure),
     };
@@ -548,6 +552,9 @@ pub fn retry_delay(tries: u32, state: PollState, seconds_since_end: i64) -> Dura
     FIRST_RETRY.saturating_mul(1 << tries.min(16)).min(cap)
 }
 
+/// The poll process's name in logs and metrics.
+const PROCESS: &str = "poll";
+
 /// A due poll waiting for a worker: its state and end when it was listed.
 struct Due {
     id: i64,
@@ -569,7 +576,7 @@ pub async fn run<P: Port>(
 ) {
     let queue: Arc<WorkQueue<i64, Due>> = Arc::default();
     let retries: Retries = Arc::default();
-    let handles = spawn_workers("poll", Arc::clone(&queue), workers, stopping.clone(), {
+    let handles = spawn_workers(PROCESS, Arc::clone(&queue), workers, stopping.clone(), {
         let (polls, retries, wake) = (Arc::clone(&polls), Arc::clone(&retries), Arc::clone(&wake));
         move |due: Due| {
             let (polls, retries, wake) =

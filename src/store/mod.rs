@@ -100,6 +100,22 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The metrics' name for this kind of error: a fixed word per variant, never its text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Timeout(_) => "timeout",
+            StoreError::LeaseLost => "lease_lost",
+            StoreError::Postgres(_) => "postgres",
+            StoreError::Sqlite(_) => "sqlite",
+            StoreError::Misconfigured(_) => "misconfigured",
+            StoreError::Task(_) => "task",
+            StoreError::NotSqlite(_)
+            | StoreError::NewerSchema { .. }
+            | StoreError::Locked(_)
+            | StoreError::File(..) => "file",
+        }
+    }
+
     /// Whether trying again later may help (a supervisor should restart, exit 75): PostgreSQL unreachable, failing
     /// for now, or too slow, as opposed to settings to fix (exit 1): a wrong password, user or database, a file
     /// that is not a database or is locked by another process, a newer build's schema.
@@ -257,10 +273,17 @@ impl Store {
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let started = std::time::Instant::now();
+        let outcome = match tokio::time::timeout(self.timeout, call).await {
             Ok(outcome) => outcome,
             Err(_) => Err(StoreError::Timeout(self.timeout)),
-        }
+        };
+        crate::telemetry::store_call(
+            crate::telemetry::site_of::<F>(),
+            started.elapsed(),
+            outcome.as_ref().err().map(StoreError::kind),
+        );
+        outcome
     }
 
     fn lease_until(&self, now: i64) -> i64 {

@@ -260,3 +260,111 @@ async fn the_cap_bounds_a_whole_retry_loop() {
     );
     eprintln!("every try hanging, cap 2 s: the moderator was told after {waited:?}");
 }
+
+/// One scrape of `GET /metrics` next to `health_url`.
+async fn scrape(health_url: &str) -> String {
+    let url = health_url.replace("/health", "/metrics");
+    let response = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(response.status().as_u16(), 200, "GET {url}");
+    response.text().await.unwrap_or_default()
+}
+
+/// The value of the sample `series` (name and labels exactly as rendered) in `scrape`.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// Whether `text` has a run of 15 or more digits: a snowflake (a guild, channel, user or interaction id).
+fn has_snowflake(text: &str) -> bool {
+    let mut run = 0;
+    text.chars().any(|c| {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 15
+    })
+}
+
+/// Issue 17: `GET /metrics` on the health port counts a `/scene` by command and outcome and its callback by route
+/// template, and no label carries a token or an id; the README lists every metric the scrape shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_interactions_and_rest_calls_without_tokens_or_ids() {
+    let (harness, url) = start_with_health().await;
+    let interactions =
+        r#"scenebot_interactions_total{command="scene",kind="command",outcome="ok"}"#;
+    let callbacks = r#"scenebot_discord_requests_total{route="POST /interactions/{interaction}/{token}/callback",status="2xx"}"#;
+    let before = scrape(&url).await;
+    let (scenes_before, callbacks_before) = (
+        sample(&before, interactions).unwrap_or(0.0),
+        sample(&before, callbacks).unwrap_or(0.0),
+    );
+    let interaction = harness.fake.slash("scene").send().await;
+    harness.fake.wait_callback(interaction.id, T).await;
+    // /health reads the store: a store call to count.
+    let (status, _) = get_health(&url).await;
+    assert_eq!(status, 200);
+    // The interaction is counted once its handler returns, just after the callback: look until it is.
+    let deadline = tokio::time::Instant::now() + T;
+    let after = loop {
+        let after = scrape(&url).await;
+        if sample(&after, interactions).unwrap_or(0.0) > scenes_before {
+            break after;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the /scene was never counted:\n{after}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        sample(&after, interactions),
+        Some(scenes_before + 1.0),
+        "{after}"
+    );
+    assert!(
+        sample(&after, callbacks).unwrap_or(0.0) >= callbacks_before + 1.0,
+        "{after}"
+    );
+    for series in [
+        r#"scenebot_interaction_seconds_count{command="scene",kind="command"}"#,
+        r#"scenebot_discord_request_seconds_count{route="POST /interactions/{interaction}/{token}/callback"}"#,
+        r#"scenebot_discord_requests_total{route="GET /users/@me",status="2xx"}"#,
+        r#"scenebot_gateway_connected{shard="0"}"#,
+        r#"scenebot_store_call_seconds_count{site="bot::health::report"}"#,
+    ] {
+        assert!(
+            sample(&after, series).is_some_and(|value| value >= 1.0),
+            "{series} missing or zero:\n{after}"
+        );
+    }
+    let tokens = [
+        FakeDiscord::TOKEN.to_owned(),
+        harness.fake.token(),
+        interaction.token.clone(),
+    ];
+    for line in after.lines() {
+        for token in &tokens {
+            assert!(!line.contains(token.as_str()), "a token in {line:?}");
+        }
+        let labels = line
+            .split_once('{')
+            .and_then(|(_, rest)| rest.rsplit_once('}'))
+            .map_or("", |(labels, _)| labels);
+        assert!(!has_snowflake(labels), "an id in the labels of {line:?}");
+    }
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap_or_else(|e| panic!("README.md: {e}"));
+    for family in after
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next())
+    {
+        assert!(
+            readme.contains(&format!("`{family}`")),
+            "README.md does not list {family}"
+        );
+    }
+}

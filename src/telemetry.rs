@@ -1,0 +1,312 @@
+//! Prometheus metrics: one recorder per process, the names and label sets of every metric, and small functions that
+//! record them, so call sites stay one line and no label can carry a token or an unbounded id.
+//!
+//! Labels are only ever values the code chooses from a fixed set: command names the bot registered, route templates
+//! (never a real path: interaction tokens travel in paths), status codes, error kinds, process names, store call
+//! sites, and shard ids (bounded by the shard count). Until [`install`] runs the `metrics` macros record nothing, at
+//! the cost of a branch.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::warn;
+
+/// Interactions handled, by command, kind and outcome (counter).
+pub const INTERACTIONS: &str = "scenebot_interactions_total";
+/// How long handling one interaction took, by command and kind (histogram, seconds).
+pub const INTERACTION_SECONDS: &str = "scenebot_interaction_seconds";
+/// REST calls to Discord, by route template and status (counter).
+pub const REST_CALLS: &str = "scenebot_discord_requests_total";
+/// How long one REST call took, by route template (histogram, seconds).
+pub const REST_SECONDS: &str = "scenebot_discord_request_seconds";
+/// Rate limits met, by scope (counter).
+pub const RATE_LIMITS: &str = "scenebot_discord_rate_limits_total";
+/// Each shard's last heartbeat latency (gauge, seconds).
+pub const GATEWAY_LATENCY: &str = "scenebot_gateway_latency_seconds";
+/// Whether each shard is connected (gauge, 0 or 1).
+pub const GATEWAY_CONNECTED: &str = "scenebot_gateway_connected";
+/// Reconnections per shard, by how the session came back (counter).
+pub const GATEWAY_RECONNECTS: &str = "scenebot_gateway_reconnects_total";
+/// Shards the watchdog restarted (counter).
+pub const GATEWAY_RESTARTS: &str = "scenebot_gateway_watchdog_restarts_total";
+/// How late a scheduled post went out: sent minus due (histogram, seconds).
+pub const SCHEDULER_LAG: &str = "scenebot_scheduler_lag_seconds";
+/// Background jobs running now, by process (gauge).
+pub const JOBS_IN_FLIGHT: &str = "scenebot_jobs_in_flight";
+/// How long one store call took, its wait for a turn included, by call site (histogram, seconds).
+pub const STORE_SECONDS: &str = "scenebot_store_call_seconds";
+/// Store calls that failed, by call site and error kind (counter).
+pub const STORE_ERRORS: &str = "scenebot_store_errors_total";
+
+/// Buckets for calls that should take milliseconds to seconds (interactions, REST, the store), in seconds.
+const CALL_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Buckets for scheduler lag, in seconds: a post is due to the minute, an outage can delay it by hours.
+const LAG_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0, 21600.0,
+];
+
+/// The process's one recorder handle: `None` when another recorder was installed first (then nothing is exported).
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder, once per process (several bots in one test process share it), and returns the
+/// handle that renders a scrape; `None` if another recorder already holds the global slot.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(SCHEDULER_LAG.to_owned()), LAG_BUCKETS)
+                .and_then(|builder| builder.set_buckets(CALL_BUCKETS))
+                .and_then(PrometheusBuilder::install_recorder);
+            match built {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(error) => {
+                    warn!("metrics are off: cannot install the Prometheus recorder: {error}");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// What kind of metric a name is, for its HELP and TYPE lines.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    /// A gauge in seconds.
+    GaugeSeconds,
+    /// A histogram in seconds.
+    Histogram,
+}
+
+/// Every metric: its name, kind and HELP text (the README's table says more).
+const EVERY: &[(&str, Kind, &str)] = &[
+    (
+        INTERACTIONS,
+        Kind::Counter,
+        "Interactions handled, by command, kind and outcome",
+    ),
+    (
+        INTERACTION_SECONDS,
+        Kind::Histogram,
+        "Time to handle one interaction",
+    ),
+    (
+        REST_CALLS,
+        Kind::Counter,
+        "REST calls to Discord (each try), by route template and status",
+    ),
+    (
+        REST_SECONDS,
+        Kind::Histogram,
+        "Time of one REST call to Discord, by route template",
+    ),
+    (RATE_LIMITS, Kind::Counter, "Rate limits met, by scope"),
+    (
+        GATEWAY_LATENCY,
+        Kind::GaugeSeconds,
+        "Each shard's last heartbeat latency",
+    ),
+    (
+        GATEWAY_CONNECTED,
+        Kind::Gauge,
+        "1 when the shard is connected",
+    ),
+    (
+        GATEWAY_RECONNECTS,
+        Kind::Counter,
+        "Gateway sessions that came back, by shard and how (resume or identify)",
+    ),
+    (
+        GATEWAY_RESTARTS,
+        Kind::Counter,
+        "Shards the watchdog restarted",
+    ),
+    (
+        SCHEDULER_LAG,
+        Kind::Histogram,
+        "How late a scheduled post was sent (sent minus due)",
+    ),
+    (
+        JOBS_IN_FLIGHT,
+        Kind::Gauge,
+        "Background jobs running now, by process",
+    ),
+    (
+        STORE_SECONDS,
+        Kind::Histogram,
+        "Time of one store call (its wait for a turn included), by call site",
+    ),
+    (
+        STORE_ERRORS,
+        Kind::Counter,
+        "Store calls that failed, by call site and error kind",
+    ),
+];
+
+/// The HELP line of every metric.
+fn describe() {
+    for &(name, kind, help) in EVERY {
+        match kind {
+            Kind::Counter => describe_counter!(name, help),
+            Kind::Gauge => describe_gauge!(name, help),
+            Kind::GaugeSeconds => describe_gauge!(name, metrics::Unit::Seconds, help),
+            Kind::Histogram => describe_histogram!(name, metrics::Unit::Seconds, help),
+        }
+    }
+}
+
+/// One scrape in Prometheus' text format; `None` when metrics are off.
+pub fn render() -> Option<String> {
+    HANDLE.get()?.as_ref().map(PrometheusHandle::render)
+}
+
+/// Drains histogram samples into their buckets. The exporter keeps raw samples until then, so without a scrape or
+/// this, memory would grow with every sample.
+pub fn upkeep() {
+    if let Some(Some(handle)) = HANDLE.get() {
+        handle.run_upkeep();
+    }
+}
+
+/// How often [`upkeep`] should run.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Counts one interaction and its time.
+pub fn interaction(command: String, kind: &'static str, outcome: &'static str, took: Duration) {
+    counter!(INTERACTIONS, "command" => command.clone(), "kind" => kind, "outcome" => outcome)
+        .increment(1);
+    histogram!(INTERACTION_SECONDS, "command" => command, "kind" => kind).record(took);
+}
+
+/// Counts one REST try on `route` (a template such as `POST /channels/{channel}/messages`) and its time.
+pub fn rest_call(route: &'static str, status: String, took: Duration) {
+    counter!(REST_CALLS, "route" => route, "status" => status).increment(1);
+    histogram!(REST_SECONDS, "route" => route).record(took);
+}
+
+/// Counts one rate limit met in `scope`.
+pub fn rate_limited(scope: &'static str) {
+    counter!(RATE_LIMITS, "scope" => scope).increment(1);
+}
+
+/// Sets shard `shard`'s latency (none yet: left as it was) and whether it is connected.
+pub fn gateway(shard: u32, latency: Option<Duration>, connected: bool) {
+    let shard = shard.to_string();
+    if let Some(latency) = latency {
+        gauge!(GATEWAY_LATENCY, "shard" => shard.clone()).set(latency.as_secs_f64());
+    }
+    gauge!(GATEWAY_CONNECTED, "shard" => shard).set(if connected { 1.0 } else { 0.0 });
+}
+
+/// Counts a session that came back on `shard`, by `how` (`resume` or `identify`).
+pub fn reconnected(shard: u32, how: &'static str) {
+    counter!(GATEWAY_RECONNECTS, "shard" => shard.to_string(), "how" => how).increment(1);
+}
+
+/// Counts a shard the watchdog restarted.
+pub fn restarted(shard: u32) {
+    counter!(GATEWAY_RESTARTS, "shard" => shard.to_string()).increment(1);
+}
+
+/// Records how late a post of `process` went out, in whole seconds (the schedules' resolution).
+pub fn lag(process: &'static str, seconds: i64) {
+    histogram!(SCHEDULER_LAG, "process" => process).record(seconds.max(0) as f64);
+}
+
+/// A job of `process` in flight: counted in [`JOBS_IN_FLIGHT`] until dropped (a panicking job included).
+pub struct InFlight(&'static str);
+
+impl InFlight {
+    /// Counts a job of `process` in.
+    pub fn start(process: &'static str) -> InFlight {
+        gauge!(JOBS_IN_FLIGHT, "process" => process).increment(1.0);
+        InFlight(process)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!(JOBS_IN_FLIGHT, "process" => self.0).decrement(1.0);
+    }
+}
+
+/// Records one store call made at `site`, its time, and its error kind if it failed.
+pub fn store_call(site: &'static str, took: Duration, error: Option<&'static str>) {
+    histogram!(STORE_SECONDS, "site" => site).record(took);
+    if let Some(kind) = error {
+        counter!(STORE_ERRORS, "site" => site, "kind" => kind).increment(1);
+    }
+}
+
+/// The call site of a closure or function of type `F`, from its type name: `lifecycle::daily::post_day` for a
+/// closure written in `scenebot::lifecycle::daily::post_day`. Bounded by the code (one name per function that calls
+/// the store), never by the data. Generic parameters and closure markers are cut off.
+pub fn site_of<F>() -> &'static str {
+    let name = std::any::type_name::<F>();
+    let name = name.strip_prefix("scenebot::").unwrap_or(name);
+    let end = [name.find('<'), name.find("::{{closure}}")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(name.len());
+    &name[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site_of_value<F>(_: &F) -> &'static str {
+        site_of::<F>()
+    }
+
+    #[test]
+    fn a_store_call_site_is_its_function() {
+        let closure = |x: u32| x + 1;
+        assert_eq!(
+            site_of_value(&closure),
+            "telemetry::tests::a_store_call_site_is_its_function"
+        );
+        assert_eq!(site_of::<Vec<u8>>(), "alloc::vec::Vec");
+    }
+
+    #[test]
+    fn the_readme_lists_every_metric() {
+        let readme = include_str!("../README.md");
+        for &(name, _, _) in EVERY {
+            assert!(readme.contains(&format!("| `{name}` |")), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_scrape_shows_what_was_recorded() {
+        let Some(handle) = install() else {
+            panic!("the recorder could not be installed");
+        };
+        rest_call(
+            "GET /unit-test/{thing}",
+            "200".to_owned(),
+            Duration::from_millis(3),
+        );
+        let scrape = handle.render();
+        assert!(
+            scrape.contains(
+                r#"scenebot_discord_requests_total{route="GET /unit-test/{thing}",status="200"} "#
+            ),
+            "{scrape}"
+        );
+        assert!(
+            scrape.contains(r#"scenebot_discord_request_seconds_bucket{route="GET /unit-test/{thing}",le="0.005"} "#),
+            "{scrape}"
+        );
+        assert!(install().is_some(), "installing twice is harmless");
+    }
+}
