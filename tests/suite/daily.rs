@@ -33,10 +33,12 @@ fn at(text: &str) -> i64 {
         .timestamp()
 }
 
-/// The bot running in this process: its task and the switch that stops it.
+/// The bot running in this process: its task, the switch that stops it, and its own runtime (dropped whole on a
+/// crash, so no task of the dead bot, such as a lease keeper, lives on behind the test's back).
 type RunningBot = (
     JoinHandle<Result<(), scenebot::bot::RunError>>,
     oneshot::Sender<()>,
+    tokio::runtime::Runtime,
 );
 
 /// The fake, the clock, the database directory, and the bot running in this process.
@@ -49,6 +51,16 @@ struct Daily {
     registered_at: usize,
     /// Settings beyond the token and the fake's URL.
     settings: Vec<(&'static str, String)>,
+}
+
+impl Drop for Daily {
+    /// A test that ends (or fails) with its bot still running: the bot's runtime cannot be dropped inside the test's
+    /// async context, so it is shut down in the background.
+    fn drop(&mut self) {
+        if let Some((_task, _stop, runtime)) = self.bot.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Daily {
@@ -89,7 +101,12 @@ impl Daily {
         let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
         let (stop, stopped) = oneshot::channel::<()>();
         let clock: Arc<dyn Clock> = self.clock.clone();
-        let task = tokio::spawn(scenebot::bot::run(
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let task = runtime.spawn(scenebot::bot::run(
             config,
             catalog,
             store,
@@ -98,7 +115,7 @@ impl Daily {
                 let _ = stopped.await;
             },
         ));
-        self.bot = Some((task, stop));
+        self.bot = Some((task, stop, runtime));
         // Ready once this start has registered its commands (setup ran) and the gateway session is live.
         let before = self.registered_at;
         let registration = self
@@ -113,9 +130,10 @@ impl Daily {
 
     /// Stops the bot cleanly and waits for it.
     async fn stop(&mut self) {
-        if let Some((task, stop)) = self.bot.take() {
+        if let Some((task, stop, runtime)) = self.bot.take() {
             let _ = stop.send(());
             let result = tokio::time::timeout(T, task).await;
+            runtime.shutdown_background();
             assert!(
                 matches!(result, Ok(Ok(Ok(())))),
                 "the bot did not stop cleanly: {result:?}"
@@ -125,9 +143,8 @@ impl Daily {
 
     /// Kills the bot mid-flight (its task is dropped, as a crash would).
     async fn crash(&mut self) {
-        if let Some((task, _stop)) = self.bot.take() {
-            task.abort();
-            let _ = task.await;
+        if let Some((_task, _stop, runtime)) = self.bot.take() {
+            runtime.shutdown_background();
         }
     }
 
