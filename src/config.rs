@@ -39,6 +39,10 @@ pub struct Config {
     pub store_timeout: Duration,
 }
 
+/// The most `SCENEBOT_REST_RATE` accepts: Discord raises a large bot's global limit above 50 on request, so the
+/// pace may follow it; a typo of an extra digit or two is still refused.
+pub const MAX_REST_RATE: u32 = 10_000;
+
 /// Default for `SCENEBOT_REST_RATE`: nine tenths of Discord's global 50 a second, leaving room for the calls
 /// commands make themselves (a channel's permissions, say) and for clock jitter.
 pub const DEFAULT_REST_RATE: u32 = 45;
@@ -265,7 +269,7 @@ impl Config {
             }
         };
         Ok(Config {
-            rest_rate: count("SCENEBOT_REST_RATE", DEFAULT_REST_RATE, 50)?,
+            rest_rate: count("SCENEBOT_REST_RATE", DEFAULT_REST_RATE, MAX_REST_RATE)?,
             fanout: count("SCENEBOT_FANOUT", DEFAULT_FANOUT as u32, 1024)? as usize,
             shards,
             lease: seconds("SCENEBOT_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)?,
@@ -354,6 +358,21 @@ mod tests {
             panic!("valid");
         };
         assert_eq!(tuned.watchdog, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_pace_may_follow_a_raised_global_limit_but_not_a_typo() {
+        let Ok(raised) = config(&[("DISCORD_TOKEN", "t"), ("SCENEBOT_REST_RATE", "900")]) else {
+            panic!("a bot whose limit Discord raised to 1,000/s may pace at 900/s");
+        };
+        assert_eq!(raised.rest_rate, 900);
+        for bad in ["0", "10001", "45/s"] {
+            let error = config(&[("DISCORD_TOKEN", "t"), ("SCENEBOT_REST_RATE", bad)]).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().contains("from 1 to 10000")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
