@@ -7,8 +7,8 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
-use super::discord::{capped, describe, route};
-use super::{Data, Error};
+use super::calls::{capped, describe, route};
+use super::types::{Data, Error};
 use crate::locale::Locale;
 use crate::respond::ClickedOn;
 
@@ -44,7 +44,7 @@ async fn on_component(
         locale,
         &mut rand::rng(),
     );
-    super::discord::capped(
+    super::calls::capped(
         route::INTERACTION_CALLBACK,
         data.call_cap,
         component.create_response(&ctx.http, response),
@@ -170,7 +170,7 @@ fn outcome_of(error: &poise::FrameworkError<'_, Data, Error>) -> &'static str {
 
 /// Tells the user, ephemerally, that something went wrong; as a follow-up if the reply was already sent.
 async fn tell_user(
-    ctx: super::Context<'_>,
+    ctx: super::types::Context<'_>,
     text: impl Fn(&crate::locale::Strings) -> &'static str,
 ) {
     let locale = super::interaction::locale_of(ctx);

@@ -10,9 +10,9 @@ use serenity::all::{
 };
 use tracing::warn;
 
-use super::discord::{route, with_retries, Failure};
+use super::calls::{route, with_retries, Failure};
 use super::interaction::tell;
-use super::{Context, Error};
+use super::types::{Context, Error};
 use crate::locale::Locale;
 
 /// What the bot needs to post a card in a channel.

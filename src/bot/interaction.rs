@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use serenity::all::CreateInteractionResponse;
 
-use super::discord::route;
-use super::{Context, Error};
+use super::calls::route;
+use super::types::{Context, Error};
 use crate::locale::Locale;
 
 /// The server's language (for public messages: polls, results, daily posts), English outside servers.
@@ -25,7 +25,7 @@ pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
 /// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.
 pub async fn tell(ctx: Context<'_>, text: String) -> Result<(), Error> {
     let reply = notice(text);
-    super::discord::answering(
+    super::calls::answering(
         send_route(ctx),
         ctx.data().call_cap,
         answer_deadline(ctx),
@@ -80,7 +80,7 @@ pub fn notice(text: String) -> poise::CreateReply {
 
 /// Defers the reply ephemerally (Discord shows "thinking…" to the user alone); cut after the call cap.
 pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
-    super::discord::capped(
+    super::calls::capped(
         route::INTERACTION_CALLBACK,
         ctx.data().call_cap,
         ctx.defer_ephemeral(),
@@ -107,10 +107,10 @@ pub async fn within_deadline<T>(
         Err(_) => {
             let cap = ctx.data().call_cap;
             if private {
-                super::discord::capped(route::INTERACTION_CALLBACK, cap, ctx.defer_ephemeral())
+                super::calls::capped(route::INTERACTION_CALLBACK, cap, ctx.defer_ephemeral())
                     .await?;
             } else {
-                super::discord::capped(route::INTERACTION_CALLBACK, cap, ctx.defer()).await?;
+                super::calls::capped(route::INTERACTION_CALLBACK, cap, ctx.defer()).await?;
             }
             Ok(work.await)
         }
@@ -126,7 +126,7 @@ pub async fn send_card(ctx: Context<'_>, card: crate::render::Card) -> Result<()
         .into_iter()
         .fold(reply, poise::CreateReply::embed);
     reply = reply.components(card.components);
-    super::discord::answering(
+    super::calls::answering(
         send_route(ctx),
         ctx.data().call_cap,
         answer_deadline(ctx),
@@ -146,7 +146,7 @@ pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Res
     if let poise::Context::Application(app) = ctx {
         // Capped like every call: serenity's rate limiter would otherwise retry a 429 without end.
         let cap = ctx.data().call_cap;
-        super::discord::capped(
+        super::calls::capped(
             route::INTERACTION_CALLBACK,
             cap,
             app.interaction.create_response(ctx.http(), response),

@@ -9,7 +9,7 @@ use serenity::all::{
     ChannelId, CreateAllowedMentions, CreateMessage, Http, Message, MessageId, Nonce, UserId,
 };
 
-use super::discord::{self, Failure};
+use super::calls::{self, Failure};
 use crate::favorite::{self, PollPlan, Tally};
 use crate::lifecycle::fanout::Pacer;
 use crate::lifecycle::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll};
@@ -76,9 +76,9 @@ impl DiscordPort {
         message: impl Fn() -> CreateMessage,
     ) -> Result<Message, Failure> {
         let channel = ChannelId::new(channel);
-        discord::with_retries_paced(
+        calls::with_retries_paced(
             what,
-            discord::route::CREATE_MESSAGE,
+            calls::route::CREATE_MESSAGE,
             self.cap,
             Some(&self.pacer),
             || channel.send_message(&self.http, message()),
@@ -94,7 +94,7 @@ impl DiscordPort {
         since: i64,
         is_ours: impl Fn(&Message) -> bool,
     ) -> Result<Option<Message>, Failure> {
-        discord::find_own_message(
+        calls::find_own_message(
             &self.http,
             self.me,
             self.cap,
@@ -147,9 +147,9 @@ impl Port for DiscordPort {
 
     async fn read_poll(&self, channel: u64, message: u64) -> Result<Option<ReadPoll>, Failure> {
         let (channel, message) = (ChannelId::new(channel), MessageId::new(message));
-        let read = discord::with_retries_paced(
+        let read = calls::with_retries_paced(
             "reading poll results",
-            discord::route::MESSAGE,
+            calls::route::MESSAGE,
             self.cap,
             Some(&self.pacer),
             || self.http.get_message(channel, message),
@@ -172,9 +172,9 @@ impl Port for DiscordPort {
 
     async fn expire_poll(&self, channel: u64, message: u64) -> Result<(), Failure> {
         let (channel, message) = (ChannelId::new(channel), MessageId::new(message));
-        discord::with_retries_paced(
+        calls::with_retries_paced(
             "ending a poll",
-            discord::route::EXPIRE_POLL,
+            calls::route::EXPIRE_POLL,
             self.cap,
             Some(&self.pacer),
             || self.http.expire_poll(channel, message),
@@ -194,7 +194,7 @@ impl Port for DiscordPort {
         let found = self
             .find(record.channel_id, since, |message| {
                 message.poll.is_none()
-                    && discord::buttons(message).any(|button| {
+                    && calls::buttons(message).any(|button| {
                         matches!(button, serenity::all::ButtonKind::Link { url } if url.ends_with(&suffix))
                     })
             })
@@ -208,7 +208,7 @@ impl Port for DiscordPort {
         tally: &Tally,
         poll_message: u64,
     ) -> Result<u64, Failure> {
-        let link = discord::message_link(record.guild_id, record.channel_id, poll_message);
+        let link = calls::message_link(record.guild_id, record.channel_id, poll_message);
         let catalog = &self.responder.catalog;
         let sent = self
             .send("posting poll results", record.channel_id, || {
@@ -265,7 +265,7 @@ impl Port for DiscordPort {
 
 /// Whether `message` carries `marker` on one of its buttons.
 fn carries_marker(message: &Message, marker: &str) -> bool {
-    discord::buttons(message).any(|button| match button {
+    calls::buttons(message).any(|button| match button {
         serenity::all::ButtonKind::NonLink { custom_id, .. } => {
             render::posted_marker(custom_id).as_deref() == Some(marker)
         }

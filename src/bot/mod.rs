@@ -1,126 +1,44 @@
 //! The Discord layer: serenity + poise. It only translates between Discord and the pure core ([`crate::respond`]).
 //!
-//! - [`commands`]: the slash commands, one small function each, and [`commands::all`].
+//! - [`commands`]: the slash commands, one module per feature (`scene`, `favorite`, `daily`), and [`commands::all`].
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
-//! - [`daily`]: `/daily`: the settings, the status, a post now.
-//! - [`favorite`]: `/favorite` polls: start, end, results, the hall of fame.
 //! - [`jobs`]: the background processes' port to Discord (posts, polls, searches), paced and retried.
-//! - [`discord`]: bounded retries, failure kinds, finding the bot's own message in a channel.
+//! - [`calls`]: bounded retries, failure kinds, finding the bot's own message in a channel.
 //! - [`relay`]: proxy mode's loopback relay that reads Discord's 429 answers, which serenity drops.
 //! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
 //! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
 //! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
+//! - [`types`]: [`Data`], [`Error`] and [`Context`], shared by every sibling.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
+pub mod calls;
 pub mod commands;
-pub mod daily;
 pub mod dedup;
-pub mod discord;
 pub mod events;
-pub mod favorite;
 pub mod gate;
 pub mod health;
 pub mod interaction;
 pub mod jobs;
 pub mod relay;
+pub mod types;
+
+pub use types::{Context, Data, Error};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serenity::all::{
-    ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, Http, HttpBuilder, HttpError,
-    UserId,
+    ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, HttpBuilder, HttpError,
 };
 use tracing::{info, warn};
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::lifecycle::daily::Dailies;
 use crate::lifecycle::fanout::{supervise, JobHealth, Pacer};
-use crate::lifecycle::poll::{PollLocks, Polls};
+use crate::lifecycle::poll::PollLocks;
 use crate::respond::Responder;
 use crate::store::Store;
-use jobs::DiscordPort;
-
-/// Everything a command reads: one typed struct, no TypeMap. Cheap to clone (background tasks hold a copy).
-#[derive(Clone)]
-pub struct Data {
-    /// The catalog and its search index.
-    pub responder: Arc<Responder>,
-    /// When the bot started, for `/about`.
-    pub started: Instant,
-    /// The store (SQLite, or PostgreSQL shared with other processes).
-    pub store: Store,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
-    /// One lock per poll, so the scheduler and `/favorite start`/`end` never race on one poll.
-    pub poll_locks: PollLocks,
-    /// Spaces the bot's own requests under Discord's global limit.
-    pub pacer: Arc<Pacer>,
-    /// The bot's user, whose messages the background processes look for.
-    pub me: UserId,
-    /// How long a claim holds (`SCENEBOT_LEASE_SECONDS`).
-    pub lease: Duration,
-    /// How many posts or polls the background processes work on at once (`SCENEBOT_FANOUT`).
-    pub fanout: usize,
-    /// Wakes the poll scheduler when a poll starts or ends early.
-    pub wake_polls: Arc<tokio::sync::Notify>,
-    /// Wakes the daily scheduler when a schedule changes.
-    pub wake_daily: Arc<tokio::sync::Notify>,
-    /// The longest one Discord call may take, serenity's own 429 retries included (twice the HTTP timeout).
-    pub call_cap: Duration,
-    /// Turns true when the bot shuts down: background jobs finish what they are doing and stop.
-    pub stopping: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Data {
-    /// Discord for the background processes, over `http`.
-    pub fn port(&self, http: &Arc<Http>) -> DiscordPort {
-        DiscordPort {
-            http: Arc::clone(http),
-            me: self.me,
-            cap: self.call_cap,
-            pacer: Arc::clone(&self.pacer),
-            responder: Arc::clone(&self.responder),
-        }
-    }
-
-    /// The poll process (shared by `/favorite` and the scheduler: one set of locks).
-    pub fn polls(&self, http: &Arc<Http>) -> Polls<DiscordPort> {
-        Polls {
-            store: self.store.clone(),
-            clock: Arc::clone(&self.clock),
-            port: self.port(http),
-            responder: Arc::clone(&self.responder),
-            locks: self.poll_locks.clone(),
-            lease: self.lease,
-        }
-    }
-
-    /// The daily process.
-    pub fn dailies(&self, http: &Arc<Http>) -> Dailies<DiscordPort> {
-        Dailies {
-            store: self.store.clone(),
-            clock: Arc::clone(&self.clock),
-            port: self.port(http),
-            responder: Arc::clone(&self.responder),
-            lease: self.lease,
-        }
-    }
-
-    /// Resolves once the bot is shutting down.
-    pub async fn stopped(&self) {
-        let mut stopping = self.stopping.clone();
-        let _ = stopping.wait_for(|stop| *stop).await;
-    }
-}
-
-/// The error every handler returns; users never see its text (see [`events::on_error`]).
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
-
-/// The poise context of our commands.
-pub type Context<'a> = poise::Context<'a, Data, Error>;
 
 /// How long a shutdown waits for replies in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -202,8 +120,8 @@ pub async fn run(
     }
     let http = http.build();
     let call_cap = config.http_timeout * 2;
-    let me = discord::capped(
-        discord::route::CURRENT_USER,
+    let me = calls::capped(
+        calls::route::CURRENT_USER,
         call_cap,
         http.get_current_user(),
     )
@@ -317,7 +235,7 @@ pub async fn run(
     let in_flight = framework.in_flight();
 
     // Keep only what the bot reads. Interactions carry the member's and the bot's permissions in their own
-    // channel and both locales; the rare check on another channel asks Discord (see `discord::bot_permissions_in`).
+    // channel and both locales; the rare check on another channel asks Discord (see `calls::bot_permissions_in`).
     // Caching every server's channels, roles and members cost ~24 KB a server (242 MB at 10,000; BENCHMARKS.md).
     let mut cache = serenity::cache::Settings::default();
     cache.max_messages = 0;
@@ -433,18 +351,18 @@ async fn proxy_gateway(
              back to Discord's own gateway behind the proxy's back; not retrying"
         ))
     };
-    match discord::capped(discord::route::GATEWAY_BOT, cap, http.get_bot_gateway()).await {
+    match calls::capped(calls::route::GATEWAY_BOT, cap, http.get_bot_gateway()).await {
         Ok(gateway) if gateway.url.starts_with("ws://") || gateway.url.starts_with("wss://") => {
             Ok(gateway)
         }
         Ok(gateway) => Err(not_read(format!(
             "its url {:?} is not a websocket URL",
-            discord::redact(&gateway.url)
+            calls::redact(&gateway.url)
         ))),
         Err(error) => match describe_start_error(&error) {
             // A rejected token or a wrong URL says so in its own words.
             fatal @ RunError::Fatal(_) => Err(fatal),
-            RunError::Transient(_) => Err(not_read(discord::Failure::of(&error).text().to_owned())),
+            RunError::Transient(_) => Err(not_read(calls::Failure::of(&error).text().to_owned())),
         },
     }
 }
@@ -487,16 +405,16 @@ fn describe_start_error(error: &serenity::Error) -> RunError {
             RunError::Fatal(format!(
                 "{} {} answered {} ({}): check DISCORD_API_URL (unset means https://discord.com); not retrying",
                 response.method,
-                discord::redact(&response.url),
+                calls::redact(&response.url),
                 response.status_code,
-                discord::redact(&response.error.message)
+                calls::redact(&response.error.message)
             ))
         }
         // A network error, or the relay's 502 for one (proxy mode).
         serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Http(HttpError::UnsuccessfulRequest(_))
             if unreachable(error) =>
         {
-            RunError::Transient(format!("cannot reach Discord: {}", discord::Failure::of(error).text()))
+            RunError::Transient(format!("cannot reach Discord: {}", calls::Failure::of(error).text()))
         }
         other => RunError::Transient(format!("Discord connection failed: {other}")),
     }

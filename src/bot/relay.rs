@@ -8,7 +8,7 @@
 //! holds may carry interaction tokens: they are kept in memory for a minute at most and never logged.
 //!
 //! An `https://` `DISCORD_API_URL` is tunnelled (CONNECT) by HTTP clients, so the relay cannot read it: the bot
-//! then waits a second, doubling, after a 429 (see `discord::rate_limited`).
+//! then waits a second, doubling, after a 429 (see `calls::rate_limited`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -57,6 +57,26 @@ pub fn rate_limit_of(url: &str) -> Option<RateLimit> {
         .remove(url)
         .filter(|(at, _)| at.elapsed() < KEPT_FOR)
         .map(|(_, limit)| limit)
+}
+
+/// What the 429 answered to `url` said, left in place for [`rate_limit_of`] (for counting it by scope).
+pub fn peek_rate_limit(url: &str) -> Option<RateLimit> {
+    let readings = READINGS.lock().unwrap_or_else(PoisonError::into_inner);
+    readings
+        .get(url)
+        .filter(|(at, _)| at.elapsed() < KEPT_FOR)
+        .map(|(_, limit)| *limit)
+}
+
+impl RateLimit {
+    /// The metric scope of this 429: Cloudflare's ban page, Discord's global limit, or a route's bucket.
+    pub fn scope(&self) -> &'static str {
+        match (self.cloudflare, self.global) {
+            (true, _) => "cloudflare",
+            (false, true) => "global",
+            (false, false) => "route",
+        }
+    }
 }
 
 fn keep(url: String, limit: RateLimit) {

@@ -13,7 +13,7 @@ use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{
     permissions, FakeChannel, FakeDiscord, FakeMember, FakeOptions, FakeOverwrite, FakeRole,
 };
-use crate::support::harness::{Harness, MODERATOR, T};
+use crate::support::harness::{sample, scrape, Harness, MODERATOR, T};
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
 
@@ -619,6 +619,52 @@ async fn a_429_in_proxy_mode_waits_what_discord_asked_and_follow_ups_are_retried
     );
     assert_eq!(wait_results(&harness.fake, 1).await.len(), 1);
     eprintln!("a 429 with retry_after 2 s in proxy mode: retried after {waited:?}");
+}
+
+/// Issue 16.5: a 429 without Discord's rate-limit headers is Cloudflare's ban page. The bot does not try the call
+/// again (each try would lengthen the ban), counts it as a Cloudflare rate limit, tells the operator in one line,
+/// and the moderator gets a short answer rather than a raw error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudflare_ban_is_never_retried_into_and_is_counted_as_cloudflare() {
+    let harness = Harness::start_with(
+        fake_options(),
+        vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())],
+    )
+    .await;
+    let url = harness.health_url().await;
+    let cloudflare = r#"scenebot_discord_rate_limits_total{scope="cloudflare"}"#;
+    let before = sample(&scrape(&url).await, cloudflare).unwrap_or(0.0);
+    let messages = format!("/channels/{CHANNEL}/messages");
+    harness.fake.cloudflare_ban_next("POST", &messages);
+
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(
+        !text.contains("429") && !text.contains("html") && !text.contains("Cloudflare"),
+        "a raw error reached the moderator: {text}"
+    );
+    let posts: Vec<u16> = harness
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.route() == messages)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        posts,
+        vec![429],
+        "the bot tried again into Cloudflare's ban"
+    );
+    assert_eq!(
+        sample(&scrape(&url).await, cloudflare),
+        Some(before + 1.0),
+        "the ban was not counted as Cloudflare's"
+    );
+    let line = harness.bot.wait_log("Cloudflare refused a call", T).await;
+    assert!(
+        line.contains("background work stops for 10 minutes"),
+        "{line}"
+    );
+    eprintln!("moderator saw: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,18 +7,7 @@ use serde_json::Value;
 
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions};
-use crate::support::harness::{Harness, MODERATOR, T};
-
-/// The port the health endpoint logged.
-async fn health_url(harness: &Harness) -> String {
-    let line = harness.bot.wait_log("health endpoint listening", T).await;
-    let addr = line
-        .split("addr=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    format!("http://{addr}/health")
-}
+use crate::support::harness::{sample, scrape, Harness, MODERATOR, T};
 
 async fn get_health(url: &str) -> (u16, Value) {
     let response = reqwest::get(url)
@@ -44,7 +33,7 @@ async fn start_with_health() -> (Harness, String) {
         vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())],
     )
     .await;
-    let url = health_url(&harness).await;
+    let url = harness.health_url().await;
     (harness, url)
 }
 
@@ -259,24 +248,6 @@ async fn the_cap_bounds_a_whole_retry_loop() {
         "told after {waited:?}"
     );
     eprintln!("every try hanging, cap 2 s: the moderator was told after {waited:?}");
-}
-
-/// One scrape of `GET /metrics` next to `health_url`.
-async fn scrape(health_url: &str) -> String {
-    let url = health_url.replace("/health", "/metrics");
-    let response = reqwest::get(&url)
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert_eq!(response.status().as_u16(), 200, "GET {url}");
-    response.text().await.unwrap_or_default()
-}
-
-/// The value of the sample `series` (name and labels exactly as rendered) in `scrape`.
-fn sample(scrape: &str, series: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
 }
 
 /// Whether `text` has a run of 15 or more digits: a snowflake (a guild, channel, user or interaction id).

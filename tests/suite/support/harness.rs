@@ -25,6 +25,17 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// The health endpoint's URL, from the address the bot logged (started with `SCENEBOT_HEALTH_ADDR`).
+    pub async fn health_url(&self) -> String {
+        let line = self.bot.wait_log("health endpoint listening", T).await;
+        let addr = line
+            .split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        format!("http://{addr}/health")
+    }
+
     /// Starts both and waits for the bot to register its commands.
     pub async fn start() -> Harness {
         Harness::start_with(FakeOptions::default(), Vec::new()).await
@@ -74,4 +85,22 @@ pub fn title(callback: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// One scrape of `GET /metrics`, on the port of `health_url`.
+pub async fn scrape(health_url: &str) -> String {
+    let url = health_url.replace("/health", "/metrics");
+    let response = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(response.status().as_u16(), 200, "GET {url}");
+    response.text().await.unwrap_or_default()
+}
+
+/// The value of the sample `series` (name and labels exactly as rendered) in `scrape`.
+pub fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
 }

@@ -716,6 +716,18 @@ impl FakeDiscord {
         });
     }
 
+    /// The next matching request (as for [`FakeDiscord::fail_next`]) is answered as Cloudflare answers a banned
+    /// client: 429 with an HTML page and no rate-limit headers, without effect.
+    pub fn cloudflare_ban_next(&self, method: &str, path_prefix: &str) {
+        self.mutate(|st| {
+            st.faults.push(Fault {
+                method: method.to_ascii_uppercase(),
+                prefix: normalize_prefix(path_prefix),
+                kind: FaultKind::CloudflareBan,
+            });
+        });
+    }
+
     /// The next matching request (as for [`FakeDiscord::fail_next`]) is answered after `delay`.
     pub fn delay_next(&self, method: &str, path_prefix: &str, delay: Duration) {
         self.mutate(|st| {

@@ -109,6 +109,8 @@ pub(crate) enum FaultKind {
         global: bool,
     },
     Delay(Duration),
+    /// Cloudflare's rate-limit ban (error 1015): a 429 with an HTML page and none of Discord's rate-limit headers.
+    CloudflareBan,
     /// Handle the request (its effect happens and is recorded), then hold the answer back.
     HoldAnswer(Duration),
     /// Handle the request (its effect happens and is recorded), then answer this raw JSON text instead of the body.

@@ -345,6 +345,7 @@ pub(crate) async fn rest(
             retry_after,
             global,
         }) => fault_reply(status, retry_after, global),
+        Some(FaultKind::CloudflareBan) => Some(cloudflare_ban()),
         Some(FaultKind::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             None
@@ -442,6 +443,24 @@ pub(crate) fn into_response(reply: Reply) -> Response {
         }
     }
     response
+}
+
+/// Cloudflare's answer to a client it has banned for too many invalid requests: 429, an HTML page (error 1015),
+/// `Retry-After` at most, and no `X-RateLimit-*` header and no JSON, unlike Discord's own 429.
+pub(crate) fn cloudflare_ban() -> Reply {
+    Reply {
+        status: 429,
+        body: None,
+        headers: vec![("retry-after".to_owned(), "600".to_owned())],
+        raw: Some((
+            "<!DOCTYPE html>\n<html><head><title>Access denied | discord.com used Cloudflare to restrict access</title>\
+             </head><body><h1>Error 1015</h1><h2>You are being rate limited</h2>\
+             <p>The owner of this website (discord.com) has banned you temporarily from accessing this website.</p>\
+             </body></html>\n"
+                .to_owned(),
+            "text/html",
+        )),
+    }
 }
 
 /// Discord's answer for an injected failure.

@@ -7,10 +7,10 @@
 use serenity::all::{ChannelId, PartialChannel};
 use tracing::{info, warn};
 
-use super::discord::{self, Failure};
-use super::gate;
-use super::interaction::tell;
-use super::{Context, Error};
+use crate::bot::calls::{self, Failure};
+use crate::bot::gate;
+use crate::bot::interaction::tell;
+use crate::bot::types::{Context, Error};
 use crate::favorite::{self, Tally, DEFAULT_HOURS, MAX_HOURS};
 use crate::lifecycle::poll::{self as lifecycle, Finished};
 use crate::locale::Locale;
@@ -39,8 +39,8 @@ pub async fn favorite(_ctx: Context<'_>) -> Result<(), Error> {
 /// The reply language of this interaction, and the server's (for public messages).
 fn locales(ctx: Context<'_>) -> (Locale, Locale) {
     (
-        super::interaction::locale_of(ctx),
-        super::interaction::guild_locale_of(ctx),
+        crate::bot::interaction::locale_of(ctx),
+        crate::bot::interaction::guild_locale_of(ctx),
     )
 }
 
@@ -68,7 +68,7 @@ pub async fn start(
         return Ok(());
     };
     // Reading another channel's permissions takes up to three calls: answer Discord first.
-    super::interaction::defer_ephemeral(ctx).await?;
+    crate::bot::interaction::defer_ephemeral(ctx).await?;
     let hours = hours.unwrap_or(DEFAULT_HOURS).clamp(1, MAX_HOURS);
     let channel_id = channel.map_or(ctx.channel_id(), |c| c.id);
     if !poll_channel_allows(ctx, guild_id, channel_id, locale).await? {
@@ -94,7 +94,7 @@ pub async fn start(
         Err(open) => {
             let link = open
                 .message_id
-                .map(|m| discord::message_link(open.guild_id, open.channel_id, m))
+                .map(|m| calls::message_link(open.guild_id, open.channel_id, m))
                 .unwrap_or_else(|| format!("<#{}>", open.channel_id));
             return tell(ctx, locale.poll_already_running(&link, open.ends_at)).await;
         }
@@ -172,7 +172,7 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    super::interaction::defer_ephemeral(ctx).await?;
+    crate::bot::interaction::defer_ephemeral(ctx).await?;
     let data = ctx.data();
     let guild = guild_id.get();
     let open = data.store.call(move |store| store.open_poll(guild)).await?;
@@ -217,7 +217,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let last = super::interaction::within_deadline(
+    let last = crate::bot::interaction::within_deadline(
         ctx,
         false,
         data.store
@@ -234,14 +234,14 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
             let tally = poll.tally.clone().unwrap_or(Tally { votes: Vec::new() });
             let link = poll
                 .message_id
-                .map(|m| discord::message_link(poll.guild_id, poll.channel_id, m));
+                .map(|m| calls::message_link(poll.guild_id, poll.channel_id, m));
             let card = render::poll::results_card(
                 &data.responder.catalog,
                 &tally,
                 locale,
                 link.as_deref(),
             );
-            super::interaction::send_card(ctx, card).await
+            crate::bot::interaction::send_card(ctx, card).await
         }
     }
 }
@@ -262,7 +262,7 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let tallies = super::interaction::within_deadline(
+    let tallies = crate::bot::interaction::within_deadline(
         ctx,
         false,
         data.store.call(move |store| store.announced_tallies(guild)),
@@ -271,5 +271,5 @@ pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
     let standings = favorite::leaderboard(&tallies);
     let card =
         render::poll::leaderboard_card(&data.responder.catalog, &standings, tallies.len(), locale);
-    super::interaction::send_card(ctx, card).await
+    crate::bot::interaction::send_card(ctx, card).await
 }

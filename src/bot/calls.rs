@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use serenity::all::{ChannelId, GetMessages, Http, HttpError, Message, MessageId, UserId};
-use tracing::warn;
+use tracing::{error, warn};
 
 pub use crate::reason::Failure;
 
@@ -206,9 +206,14 @@ async fn metered<T>(
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(cap)),
     };
-    if outcome.as_ref().err().is_some_and(is_429) {
+    if let Some(serenity::Error::Http(HttpError::UnsuccessfulRequest(response))) =
+        outcome.as_ref().err().filter(|error| is_429(error))
+    {
         // Only a 429 serenity's limiter did not absorb gets here: in proxy mode, where the proxy limits the rate.
-        telemetry::rate_limited("returned");
+        // The relay's reading names its scope; an https:// proxy's 429 cannot be read ("unread").
+        let scope =
+            super::relay::peek_rate_limit(&response.url).map_or("unread", |limit| limit.scope());
+        telemetry::rate_limited(scope);
     }
     telemetry::rest_call(route, status_of(&outcome), started.elapsed());
     outcome
@@ -338,6 +343,12 @@ pub fn rate_limited(error: &serenity::Error) -> Option<RateLimit> {
             });
             if limit.cloudflare {
                 limit.retry_after = limit.retry_after.max(CLOUDFLARE_BACKOFF);
+                error!(
+                    "Cloudflare refused a call to Discord (a 429 without Discord's rate-limit headers): this IP is \
+                     banned for a while after too many invalid requests (401, 403, 429); background work stops for \
+                     {} minutes and that call is not tried again",
+                    CLOUDFLARE_BACKOFF.as_secs() / 60
+                );
             }
             Some(limit)
         }

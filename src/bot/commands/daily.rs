@@ -8,8 +8,9 @@ use chrono_tz::Tz;
 use serenity::all::{CreateAutocompleteResponse, PartialChannel, Permissions, Role};
 use tracing::{info, warn};
 
-use super::interaction::tell;
-use super::{gate, Context, Data, Error};
+use crate::bot::gate;
+use crate::bot::interaction::tell;
+use crate::bot::types::{Context, Data, Error};
 use crate::daily;
 use crate::lifecycle::port::{DailySend, Port};
 use crate::locale::{DailyState, DailyStatus, Locale};
@@ -66,7 +67,7 @@ pub async fn set(
     #[description_localized("ko", "오늘의 장면과 함께 멘션할 역할(선택)")]
     role: Option<Role>,
 ) -> Result<(), Error> {
-    let locale = super::interaction::locale_of(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -80,7 +81,7 @@ pub async fn set(
         return tell(ctx, locale.bad_zone(&render::quote_user_text(&zone_text))).await;
     };
     // Reading another channel's permissions takes up to three calls: answer Discord first.
-    super::interaction::defer_ephemeral(ctx).await?;
+    crate::bot::interaction::defer_ephemeral(ctx).await?;
     // The bot may hold Mention Everyone, which lets it ping any role: a role its members made unmentionable is
     // pinged only for a manager who could ping it themselves.
     let unmentionable = role.as_ref().filter(|role| !role.mentionable);
@@ -104,7 +105,7 @@ pub async fn set(
     }
     let data = ctx.data();
     let time = post_time.format("%H:%M").to_string();
-    let guild_locale = super::interaction::guild_locale_of(ctx);
+    let guild_locale = crate::bot::interaction::guild_locale_of(ctx);
     let settings = DailySettings {
         guild_id: guild_id.get(),
         channel_id: channel.id.get(),
@@ -146,12 +147,12 @@ fn next_post_at(now: i64, time: NaiveTime, zone: Tz) -> Option<i64> {
     description_localized("ko", "오늘의 장면을 꺼요(설정은 남아요)")
 )]
 pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::interaction::locale_of(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
     let guild = guild_id.get();
-    let was_on = super::interaction::within_deadline(
+    let was_on = crate::bot::interaction::within_deadline(
         ctx,
         true,
         ctx.data().store.call(move |store| store.daily_off(guild)),
@@ -167,13 +168,13 @@ pub async fn off(ctx: Context<'_>) -> Result<(), Error> {
     description_localized("ko", "다음 게시 시각과 지난 게시 결과를 보여 줘요")
 )]
 pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::interaction::locale_of(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let record = super::interaction::within_deadline(
+    let record = crate::bot::interaction::within_deadline(
         ctx,
         true,
         data.store.call(move |store| store.daily(guild)),
@@ -220,11 +221,11 @@ fn status_of(record: &DailyRecord, data: &Data) -> DailyStatus {
     description_localized("ko", "다음 차례 장면을 지금 바로 올려요")
 )]
 pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
-    let locale = super::interaction::locale_of(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
-    super::interaction::defer_ephemeral(ctx).await?;
+    crate::bot::interaction::defer_ephemeral(ctx).await?;
     let data = ctx.data();
     let guild = guild_id.get();
     let Some(record) = data.store.call(move |store| store.daily(guild)).await? else {

@@ -1,0 +1,95 @@
+//! The types every part of the Discord layer shares: [`Data`] (what commands and jobs read), the handlers'
+//! [`Error`] and poise's [`Context`]. Siblings import them from here, not from `bot`'s root, so the root only starts
+//! and stops the bot.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serenity::all::{Http, UserId};
+
+use super::jobs::DiscordPort;
+use crate::clock::Clock;
+use crate::lifecycle::daily::Dailies;
+use crate::lifecycle::fanout::Pacer;
+use crate::lifecycle::poll::{PollLocks, Polls};
+use crate::respond::Responder;
+use crate::store::Store;
+
+/// Everything a command reads: one typed struct, no TypeMap. Cheap to clone (background tasks hold a copy).
+#[derive(Clone)]
+pub struct Data {
+    /// The catalog and its search index.
+    pub responder: Arc<Responder>,
+    /// When the bot started, for `/about`.
+    pub started: Instant,
+    /// The store (SQLite, or PostgreSQL shared with other processes).
+    pub store: Store,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// One lock per poll, so the scheduler and `/favorite start`/`end` never race on one poll.
+    pub poll_locks: PollLocks,
+    /// Spaces the bot's own requests under Discord's global limit.
+    pub pacer: Arc<Pacer>,
+    /// The bot's user, whose messages the background processes look for.
+    pub me: UserId,
+    /// How long a claim holds (`SCENEBOT_LEASE_SECONDS`).
+    pub lease: Duration,
+    /// How many posts or polls the background processes work on at once (`SCENEBOT_FANOUT`).
+    pub fanout: usize,
+    /// Wakes the poll scheduler when a poll starts or ends early.
+    pub wake_polls: Arc<tokio::sync::Notify>,
+    /// Wakes the daily scheduler when a schedule changes.
+    pub wake_daily: Arc<tokio::sync::Notify>,
+    /// The longest one Discord call may take, serenity's own 429 retries included (twice the HTTP timeout).
+    pub call_cap: Duration,
+    /// Turns true when the bot shuts down: background jobs finish what they are doing and stop.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Data {
+    /// Discord for the background processes, over `http`.
+    pub fn port(&self, http: &Arc<Http>) -> DiscordPort {
+        DiscordPort {
+            http: Arc::clone(http),
+            me: self.me,
+            cap: self.call_cap,
+            pacer: Arc::clone(&self.pacer),
+            responder: Arc::clone(&self.responder),
+        }
+    }
+
+    /// The poll process (shared by `/favorite` and the scheduler: one set of locks).
+    pub fn polls(&self, http: &Arc<Http>) -> Polls<DiscordPort> {
+        Polls {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            locks: self.poll_locks.clone(),
+            lease: self.lease,
+        }
+    }
+
+    /// The daily process.
+    pub fn dailies(&self, http: &Arc<Http>) -> Dailies<DiscordPort> {
+        Dailies {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            lease: self.lease,
+        }
+    }
+
+    /// Resolves once the bot is shutting down.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.clone();
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }
+}
+
+/// The error every handler returns; users never see its text (see [`super::events::on_error`]).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The poise context of our commands.
+pub type Context<'a> = poise::Context<'a, Data, Error>;
