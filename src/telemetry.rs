@@ -35,6 +35,8 @@ pub const GATEWAY_RESTARTS: &str = "scenebot_gateway_watchdog_restarts_total";
 pub const SCHEDULER_LAG: &str = "scenebot_scheduler_lag_seconds";
 /// Background jobs running now, by process (gauge).
 pub const JOBS_IN_FLIGHT: &str = "scenebot_jobs_in_flight";
+/// Background jobs due and waiting for a worker, by process (gauge).
+pub const JOBS_QUEUED: &str = "scenebot_jobs_queued";
 /// How long one store call took, its wait for a turn included, by call site (histogram, seconds).
 pub const STORE_SECONDS: &str = "scenebot_store_call_seconds";
 /// Store calls that failed, by call site and error kind (counter).
@@ -140,6 +142,11 @@ const EVERY: &[(&str, Kind, &str)] = &[
         "Background jobs running now, by process",
     ),
     (
+        JOBS_QUEUED,
+        Kind::Gauge,
+        "Background jobs due and waiting for a worker, by process",
+    ),
+    (
         STORE_SECONDS,
         Kind::Histogram,
         "Time of one store call (its wait for a turn included), by call site",
@@ -236,6 +243,11 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         gauge!(JOBS_IN_FLIGHT, "process" => self.0).decrement(1.0);
     }
+}
+
+/// Sets how many jobs of `process` wait for a worker.
+pub fn jobs_queued(process: &'static str, queued: usize) {
+    gauge!(JOBS_QUEUED, "process" => process).set(queued as f64);
 }
 
 /// Records one store call made at `site`, its time, and its error kind if it failed.

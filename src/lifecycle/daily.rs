@@ -304,9 +304,9 @@ pub async fn run<P: Port>(
     mut stopping: watch::Receiver<bool>,
     workers: usize,
 ) {
-    let queue: Arc<WorkQueue<(u64, NaiveDate), Work>> = Arc::default();
+    let queue: Arc<WorkQueue<(u64, NaiveDate), Work>> = Arc::new(WorkQueue::new(PROCESS));
     let retry_soon = Arc::new(AtomicBool::new(false));
-    let handles = spawn_workers(PROCESS, Arc::clone(&queue), workers, stopping.clone(), {
+    let handles = spawn_workers(Arc::clone(&queue), workers, stopping.clone(), {
         let (dailies, retry_soon) = (Arc::clone(&dailies), Arc::clone(&retry_soon));
         move |work: Work| {
             let (dailies, retry_soon) = (Arc::clone(&dailies), Arc::clone(&retry_soon));

@@ -20,6 +20,8 @@ use crate::store::{Store, StoreError};
 /// Work waiting for a worker, each item under a key that is queued or in flight at most once: a scheduler can
 /// push what is due on every pass without doubling anything still being done.
 pub struct WorkQueue<K, T> {
+    /// The process its items belong to, for the metrics (`daily post`, `poll`).
+    process: &'static str,
     state: Mutex<QueueState<K, T>>,
     ready: Notify,
 }
@@ -30,9 +32,11 @@ struct QueueState<K, T> {
     busy: HashSet<K>,
 }
 
-impl<K: Hash + Eq + Clone, T> Default for WorkQueue<K, T> {
-    fn default() -> Self {
+impl<K: Hash + Eq + Clone, T> WorkQueue<K, T> {
+    /// An empty queue of `process`'s work; its length and its items in flight are counted under that name.
+    pub fn new(process: &'static str) -> Self {
         WorkQueue {
+            process,
             state: Mutex::new(QueueState {
                 queued: VecDeque::new(),
                 busy: HashSet::new(),
@@ -40,9 +44,7 @@ impl<K: Hash + Eq + Clone, T> Default for WorkQueue<K, T> {
             ready: Notify::new(),
         }
     }
-}
 
-impl<K: Hash + Eq + Clone, T> WorkQueue<K, T> {
     fn state(&self) -> MutexGuard<'_, QueueState<K, T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -53,6 +55,7 @@ impl<K: Hash + Eq + Clone, T> WorkQueue<K, T> {
             let mut state = self.state();
             if state.busy.insert(key.clone()) {
                 state.queued.push_back((key, item));
+                crate::telemetry::jobs_queued(self.process, state.queued.len());
                 true
             } else {
                 false
@@ -79,6 +82,9 @@ impl<K: Hash + Eq + Clone, T> WorkQueue<K, T> {
         let (item, more) = {
             let mut state = self.state();
             let item = state.queued.pop_front();
+            if item.is_some() {
+                crate::telemetry::jobs_queued(self.process, state.queued.len());
+            }
             (item, !state.queued.is_empty())
         };
         if more {
@@ -95,9 +101,8 @@ impl<K: Hash + Eq + Clone, T> WorkQueue<K, T> {
 
 /// Starts `workers` tasks that take items from `queue` and run `work` on each, one item per worker at a time,
 /// until `stopping` turns true (an item in progress is finished first). A panicking item is logged and its key
-/// freed; the worker goes on. Items in progress are counted in the metrics under `name`.
+/// freed; the worker goes on. Items in progress are counted in the metrics under the queue's process.
 pub fn spawn_workers<K, T, F, Fut>(
-    name: &'static str,
     queue: Arc<WorkQueue<K, T>>,
     workers: usize,
     stopping: watch::Receiver<bool>,
@@ -112,6 +117,7 @@ where
     (0..workers.max(1))
         .map(|_| {
             let (queue, work, mut stopping) = (Arc::clone(&queue), work.clone(), stopping.clone());
+            let name = queue.process;
             tokio::spawn(async move {
                 loop {
                     if *stopping.borrow() {
@@ -415,9 +421,30 @@ mod tests {
         assert_eq!(paused.elapsed(), Duration::from_millis(2_020));
     }
 
+    #[test]
+    fn the_queue_length_is_a_gauge_by_process() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let queue: WorkQueue<u32, u32> = WorkQueue::new("daily post");
+        let series = r#"scenebot_jobs_queued{process="daily post"}"#;
+        let value = |text: String| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+        };
+        metrics::with_local_recorder(&recorder, || {
+            for key in 0..3 {
+                queue.push(key, key);
+            }
+            queue.push(1, 1);
+        });
+        assert_eq!(value(handle.render()), Some(3.0), "{}", handle.render());
+        metrics::with_local_recorder(&recorder, || queue.take());
+        assert_eq!(value(handle.render()), Some(2.0), "{}", handle.render());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_queue_runs_each_key_once_with_bounded_workers() {
-        let queue: Arc<WorkQueue<u32, u32>> = Arc::default();
+        let queue: Arc<WorkQueue<u32, u32>> = Arc::new(WorkQueue::new("test"));
         let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -441,7 +468,7 @@ mod tests {
                 }
             }
         };
-        let _workers = spawn_workers("test", Arc::clone(&queue), 4, stopping, work);
+        let _workers = spawn_workers(Arc::clone(&queue), 4, stopping, work);
         for _ in 0..100 {
             if done.load(Ordering::SeqCst) == 20 {
                 break;

@@ -574,9 +574,9 @@ pub async fn run<P: Port>(
     stopping: watch::Receiver<bool>,
     workers: usize,
 ) {
-    let queue: Arc<WorkQueue<i64, Due>> = Arc::default();
+    let queue: Arc<WorkQueue<i64, Due>> = Arc::new(WorkQueue::new(PROCESS));
     let retries: Retries = Arc::default();
-    let handles = spawn_workers(PROCESS, Arc::clone(&queue), workers, stopping.clone(), {
+    let handles = spawn_workers(Arc::clone(&queue), workers, stopping.clone(), {
         let (polls, retries, wake) = (Arc::clone(&polls), Arc::clone(&retries), Arc::clone(&wake));
         move |due: Due| {
             let (polls, retries, wake) =
