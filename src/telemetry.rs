@@ -17,6 +17,9 @@ use tracing::warn;
 pub const INTERACTIONS: &str = "scenebot_interactions_total";
 /// How long handling one interaction took, by command and kind (histogram, seconds).
 pub const INTERACTION_SECONDS: &str = "scenebot_interaction_seconds";
+/// How old an interaction was when the bot received it: its snowflake's time to receipt (histogram, seconds).
+/// Discord's 3 s deadline runs from creation, so this is the part of it the gateway used up.
+pub const INTERACTION_AGE: &str = "scenebot_interaction_age_seconds";
 /// REST calls to Discord, by route template and status (counter).
 pub const REST_CALLS: &str = "scenebot_discord_requests_total";
 /// How long one REST call took, by route template (histogram, seconds).
@@ -99,6 +102,11 @@ const EVERY: &[(&str, Kind, &str)] = &[
         INTERACTION_SECONDS,
         Kind::Histogram,
         "Time to handle one interaction",
+    ),
+    (
+        INTERACTION_AGE,
+        Kind::Histogram,
+        "Age of an interaction when received (its id's time to receipt)",
     ),
     (
         REST_CALLS,
@@ -191,6 +199,20 @@ pub fn interaction(command: String, kind: &'static str, outcome: &'static str, t
     counter!(INTERACTIONS, "command" => command.clone(), "kind" => kind, "outcome" => outcome)
         .increment(1);
     histogram!(INTERACTION_SECONDS, "command" => command, "kind" => kind).record(took);
+}
+
+/// Records how old an interaction of `kind` with snowflake `id` was when received at `now_unix_ms`.
+pub fn interaction_age(kind: &'static str, id: u64, now_unix_ms: u64) {
+    histogram!(INTERACTION_AGE, "kind" => kind).record(snowflake_age(id, now_unix_ms));
+}
+
+/// Discord's epoch (2015-01-01) in Unix milliseconds: a snowflake's top 42 bits count from it.
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// How long before `now_unix_ms` the snowflake `id` was made; zero for one from the future (clocks disagree).
+pub fn snowflake_age(id: u64, now_unix_ms: u64) -> Duration {
+    let created = (id >> 22).saturating_add(DISCORD_EPOCH_MS);
+    Duration::from_millis(now_unix_ms.saturating_sub(created))
 }
 
 /// Counts one REST try on `route` (a template such as `POST /channels/{channel}/messages`) and its time.
@@ -288,6 +310,21 @@ mod tests {
             "telemetry::tests::a_store_call_site_is_its_function"
         );
         assert_eq!(site_of::<Vec<u8>>(), "alloc::vec::Vec");
+    }
+
+    #[test]
+    fn an_interaction_age_comes_from_its_snowflake() {
+        // Discord's documented example: 175928847299117063 was made at 1462015105796 (2016-04-30 11:18:25.796 UTC).
+        let id = 175_928_847_299_117_063;
+        assert_eq!(
+            snowflake_age(id, 1_462_015_105_796 + 1_250),
+            Duration::from_millis(1_250)
+        );
+        assert_eq!(
+            snowflake_age(id, 1_462_015_105_000),
+            Duration::ZERO,
+            "an id from the future"
+        );
     }
 
     #[test]

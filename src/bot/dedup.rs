@@ -185,6 +185,12 @@ impl<F: Framework> Framework for Deduplicating<F> {
             return;
         };
         let started = Instant::now();
+        if let Some(id) = interaction_id(&event) {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis() as u64);
+            crate::telemetry::interaction_age(kind, id.get(), now_ms);
+        }
         let handled = async {
             self.inner.dispatch(ctx, event).await;
             OUTCOME.with(Cell::get)

@@ -301,6 +301,7 @@ async fn metrics_count_interactions_and_rest_calls_without_tokens_or_ids() {
     );
     for series in [
         r#"scenebot_interaction_seconds_count{command="scene",kind="command"}"#,
+        r#"scenebot_interaction_age_seconds_count{kind="command"}"#,
         r#"scenebot_discord_request_seconds_count{route="POST /interactions/{interaction}/{token}/callback"}"#,
         r#"scenebot_discord_requests_total{route="GET /users/@me",status="2xx"}"#,
         r#"scenebot_gateway_connected{shard="0"}"#,
