@@ -209,10 +209,14 @@ pub fn interaction_age(kind: &'static str, id: u64, now_unix_ms: u64) {
 /// Discord's epoch (2015-01-01) in Unix milliseconds: a snowflake's top 42 bits count from it.
 const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 
+/// When the snowflake `id` was made, in Unix milliseconds.
+pub fn snowflake_unix_ms(id: u64) -> u64 {
+    (id >> 22).saturating_add(DISCORD_EPOCH_MS)
+}
+
 /// How long before `now_unix_ms` the snowflake `id` was made; zero for one from the future (clocks disagree).
 pub fn snowflake_age(id: u64, now_unix_ms: u64) -> Duration {
-    let created = (id >> 22).saturating_add(DISCORD_EPOCH_MS);
-    Duration::from_millis(now_unix_ms.saturating_sub(created))
+    Duration::from_millis(now_unix_ms.saturating_sub(snowflake_unix_ms(id)))
 }
 
 /// Counts one REST try on `route` (a template such as `POST /channels/{channel}/messages`) and its time.
@@ -248,6 +252,13 @@ pub fn restarted(shard: u32) {
 /// Records how late a post of `process` went out, in whole seconds (the schedules' resolution).
 pub fn lag(process: &'static str, seconds: i64) {
     histogram!(SCHEDULER_LAG, "process" => process).record(seconds.max(0) as f64);
+}
+
+/// Records how late an adopted post of `process` went out: found in the channel after a crash or a lost answer,
+/// it was sent when its snowflake `message` says, `due` (Unix seconds) being when it was due.
+pub fn adopted_lag(process: &'static str, message: u64, due: i64) {
+    let sent = i64::try_from(snowflake_unix_ms(message) / 1000).unwrap_or(i64::MAX);
+    lag(process, sent.saturating_sub(due));
 }
 
 /// A job of `process` in flight: counted in [`JOBS_IN_FLIGHT`] until dropped (a panicking job included).
@@ -320,11 +331,30 @@ mod tests {
             snowflake_age(id, 1_462_015_105_796 + 1_250),
             Duration::from_millis(1_250)
         );
+        assert_eq!(snowflake_unix_ms(id), 1_462_015_105_796);
         assert_eq!(
             snowflake_age(id, 1_462_015_105_000),
             Duration::ZERO,
             "an id from the future"
         );
+    }
+
+    #[test]
+    fn an_adopted_post_counts_as_late_as_its_message_id_says() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let due = 1_800_000_000; // 2027-01-15 08:00:00 UTC
+        let sent_ms = (due as u64 + 7) * 1000 + 400;
+        let message = (sent_ms - DISCORD_EPOCH_MS) << 22;
+        metrics::with_local_recorder(&recorder, || adopted_lag("daily post", message, due));
+        let text = handle.render();
+        let sum = text.lines().find_map(|line| {
+            line.strip_prefix(r#"scenebot_scheduler_lag_seconds_sum{process="daily post"}"#)?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        });
+        assert_eq!(sum, Some(7.0), "{text}");
     }
 
     #[test]

@@ -214,6 +214,8 @@ pub async fn post_day<P: Port>(
     let sent = match found {
         Ok(Some(message)) => {
             info!(guild, date = %date, message, "found the daily post already in the channel; adopting it");
+            let due = daily::slot(date, record.time, record.timezone).timestamp();
+            crate::telemetry::adopted_lag(PROCESS, message, due);
             Ok(message)
         }
         Ok(None) if !keeper.holds() => {

@@ -493,6 +493,7 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
                 poll = id,
                 message, "found the results already in the channel; adopting them"
             );
+            crate::telemetry::adopted_lag(PROCESS, message, record.ends_at);
             Ok(message)
         }
         Ok(None) if !keeper.holds() => return lost(id),
