@@ -25,7 +25,9 @@ use std::time::Duration;
 use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Timeouts,
 };
+use tokio_postgres::config::SslMode;
 use tokio_postgres::Row;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
@@ -212,6 +214,38 @@ impl Postgres {
             .keepalives_retries(KEEPALIVE_RETRIES)
             .tcp_user_timeout(TCP_USER_TIMEOUT);
         let (ssl_mode, connector) = tls.connector()?;
+        let secure =
+            Postgres::with_pool(label.clone(), config.clone(), ssl_mode, connector.clone())?;
+        match secure.run_within(MIGRATION_TIMEOUT, async |client| {
+            secure.migrate(client).await
+        }) {
+            Ok(()) => Ok(secure),
+            Err(StoreError::Misconfigured(fix))
+                if tls.falls_back_to_plain() && super::tls::is_handshake_failure(&fix) =>
+            {
+                drop(secure);
+                tracing::warn!(
+                    "sslmode=prefer: the TLS handshake with the database failed ({fix}); connecting without TLS, \
+                     as libpq does for prefer (set sslmode=require in SCENEBOT_DATABASE to refuse instead)"
+                );
+                let plain = Postgres::with_pool(label, config, SslMode::Disable, connector)?;
+                plain.run_within(MIGRATION_TIMEOUT, async |client| {
+                    plain.migrate(client).await
+                })?;
+                Ok(plain)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A store over a new pool of connections made with `config` in `ssl_mode`, on a runtime of its own; nothing
+    /// is connected yet.
+    fn with_pool(
+        label: String,
+        mut config: tokio_postgres::Config,
+        ssl_mode: SslMode,
+        connector: MakeRustlsConnect,
+    ) -> Result<Postgres, StoreError> {
         config.ssl_mode(ssl_mode);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -254,9 +288,6 @@ impl Postgres {
                 timeout_ms,
             }),
         };
-        postgres.run_within(MIGRATION_TIMEOUT, async |client| {
-            postgres.migrate(client).await
-        })?;
         Ok(postgres)
     }
 

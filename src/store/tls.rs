@@ -5,7 +5,7 @@
 //! | sslmode | TLS | the server's certificate |
 //! |---|---|---|
 //! | `disable` | never | - |
-//! | `prefer` (default) | when the server offers it | not checked, unless `sslrootcert` is given (then as `verify-ca`) |
+//! | `prefer` (default) | when the server offers it; without `sslrootcert`, plain after a failed handshake (as libpq) | not checked, unless `sslrootcert` is given (then as `verify-ca`, never falling back) |
 //! | `require` | always | as `prefer` |
 //! | `verify-ca` | always | signed by `sslrootcert` (default: the system's roots); any host name |
 //! | `verify-full` | always | signed by `sslrootcert` (default: the system's roots), for the URL's host |
@@ -103,6 +103,12 @@ fn decode(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Tls {
+    /// Whether a failed TLS handshake is followed by a plain connection, as libpq does for `sslmode=prefer`. Only
+    /// without `sslrootcert`: a certificate asked to be checked is never traded for no TLS.
+    pub(super) fn falls_back_to_plain(&self) -> bool {
+        self.mode == Mode::Prefer && self.root_cert.is_none()
+    }
+
     /// tokio-postgres's mode for these settings, and the connector that makes its TLS connections. Fails when
     /// `sslrootcert` cannot be read, or a check needs the system's roots and there are none.
     pub(super) fn connector(&self) -> Result<(SslMode, MakeRustlsConnect), StoreError> {
@@ -181,14 +187,19 @@ impl Tls {
     }
 }
 
+/// How [`misconfigured`]'s texts start: a failed TLS handshake.
+const HANDSHAKE_FAILED: &str = "error performing TLS handshake";
+
+/// Whether `fix` (from [`misconfigured`]) is about a failed TLS handshake.
+pub(super) fn is_handshake_failure(fix: &str) -> bool {
+    fix.starts_with(HANDSHAKE_FAILED)
+}
+
 /// What to fix when a connection failed in its TLS handshake for a reason retrying cannot change: the server
 /// offers no TLS, or it or its certificate failed rustls's checks. `None` for anything else (an I/O error
 /// mid-handshake is as transient as any other).
 pub(super) fn misconfigured(error: &tokio_postgres::Error) -> Option<String> {
-    if !error
-        .to_string()
-        .starts_with("error performing TLS handshake")
-    {
+    if !error.to_string().starts_with(HANDSHAKE_FAILED) {
         return None;
     }
     // tokio-postgres's `Display` leaves the cause out.

@@ -121,3 +121,48 @@ async fn sslmode_disable_against_a_tls_only_server_is_refused_with_what_to_fix()
     let store = open(format!("{}?sslmode=require", database.url)).await;
     assert!(store.is_ok(), "{:?}", store.err());
 }
+
+/// `sslmode=prefer` as libpq does it: a server that offers TLS but whose handshake fails (here: only CBC cipher
+/// suites, which rustls does not speak) gets a plain connection, unless `sslrootcert` asks for its certificate to be
+/// checked: then the bot stops with what to fix, never trading a check for no TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_connects_plain_after_a_failed_handshake_but_never_with_sslrootcert() {
+    let Some(database) = PgDatabase::on_tls_cluster(
+        "prefer_connects_plain_after_a_failed_handshake_but_never_with_sslrootcert",
+    ) else {
+        return;
+    };
+    for setting in [
+        "ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.2'",
+        "ALTER SYSTEM SET ssl_ciphers = 'ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA'",
+        "SELECT pg_reload_conf()",
+    ] {
+        database.psql(setting);
+    }
+    // The handshake does fail: require says so.
+    let required = open(format!("{}?sslmode=require", database.url)).await;
+    assert!(
+        matches!(&required, Err(StoreError::Misconfigured(fix)) if fix.contains("TLS handshake")),
+        "require: {:?}",
+        required.err()
+    );
+    let store = open(format!("{}?sslmode=prefer", database.url))
+        .await
+        .unwrap_or_else(|e| panic!("prefer did not fall back to a plain connection: {e}"));
+    let polls = tokio::task::spawn_blocking(move || store.open_polls())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(polls.is_ok_and(|polls| polls.is_empty()));
+    let ca = database.cluster().ca_file();
+    let checked = open(format!(
+        "{}?sslmode=prefer&sslrootcert={}",
+        database.url,
+        ca.display()
+    ))
+    .await;
+    assert!(
+        matches!(&checked, Err(StoreError::Misconfigured(fix)) if fix.contains("TLS handshake")),
+        "prefer with sslrootcert: {:?}",
+        checked.err()
+    );
+}
