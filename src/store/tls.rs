@@ -10,7 +10,9 @@
 //! | `verify-ca` | always | signed by `sslrootcert` (default: the system's roots); any host name |
 //! | `verify-full` | always | signed by `sslrootcert` (default: the system's roots), for the URL's host |
 //!
-//! `sslrootcert=system` names the system's roots, as in libpq 16.
+//! `sslrootcert=system` names the system's roots, as in libpq 16. `sslcert` and `sslkey` (PEM files, both or
+//! neither) present a client certificate to servers that authenticate clients by it (`cert` in `pg_hba.conf`);
+//! unlike libpq, nothing is read from `~/.postgresql/` when they are not given.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -63,7 +65,14 @@ pub(super) struct Tls {
     mode: Mode,
     /// `sslrootcert`: a PEM file of the certificates to trust, or `system`.
     root_cert: Option<PathBuf>,
+    /// `sslcert`: the client's certificate (PEM), for servers that authenticate clients by certificate.
+    client_cert: Option<PathBuf>,
+    /// `sslkey`: the private key (PEM) of `sslcert`.
+    client_key: Option<PathBuf>,
 }
+
+/// A client certificate chain and its private key, as rustls takes them.
+type ClientIdentity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// How much of the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +82,7 @@ enum Check {
     ChainAndName,
 }
 
-/// `url` without its `sslmode` and `sslrootcert` parameters (the rest kept byte for byte, for tokio-postgres),
+/// `url` without its `sslmode`, `sslrootcert`, `sslcert` and `sslkey` parameters (the rest kept byte for byte, for tokio-postgres),
 /// and the TLS settings they asked for.
 pub(super) fn split_url(url: &str) -> Result<(String, Tls), StoreError> {
     let mut tls = Tls::default();
@@ -86,6 +95,8 @@ pub(super) fn split_url(url: &str) -> Result<(String, Tls), StoreError> {
         match &*decode(key) {
             "sslmode" => tls.mode = Mode::parse(&decode(value))?,
             "sslrootcert" => tls.root_cert = Some(PathBuf::from(&*decode(value))),
+            "sslcert" => tls.client_cert = Some(PathBuf::from(&*decode(value))),
+            "sslkey" => tls.client_key = Some(PathBuf::from(&*decode(value))),
             _ => kept.push(pair),
         }
     }
@@ -144,9 +155,48 @@ impl Tls {
             .with_safe_default_protocol_versions()
             .map_err(|error| StoreError::Misconfigured(format!("cannot set up TLS: {error}")))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let config = match self.client_identity()? {
+            Some((certificates, key)) => config
+                .with_client_auth_cert(certificates, key)
+                .map_err(|error| {
+                    StoreError::Misconfigured(format!(
+                        "sslcert and sslkey in SCENEBOT_DATABASE do not make a usable client certificate: {error}"
+                    ))
+                })?,
+            None => config.with_no_client_auth(),
+        };
         Ok((ssl_mode, MakeRustlsConnect::new(config)))
+    }
+
+    /// `sslcert`'s certificates and `sslkey`'s key, when both are given; an error names the one missing or unreadable.
+    fn client_identity(&self) -> Result<Option<ClientIdentity>, StoreError> {
+        let (cert, key) = match (&self.client_cert, &self.client_key) {
+            (None, None) => return Ok(None),
+            (Some(cert), Some(key)) => (cert, key),
+            _ => {
+                return Err(StoreError::Misconfigured(
+                    "sslcert and sslkey in SCENEBOT_DATABASE go together: give both (the client certificate and \
+                     its private key, PEM files) or neither"
+                        .to_owned(),
+                ))
+            }
+        };
+        let unreadable = |what: &str, path: &PathBuf, error: &dyn std::fmt::Display| {
+            StoreError::Misconfigured(format!(
+                "cannot read {what} {}: {error}; it must be a PEM file",
+                path.display()
+            ))
+        };
+        let certificates = CertificateDer::pem_file_iter(cert)
+            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+            .map_err(|error| unreadable("sslcert", cert, &error))?;
+        if certificates.is_empty() {
+            return Err(unreadable("sslcert", cert, &"no certificate in it"));
+        }
+        let key =
+            PrivateKeyDer::from_pem_file(key).map_err(|error| unreadable("sslkey", key, &error))?;
+        Ok(Some((certificates, key)))
     }
 
     /// The certificates to trust: `sslrootcert`'s, or the system's.
@@ -336,6 +386,7 @@ mod tests {
             Tls {
                 mode: Mode::VerifyFull,
                 root_cert: Some(PathBuf::from("/etc/ca.pem")),
+                ..Tls::default()
             }
         );
         let (url, tls) =
@@ -363,6 +414,14 @@ mod tests {
         let error = tls.connector().err();
         assert!(
             matches!(&error, Some(StoreError::Misconfigured(text)) if text.contains("/no/such/ca.pem")),
+            "{error:?}"
+        );
+        let (url, tls) = split_url("postgres://db/x?sslcert=%2Fetc%2Fbot.crt&sslmode=require")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(url, "postgres://db/x");
+        let error = tls.connector().err();
+        assert!(
+            matches!(&error, Some(StoreError::Misconfigured(text)) if text.contains("go together")),
             "{error:?}"
         );
     }

@@ -166,3 +166,39 @@ async fn prefer_connects_plain_after_a_failed_handshake_but_never_with_sslrootce
         checked.err()
     );
 }
+
+/// A server that authenticates clients by certificate (`cert` in `pg_hba.conf`): `sslcert` and `sslkey` present
+/// the bot's, signed by the server's CA, and the store works; without them the server refuses the bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_gets_in_where_the_server_demands_one() {
+    let Some(database) =
+        PgDatabase::on_tls_cluster("a_client_certificate_gets_in_where_the_server_demands_one")
+    else {
+        return;
+    };
+    let cluster = database.cluster();
+    cluster.require_client_certificates();
+    let ca = cluster.ca_file();
+    let (cert, key) = cluster.client_certificate();
+    let checked = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        database.url,
+        ca.display()
+    );
+    let refused = open(checked.clone()).await;
+    assert!(
+        refused.is_err(),
+        "the server let in a client without a certificate"
+    );
+    let store = open(format!(
+        "{checked}&sslcert={}&sslkey={}",
+        cert.display(),
+        key.display()
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("the client certificate was not accepted: {e}"));
+    let polls = tokio::task::spawn_blocking(move || store.open_polls())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(polls.is_ok_and(|polls| polls.is_empty()));
+}

@@ -164,11 +164,33 @@ impl PgCluster {
         self.dir.join("ca.crt")
     }
 
+    /// The client certificate and key (PEM) for the tests' user `scenebot`, signed by [`PgCluster::ca_file`]'s CA.
+    pub fn client_certificate(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("client.crt"), self.dir.join("client.key"))
+    }
+
+    /// Lets clients in over TLS with a client certificate signed by the cluster's CA only (`cert` in
+    /// `pg_hba.conf`, the CA as `ssl_ca_file`), and reloads the server. psql (over TCP) no longer gets in after.
+    pub fn require_client_certificates(&self) {
+        self.psql(
+            "postgres",
+            &format!(
+                "ALTER SYSTEM SET ssl_ca_file = '{}'",
+                self.ca_file().display()
+            ),
+        );
+        self.write_hba("hostssl all all 127.0.0.1/32 cert\n");
+    }
+
     /// Lets clients in over TLS only (`hostssl` in `pg_hba.conf`), and reloads the server.
     pub fn require_tls(&self) {
+        self.write_hba("hostssl all all 127.0.0.1/32 trust\n");
+    }
+
+    /// Replaces `pg_hba.conf` with `rules` and reloads the server.
+    fn write_hba(&self, rules: &str) {
         let hba = self.dir.join("data").join("pg_hba.conf");
-        std::fs::write(&hba, "hostssl all all 127.0.0.1/32 trust\n")
-            .unwrap_or_else(|e| panic!("{}: {e}", hba.display()));
+        std::fs::write(&hba, rules).unwrap_or_else(|e| panic!("{}: {e}", hba.display()));
         let data = self.dir.join("data");
         let reload = self.server_command("pg_ctl", &["-D", &data.to_string_lossy(), "reload"]);
         assert!(
@@ -195,10 +217,23 @@ impl PgCluster {
             .and_then(|params| params.signed_by(&server_key, &ca, &ca_key))
             .unwrap_or_else(|e| panic!("{e}"));
         let (cert, key) = (self.dir.join("server.crt"), self.dir.join("server.key"));
+        // A client certificate for the tests' user, signed by the same CA (see `require_client_certificates`).
+        let client_key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let mut client_params =
+            CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        client_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "scenebot");
+        let client = client_params
+            .signed_by(&client_key, &ca, &ca_key)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (client_cert_file, client_key_file) = self.client_certificate();
         for (path, pem) in [
             (self.ca_file(), ca.pem()),
             (cert.clone(), server.pem()),
             (key.clone(), server_key.serialize_pem()),
+            (client_cert_file, client.pem()),
+            (client_key_file, client_key.serialize_pem()),
         ] {
             std::fs::write(&path, pem).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }
