@@ -12,12 +12,15 @@
 //! - `daily`: `/daily` end to end with a test-driven clock: a month of posts, restarts, lost access.
 //! - `cluster`: several processes on one PostgreSQL database and several shards: everything exactly once.
 //! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
-//! - `operations`: the health endpoint, the shard watchdog, REST timeouts, a locked database, intents.
+//! - `operations`: the health endpoint and its metrics, the shard watchdog, REST timeouts, a locked database,
+//!   intents.
 //! - `chaos`: 20 SIGKILLs at random moments of mixed traffic; nothing lost or repeated, the database intact.
 //! - `harness`: skipped checks named on a plain `cargo test`; CI's PostgreSQL lookup.
 //! - `default_mode`: the default mode (serenity's rate limiter on) through HTTPS_PROXY and a test CA.
 //! - `store_contract`, `store_faults`: the store's contract on both backends; a stopped PostgreSQL, a wrong
 //!   database, two bots on one SQLite file.
+//! - `store_tls`: PostgreSQL over TLS: sslmode, sslrootcert, client certificates, prefer's plain fallback.
+//! - `log_format`: `SCENEBOT_LOG_FORMAT=json`: one JSON object a line, tokens redacted.
 //! - `support`: the harness (fake Discord + bot, the wait bound, permission sets), the fake Discord, running the
 //!   binary, PostgreSQL clusters, the TLS proxy and the OpenAPI validator.
 
