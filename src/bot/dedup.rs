@@ -168,7 +168,8 @@ impl<F: Framework> Framework for Deduplicating<F> {
 
     async fn dispatch(&self, ctx: Context, event: FullEvent) {
         self.events.saw(ctx.shard_id.0);
-        if let Some(id) = interaction_id(&event) {
+        let interaction = interaction_id(&event);
+        if let Some(id) = interaction {
             let first = match self.seen.lock() {
                 Ok(mut seen) => seen.first_time(id),
                 Err(poisoned) => poisoned.into_inner().first_time(id),
@@ -185,7 +186,7 @@ impl<F: Framework> Framework for Deduplicating<F> {
             return;
         };
         let started = Instant::now();
-        if let Some(id) = interaction_id(&event) {
+        if let Some(id) = interaction {
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |since| since.as_millis() as u64);
