@@ -442,7 +442,10 @@ pub async fn find_own_message(
         )
         .await
         .map_err(|e| Failure::of(&e))?;
-        if let Some(found) = page.iter().find(|m| m.author.id == me && is_ours(m)) {
+        // Only what was sent since the claim: an older message with the same content is an earlier post's.
+        if let Some(found) = page.iter().find(|m| {
+            m.author.id == me && m.id.created_at().unix_timestamp() >= since && is_ours(m)
+        }) {
             return Ok(Some(found.clone()));
         }
         let Some(oldest) = page.iter().map(|m| m.id).min() else {

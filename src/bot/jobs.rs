@@ -135,11 +135,11 @@ impl Port for DiscordPort {
         &self,
         record: &PollRecord,
         since: i64,
-        not: Option<u64>,
+        not: &[u64],
     ) -> Result<Option<PostedPoll>, Failure> {
         let found = self
             .find(record.channel_id, since, |message| {
-                Some(message.id.get()) != not && self.is_poll_of(record, message)
+                !not.contains(&message.id.get()) && self.is_poll_of(record, message)
             })
             .await?;
         Ok(found.as_ref().map(posted))

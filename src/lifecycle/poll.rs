@@ -273,18 +273,20 @@ async fn resume_posting<P: Port>(
     keeper: &LeaseKeeper,
     record: &PollRecord,
 ) -> Step {
-    let guild = record.guild_id;
-    // The server's previous poll may stand in the same channel with the same question and answers: never adopt it.
-    let previous = match polls
+    let (guild, id) = (record.guild_id, record.id);
+    let since = record.created_at - CLOCK_SKEW_SECONDS;
+    // The server's earlier polls may stand in the same channel with the same question and answers: never adopt a
+    // message another record holds.
+    let held = match polls
         .store
-        .call(move |store| store.last_finished_poll(guild))
+        .call(move |store| store.poll_messages_held(guild, id, since))
         .await
     {
-        Ok(previous) => previous.and_then(|p| p.message_id),
+        Ok(held) => held,
         Err(error) => {
             error!(
                 poll = record.id,
-                "cannot read the server's previous poll: {error}"
+                "cannot read the server's other polls: {error}"
             );
             return Step::Stop(Finished::NotYet);
         }
@@ -292,8 +294,7 @@ async fn resume_posting<P: Port>(
     if !keeper.holds() {
         return lost(record.id);
     }
-    let since = record.created_at - CLOCK_SKEW_SECONDS;
-    match polls.port.find_poll(record, since, previous).await {
+    match polls.port.find_poll(record, since, &held).await {
         Ok(Some(posted)) => {
             info!(
                 poll = record.id,

@@ -63,12 +63,12 @@ pub trait Port: Send + Sync + 'static {
     ) -> impl Future<Output = Result<PostedPoll, Failure>> + Send;
 
     /// The bot's poll for `record` in its channel, if it is there: our question and our answers, sent at or after
-    /// `since`, and not the message `not`, which another poll record holds.
+    /// `since`, and none of the messages in `not`, which other poll records hold.
     fn find_poll(
         &self,
         record: &PollRecord,
         since: i64,
-        not: Option<u64>,
+        not: &[u64],
     ) -> impl Future<Output = Result<Option<PostedPoll>, Failure>> + Send;
 
     /// Reads a poll message; `None` when the message came back without its poll.

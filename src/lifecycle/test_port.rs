@@ -120,12 +120,12 @@ impl Port for FakePort {
         &self,
         record: &PollRecord,
         _since: i64,
-        not: Option<u64>,
+        not: &[u64],
     ) -> Result<Option<PostedPoll>, Failure> {
         self.gate(record.channel_id).await?;
         Ok(self
             .find(record.channel_id, &format!("poll:{}", record.id))
-            .filter(|id| Some(*id) != not)
+            .filter(|id| !not.contains(id))
             .map(|id| PostedPoll {
                 message_id: id,
                 ends_at: Some(record.ends_at),

@@ -56,6 +56,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// capped at twice the 15 s HTTP timeout), short enough that a dead process's work is taken over within minutes.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 
+/// How many held poll messages [`Store::poll_messages_held`] returns at most: a server runs one poll at a time, so
+/// only a handful can stand in a search window; the bound keeps the query small whatever the history.
+pub const HELD_MESSAGES_LIMIT: i64 = 100;
+
 /// Why the store cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -400,6 +404,19 @@ impl Store {
     /// Every open poll of every server: what start-up resumes and the timer watches.
     pub fn open_polls(&self) -> Result<Vec<PollRecord>, StoreError> {
         on_backend!(self.open_polls())
+    }
+
+    /// The poll messages the server's other poll records hold (`except` is the asking record) that may stand among
+    /// the messages sent since `since`: those still open, or finished at or after it (at most
+    /// [`HELD_MESSAGES_LIMIT`], newest first). A record looking for its own poll in a channel never adopts one of
+    /// these, whatever its question and answers.
+    pub fn poll_messages_held(
+        &self,
+        guild_id: u64,
+        except: i64,
+        since: i64,
+    ) -> Result<Vec<u64>, StoreError> {
+        on_backend!(self.poll_messages_held(guild_id, except, since))
     }
 
     /// The server's most recently finished poll (announced or cancelled).

@@ -32,7 +32,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::{
     bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
     to_sql, Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
-    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
+    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
+    POLL_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
@@ -721,6 +722,28 @@ impl Postgres {
             ),
             &[],
         )
+    }
+
+    pub(super) fn poll_messages_held(
+        &self,
+        guild_id: u64,
+        except: i64,
+        since: i64,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.run(async |client| {
+            let rows = client
+                .query(
+                    "SELECT message_id FROM favorite_polls WHERE guild_id = $1 AND id <> $2 \
+                     AND message_id IS NOT NULL AND (finished_at IS NULL OR finished_at >= $3) \
+                     ORDER BY id DESC LIMIT $4",
+                    &[&to_sql(guild_id), &except, &since, &HELD_MESSAGES_LIMIT],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| row.try_get::<_, i64>(0).map(from_sql))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::from)
+        })
     }
 
     pub(super) fn last_finished_poll(

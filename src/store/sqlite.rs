@@ -17,7 +17,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use super::{
     bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
     to_sql, Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
-    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, POLL_COLUMNS, SCHEMA_VERSION,
+    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
+    POLL_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
@@ -470,6 +471,26 @@ impl Sqlite {
             .query_map([], poll_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(polls)
+    }
+
+    pub(super) fn poll_messages_held(
+        &self,
+        guild_id: u64,
+        except: i64,
+        since: i64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT message_id FROM favorite_polls WHERE guild_id = ?1 AND id <> ?2 AND message_id IS NOT NULL \
+             AND (finished_at IS NULL OR finished_at >= ?3) ORDER BY id DESC LIMIT ?4",
+        )?;
+        let ids = statement
+            .query_map(
+                params![to_sql(guild_id), except, since, HELD_MESSAGES_LIMIT],
+                |row| row.get::<_, i64>(0),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ids.into_iter().map(from_sql).collect())
     }
 
     pub(super) fn last_finished_poll(

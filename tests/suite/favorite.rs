@@ -1076,3 +1076,102 @@ async fn a_slow_store_never_costs_an_answer() {
         }
     }
 }
+
+/// Another channel of the server, for polls that must not meet.
+const OTHER: u64 = CHANNEL + 20;
+
+/// Starts `/favorite start` in `channel` as the owner; returns the follow-up's text.
+async fn start_in(harness: &Harness, channel: u64) -> String {
+    let started = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .option_channel("channel", channel)
+        .send()
+        .await;
+    harness.fake.wait_callback(started.id, T).await;
+    followup_text(harness, started.id).await
+}
+
+/// Makes the next `count` poll sends fail (a 503 each), more than one call retries: the poll is posted later, by
+/// the scheduler, after it looked for it in the channel.
+fn fail_poll_sends(fake: &FakeDiscord, channel: u64, count: usize) {
+    for _ in 0..count {
+        fake.fail_next(
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            503,
+            None,
+            false,
+        );
+    }
+}
+
+/// Item 6: before sending a poll again, the bot looks for it in the channel; an earlier poll there with the same
+/// question and answers is another record's, even when the server's last finished poll stood elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_poll_never_adopts_a_poll_another_record_holds() {
+    let mut options = fake_options();
+    options.guilds[0]
+        .channels
+        .push(FakeChannel::text(OTHER, "other"));
+    let harness = Harness::start_with(options, Vec::new()).await;
+    let first = start_in(&harness, CHANNEL).await;
+    assert!(first.contains("Poll posted"), "{first}");
+    let first_poll = wait_poll(&harness.fake).await;
+    favorite(&harness, "end", MODERATOR, None).await;
+    wait_results(&harness.fake, 1).await;
+    // The server's last finished poll is now one in another channel.
+    let second = start_in(&harness, OTHER).await;
+    assert!(second.contains("Poll posted"), "{second}");
+    favorite(&harness, "end", MODERATOR, None).await;
+    harness
+        .fake
+        .wait_channel_message(OTHER, |m| by_bot(m) && m["poll"].is_null(), T)
+        .await;
+    fail_poll_sends(&harness.fake, CHANNEL, 4);
+    let third = start_in(&harness, CHANNEL).await;
+    assert!(third.contains("keep trying"), "{third}");
+    let posted = harness
+        .fake
+        .wait_channel_message(
+            CHANNEL,
+            |m| m["poll"].is_object() && by_bot(m) && m["id"] != first_poll.to_string(),
+            T,
+        )
+        .await;
+    assert_eq!(polls(&harness.fake).len(), 2, "posted anew: {posted}");
+}
+
+/// Item 6: a poll message sent before the record was made is an earlier poll's (here one the database no longer
+/// knows, as after a reset), however alike: never adopted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_sent_before_its_record_was_made_is_never_adopted() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let catalog = scenebot::catalog::Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+    let plan = scenebot::favorite::plan_poll(&catalog, &mut rand::rng());
+    let poll = scenebot::favorite::build_poll(&catalog, &plan, scenebot::locale::Locale::En, 24);
+    harness
+        .fake
+        .backdate_next_message(Duration::from_secs(3600));
+    let old = harness
+        .fake
+        .add_bot_message(CHANNEL, serde_json::json!({ "poll": poll }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    fail_poll_sends(&harness.fake, CHANNEL, 4);
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(text.contains("keep trying"), "{text}");
+    harness
+        .fake
+        .wait_channel_message(
+            CHANNEL,
+            |m| m["poll"].is_object() && by_bot(m) && m["id"] != old["id"],
+            T,
+        )
+        .await;
+    assert_eq!(
+        polls(&harness.fake).len(),
+        2,
+        "posted anew beside the old one"
+    );
+}

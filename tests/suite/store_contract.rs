@@ -95,6 +95,20 @@ fn a_poll_goes_through_its_states_once(open: Open<'_>) -> Result<(), StoreError>
     assert_eq!(store.announced_tallies(1)?, vec![tally]);
     assert_eq!(store.last_finished_poll(1)?.map(|p| p.id), Some(poll.id));
     assert!(store.open_polls()?.is_empty());
+    // Its message is held against any later poll's search that could still see it, never against its own.
+    assert_eq!(store.poll_messages_held(1, poll.id + 1, 3_000)?, vec![77]);
+    assert!(
+        store.poll_messages_held(1, poll.id + 1, 3_001)?.is_empty(),
+        "finished before the window"
+    );
+    assert!(
+        store.poll_messages_held(1, poll.id, 0)?.is_empty(),
+        "its own"
+    );
+    assert!(
+        store.poll_messages_held(2, poll.id + 1, 0)?.is_empty(),
+        "another server's"
+    );
     Ok(())
 }
 

@@ -179,13 +179,12 @@ async fn a_new_poll_never_adopts_the_previous_poll_of_its_channel() {
         .store
         .release_poll(second.id)
         .unwrap_or_else(|e| panic!("{e}"));
-    let previous = polls
+    let held = polls
         .store
-        .last_finished_poll(1)
-        .ok()
-        .flatten()
-        .and_then(|p| p.message_id);
-    let found = polls.port.find_poll(&second, START, previous).await;
+        .poll_messages_held(1, second.id, START)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(held, first.message_id.into_iter().collect::<Vec<_>>());
+    let found = polls.port.find_poll(&second, START, &held).await;
     assert_eq!(found.ok().flatten(), None);
     assert!(matches!(finish(&polls, second.id).await, Finished::NotYet));
     let now_running = polls

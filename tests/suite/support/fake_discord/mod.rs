@@ -503,6 +503,12 @@ impl FakeDiscord {
         }
     }
 
+    /// Makes the next snowflake (message or interaction) `age` older than now, as a message sent long before would
+    /// have: it sorts before every message sent since.
+    pub fn backdate_next_message(&self, age: Duration) {
+        self.mutate(|st| st.backdate_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+    }
+
     /// Stores a message from someone else (a person, another bot) in a channel, and dispatches
     /// MESSAGE_CREATE when the intents ask for it. Returns its id.
     pub fn add_user_message(&self, channel: u64, author: u64, content: &str) -> u64 {

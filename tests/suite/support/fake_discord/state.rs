@@ -142,6 +142,8 @@ pub(crate) struct State {
     pub(crate) guild_commands: BTreeMap<u64, Vec<Value>>,
     pub(crate) interactions: HashMap<u64, Interaction>,
     pub(crate) last_snowflake: u64,
+    /// Moved back by [`super::FakeDiscord::backdate_next_message`]: the next snowflake's time, as ms before now.
+    pub(crate) backdate_ms: u64,
 
     pub(crate) requests: VecDeque<Recorded>,
     pub(crate) request_count: usize,
@@ -202,6 +204,7 @@ impl State {
             guild_commands: BTreeMap::new(),
             interactions: HashMap::new(),
             last_snowflake: 0,
+            backdate_ms: 0,
             requests: VecDeque::new(),
             request_count: 0,
             limiter: Limiter::new(options.rate_limits),
@@ -224,6 +227,12 @@ impl State {
 
     pub(crate) fn next_snowflake(&mut self) -> u64 {
         let ms = now_unix_ms().saturating_sub(DISCORD_EPOCH_MS);
+        let backdate = std::mem::take(&mut self.backdate_ms);
+        if backdate > 0 {
+            // An id from the past, as an old message has: below every id made since (unique by its increment).
+            self.last_snowflake += 1;
+            return (ms.saturating_sub(backdate) << 22) | (1 << 17) | (self.last_snowflake & 0xfff);
+        }
         let candidate = (ms << 22) | (1 << 17);
         self.last_snowflake = candidate.max(self.last_snowflake + 1);
         self.last_snowflake
