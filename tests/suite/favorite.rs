@@ -1129,6 +1129,7 @@ async fn a_new_poll_never_adopts_a_poll_another_record_holds() {
         .fake
         .wait_channel_message(OTHER, |m| by_bot(m) && m["poll"].is_null(), T)
         .await;
+    let first_id = serde_json::json!(first_poll.to_string());
     fail_poll_sends(&harness.fake, CHANNEL, 4);
     let third = start_in(&harness, CHANNEL).await;
     assert!(third.contains("keep trying"), "{third}");
@@ -1136,7 +1137,7 @@ async fn a_new_poll_never_adopts_a_poll_another_record_holds() {
         .fake
         .wait_channel_message(
             CHANNEL,
-            |m| m["poll"].is_object() && by_bot(m) && m["id"] != first_poll.to_string(),
+            |m| m["poll"].is_object() && by_bot(m) && m["id"] != first_id,
             T,
         )
         .await;
