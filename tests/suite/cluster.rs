@@ -379,6 +379,8 @@ impl InProcessBot {
         let store = open_store(database).await;
         let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
         let clock = Arc::new(ManualClock::new(now));
+        let followed = Arc::clone(&clock);
+        fake.follow_clock(Arc::new(move || followed.now()));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

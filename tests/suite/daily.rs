@@ -71,9 +71,12 @@ impl Daily {
     /// Starts with a fake made to differ from the defaults.
     async fn start_with(now: i64, options: FakeOptions) -> Daily {
         let fake = FakeDiscord::start(options.with_spec_from_env()).await;
+        let clock = Arc::new(ManualClock::new(now));
+        let followed = Arc::clone(&clock);
+        fake.follow_clock(Arc::new(move || followed.now()));
         let mut daily = Daily {
             fake,
-            clock: Arc::new(ManualClock::new(now)),
+            clock,
             dir: TempDir::new(),
             bot: None,
             registered_at: 0,

@@ -503,7 +503,14 @@ impl FakeDiscord {
         }
     }
 
-    /// Makes the next snowflake (message or interaction) `age` older than now, as a message sent long before would
+    /// Makes message ids follow `clock` (unix seconds), the clock a bot under test runs on (the latest of those
+    /// followed, when several bots run on their own): Discord stamps a message with the time it was sent, and the
+    /// bot compares that time with its own.
+    pub fn follow_clock(&self, clock: Arc<dyn Fn() -> i64 + Send + Sync>) {
+        self.mutate(|st| st.message_clocks.push(clock));
+    }
+
+    /// Makes the next message id `age` older than now, as a message sent long before would
     /// have: it sorts before every message sent since.
     pub fn backdate_next_message(&self, age: Duration) {
         self.mutate(|st| st.backdate_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
@@ -514,7 +521,7 @@ impl FakeDiscord {
     pub fn add_user_message(&self, channel: u64, author: u64, content: &str) -> u64 {
         self.mutate(|st| {
             let author_json = st.user_json(author);
-            let id = st.next_snowflake();
+            let id = st.next_message_snowflake();
             let guild_id = st.channel_guild(channel);
             let json = base_message(id, channel, author_json, content, 0);
             st.messages.insert(

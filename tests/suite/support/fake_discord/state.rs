@@ -142,8 +142,12 @@ pub(crate) struct State {
     pub(crate) guild_commands: BTreeMap<u64, Vec<Value>>,
     pub(crate) interactions: HashMap<u64, Interaction>,
     pub(crate) last_snowflake: u64,
-    /// Moved back by [`super::FakeDiscord::backdate_next_message`]: the next snowflake's time, as ms before now.
+    /// Moved back by [`super::FakeDiscord::backdate_next_message`]: the next message id's time, as ms before now.
     pub(crate) backdate_ms: u64,
+    /// The last message id (messages keep their own sequence: their time may follow a test's clock).
+    pub(crate) last_message_snowflake: u64,
+    /// The test clocks (unix seconds) that message ids follow, the latest of them, when bots run on them.
+    pub(crate) message_clocks: Vec<Arc<dyn Fn() -> i64 + Send + Sync>>,
 
     pub(crate) requests: VecDeque<Recorded>,
     pub(crate) request_count: usize,
@@ -205,6 +209,8 @@ impl State {
             interactions: HashMap::new(),
             last_snowflake: 0,
             backdate_ms: 0,
+            last_message_snowflake: 0,
+            message_clocks: Vec::new(),
             requests: VecDeque::new(),
             request_count: 0,
             limiter: Limiter::new(options.rate_limits),
@@ -225,17 +231,32 @@ impl State {
         }
     }
 
+    /// A new id for anything but a message (interactions, commands): the wall clock's time.
     pub(crate) fn next_snowflake(&mut self) -> u64 {
         let ms = now_unix_ms().saturating_sub(DISCORD_EPOCH_MS);
-        let backdate = std::mem::take(&mut self.backdate_ms);
-        if backdate > 0 {
-            // An id from the past, as an old message has: below every id made since (unique by its increment).
-            self.last_snowflake += 1;
-            return (ms.saturating_sub(backdate) << 22) | (1 << 17) | (self.last_snowflake & 0xfff);
-        }
         let candidate = (ms << 22) | (1 << 17);
         self.last_snowflake = candidate.max(self.last_snowflake + 1);
         self.last_snowflake
+    }
+
+    /// A new message id: its time is the latest test clock when one is followed (a bot on a test clock searches its
+    /// messages by their time), less a backdate asked for once.
+    pub(crate) fn next_message_snowflake(&mut self) -> u64 {
+        let real_ms = now_unix_ms();
+        let ms = match self.message_clocks.iter().map(|clock| clock()).max() {
+            Some(now) => u64::try_from(now).unwrap_or(0) * 1000 + real_ms % 1000,
+            None => real_ms,
+        }
+        .saturating_sub(DISCORD_EPOCH_MS);
+        let backdate = std::mem::take(&mut self.backdate_ms);
+        if backdate > 0 {
+            // An id from the past, as an old message has: below every id made since (unique by its increment).
+            self.last_message_snowflake += 1;
+            return (ms.saturating_sub(backdate) << 22) | (2 << 17) | (self.last_message_snowflake & 0xfff);
+        }
+        let candidate = (ms << 22) | (2 << 17);
+        self.last_message_snowflake = candidate.max(self.last_message_snowflake + 1);
+        self.last_message_snowflake
     }
 
     pub(crate) fn describe_requests(&self) -> String {

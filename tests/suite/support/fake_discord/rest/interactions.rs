@@ -78,7 +78,7 @@ impl State {
         let original = match callback_type {
             4 | 5 => {
                 let flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0);
-                let message_id = self.next_snowflake();
+                let message_id = self.next_message_snowflake();
                 let loading = callback_type == 5;
                 let message_type = if kind == 2 { 20 } else { 19 };
                 let mut json =
@@ -229,7 +229,7 @@ impl State {
                         Err(reply) => reply,
                     };
                 }
-                let message_id = self.next_snowflake();
+                let message_id = self.next_message_snowflake();
                 let flags = req.body.get("flags").and_then(Value::as_u64).unwrap_or(0);
                 let mut json = self.webhook_message(message_id, channel_id, req.body, 0, false);
                 let poll = new_poll(req.body, &mut json, &self.poll_answer_ids);

@@ -142,7 +142,7 @@ impl State {
                 }
             }
         }
-        let id = self.next_snowflake();
+        let id = self.next_message_snowflake();
         let guild_id = self.channel_guild(channel);
         let content = body.get("content").and_then(Value::as_str).unwrap_or("");
         let reference = body.get("message_reference").filter(|r| !r.is_null());

@@ -115,7 +115,7 @@ impl State {
     /// Ends a poll: results finalized, expiry now, MESSAGE_UPDATE, then the POLL_RESULT message.
     pub(crate) fn end_poll(&mut self, channel: u64, message: u64) -> Result<Value, Reply> {
         let now = iso8601(SystemTime::now());
-        let result_id = self.next_snowflake();
+        let result_id = self.next_message_snowflake();
         let bot = user_json(&self.bot_user);
         let Some(stored) = self
             .messages
