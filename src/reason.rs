@@ -12,6 +12,10 @@ pub enum Failure {
     Forbidden(String),
     /// Worth trying again later: 429, 5xx, network.
     Transient(String),
+    /// The channel cannot be read (View Channel or Read Message History lost), so whether the bot's message is
+    /// there is unknown: never "not there" (that would send it twice). Looked at again later; when the work is given
+    /// up at last, the cause users see is missing access.
+    Unreadable(String),
     /// Anything else (a 400 we caused, a bug): not retried.
     Other(String),
 }
@@ -21,7 +25,7 @@ impl Failure {
     pub fn for_users(&self) -> PostFailure {
         match self {
             Failure::Gone(_) => PostFailure::Gone,
-            Failure::Forbidden(_) => PostFailure::NoAccess,
+            Failure::Forbidden(_) | Failure::Unreadable(_) => PostFailure::NoAccess,
             Failure::Transient(_) => PostFailure::Busy,
             Failure::Other(_) => PostFailure::Refused,
         }
@@ -32,7 +36,7 @@ impl Failure {
     pub fn cancel_reason(&self) -> CancelReason {
         match self {
             Failure::Gone(_) => CancelReason::Deleted,
-            Failure::Forbidden(_) => CancelReason::NoAccess,
+            Failure::Forbidden(_) | Failure::Unreadable(_) => CancelReason::NoAccess,
             Failure::Transient(_) | Failure::Other(_) => CancelReason::Refused,
         }
     }
@@ -43,6 +47,7 @@ impl Failure {
             Failure::Gone(t)
             | Failure::Forbidden(t)
             | Failure::Transient(t)
+            | Failure::Unreadable(t)
             | Failure::Other(t) => t,
         }
     }
@@ -50,6 +55,12 @@ impl Failure {
     /// Whether trying again later may help.
     pub fn is_transient(&self) -> bool {
         matches!(self, Failure::Transient(_))
+    }
+
+    /// Whether the work should be looked at again later rather than given up: Discord failed for now, or whether
+    /// our message is already there cannot be told yet.
+    pub fn is_worth_retrying(&self) -> bool {
+        matches!(self, Failure::Transient(_) | Failure::Unreadable(_))
     }
 }
 

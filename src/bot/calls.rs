@@ -4,7 +4,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, GetMessages, Http, HttpError, Message, MessageId, UserId};
+use serenity::all::{
+    ChannelId, GetMessages, GuildId, Http, HttpError, Message, MessageId, Permissions, UserId,
+};
 use tracing::{error, warn};
 
 pub use crate::reason::Failure;
@@ -415,12 +417,16 @@ const SEARCH_PAGES: usize = 20;
 /// restart only the channel itself can say whether the post is already there. It reads back from the newest message
 /// until it has seen every message since `since`, so a busy channel cannot push the post out of reach; a channel
 /// with more than [`SEARCH_PAGES`] pages since then is "unknown" (a transient failure: looked at again later), never
-/// "not there". Needs Read Message History.
+/// "not there". Needs View Channel and Read Message History: without the first the read is refused, without the
+/// second Discord answers an empty channel; either is [`Failure::Unreadable`], never "not there" (an empty first
+/// page is believed only once the bot's permissions there say it may read the history).
+#[allow(clippy::too_many_arguments)] // one search's whole context; a struct would only rename these
 pub async fn find_own_message(
     http: &Http,
     me: UserId,
     cap: Duration,
     pacer: &Pacer,
+    guild: GuildId,
     channel: ChannelId,
     since: i64,
     is_ours: impl Fn(&Message) -> bool,
@@ -441,7 +447,23 @@ pub async fn find_own_message(
             },
         )
         .await
-        .map_err(|e| Failure::of(&e))?;
+        .map_err(|e| unreadable_if_forbidden(Failure::of(&e)))?;
+        if page.is_empty() && before.is_none() {
+            // An empty channel, or one whose history the bot may no longer read: Discord answers both alike.
+            let permissions = super::gate::bot_permissions_in(http, me, cap, guild, channel)
+                .await
+                .map_err(unreadable_if_forbidden)?;
+            let lacking = super::gate::missing(
+                permissions,
+                Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY,
+            );
+            if !lacking.is_empty() {
+                return Err(Failure::Unreadable(format!(
+                    "the bot lacks {lacking} in channel {channel}: cannot tell whether its message is there"
+                )));
+            }
+            return Ok(None);
+        }
         // Only what was sent since the claim: an older message with the same content is an earlier post's.
         if let Some(found) = page.iter().find(|m| {
             m.author.id == me && m.id.created_at().unix_timestamp() >= since && is_ours(m)
@@ -461,6 +483,16 @@ pub async fn find_own_message(
         "more than {} messages since the post was claimed; cannot tell whether it is there",
         SEARCH_PAGES * 100
     )))
+}
+
+/// A refusal met while searching a channel: whether the bot's message is there is then unknown, not "not there".
+fn unreadable_if_forbidden(failure: Failure) -> Failure {
+    match failure {
+        Failure::Forbidden(cause) => Failure::Unreadable(format!(
+            "{cause}: the bot needs View Channel and Read Message History to tell whether its message is there"
+        )),
+        other => other,
+    }
 }
 
 /// The buttons of `message`, whatever row they are in: how the bot recognises its own posts (a marker in a button's

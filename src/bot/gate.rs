@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, ChannelType, Context as SerenityContext, GuildId, Member, Permissions,
+    ChannelId, ChannelType, Context as SerenityContext, GuildId, Http, Member, Permissions, UserId,
 };
 use tracing::warn;
 
@@ -135,7 +135,9 @@ pub async fn channel_allows(
         )
     } else {
         let member = app.interaction.member.as_deref();
-        let read = read_channel(ctx.serenity_context(), ctx.data().call_cap, guild, channel, member)
+        let serenity = ctx.serenity_context();
+        let me = serenity.cache.current_user().id;
+        let read = read_channel(&serenity.http, me, ctx.data().call_cap, guild, channel, member)
             .await
             .map_err(|failure| {
                 warn!(guild = %guild, channel = %channel, "cannot read the channel's permissions: {}", failure.text());
@@ -186,9 +188,30 @@ pub async fn in_channel(
     channel: ChannelId,
     member: Option<&Member>,
 ) -> Result<(Permissions, Permissions), Failure> {
-    read_channel(ctx, cap, guild, channel, member)
+    read_channel(
+        &ctx.http,
+        ctx.cache.current_user().id,
+        cap,
+        guild,
+        channel,
+        member,
+    )
+    .await
+    .map(|read| (read.member, read.bot))
+}
+
+/// The bot's permissions in `channel` (its parent's for a thread), from one read of the channel, the server and
+/// the bot's member: for the background processes, which have no interaction to carry them.
+pub async fn bot_permissions_in(
+    http: &Http,
+    me: UserId,
+    cap: Duration,
+    guild: GuildId,
+    channel: ChannelId,
+) -> Result<Permissions, Failure> {
+    read_channel(http, me, cap, guild, channel, None)
         .await
-        .map(|read| (read.member, read.bot))
+        .map(|read| read.bot)
 }
 
 /// The permissions [`read_channel`] found, and whether the channel is a thread (which asks [`in_thread`]).
@@ -199,14 +222,13 @@ struct ChannelRead {
 }
 
 async fn read_channel(
-    ctx: &SerenityContext,
+    http: &Http,
+    me: UserId,
     cap: Duration,
     guild: GuildId,
     channel: ChannelId,
     member: Option<&Member>,
 ) -> Result<ChannelRead, Failure> {
-    let me = ctx.cache.current_user().id;
-    let http = &ctx.http;
     let read = |id: ChannelId| async move {
         with_retries("reading a channel", route::CHANNEL, cap, || {
             http.get_channel(id)

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, CreateAllowedMentions, CreateMessage, Http, Message, MessageId, Nonce, UserId,
+    ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, Message, MessageId, Nonce,
+    UserId,
 };
 
 use super::calls::{self, Failure};
@@ -87,9 +88,10 @@ impl DiscordPort {
         .map_err(|error| Failure::of(&error))
     }
 
-    /// The bot's newest message in `channel` since `since` that `is_ours` recognises.
+    /// The bot's newest message in `channel` (of `guild`) since `since` that `is_ours` recognises.
     async fn find(
         &self,
+        guild: u64,
         channel: u64,
         since: i64,
         is_ours: impl Fn(&Message) -> bool,
@@ -99,6 +101,7 @@ impl DiscordPort {
             self.me,
             self.cap,
             &self.pacer,
+            GuildId::new(guild),
             ChannelId::new(channel),
             since,
             is_ours,
@@ -138,7 +141,7 @@ impl Port for DiscordPort {
         not: &[u64],
     ) -> Result<Option<PostedPoll>, Failure> {
         let found = self
-            .find(record.channel_id, since, |message| {
+            .find(record.guild_id, record.channel_id, since, |message| {
                 !not.contains(&message.id.get()) && self.is_poll_of(record, message)
             })
             .await?;
@@ -192,7 +195,7 @@ impl Port for DiscordPort {
     ) -> Result<Option<u64>, Failure> {
         let suffix = format!("/{poll_message}");
         let found = self
-            .find(record.channel_id, since, |message| {
+            .find(record.guild_id, record.channel_id, since, |message| {
                 message.poll.is_none()
                     && calls::buttons(message).any(|button| {
                         matches!(button, serenity::all::ButtonKind::Link { url } if url.ends_with(&suffix))
@@ -228,7 +231,7 @@ impl Port for DiscordPort {
         since: i64,
     ) -> Result<Option<u64>, Failure> {
         let found = self
-            .find(record.channel_id, since, |message| {
+            .find(record.guild_id, record.channel_id, since, |message| {
                 carries_marker(message, marker)
             })
             .await?;

@@ -193,16 +193,6 @@ pub async fn post_day<P: Port>(
             }
         })
     };
-    if give_up {
-        return record_failure(
-            dailies,
-            guild,
-            date,
-            PostFailure::Busy,
-            "not posted within the late limit",
-        )
-        .await;
-    }
     let marker = date_marker(date);
     let found = if claimed_before {
         let since =
@@ -211,6 +201,15 @@ pub async fn post_day<P: Port>(
     } else {
         Ok(None)
     };
+    if give_up && !matches!(found, Ok(Some(_))) {
+        // Too late to send. Unless the post went out after all (adopted below), the day failed: for the access
+        // the bot lacks when the channel could not even be read, else for Discord not taking it in time.
+        let (cause, text) = match &found {
+            Err(Failure::Unreadable(cause)) => (PostFailure::NoAccess, cause.as_str()),
+            _ => (PostFailure::Busy, "not posted within the late limit"),
+        };
+        return record_failure(dailies, guild, date, cause, text).await;
+    }
     let sent = match found {
         Ok(Some(message)) => {
             info!(guild, date = %date, message, "found the daily post already in the channel; adopting it");
@@ -261,8 +260,8 @@ pub async fn post_day<P: Port>(
                 }
             }
         }
-        Err(Failure::Transient(text)) => {
-            warn!(guild, date = %date, "daily scene not posted yet ({text}); will retry");
+        Err(failure) if failure.is_worth_retrying() => {
+            warn!(guild, date = %date, "daily scene not posted yet ({}); will retry", failure.text());
             Outcome::Retry
         }
         Err(failure) => {

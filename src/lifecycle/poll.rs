@@ -307,10 +307,18 @@ async fn resume_posting<P: Port>(
             };
         }
         Ok(None) => {}
-        Err(Failure::Transient(cause)) => {
+        Err(Failure::Unreadable(cause))
+            if polls.clock.now() - record.created_at > POSTING_GIVE_UP_SECONDS =>
+        {
+            // Whether it is there cannot be told, and not within the hour: given up, for the access it lacks.
+            cancel(polls, record.id, CancelReason::NoAccess, &cause).await;
+            return Step::Stop(Finished::Cancelled(CancelReason::NoAccess));
+        }
+        Err(failure @ (Failure::Transient(_) | Failure::Unreadable(_))) => {
             warn!(
                 poll = record.id,
-                "cannot look for the poll in the channel yet ({cause})"
+                "cannot look for the poll in the channel yet ({})",
+                failure.text()
             );
             return Step::Stop(Finished::NotYet);
         }
@@ -530,10 +538,15 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
     }
 }
 
-/// Cancels the poll for a failure retrying cannot fix (deleted, no access); keeps it for a transient one.
+/// Cancels the poll for a failure retrying cannot fix (deleted, no access); keeps it for a transient one, and
+/// while the channel cannot be read to tell whether its message is there.
 async fn give_up<P>(polls: &Polls<P>, id: i64, failure: &Failure, doing: &str) -> Step {
-    if let Failure::Transient(cause) = failure {
-        warn!(poll = id, "{doing} failed ({cause}); will try again");
+    if failure.is_worth_retrying() {
+        warn!(
+            poll = id,
+            "{doing} failed ({}); will try again",
+            failure.text()
+        );
         return Step::Stop(Finished::NotYet);
     }
     let reason = failure.cancel_reason();

@@ -246,16 +246,33 @@ fn scene_of(post: &Value) -> String {
 /// the nonce cannot help): the bot finds its post in the channel by the marker on its button and adopts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_past_the_nonce_window_adopts_the_post_instead_of_posting_twice() {
+    let mut daily = crash_between_sending_and_recording().await;
+    daily.boot().await;
+    // The dead bot's claim is taken over once its lease (120 s by default) has run out.
+    let taken_over = at("2027-05-02T09:03:00Z");
+    daily.clock.set(taken_over);
+    wait_status(&daily, &format!("Last post: <t:{taken_over}:F>")).await;
+    assert_eq!(daily.posts().len(), 1, "adopted, not posted again");
+    let searched = daily
+        .fake
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.route() == format!("/channels/{CHANNEL}/messages"));
+    assert!(searched, "the bot looked in the channel before any resend");
+    daily.stop().await;
+}
+
+/// Sends the day's post and crashes before its answer comes back or is recorded, past Discord's nonce window (made
+/// zero): the restarted bot can only tell from the channel whether the post is there.
+async fn crash_between_sending_and_recording() -> Daily {
     let options = FakeOptions {
         nonce_window: Duration::ZERO,
         ..FakeOptions::default()
     };
     let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
     daily.set_at_nine_utc().await;
-    // The post reaches Discord; its answer never comes back before the crash. (The crashed bot runs in this
-    // process: a long HTTP timeout keeps its last call from retrying behind the test's back, as a dead process
-    // would not.)
     daily.stop().await;
+    // A long HTTP timeout keeps the crashed bot's last call from retrying behind the test's back.
     daily.settings = vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "300".to_owned())];
     daily.boot().await;
     daily.fake.hold_answer_next(
@@ -267,26 +284,81 @@ async fn a_crash_past_the_nonce_window_adopts_the_post_instead_of_posting_twice(
     daily.wait_posts(1).await;
     daily.crash().await;
     daily.settings.clear();
-    daily.boot().await;
-    // The dead bot's claim is taken over once its lease (120 s by default) has run out.
-    let taken_over = at("2027-05-02T09:03:00Z");
-    daily.clock.set(taken_over);
+    daily
+}
+
+/// Waits until `/daily status` says `text`.
+async fn wait_status(daily: &Daily, text: &str) -> String {
     let deadline = tokio::time::Instant::now() + T;
     loop {
         let status = daily.command("status", &[], MANAGER).await;
-        if status.contains(&format!("Last post: <t:{taken_over}:F>")) {
-            break;
+        if status.contains(text) {
+            return status;
         }
         assert!(tokio::time::Instant::now() < deadline, "{status}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Item 7: a busy channel cannot push the post out of reach: 450 messages after it, the bot still finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_channel_cannot_hide_the_post_into_a_second_one() {
+    let mut daily = crash_between_sending_and_recording().await;
+    for n in 0..450 {
+        daily
+            .fake
+            .add_user_message(CHANNEL, FakeDiscord::USER_ID, &format!("chat {n}"));
+    }
+    daily.boot().await;
+    let taken_over = at("2027-05-02T09:03:00Z");
+    daily.clock.set(taken_over);
+    wait_status(&daily, &format!("Last post: <t:{taken_over}:F>")).await;
     assert_eq!(daily.posts().len(), 1, "adopted, not posted again");
-    let searched = daily
+    daily.stop().await;
+}
+
+/// Item 7: a bot that lost Read Message History reads an empty channel (Discord answers no messages at all), which
+/// must mean "cannot tell", never "not there": it never posts again, and once the day is past the late limit it
+/// fails for the missing permission, as `/daily status` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_without_read_message_history_never_posts_twice() {
+    let mut daily = crash_between_sending_and_recording().await;
+    daily.fake.set_channel_overwrites(
+        CHANNEL,
+        vec![FakeOverwrite::deny_member(
+            FakeDiscord::BOT_USER_ID,
+            permissions::READ_MESSAGE_HISTORY,
+        )],
+    );
+    daily.boot().await;
+    daily.clock.set(at("2027-05-02T09:03:00Z"));
+    // It looked, found nothing, and read its own permissions there before believing it.
+    daily
         .fake
-        .requests()
-        .iter()
-        .any(|r| r.method == "GET" && r.route() == format!("/channels/{CHANNEL}/messages"));
-    assert!(searched, "the bot looked in the channel before any resend");
+        .wait_for_request(
+            |r| {
+                r.method == "GET"
+                    && r.route()
+                        .contains(&format!("/members/{}", FakeDiscord::BOT_USER_ID))
+            },
+            T,
+        )
+        .await;
+    // Past the late limit the day is given up. The first look may still be in flight when the clock moves (a
+    // second look at the same day waits for it), so the clock moves on a second per look at the status.
+    daily.clock.set(at("2027-05-02T15:01:00Z"));
+    let deadline = tokio::time::Instant::now() + T;
+    let status = loop {
+        let status = daily.command("status", &[], MANAGER).await;
+        if status.contains("(1 failed day)") {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+        daily.clock.advance(1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.contains("missing permissions"), "{status}");
+    assert_eq!(daily.posts().len(), 1, "never posted again");
     daily.stop().await;
 }
 

@@ -226,3 +226,51 @@ async fn one_poll_held_never_holds_up_another() {
     let again = tokio::time::timeout(Duration::from_secs(1), locks.lock(1)).await;
     assert!(again.is_ok(), "released");
 }
+
+/// Item 7: a poll whose first send failed, in a channel the bot can no longer read, is neither posted again (it may
+/// be there) nor cancelled at once: looked at again later, and given up for missing access after the hour.
+#[tokio::test]
+async fn a_poll_that_cannot_be_looked_for_waits_then_is_cancelled_for_access() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    let new_poll = NewPoll {
+        guild_id: 1,
+        channel_id: 7,
+        started_by: 3,
+        locale: Locale::En,
+        scene_ids: polls.responder.catalog.scene_ids(),
+        hours: 1,
+        now: clock.now(),
+    };
+    let Ok(Ok(record)) = polls.store.insert_poll(&new_poll) else {
+        panic!("poll")
+    };
+    polls
+        .store
+        .release_poll(record.id)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let unreadable = || Failure::Unreadable("the bot lacks Read Message History".to_owned());
+    polls
+        .port
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(7, unreadable());
+    assert_eq!(finish(&polls, record.id).await, Finished::NotYet);
+    assert!(
+        polls.port.sent().is_empty(),
+        "not sent while it may be there"
+    );
+    clock.advance(POSTING_GIVE_UP_SECONDS + 1);
+    polls
+        .port
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(7, unreadable());
+    assert_eq!(
+        finish(&polls, record.id).await,
+        Finished::Cancelled(CancelReason::NoAccess)
+    );
+    assert!(polls.port.sent().is_empty());
+}

@@ -252,7 +252,9 @@ impl State {
         if backdate > 0 {
             // An id from the past, as an old message has: below every id made since (unique by its increment).
             self.last_message_snowflake += 1;
-            return (ms.saturating_sub(backdate) << 22) | (2 << 17) | (self.last_message_snowflake & 0xfff);
+            return (ms.saturating_sub(backdate) << 22)
+                | (2 << 17)
+                | (self.last_message_snowflake & 0xfff);
         }
         let candidate = (ms << 22) | (2 << 17);
         self.last_message_snowflake = candidate.max(self.last_message_snowflake + 1);
