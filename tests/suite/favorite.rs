@@ -1176,3 +1176,30 @@ async fn a_poll_sent_before_its_record_was_made_is_never_adopted() {
         "posted anew beside the old one"
     );
 }
+
+/// Item 8: Discord took the poll but its answer cannot be read. The request may well have succeeded, so the bot
+/// neither gives the poll up nor posts a second one: it asks again with the same nonce, which Discord answers with
+/// the message it already made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_whose_answer_cannot_be_read_is_not_given_up_or_sent_twice() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    harness.fake.replace_body_next(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages"),
+        r#"{"id": "not a message"}"#,
+    );
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    assert_eq!(polls(&harness.fake).len(), 1, "posted once");
+    let sends: Vec<_> = harness
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.body["poll"].is_object())
+        .map(|r| r.body["nonce"].clone())
+        .collect();
+    assert_eq!(sends.len(), 2, "asked again once: {sends:?}");
+    assert_eq!(sends[0], sends[1], "with the same nonce");
+    let again = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(again.contains("already running"), "{again}");
+}
