@@ -1203,3 +1203,55 @@ async fn a_poll_whose_answer_cannot_be_read_is_not_given_up_or_sent_twice() {
     let again = favorite(&harness, "start", MODERATOR, None).await;
     assert!(again.contains("already running"), "{again}");
 }
+
+/// Item 9: the dataset is edited while a poll runs (every poll label reworded, the scenes reordered). The votes are
+/// still counted for the scenes they were cast for: the answer ids were kept with their scene ids at posting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_edit_while_a_poll_runs_keeps_every_vote_on_its_scene() {
+    let mut harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let dir = Arc::clone(&harness.bot.dir);
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    // Answer 3 is Witch's Romance in the shipped order.
+    vote(
+        &harness.fake,
+        message,
+        &[(voter(1), 3), (voter(2), 3), (voter(3), 1)],
+    );
+    harness.bot.kill().await;
+    let mut dataset: Value =
+        serde_json::from_str(&crate::support::shipped_dataset()).unwrap_or_default();
+    let scenes = dataset["scenes"]
+        .as_array_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let edited: Vec<Value> = scenes
+        .into_iter()
+        .rev()
+        .map(|mut scene| {
+            for locale in ["en", "ko"] {
+                let label = scene["poll_label"][locale].as_str().unwrap_or_default();
+                scene["poll_label"][locale] = Value::from(format!("{label}!"));
+            }
+            scene
+        })
+        .collect();
+    dataset["scenes"] = Value::from(edited);
+    let file = crate::support::TempFile::new("scenes.json", &dataset.to_string());
+    let mut options = BotOptions::new(&harness.fake.api_url(), &harness.fake.token());
+    options.dir = Some(dir);
+    options.env.push(("SCENEBOT_DATA", file.arg().to_owned()));
+    harness.bot = BotProcess::start(options);
+    harness.bot.wait_log("commands registered", T).await;
+    let text = favorite(&harness, "end", MODERATOR, None).await;
+    assert!(text.contains("results are posted"), "{text}");
+    let posted = wait_results(&harness.fake, 1).await;
+    let embed = &posted[0]["embeds"][0];
+    let title = embed["title"].as_str().unwrap_or_default();
+    assert!(title.contains("Witch's Romance"), "{title}");
+    let chart = embed["description"].as_str().unwrap_or_default();
+    assert!(
+        chart.contains("2 · 67%") && chart.contains("1 · 33%") && chart.contains("3 votes"),
+        "{chart}"
+    );
+}
