@@ -136,6 +136,9 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// How long the process waits at exit for tasks `bot::run` left behind.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs the bot with settings from the environment until SIGINT or SIGTERM; the process exit code.
 pub fn run_from_env() -> ExitCode {
     if let Err(error) = init_logging() {
@@ -179,7 +182,11 @@ pub fn run_from_env() -> ExitCode {
         }
     };
     let clock = Arc::new(SystemClock);
-    match runtime.block_on(bot::run(config, catalog, store, clock, wait_for_signal())) {
+    let ran = runtime.block_on(bot::run(config, catalog, store, clock, wait_for_signal()));
+    // `run` has let its work finish; whatever is still parked (a shard runner stuck in serenity's reconnect stall,
+    // a blocking store call) must not hold the exit.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             error!("{error}");
@@ -272,6 +279,7 @@ fn init_logging() -> Result<(), crate::config::ConfigError> {
     let json = matches!(format, Ok(LogFormat::Json));
     let _ = tracing_subscriber::registry()
         .with(log_filter(rust_log.as_deref()))
+        .with(crate::bot::close_codes::WatchLayer)
         .with((!json).then(|| {
             tracing_subscriber::fmt::layer()
                 .with_writer(|| RedactingStderr)

@@ -8,10 +8,12 @@
 //! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
 //! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
 //! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
+//! - [`close_codes`]: the gateway closes serenity would reconnect after and Discord says not to (4010–4012).
 //! - [`types`]: [`Data`], [`Error`] and [`Context`], shared by every sibling.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
 pub mod calls;
+pub mod close_codes;
 pub mod commands;
 pub mod dedup;
 pub mod events;
@@ -126,7 +128,7 @@ pub async fn run(
         http.get_current_user(),
     )
     .await
-    .map_err(|error| describe_start_error(&error))?;
+    .map_err(|error| describe_start_error(&error, config.api_url.is_some()))?;
     info!(user = %me.name, id = %me.id, scenes = catalog.scenes.len(), "token accepted");
     // serenity reads the gateway URL itself and, when it cannot, connects to Discord's own gateway: in proxy mode
     // the bot reads it first and stops rather than talk to a gateway nobody configured.
@@ -298,8 +300,17 @@ pub async fn run(
             },
         }
     });
+    let mut fatal_close = None;
     let result = tokio::select! {
         result = &mut connection => result,
+        close = close_codes::fatal() => {
+            fatal_close = Some(close);
+            shard_manager.shutdown_all().await;
+            match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
+                Ok(result) => result,
+                Err(_) => Ok(()),
+            }
+        }
         () = shutdown => {
             info!("shutting down: closing the gateway, letting replies in flight finish");
             shard_manager.shutdown_all().await;
@@ -329,12 +340,15 @@ pub async fn run(
     if !matches!(finished, Ok(true)) {
         warn!("some work was still running after {SHUTDOWN_GRACE:?}; stopping anyway");
     }
+    if let Some(close) = fatal_close {
+        return Err(RunError::Fatal(close.explain()));
+    }
     match result {
         Ok(()) => {
             info!("stopped");
             Ok(())
         }
-        Err(error) => Err(describe_start_error(&error)),
+        Err(error) => Err(describe_start_error(&error, config.api_url.is_some())),
     }
 }
 
@@ -359,7 +373,7 @@ async fn proxy_gateway(
             "its url {:?} is not a websocket URL",
             calls::redact(&gateway.url)
         ))),
-        Err(error) => match describe_start_error(&error) {
+        Err(error) => match describe_start_error(&error, true) {
             // A rejected token or a wrong URL says so in its own words.
             fatal @ RunError::Fatal(_) => Err(fatal),
             RunError::Transient(_) => Err(not_read(calls::Failure::of(&error).text().to_owned())),
@@ -380,7 +394,8 @@ fn unreachable(error: &serenity::Error) -> bool {
     }
 }
 
-fn describe_start_error(error: &serenity::Error) -> RunError {
+/// `proxy`: whether `DISCORD_API_URL` is set (only then can a wrong one be the cause).
+fn describe_start_error(error: &serenity::Error, proxy: bool) -> RunError {
     use serenity::gateway::GatewayError;
     match error {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if response.status_code.as_u16() == 401 => {
@@ -395,15 +410,30 @@ fn describe_start_error(error: &serenity::Error) -> RunError {
              and put the new one in .env; not retrying"
                 .to_owned(),
         ),
-        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents | GatewayError::InvalidGatewayIntents) => {
-            RunError::Fatal(format!("Discord refused the gateway intents ({error}); the bot asks only for GUILDS"))
-        }
+        serenity::Error::Gateway(GatewayError::InvalidGatewayIntents) => RunError::Fatal(
+            "Discord closed the gateway with 4013 (invalid intents): the intents value sent is not valid; the bot asks \
+             only for GUILDS, so this build is at fault; not reconnecting"
+                .to_owned(),
+        ),
+        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents) => RunError::Fatal(
+            "Discord closed the gateway with 4014 (disallowed intents): the application may not use an intent it \
+             asked for; the bot asks only for GUILDS, which needs no approval, so check the application in the \
+             Developer Portal; not reconnecting"
+                .to_owned(),
+        ),
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response))
             if matches!(response.status_code.as_u16(), 400 | 403 | 404) =>
         {
-            // Discord answers these for a wrong base URL or a server that is not Discord; retrying cannot help.
+            // A wrong base URL or a server that is not Discord answers these in proxy mode; from Discord itself
+            // they mean the application cannot use this call. Retrying cannot help either way.
+            let advice = if proxy {
+                "check DISCORD_API_URL (unset means https://discord.com)"
+            } else {
+                "check that DISCORD_TOKEN is a bot token of an application that still exists (Developer Portal → your \
+                 application → Bot)"
+            };
             RunError::Fatal(format!(
-                "{} {} answered {} ({}): check DISCORD_API_URL (unset means https://discord.com); not retrying",
+                "{} {} answered {} ({}): {advice}; not retrying",
                 response.method,
                 calls::redact(&response.url),
                 response.status_code,

@@ -151,3 +151,31 @@ async fn a_429_is_retried_after_its_retry_after() {
     );
     eprintln!("a 429 with retry_after 2 s: retried after {waited:?}");
 }
+
+/// Item 12: in the default mode a 403 or 404 on the first call cannot come from a wrong `DISCORD_API_URL` (none is
+/// set): the bot stops with exit 1 and a line about the token and its application, never naming that variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_first_call_in_the_default_mode_never_blames_discord_api_url() {
+    for status in [403, 404] {
+        let fake = FakeDiscord::start(FakeOptions::default()).await;
+        fake.fail_next("GET", "/users/@me", status, None, false);
+        let addr: SocketAddr = fake
+            .api_url()
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let proxy = DiscordBehindProxy::start(addr).await;
+        let mut options = BotOptions::new("", &fake.token());
+        options.env.push(("HTTPS_PROXY", proxy.proxy_url.clone()));
+        options
+            .env
+            .push(("SSL_CERT_FILE", proxy.ca_file.display().to_string()));
+        let mut bot = BotProcess::start(options);
+        let exit = bot.wait_exit(T).await;
+        let logs = bot.logs();
+        assert_eq!(exit.code(), Some(1), "{status}:\n{logs}");
+        assert!(logs.contains(&format!("answered {status}")), "{logs}");
+        assert!(logs.contains("DISCORD_TOKEN"), "{logs}");
+        assert!(!logs.contains("DISCORD_API_URL"), "{logs}");
+    }
+}

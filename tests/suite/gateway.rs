@@ -297,3 +297,32 @@ async fn several_interactions_replayed_after_resumes_are_each_answered_once() {
     );
     scene_works(&harness, "two RESUMEs with replays").await;
 }
+
+/// Item 12: the closes Discord documents as "do not reconnect" stop the bot with exit 1 and one line naming the
+/// code and what to fix, without identifying again (serenity alone reconnects after 4010–4012 every few seconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closes_discord_says_never_to_reconnect_after_exit_1_with_their_meaning() {
+    for (code, meaning) in [
+        (4010, "invalid shard"),
+        (4011, "sharding required"),
+        (4012, "invalid API version"),
+        (4013, "invalid intents"),
+        (4014, "disallowed intents"),
+    ] {
+        let mut harness = Harness::start().await;
+        harness.fake.wait_connected(T).await;
+        harness.fake.close_with(code);
+        let status = harness.bot.wait_exit(T).await;
+        let logs = harness.bot.logs();
+        assert_eq!(status.code(), Some(1), "close {code}:\n{logs}");
+        assert!(
+            logs.contains(&format!("{code} ({meaning}")),
+            "close {code}:\n{logs}"
+        );
+        assert_eq!(
+            harness.fake.identify_count(),
+            1,
+            "close {code}: no identify loop"
+        );
+    }
+}
