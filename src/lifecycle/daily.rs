@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
-use super::fanout::{spawn_workers, LeaseKeeper, WorkQueue};
+use super::fanout::{end_workers, spawn_workers, LeaseKeeper, WorkQueue};
 use super::port::{DailySend, Port};
 use crate::clock::Clock;
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
@@ -368,9 +368,7 @@ pub async fn run<P: Port>(
             _ = stopping.wait_for(|stop| *stop) => break,
         }
     }
-    for handle in handles {
-        let _ = handle.await;
-    }
+    end_workers(handles, &stopping).await;
 }
 
 #[cfg(test)]

@@ -142,6 +142,22 @@ where
         .collect()
 }
 
+/// Ends a process's workers when its scheduling loop has ended: at shutdown each finishes what it holds; when the
+/// loop ended by itself (it cannot go on; the supervisor restarts the whole process) they are aborted, since they
+/// would otherwise wait for work forever and the process would never be seen down. Work already taken runs on in its
+/// own task either way.
+pub async fn end_workers(handles: Vec<JoinHandle<()>>, stopping: &watch::Receiver<bool>) {
+    if *stopping.borrow() {
+        for handle in handles {
+            let _ = handle.await;
+        }
+    } else {
+        for handle in &handles {
+            handle.abort();
+        }
+    }
+}
+
 /// Keeps a claim alive while its work is in progress: renews it every third of the lease in the background, and
 /// says whether the claim is still ours before each step that talks to Discord. A claim is lost when a renewal
 /// finds another owner, or when renewals have failed (the database unreachable) for so long that the lease may
@@ -248,15 +264,15 @@ impl JobHealth {
         self.state().down.iter().copied().collect()
     }
 
-    /// How many times a job was started again after a panic.
+    /// How many times a job was started again after a panic (or an unasked end).
     pub fn restarts(&self) -> u64 {
         self.state().restarts
     }
 }
 
-/// Runs a background job for the process's life: when it panics it is logged, counted and reported down in
-/// `health`, and started again after a back-off (1 s, doubling to a minute), so one bug cannot silently stop every
-/// server's posts. Returns when the job returns on its own (at shutdown) or `stopping` turns true.
+/// Runs a background job for the process's life: when it panics, or returns while nobody asked it to stop, it is
+/// logged, counted and reported down in `health`, and started again after a back-off (1 s, doubling to a minute), so
+/// one bug cannot silently stop every server's posts. Returns once `stopping` turns true.
 pub async fn supervise<F, Fut>(
     name: &'static str,
     health: Arc<JobHealth>,
@@ -271,7 +287,16 @@ pub async fn supervise<F, Fut>(
         let job = tokio::spawn(start());
         health.running(name);
         match job.await {
-            Ok(()) => return,
+            Ok(()) if *stopping.borrow() => return,
+            // A job ends by itself only when it cannot go on (an unreadable clock): as down as a panicked one.
+            Ok(()) => {
+                let restarts = health.stopped(name);
+                error!(
+                    job = name,
+                    restarts,
+                    "the {name} ended without being asked to; starting it again in {backoff:?}"
+                );
+            }
             Err(failed) => {
                 let restarts = health.stopped(name);
                 error!(

@@ -610,10 +610,8 @@ pub async fn run<P: Port>(
             }
         }
     });
-    schedule(&polls, &queue, &retries, &wake, stopping).await;
-    for handle in handles {
-        let _ = handle.await;
-    }
+    schedule(&polls, &queue, &retries, &wake, stopping.clone()).await;
+    super::fanout::end_workers(handles, &stopping).await;
 }
 
 /// The poll scheduler's loop: lists the open polls (one query), queues the due ones, sleeps until the next is due.

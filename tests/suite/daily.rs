@@ -775,3 +775,50 @@ async fn a_manager_must_see_the_channel_the_daily_scene_goes_to() {
     assert!(status.contains("not set up"), "nothing was saved: {status}");
     daily.stop().await;
 }
+
+/// `GET /health`'s status and body from `port`.
+async fn health(port: u16) -> (u16, Value) {
+    let url = format!("http://127.0.0.1:{port}/health");
+    let response = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// Waits until `/health` on `port` answers `status`; returns its body.
+async fn wait_health(port: u16, status: u16) -> Value {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let (now, body) = health(port).await;
+        if now == status {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Item 10: while a scheduler is down `/health` says 503 and names it, so a supervisor or an uptime check sees it;
+/// once it runs again (restarted after a back-off) the endpoint is healthy again. Here the daily scheduler stops
+/// on a clock it cannot read (out of chrono's range), and comes back when the clock does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_503_while_a_scheduler_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
+    daily.stop().await;
+    daily.settings = vec![("SCENEBOT_HEALTH_ADDR", format!("127.0.0.1:{port}"))];
+    daily.boot().await;
+    wait_health(port, 200).await;
+    daily.clock.set(i64::MAX);
+    let body = wait_health(port, 503).await;
+    assert_eq!(body["jobs"]["down"], json!(["daily scheduler"]), "{body}");
+    assert!(body["jobs"]["restarts"].as_u64() >= Some(1), "{body}");
+    daily.clock.set(at("2027-05-01T12:00:00Z"));
+    let body = wait_health(port, 200).await;
+    assert_eq!(body["jobs"]["down"], json!([]), "{body}");
+    daily.stop().await;
+}
