@@ -45,6 +45,9 @@ use crate::store::Store;
 /// How long a shutdown waits for replies in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long closing the shards may take after a fatal gateway close.
+const FATAL_CLOSE_GRACE: Duration = Duration::from_secs(3);
+
 /// The intents the bot needs: guild create/delete only. Slash commands need none; MESSAGE_CONTENT never.
 pub const INTENTS: GatewayIntents = GatewayIntents::GUILDS;
 
@@ -305,11 +308,10 @@ pub async fn run(
         result = &mut connection => result,
         close = close_codes::fatal() => {
             fatal_close = Some(close);
-            shard_manager.shutdown_all().await;
-            match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
-                Ok(result) => result,
-                Err(_) => Ok(()),
-            }
+            // The shard is already closed and serenity may be mid-restart: bounded, and the connection not
+            // waited for (it would only reconnect). Seen: shutdown_all hanging after a 4011.
+            let _ = tokio::time::timeout(FATAL_CLOSE_GRACE, shard_manager.shutdown_all()).await;
+            Ok(())
         }
         () = shutdown => {
             info!("shutting down: closing the gateway, letting replies in flight finish");
