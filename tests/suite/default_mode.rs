@@ -14,6 +14,17 @@ async fn start_behind_proxy(
     env: Vec<(&'static str, String)>,
 ) -> (FakeDiscord, DiscordBehindProxy, BotProcess) {
     let fake = FakeDiscord::start(FakeOptions::default().with_spec_from_env()).await;
+    let (proxy, bot) = launch_behind_proxy(&fake, env).await;
+    fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+        .await;
+    (fake, proxy, bot)
+}
+
+/// Puts `fake` behind the proxy and starts the bot in the default mode with `env` added; waits for nothing.
+async fn launch_behind_proxy(
+    fake: &FakeDiscord,
+    env: Vec<(&'static str, String)>,
+) -> (DiscordBehindProxy, BotProcess) {
     let addr: SocketAddr = fake
         .api_url()
         .trim_start_matches("http://")
@@ -26,10 +37,7 @@ async fn start_behind_proxy(
         .env
         .push(("SSL_CERT_FILE", proxy.ca_file.display().to_string()));
     options.env.extend(env);
-    let bot = BotProcess::start(options);
-    fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
-        .await;
-    (fake, proxy, bot)
+    (proxy, BotProcess::start(options))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,18 +167,7 @@ async fn a_refused_first_call_in_the_default_mode_never_blames_discord_api_url()
     for status in [403, 404] {
         let fake = FakeDiscord::start(FakeOptions::default()).await;
         fake.fail_next("GET", "/users/@me", status, None, false);
-        let addr: SocketAddr = fake
-            .api_url()
-            .trim_start_matches("http://")
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let proxy = DiscordBehindProxy::start(addr).await;
-        let mut options = BotOptions::new("", &fake.token());
-        options.env.push(("HTTPS_PROXY", proxy.proxy_url.clone()));
-        options
-            .env
-            .push(("SSL_CERT_FILE", proxy.ca_file.display().to_string()));
-        let mut bot = BotProcess::start(options);
+        let (_proxy, mut bot) = launch_behind_proxy(&fake, Vec::new()).await;
         let exit = bot.wait_exit(T).await;
         let logs = bot.logs();
         assert_eq!(exit.code(), Some(1), "{status}:\n{logs}");

@@ -23,9 +23,9 @@ fn polls(clock: Arc<ManualClock>) -> Polls<FakePort> {
     }
 }
 
-/// Starts a one-hour poll in guild 1, channel 7, as `/favorite start` does.
-async fn started(polls: &Polls<FakePort>) -> PollRecord {
-    let new_poll = NewPoll {
+/// A one-hour poll of every scene in guild 1, channel 7, made now.
+fn new_poll(polls: &Polls<FakePort>) -> NewPoll {
+    NewPoll {
         guild_id: 1,
         channel_id: 7,
         started_by: 3,
@@ -33,8 +33,12 @@ async fn started(polls: &Polls<FakePort>) -> PollRecord {
         scene_ids: polls.responder.catalog.scene_ids(),
         hours: 1,
         now: polls.clock.now(),
-    };
-    let record = match polls.store.insert_poll(&new_poll) {
+    }
+}
+
+/// Starts a one-hour poll in guild 1, channel 7, as `/favorite start` does.
+async fn started(polls: &Polls<FakePort>) -> PollRecord {
+    let record = match polls.store.insert_poll(&new_poll(polls)) {
         Ok(Ok(record)) => record,
         other => panic!("{other:?}"),
     };
@@ -233,16 +237,7 @@ async fn one_poll_held_never_holds_up_another() {
 async fn a_poll_that_cannot_be_looked_for_waits_then_is_cancelled_for_access() {
     let clock = Arc::new(ManualClock::new(START));
     let polls = polls(Arc::clone(&clock));
-    let new_poll = NewPoll {
-        guild_id: 1,
-        channel_id: 7,
-        started_by: 3,
-        locale: Locale::En,
-        scene_ids: polls.responder.catalog.scene_ids(),
-        hours: 1,
-        now: clock.now(),
-    };
-    let Ok(Ok(record)) = polls.store.insert_poll(&new_poll) else {
+    let Ok(Ok(record)) = polls.store.insert_poll(&new_poll(&polls)) else {
         panic!("poll")
     };
     polls
