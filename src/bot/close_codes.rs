@@ -7,10 +7,11 @@
 //! 4010 and 4011 passes any filter short of `off`, 4012's `warn` line the default filter.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{error, warn, Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 /// A close after which Discord says never to reconnect, and serenity would.
@@ -91,6 +92,25 @@ pub async fn fatal() -> FatalClose {
             // The sender is a static: never dropped. Wait forever rather than spin.
             std::future::pending::<()>().await;
         }
+    }
+}
+
+/// Exits the process with `exit_code` and the close's line if it is still running `deadline` after the close: the
+/// promise "a fatal close stops the bot" must not rest on serenity's tasks letting the runtime finish. An OS thread,
+/// so that a runtime starved by a task that never yields cannot hold it.
+pub fn exit_unless_stopped_within(close: FatalClose, deadline: Duration, exit_code: u8) {
+    let spawned = std::thread::Builder::new()
+        .name("fatal-close-exit".to_owned())
+        .spawn(move || {
+            std::thread::sleep(deadline);
+            error!(
+                "{}; the shutdown did not finish within {deadline:?}, exiting now",
+                close.explain()
+            );
+            std::process::exit(i32::from(exit_code));
+        });
+    if let Err(error) = spawned {
+        warn!("cannot start the exit deadline after a fatal gateway close: {error}");
     }
 }
 

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use serenity::all::{
     ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, HttpBuilder, HttpError,
+    ShardManager,
 };
 use tracing::{info, warn};
 
@@ -45,8 +46,9 @@ use crate::store::Store;
 /// How long a shutdown waits for replies in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// How long closing the shards may take after a fatal gateway close.
-const FATAL_CLOSE_GRACE: Duration = Duration::from_secs(3);
+/// How long the process may take to stop after a fatal gateway close before it exits regardless: a normal
+/// shutdown's grace plus the exit's, and a margin.
+const FATAL_EXIT_DEADLINE: Duration = Duration::from_secs(15);
 
 /// The intents the bot needs: guild create/delete only. Slash commands need none; MESSAGE_CONTENT never.
 pub const INTENTS: GatewayIntents = GatewayIntents::GUILDS;
@@ -308,9 +310,9 @@ pub async fn run(
         result = &mut connection => result,
         close = close_codes::fatal() => {
             fatal_close = Some(close);
-            // The shard is already closed and serenity may be mid-restart: bounded, and the connection not
-            // waited for (it would only reconnect). Seen: shutdown_all hanging after a 4011.
-            let _ = tokio::time::timeout(FATAL_CLOSE_GRACE, shard_manager.shutdown_all()).await;
+            stop_closed_shards(&shard_manager).await;
+            let code = crate::cli::exit_code(&RunError::Fatal(String::new()));
+            close_codes::exit_unless_stopped_within(close, FATAL_EXIT_DEADLINE, code);
             Ok(())
         }
         () = shutdown => {
@@ -351,6 +353,17 @@ pub async fn run(
             Ok(())
         }
         Err(error) => Err(describe_start_error(&error, config.api_url.is_some())),
+    }
+}
+
+/// Ends every shard runner after a fatal close. serenity 0.12.5 keeps a runner whose websocket Discord closed
+/// polling it in a loop that never yields (the stream answers "ended" at once), and `shutdown_all` makes it wait for
+/// a close frame in another such loop: seen holding a worker thread, and with it the runtime's timers, for good. A
+/// Close sent to the runner fails on the closed socket, and a runner whose send fails stops. The connection future
+/// is then not waited for: it would only ask for a restart.
+async fn stop_closed_shards(shard_manager: &ShardManager) {
+    for runner in shard_manager.runners.lock().await.values() {
+        runner.runner_tx.shutdown_clean();
     }
 }
 
