@@ -950,6 +950,55 @@ async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
     assert!(!ended.contains("Manage Messages"), "{ended}");
 }
 
+/// Security item 3, the bot's side: ending a poll announces its result in the poll's channel, so a bot that lost
+/// Send Messages there says so (naming the channel) and leaves the poll running, rather than ending it into a
+/// result nobody can see. Once the permission is back, the same command ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_poll_checks_the_bots_permissions_in_its_channel() {
+    let options = mods_without_announcements();
+    let harness = Harness::start_with(options, Vec::new()).await;
+    let started = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .option_channel("channel", ANNOUNCEMENTS)
+        .send()
+        .await;
+    harness.fake.wait_callback(started.id, T).await;
+    let text = followup_text(&harness, started.id).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    let original = vec![FakeOverwrite::deny_role(MODS, permissions::MANAGE_MESSAGES)];
+    let mut without_send = original.clone();
+    without_send.push(FakeOverwrite::deny_member(
+        FakeDiscord::BOT_USER_ID,
+        permissions::SEND_MESSAGES,
+    ));
+    harness
+        .fake
+        .set_channel_overwrites(ANNOUNCEMENTS, without_send);
+
+    // Typed in #general by the owner: the member may, the bot may not, in #announcements.
+    let refused = favorite(&harness, "end", MODERATOR, None).await;
+    assert!(
+        refused.contains("I'm missing")
+            && refused.contains("Send Messages")
+            && refused.contains(&format!("<#{ANNOUNCEMENTS}>")),
+        "{refused}"
+    );
+    let expired = |fake: &FakeDiscord| {
+        fake.requests()
+            .iter()
+            .filter(|r| r.route().contains("/expire"))
+            .count()
+    };
+    assert_eq!(expired(&harness.fake), 0, "the poll was left running");
+
+    harness.fake.set_channel_overwrites(ANNOUNCEMENTS, original);
+    let ended = favorite(&harness, "end", MODERATOR, None).await;
+    assert!(!ended.contains("I'm missing"), "{ended}");
+    assert_eq!(expired(&harness.fake), 1, "then ended, once");
+}
+
 /// Security item 3: an interaction names channels by id; a channel of another server (where the same person may
 /// well be a moderator) is not this server's to post in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
