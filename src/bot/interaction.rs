@@ -49,6 +49,10 @@ fn answered(ctx: Context<'_>) -> bool {
     matches!(ctx, poise::Context::Application(app) if app.has_sent_initial_response.load(Ordering::SeqCst))
 }
 
+/// How long after an interaction its follow-ups may be sent: the token's 15 minutes less half a minute for the
+/// clocks.
+const FOLLOWUP_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60 - 30);
+
 /// Until when a rate-limited answer to this interaction is worth trying again: a first answer must reach
 /// Discord within 3 s of the interaction (so within 2 s from now at best), a follow-up within the token's
 /// 15 minutes (less half a minute for the clocks).
@@ -58,13 +62,9 @@ pub fn answer_deadline(ctx: Context<'_>) -> tokio::time::Instant {
         poise::Context::Application(app)
             if app.has_sent_initial_response.load(Ordering::SeqCst) =>
         {
-            let created = app.interaction.id.created_at().unix_timestamp();
-            let age = chrono::Utc::now()
-                .timestamp()
-                .saturating_sub(created)
-                .max(0);
-            let left = (15 * 60 - 30_i64).saturating_sub(age).max(0);
-            now + std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0))
+            let now_ms = u64::try_from(ctx.data().clock.now().saturating_mul(1000)).unwrap_or(0);
+            let age = crate::telemetry::snowflake_age(app.interaction.id.get(), now_ms);
+            now + FOLLOWUP_WINDOW.saturating_sub(age)
         }
         _ => now + std::time::Duration::from_secs(2),
     }
