@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use std::sync::Arc;
 
 use tracing::{error, warn};
-use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -211,10 +211,13 @@ pub fn log_filter<S>(rust_log: Option<&str>) -> impl Layer<S> + Send + Sync
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
+    // `Targets`, not `EnvFilter`: the same `target=level` syntax without span and field directives, parsed by hand
+    // instead of by a regex compiled at start (the regex engine cost the idle bot 0.7 MB, BENCHMARKS.md).
     let requested = rust_log
         .filter(|directives| !directives.trim().is_empty())
-        .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .or_else(|| DEFAULT_LOG_FILTER.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let caps = FRAME_LOGGERS
         .iter()
         .fold(
