@@ -596,11 +596,22 @@ pub const DEFAULT_INSTANCE: &str = "all";
 
 /// This machine's name, for owner ids.
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().replace('/', "-"))
-        .filter(|h| !h.is_empty())
+    host_name_from(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").ok(),
+        std::env::var("HOSTNAME").ok(),
+    )
+}
+
+/// The kernel's host name, else `HOSTNAME`, else `host`: an empty or unreadable one passes to the next, and a `/`
+/// (the owner id's separator) becomes `-`.
+fn host_name_from(kernel: Option<String>, variable: Option<String>) -> String {
+    let usable = |name: String| {
+        let name = name.trim().replace('/', "-");
+        (!name.is_empty()).then_some(name)
+    };
+    kernel
+        .and_then(usable)
+        .or_else(|| variable.and_then(usable))
         .unwrap_or_else(|| "host".to_owned())
 }
 
@@ -647,6 +658,16 @@ mod tests {
         assert!(is_postgres_url("postgresql://bot@db/scenebot"));
         assert!(!is_postgres_url("scenebot.sqlite3"));
         assert!(!is_postgres_url("/var/lib/postgres/scenebot.sqlite3"));
+    }
+
+    #[test]
+    fn the_host_name_falls_back_past_an_empty_one() {
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(host_name_from(some("vm1\n"), some("box")), "vm1");
+        assert_eq!(host_name_from(some("\n"), some("box")), "box");
+        assert_eq!(host_name_from(None, some(" a/b ")), "a-b");
+        assert_eq!(host_name_from(some(""), some("")), "host");
+        assert_eq!(host_name_from(None, None), "host");
     }
 
     #[test]

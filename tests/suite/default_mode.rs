@@ -160,19 +160,32 @@ async fn a_429_is_retried_after_its_retry_after() {
     eprintln!("a 429 with retry_after 2 s: retried after {waited:?}");
 }
 
-/// Item 12: in the default mode a 403 or 404 on the first call cannot come from a wrong `DISCORD_API_URL` (none is
-/// set): the bot stops with exit 1 and a line about the token and its application, never naming that variable.
+/// Item 12: in the default mode a 401, 403 or 404 on the first calls (`/users/@me`, then `/gateway/bot`) cannot come
+/// from a wrong `DISCORD_API_URL` (none is set): the bot stops with exit 1 and a line about the token and its
+/// application, never naming that variable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_first_call_in_the_default_mode_never_blames_discord_api_url() {
-    for status in [403, 404] {
+    for (route, status) in [
+        ("/users/@me", 401),
+        ("/users/@me", 403),
+        ("/users/@me", 404),
+        ("/gateway/bot", 401),
+        ("/gateway/bot", 404),
+    ] {
         let fake = FakeDiscord::start(FakeOptions::default()).await;
-        fake.fail_next("GET", "/users/@me", status, None, false);
+        fake.fail_next("GET", route, status, None, false);
         let (_proxy, mut bot) = launch_behind_proxy(&fake, Vec::new()).await;
         let exit = bot.wait_exit(T).await;
         let logs = bot.logs();
-        assert_eq!(exit.code(), Some(1), "{status}:\n{logs}");
-        assert!(logs.contains(&format!("answered {status}")), "{logs}");
-        assert!(logs.contains("DISCORD_TOKEN"), "{logs}");
-        assert!(!logs.contains("DISCORD_API_URL"), "{logs}");
+        let case = format!("{route} {status}");
+        assert_eq!(exit.code(), Some(1), "{case}:\n{logs}");
+        let said = if status == 401 {
+            "401 Unauthorized".to_owned()
+        } else {
+            format!("{route} answered {status}")
+        };
+        assert!(logs.contains(&said), "{case}:\n{logs}");
+        assert!(logs.contains("DISCORD_TOKEN"), "{case}:\n{logs}");
+        assert!(!logs.contains("DISCORD_API_URL"), "{case}:\n{logs}");
     }
 }

@@ -1,5 +1,6 @@
 //! The test run says what it checked: a test that checks nothing for want of PostgreSQL or Discord's OpenAPI
-//! description is named on a plain `cargo test`, past the harness's capture; CI finds PostgreSQL where it is told.
+//! description is named on a plain `cargo test`, past the harness's capture; CI finds PostgreSQL where it is told;
+//! every test RELIABILITY.md names exists.
 
 use std::process::Command;
 
@@ -86,5 +87,72 @@ fn ci_finds_postgresql_in_scenebot_postgres_bin_first() {
     assert!(
         ci.contains("export SCENEBOT_REQUIRE_POSTGRES=1"),
         "CI never skips"
+    );
+}
+
+/// Item 16: RELIABILITY.md's last column names the tests that prove each row; a renamed or moved test must not
+/// leave a name that a `cargo test` filter no longer finds. Suite names are checked against this binary's own
+/// `--list`; unit-test names against the source file their path names (`bot::relay::tests::x` → `src/bot/relay.rs`,
+/// its `mod.rs` or its `tests.rs`).
+#[test]
+fn every_test_reliability_md_names_exists_where_it_says() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = std::fs::read_to_string(format!("{root}/RELIABILITY.md"))
+        .unwrap_or_else(|e| panic!("RELIABILITY.md: {e}"));
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    let listed = Command::new(exe)
+        .args(["--list", "--format=terse"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot list the suite's tests: {e}"));
+    let suite: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        suite.len() > 100,
+        "the suite lists its tests: {}",
+        suite.len()
+    );
+    let mut named = 0;
+    let mut wrong = Vec::new();
+    for row in doc.lines().filter(|l| l.starts_with('|')) {
+        let Some(tests) = row.trim_end_matches('|').rsplit('|').next() else {
+            continue;
+        };
+        for name in tests.split('`').skip(1).step_by(2) {
+            let path: Vec<&str> = name.split("::").collect();
+            let plain = |s: &str| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            };
+            if path.len() < 2 || !path.iter().all(|s| plain(s)) {
+                continue;
+            }
+            named += 1;
+            // A suite test (`cargo test --test suite` lists it), else a unit test in the file its path names.
+            let in_suite = suite.iter().any(|test| test == name);
+            let in_source = || {
+                let Some((test, module)) = path.split_last() else {
+                    return false;
+                };
+                let module: Vec<&str> = module.iter().copied().filter(|s| *s != "tests").collect();
+                let module = module.join("/");
+                ["", "/mod", "/tests"].iter().any(|tail| {
+                    std::fs::read_to_string(format!("{root}/src/{module}{tail}.rs"))
+                        .is_ok_and(|text| text.contains(&format!("fn {test}(")))
+                })
+            };
+            let found = in_suite || in_source();
+            if !found {
+                wrong.push(name.to_owned());
+            }
+        }
+    }
+    assert!(named > 100, "RELIABILITY.md names its tests: {named}");
+    assert!(
+        wrong.is_empty(),
+        "RELIABILITY.md names tests that are not there: {wrong:#?}"
     );
 }

@@ -15,7 +15,7 @@
 //! - `operations`: the health endpoint and its metrics, the shard watchdog, REST timeouts, a locked database,
 //!   intents.
 //! - `chaos`: 20 SIGKILLs at random moments of mixed traffic; nothing lost or repeated, the database intact.
-//! - `harness`: skipped checks named on a plain `cargo test`; CI's PostgreSQL lookup.
+//! - `harness`: skipped checks named on a plain `cargo test`; CI's PostgreSQL lookup; RELIABILITY.md's test names.
 //! - `default_mode`: the default mode (serenity's rate limiter on) through HTTPS_PROXY and a test CA.
 //! - `store_contract`, `store_faults`: the store's contract on both backends; a stopped PostgreSQL, a wrong
 //!   database, two bots on one SQLite file.
