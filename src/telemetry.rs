@@ -40,6 +40,9 @@ pub const SCHEDULER_LAG: &str = "scenebot_scheduler_lag_seconds";
 pub const JOBS_IN_FLIGHT: &str = "scenebot_jobs_in_flight";
 /// Background jobs due and waiting for a worker, by process (gauge).
 pub const JOBS_QUEUED: &str = "scenebot_jobs_queued";
+/// Until when background work waits after a global or Cloudflare 429 (gauge, Unix seconds; 0 before any pause): a
+/// bot that posts nothing for minutes says why.
+pub const BACKGROUND_PAUSED_UNTIL: &str = "scenebot_background_paused_until_timestamp_seconds";
 /// How long one store call took, its wait for a turn included, by call site (histogram, seconds).
 pub const STORE_SECONDS: &str = "scenebot_store_call_seconds";
 /// Store calls that failed, by call site and error kind (counter).
@@ -153,6 +156,11 @@ const EVERY: &[(&str, Kind, &str)] = &[
         JOBS_QUEUED,
         Kind::Gauge,
         "Background jobs due and waiting for a worker, by process",
+    ),
+    (
+        BACKGROUND_PAUSED_UNTIL,
+        Kind::Gauge,
+        "Until when background work waits after a global or Cloudflare 429 (Unix seconds)",
     ),
     (
         STORE_SECONDS,
@@ -281,6 +289,15 @@ impl Drop for InFlight {
 /// Sets how many jobs of `process` wait for a worker.
 pub fn jobs_queued(process: &'static str, queued: usize) {
     gauge!(JOBS_QUEUED, "process" => process).set(queued as f64);
+}
+
+/// Records that background work waits `wait` from now (a global or Cloudflare 429).
+pub fn background_paused_for(wait: Duration) {
+    let until = std::time::SystemTime::now() + wait;
+    let unix = until
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64());
+    gauge!(BACKGROUND_PAUSED_UNTIL).set(unix);
 }
 
 /// Records one store call made at `site`, its time, and its error kind if it failed.

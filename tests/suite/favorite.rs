@@ -664,6 +664,20 @@ async fn a_cloudflare_ban_is_never_retried_into_and_is_counted_as_cloudflare() {
         line.contains("background work stops for 10 minutes"),
         "{line}"
     );
+    // And it does: the pacer every background send waits on holds its next slot minutes away.
+    let paused_until = sample(
+        &scrape(&url).await,
+        "scenebot_background_paused_until_timestamp_seconds",
+    )
+    .unwrap_or(0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64());
+    assert!(
+        paused_until - now > 9.0 * 60.0,
+        "background work paused for {:.0} s",
+        paused_until - now
+    );
     eprintln!("moderator saw: {text}");
 }
 
