@@ -362,6 +362,41 @@ async fn a_bot_without_read_message_history_never_posts_twice() {
     daily.stop().await;
 }
 
+/// Item 8, the daily side: Discord took the day's post but its answer cannot be read. The post may well be there,
+/// so the day is neither failed nor posted twice: the bot asks again with the same nonce (Discord answers with the
+/// message it already made) and records the day as posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_post_whose_answer_cannot_be_read_is_not_failed_or_sent_twice() {
+    let mut daily = Daily::start(at("2027-05-01T12:00:00Z")).await;
+    daily.set_at_nine_utc().await;
+    daily.fake.replace_body_next(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages"),
+        r#"{"id": "not a message"}"#,
+    );
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    daily.wait_posts(1).await;
+    let status = wait_status(&daily, "Last post").await;
+    assert!(!status.contains("failed"), "{status}");
+    let sends: Vec<Value> = daily
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST"
+                && r.route() == format!("/channels/{CHANNEL}/messages")
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("Today's Park Seo-joon scene"))
+        })
+        .map(|r| r.body["nonce"].clone())
+        .collect();
+    assert_eq!(sends.len(), 2, "asked again once: {sends:?}");
+    assert_eq!(sends[0], sends[1], "with the same nonce");
+    assert_eq!(daily.posts().len(), 1, "posted once");
+    daily.stop().await;
+}
+
 /// "Another scene" on a daily post answers the one who clicked, privately: the public post stays as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_scene_on_a_daily_post_is_private() {
