@@ -317,6 +317,53 @@ async fn a_busy_channel_cannot_hide_the_post_into_a_second_one() {
     daily.stop().await;
 }
 
+/// Item 7, past the search's reach: with more than 2,000 messages after the post, the bot cannot tell whether it is
+/// there, which must read as "unknown" (looked at again later), never as "not there": it never posts again, and
+/// past the late limit the day fails, as `/daily status` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_beyond_the_search_s_reach_is_never_sent_again() {
+    let mut daily = crash_between_sending_and_recording().await;
+    for n in 0..2_050 {
+        daily
+            .fake
+            .add_user_message(CHANNEL, FakeDiscord::USER_ID, &format!("chat {n}"));
+    }
+    daily.boot().await;
+    daily.clock.set(at("2027-05-02T09:03:00Z"));
+    // It read the 20 pages it may (each before the post) before it gave the look up.
+    let pages = |daily: &Daily| {
+        daily
+            .fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.route() == format!("/channels/{CHANNEL}/messages"))
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + T;
+    while pages(&daily) < 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} pages read",
+            pages(&daily)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Past the late limit the day is given up; the clock moves a second per look at the status (see below).
+    daily.clock.set(at("2027-05-02T15:01:00Z"));
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let status = daily.command("status", &[], MANAGER).await;
+        if status.contains("(1 failed day)") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+        daily.clock.advance(1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(daily.posts().len(), 1, "never posted again");
+    daily.stop().await;
+}
+
 /// Item 7: a bot that lost Read Message History reads an empty channel (Discord answers no messages at all), which
 /// must mean "cannot tell", never "not there": it never posts again, and once the day is past the late limit it
 /// fails for the missing permission, as `/daily status` says.
