@@ -498,22 +498,13 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
         fake.delay_next("POST", "/channels/", Duration::from_millis(250));
     }
     fake.hold_answer_next("POST", "/channels/", T);
-    let message_posts = |fake: &FakeDiscord| {
-        fake.requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.route().ends_with("/messages"))
-            .count()
-    };
     first.clock.set(at("2027-05-02T09:00:30Z"));
-    let deadline = tokio::time::Instant::now() + T;
-    while message_posts(&fake) < 6 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of 6 posts reached Discord",
-            message_posts(&fake)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    fake.wait_for_requests(
+        6,
+        |r| r.method == "POST" && r.route().ends_with("/messages"),
+        T,
+    )
+    .await;
     first.crash();
     let sent_before = (0..SERVERS)
         .filter(|k| !bot_messages(&fake, channel(*k), is_daily).is_empty())

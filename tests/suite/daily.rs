@@ -300,15 +300,20 @@ async fn wait_status(daily: &Daily, text: &str) -> String {
     }
 }
 
-/// Item 7: a busy channel cannot push the post out of reach: 450 messages after it, the bot still finds it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_busy_channel_cannot_hide_the_post_into_a_second_one() {
-    let mut daily = crash_between_sending_and_recording().await;
-    for n in 0..450 {
+/// `count` messages from a member in the channel, after whatever is there.
+fn chat(daily: &Daily, count: usize) {
+    for n in 0..count {
         daily
             .fake
             .add_user_message(CHANNEL, FakeDiscord::USER_ID, &format!("chat {n}"));
     }
+}
+
+/// Item 7: a busy channel cannot push the post out of reach: 450 messages after it, the bot still finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_channel_cannot_hide_the_post_into_a_second_one() {
+    let mut daily = crash_between_sending_and_recording().await;
+    chat(&daily, 450);
     daily.boot().await;
     let taken_over = at("2027-05-02T09:03:00Z");
     daily.clock.set(taken_over);
@@ -323,31 +328,15 @@ async fn a_busy_channel_cannot_hide_the_post_into_a_second_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_beyond_the_search_s_reach_is_never_sent_again() {
     let mut daily = crash_between_sending_and_recording().await;
-    for n in 0..2_050 {
-        daily
-            .fake
-            .add_user_message(CHANNEL, FakeDiscord::USER_ID, &format!("chat {n}"));
-    }
+    chat(&daily, 2_050);
     daily.boot().await;
     daily.clock.set(at("2027-05-02T09:03:00Z"));
     // It read the 20 pages it may (each before the post) before it gave the look up.
-    let pages = |daily: &Daily| {
-        daily
-            .fake
-            .requests()
-            .iter()
-            .filter(|r| r.method == "GET" && r.route() == format!("/channels/{CHANNEL}/messages"))
-            .count()
-    };
-    let deadline = tokio::time::Instant::now() + T;
-    while pages(&daily) < 20 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} pages read",
-            pages(&daily)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let messages = format!("/channels/{CHANNEL}/messages");
+    daily
+        .fake
+        .wait_for_requests(20, |r| r.method == "GET" && r.route() == messages, T)
+        .await;
     // Past the late limit the day is given up; the clock moves a second per look at the status (see below).
     daily.clock.set(at("2027-05-02T15:01:00Z"));
     let deadline = tokio::time::Instant::now() + T;

@@ -924,13 +924,9 @@ fn polls_in(fake: &FakeDiscord, channel: u64) -> Vec<Value> {
         .collect()
 }
 
-/// Security item 3: `/favorite end` acts in the poll's channel, which need not be the one it is typed in: a
-/// moderator of this channel who may not moderate the poll's channel cannot end it there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
-    let options = mods_without_announcements();
-    let harness = Harness::start_with(options, Vec::new()).await;
-    // The owner starts a poll in #announcements.
+/// The bot with [`mods_without_announcements`], and a poll the owner started in #announcements.
+async fn a_poll_in_announcements() -> Harness {
+    let harness = Harness::start_with(mods_without_announcements(), Vec::new()).await;
     let started = harness
         .fake
         .slash("favorite")
@@ -941,6 +937,22 @@ async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
     harness.fake.wait_callback(started.id, T).await;
     let text = followup_text(&harness, started.id).await;
     assert!(text.contains("Poll posted"), "{text}");
+    harness
+}
+
+/// How many times the bot asked Discord to end a poll.
+fn expire_calls(fake: &FakeDiscord) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.route().contains("/expire"))
+        .count()
+}
+
+/// Security item 3: `/favorite end` acts in the poll's channel, which need not be the one it is typed in: a
+/// moderator of this channel who may not moderate the poll's channel cannot end it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
+    let harness = a_poll_in_announcements().await;
     let end = harness
         .fake
         .slash("favorite")
@@ -954,12 +966,7 @@ async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
         text.contains("Manage Messages") && text.contains(&format!("<#{ANNOUNCEMENTS}>")),
         "{text}"
     );
-    let expired = harness
-        .fake
-        .requests()
-        .iter()
-        .any(|r| r.route().contains("/expire"));
-    assert!(!expired, "the poll was not ended");
+    assert_eq!(expire_calls(&harness.fake), 0, "the poll was not ended");
     let ended = favorite(&harness, "end", MODERATOR, None).await;
     assert!(!ended.contains("Manage Messages"), "{ended}");
 }
@@ -969,18 +976,7 @@ async fn ending_a_poll_checks_its_channel_as_starting_it_does() {
 /// result nobody can see. Once the permission is back, the same command ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_a_poll_checks_the_bots_permissions_in_its_channel() {
-    let options = mods_without_announcements();
-    let harness = Harness::start_with(options, Vec::new()).await;
-    let started = harness
-        .fake
-        .slash("favorite")
-        .subcommand("start")
-        .option_channel("channel", ANNOUNCEMENTS)
-        .send()
-        .await;
-    harness.fake.wait_callback(started.id, T).await;
-    let text = followup_text(&harness, started.id).await;
-    assert!(text.contains("Poll posted"), "{text}");
+    let harness = a_poll_in_announcements().await;
     let original = vec![FakeOverwrite::deny_role(MODS, permissions::MANAGE_MESSAGES)];
     let mut without_send = original.clone();
     without_send.push(FakeOverwrite::deny_member(
@@ -999,18 +995,12 @@ async fn ending_a_poll_checks_the_bots_permissions_in_its_channel() {
             && refused.contains(&format!("<#{ANNOUNCEMENTS}>")),
         "{refused}"
     );
-    let expired = |fake: &FakeDiscord| {
-        fake.requests()
-            .iter()
-            .filter(|r| r.route().contains("/expire"))
-            .count()
-    };
-    assert_eq!(expired(&harness.fake), 0, "the poll was left running");
+    assert_eq!(expire_calls(&harness.fake), 0, "the poll was left running");
 
     harness.fake.set_channel_overwrites(ANNOUNCEMENTS, original);
     let ended = favorite(&harness, "end", MODERATOR, None).await;
     assert!(!ended.contains("I'm missing"), "{ended}");
-    assert_eq!(expired(&harness.fake), 1, "then ended, once");
+    assert_eq!(expire_calls(&harness.fake), 1, "then ended, once");
 }
 
 /// Security item 3: an interaction names channels by id; a channel of another server (where the same person may

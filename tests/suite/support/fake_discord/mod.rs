@@ -326,6 +326,22 @@ impl FakeDiscord {
         .await
     }
 
+    /// Waits until `count` requests match `pred` (woken by each request, not polled).
+    pub async fn wait_for_requests(
+        &self,
+        count: usize,
+        mut pred: impl FnMut(&Recorded) -> bool,
+        timeout: Duration,
+    ) {
+        self.wait_until(
+            &format!("{count} matching requests"),
+            timeout,
+            |st| (st.requests.iter().filter(|r| pred(r)).count() >= count).then_some(()),
+            State::describe_requests,
+        )
+        .await
+    }
+
     /// The first follow-up message (`POST /webhooks/{app}/{token}`) the bot sent for the interaction with `token`:
     /// what a user sees after a deferred reply.
     pub async fn wait_followup(&self, token: &str, timeout: Duration) -> Recorded {
