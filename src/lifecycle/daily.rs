@@ -66,12 +66,31 @@ impl Work {
     }
 }
 
-/// What is due now for each schedule, and how long until the next post anywhere (at most a minute). Posts come in
-/// a fair order: by [`turn`], which changes every day, so no server is always last in a busy minute.
-pub fn plan(planned: &[PlannedDaily], now: DateTime<Utc>) -> (Vec<Work>, Duration) {
-    let mut work = Vec::new();
-    let mut next_wake = SCHEDULER_TICK;
-    for PlannedDaily { record, posts } in planned {
+/// A planning pass: what is due now for each schedule it is shown, and how long until the next post anywhere (at
+/// most a minute). Fed one schedule at a time as the store reads them ([`Store::plan_each_daily`]), so a pass over
+/// 100,000 servers keeps only the due keys. Posts come in a fair order: by [`turn`], which changes every day, so
+/// no server is always last in a busy minute.
+///
+/// [`Store::plan_each_daily`]: crate::store::Store::plan_each_daily
+pub struct Planner {
+    now: DateTime<Utc>,
+    work: Vec<Work>,
+    next_wake: Duration,
+}
+
+impl Planner {
+    /// A pass at `now`.
+    pub fn new(now: DateTime<Utc>) -> Planner {
+        Planner {
+            now,
+            work: Vec::new(),
+            next_wake: SCHEDULER_TICK,
+        }
+    }
+
+    /// Takes one schedule and its recent posts into the pass.
+    pub fn add(&mut self, PlannedDaily { record, posts }: &PlannedDaily) {
+        let now = self.now;
         let (time, zone) = (record.time, record.timezone);
         let active_since = DateTime::<Utc>::from_timestamp(record.active_since, 0).unwrap_or(now);
         let post_of =
@@ -81,17 +100,21 @@ pub fn plan(planned: &[PlannedDaily], now: DateTime<Utc>) -> (Vec<Work>, Duratio
         });
         let started = |date| post_of(date).is_some();
         match decision {
-            Due::Post(date) => work.push(Work::Post(record.guild_id, date)),
-            Due::Skip(date) if started(date) => work.push(Work::GiveUp(record.guild_id, date)),
-            Due::Skip(date) => work.push(Work::Skip(record.guild_id, date)),
+            Due::Post(date) => self.work.push(Work::Post(record.guild_id, date)),
+            Due::Skip(date) if started(date) => self.work.push(Work::GiveUp(record.guild_id, date)),
+            Due::Skip(date) => self.work.push(Work::Skip(record.guild_id, date)),
             Due::Wait => {}
         }
         let (_, next) = daily::next_post(now, time, zone);
         let until = u64::try_from((next - now).num_seconds()).unwrap_or(0);
-        next_wake = next_wake.min(Duration::from_secs(until.max(1)));
+        self.next_wake = self.next_wake.min(Duration::from_secs(until.max(1)));
     }
-    work.sort_by_key(|w| turn(w.key()));
-    (work, next_wake)
+
+    /// The work due, in its fair order, and how long until the next post.
+    pub fn finish(mut self) -> (Vec<Work>, Duration) {
+        self.work.sort_by_key(|w| turn(w.key()));
+        (self.work, self.next_wake)
+    }
 }
 
 /// A server's place in the queue for a date: a hash of both, so the order of a busy minute is shuffled anew every
@@ -333,12 +356,14 @@ pub async fn run<P: Port>(
         let since = now_utc.date_naive() - chrono::Days::new(2);
         let next_wake = match dailies
             .store
-            .call(move |store| store.plan_dailies(since))
+            .call(move |store| {
+                let mut planner = Planner::new(now_utc);
+                store.plan_each_daily(since, &mut |daily| planner.add(&daily))?;
+                Ok(planner.finish())
+            })
             .await
         {
-            Ok(planned) => {
-                let (work, next_wake) = plan(&planned, now_utc);
-                drop(planned);
+            Ok((work, next_wake)) => {
                 let due = work.len();
                 let queued = work
                     .into_iter()

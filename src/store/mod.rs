@@ -31,8 +31,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use records::{
-    bag_text, date_text, decode, encode, from_sql, group_planned, parse_date, read_bag_text,
-    to_sql, DailyRow, PlannedRow, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS,
+    bag_text, date_text, decode, encode, from_sql, parse_date, read_bag_text, to_sql, DailyRow,
+    PlannedRow, PlannedRows, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS,
 };
 pub use records::{
     Claim, DailyPost, DailyPostState, DailyRecord, DailySettings, NewPoll, PlannedDaily,
@@ -452,21 +452,26 @@ impl Store {
             .collect())
     }
 
-    /// Every schedule that is on and not paused, each with its post records for local dates from `since` on: all
-    /// a planning pass needs, in one query whatever the number of servers.
-    pub fn plan_dailies(&self, since: NaiveDate) -> Result<Vec<PlannedDaily>, StoreError> {
-        Ok(on_backend!(self.plan_dailies(&date_text(since)))?
-            .into_iter()
-            .filter_map(|(row, posts)| {
-                Some(PlannedDaily {
-                    record: row.into_record()?,
+    /// Hands `visit` every schedule that is on and not paused, each with its post records for local dates from
+    /// `since` on: all a planning pass needs, in one query whatever the number of servers, one schedule held at a
+    /// time (the pass keeps only what is due).
+    pub fn plan_each_daily(
+        &self,
+        since: NaiveDate,
+        visit: &mut dyn FnMut(PlannedDaily),
+    ) -> Result<(), StoreError> {
+        let mut to_daily = |(row, posts): PlannedRow| {
+            if let Some(record) = row.into_record() {
+                visit(PlannedDaily {
+                    record,
                     posts: posts
                         .into_iter()
                         .filter_map(|(date, post)| Some((parse_date(&date)?, post)))
                         .collect(),
-                })
-            })
-            .collect())
+                });
+            }
+        };
+        on_backend!(self.plan_each_daily(&date_text(since), &mut to_daily))
     }
 
     /// The record of a server's post for a local date.

@@ -25,13 +25,14 @@ use std::time::Duration;
 use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Timeouts,
 };
+use futures_util::TryStreamExt;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::Row;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
-    bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
-    to_sql, Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
+    bag_text, decode, existing_claim, from_sql, lost_unless_done, read_bag_text, to_sql, Claim,
+    DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow, PlannedRows,
     PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
     POLL_COLUMNS, SCHEMA_VERSION,
 };
@@ -840,21 +841,27 @@ impl Postgres {
         )
     }
 
-    pub(super) fn plan_dailies(&self, since: &str) -> Result<Vec<PlannedRow>, StoreError> {
+    pub(super) fn plan_each_daily(
+        &self,
+        since: &str,
+        visit: &mut dyn FnMut(PlannedRow),
+    ) -> Result<(), StoreError> {
         self.run(async |client| {
+            // Streamed: rows are read as they come, never all held at once.
             let rows = client
-                .query(
+                .query_raw(
                     &format!(
                         "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at FROM \
                          (SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE enabled AND NOT paused) s \
                          LEFT JOIN daily_posts p ON p.guild_id = s.guild_id AND p.local_date >= $1 \
                          ORDER BY s.guild_id, p.local_date"
                     ),
-                    &[&since],
+                    [since],
                 )
                 .await?;
-            let mut read = Vec::with_capacity(rows.len());
-            for row in &rows {
+            let mut rows = std::pin::pin!(rows);
+            let mut planned = PlannedRows::default();
+            while let Some(row) = rows.try_next().await? {
                 let post = match row.try_get::<_, Option<String>>(13)? {
                     Some(date) => Some((
                         date,
@@ -867,9 +874,10 @@ impl Postgres {
                     )),
                     None => None,
                 };
-                read.push((daily_from_row(row)?, post));
+                planned.push(daily_from_row(&row)?, post, visit);
             }
-            Ok(group_planned(read))
+            planned.finish(visit);
+            Ok(())
         })
     }
 

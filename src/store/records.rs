@@ -40,24 +40,45 @@ pub(super) fn encode(
 /// A schedule as read for planning, with its recent posts (local date text, record).
 pub(super) type PlannedRow = (DailyRow, Vec<(String, DailyPost)>);
 
-/// Folds the join's rows (one per schedule and post, ordered by schedule) into one entry per schedule.
-pub(super) fn group_planned(rows: Vec<(DailyRow, Option<(String, DailyPost)>)>) -> Vec<PlannedRow> {
-    let mut planned: Vec<PlannedRow> = Vec::new();
-    for (row, post) in rows {
-        let same = planned
-            .last()
-            .is_some_and(|(last, _)| last.guild_id == row.guild_id);
-        if !same {
-            planned.push((row, Vec::new()));
+/// Folds the join's rows (one per schedule and post, ordered by schedule) into one entry per schedule, handed on as
+/// soon as its last row is read: a planning pass holds one schedule at a time, not every server's (at 100,000
+/// servers, every schedule and its recent posts at once cost tens of megabytes, every pass).
+#[derive(Default)]
+pub(super) struct PlannedRows {
+    current: Option<PlannedRow>,
+}
+
+impl PlannedRows {
+    /// Takes the next row of the join; hands the previous schedule to `visit` when this one starts another.
+    pub(super) fn push(
+        &mut self,
+        row: DailyRow,
+        post: Option<(String, DailyPost)>,
+        visit: &mut dyn FnMut(PlannedRow),
+    ) {
+        let another = self
+            .current
+            .as_ref()
+            .is_none_or(|(last, _)| last.guild_id != row.guild_id);
+        if another {
+            if let Some(done) = self.current.replace((row, Vec::new())) {
+                visit(done);
+            }
         }
-        if let (Some(post), Some((_, posts))) = (post, planned.last_mut()) {
+        if let (Some(post), Some((_, posts))) = (post, self.current.as_mut()) {
             posts.push(post);
         }
     }
-    planned
+
+    /// Hands the last schedule to `visit`.
+    pub(super) fn finish(self, visit: &mut dyn FnMut(PlannedRow)) {
+        if let Some(done) = self.current {
+            visit(done);
+        }
+    }
 }
 
-/// One active schedule and its post records from a planning date on: what [`Store::plan_dailies`] returns.
+/// One active schedule and its post records from a planning date on: what [`Store::plan_each_daily`] hands on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDaily {
     /// The schedule.

@@ -15,8 +15,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    bag_text, decode, existing_claim, from_sql, group_planned, lost_unless_done, read_bag_text,
-    to_sql, Claim, DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow,
+    bag_text, decode, existing_claim, from_sql, lost_unless_done, read_bag_text, to_sql, Claim,
+    DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow, PlannedRows,
     PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
     POLL_COLUMNS, SCHEMA_VERSION,
 };
@@ -574,7 +574,11 @@ impl Sqlite {
         Ok(records)
     }
 
-    pub(super) fn plan_dailies(&self, since: &str) -> Result<Vec<PlannedRow>, StoreError> {
+    pub(super) fn plan_each_daily(
+        &self,
+        since: &str,
+        visit: &mut dyn FnMut(PlannedRow),
+    ) -> Result<(), StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(&format!(
             "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at FROM \
@@ -582,24 +586,28 @@ impl Sqlite {
              LEFT JOIN daily_posts p ON p.guild_id = s.guild_id AND p.local_date >= ?1 \
              ORDER BY s.guild_id, p.local_date"
         ))?;
-        let rows = statement
-            .query_map(params![since], |row| {
-                let post = match row.get::<_, Option<String>>(13)? {
-                    Some(date) => Some((
-                        date,
-                        DailyPost {
-                            state: DailyPostState::parse(&row.get::<_, String>(14)?),
-                            scene_id: row.get(15)?,
-                            message_id: row.get::<_, Option<i64>>(16)?.map(from_sql),
-                            claimed_at: row.get(17)?,
-                        },
-                    )),
-                    None => None,
-                };
-                Ok((daily_from_row(row)?, post))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(group_planned(rows))
+        let rows = statement.query_map(params![since], |row| {
+            let post = match row.get::<_, Option<String>>(13)? {
+                Some(date) => Some((
+                    date,
+                    DailyPost {
+                        state: DailyPostState::parse(&row.get::<_, String>(14)?),
+                        scene_id: row.get(15)?,
+                        message_id: row.get::<_, Option<i64>>(16)?.map(from_sql),
+                        claimed_at: row.get(17)?,
+                    },
+                )),
+                None => None,
+            };
+            Ok((daily_from_row(row)?, post))
+        })?;
+        let mut planned = PlannedRows::default();
+        for row in rows {
+            let (row, post) = row?;
+            planned.push(row, post, visit);
+        }
+        planned.finish(visit);
+        Ok(())
     }
 
     pub(super) fn daily_post(

@@ -628,7 +628,8 @@ fn planning_reads_every_active_schedule_with_its_recent_posts(
     }
     store.mark_daily_sent(1, Some(date("2027-05-02")), 9, 300)?;
     store.mark_daily_skipped(3, date("2027-05-03"), 300)?;
-    let planned = store.plan_dailies(date("2027-05-02"))?;
+    let mut planned = Vec::new();
+    store.plan_each_daily(date("2027-05-02"), &mut |daily| planned.push(daily))?;
     let summary: Vec<(u64, Vec<(NaiveDate, DailyPostState)>)> = planned
         .iter()
         .map(|p| {

@@ -49,11 +49,14 @@ fn dailies(servers: u64, clock: Arc<dyn Clock>, lease: Duration) -> Dailies<Fake
 
 fn planned(dailies: &Dailies<FakePort>, now: i64) -> Vec<Work> {
     let now = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
-    let rows = dailies
+    let mut planner = Planner::new(now);
+    dailies
         .store
-        .plan_dailies(now.date_naive() - chrono::Days::new(2))
+        .plan_each_daily(now.date_naive() - chrono::Days::new(2), &mut |daily| {
+            planner.add(&daily)
+        })
         .unwrap_or_else(|e| panic!("{e}"));
-    plan(&rows, now).0
+    planner.finish().0
 }
 
 fn guilds(work: &[Work]) -> Vec<u64> {
