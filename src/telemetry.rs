@@ -40,7 +40,7 @@ pub const SCHEDULER_LAG: &str = "scenebot_scheduler_lag_seconds";
 pub const JOBS_IN_FLIGHT: &str = "scenebot_jobs_in_flight";
 /// Background jobs due and waiting for a worker, by process (gauge).
 pub const JOBS_QUEUED: &str = "scenebot_jobs_queued";
-/// Until when background work waits after a global or Cloudflare 429 (gauge, Unix seconds; 0 before any pause): a
+/// Until when background work waits after a global or Cloudflare 429 (gauge, Unix seconds; absent before any pause): a
 /// bot that posts nothing for minutes says why.
 pub const BACKGROUND_PAUSED_UNTIL: &str = "scenebot_background_paused_until_timestamp_seconds";
 /// How long one store call took, its wait for a turn included, by call site (histogram, seconds).
