@@ -11,13 +11,14 @@
 //! process), in one row updated by one SQL statement on the database's own clock for PostgreSQL, so processes on
 //! machines whose clocks disagree still share one schedule.
 
-/// Reserves `count` consecutive slots `interval_ms` apart in the schedule whose next slot opens at `tat_ms`, at
-/// `now_ms` (same clock, milliseconds): the schedule's new tat, and how long to wait before the first slot (the
-/// others follow `interval_ms` apart). Saturates instead of overflowing.
-pub fn reserve(tat_ms: i64, now_ms: i64, count: u32, interval_ms: i64) -> (i64, i64) {
-    let first = tat_ms.max(now_ms);
-    let span = i64::from(count).saturating_mul(interval_ms.max(0));
-    (first.saturating_add(span), first.saturating_sub(now_ms))
+/// Reserves `count` consecutive slots `interval` apart in the schedule whose next slot opens at `tat`, at `now`
+/// (one clock and one unit; the store uses microseconds, since whole milliseconds would round 45/s's 22.2 ms to
+/// 22 and 450/s's 2.2 ms to 2, a pace 1 % and 11 % over the one asked for): the schedule's new tat, and how long
+/// to wait before the first slot (the others follow `interval` apart). Saturates instead of overflowing.
+pub fn reserve(tat: i64, now: i64, count: u32, interval: i64) -> (i64, i64) {
+    let first = tat.max(now);
+    let span = i64::from(count).saturating_mul(interval.max(0));
+    (first.saturating_add(span), first.saturating_sub(now))
 }
 
 #[cfg(test)]

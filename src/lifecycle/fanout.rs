@@ -381,7 +381,7 @@ impl Pacer {
 
     /// Discord said to wait `wait` (a 429): no slot before then, for any job of any process.
     pub async fn pause(&self, wait: Duration) {
-        let slots = u32::try_from((wait.as_millis() / self.interval.as_millis().max(1)).max(1))
+        let slots = u32::try_from((wait.as_micros() / self.interval.as_micros().max(1)).max(1))
             .unwrap_or(u32::MAX);
         let first = self.reserve(slots).await;
         crate::telemetry::background_paused_for(first + self.interval * slots);

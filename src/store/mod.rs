@@ -304,9 +304,9 @@ impl Store {
     /// schedule banks no burst (see [`crate::pace`]). SQLite keeps the schedule in the process; PostgreSQL in one
     /// row, on the database's clock.
     pub fn reserve_slots(&self, count: u32, interval: Duration) -> Result<Duration, StoreError> {
-        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-        let wait_ms = on_backend!(self.reserve_slots(count, interval_ms))?;
-        Ok(Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)))
+        let interval_us = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
+        let wait_us = on_backend!(self.reserve_slots(count, interval_us))?;
+        Ok(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
     }
 
     /// SQLite: `PRAGMA integrity_check` says "ok". PostgreSQL: the server answers (it checks its own pages).

@@ -48,15 +48,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0005.sql"),
 ];
 
-/// The bucket of the bot's one global request schedule.
-const GLOBAL_BUCKET: &str = "global";
+/// The bucket of the bot's one global request schedule. Its `tat_ms` column holds microseconds (whole milliseconds
+/// made the pace up to 11 % fast); a new bucket rather than the old `global` row, so a process of an earlier
+/// version still running beside this one never reads microseconds as milliseconds (and waits for years).
+const GLOBAL_BUCKET: &str = "global_us";
 
 /// `crate::pace::reserve` as one statement on the database's clock (`clock_timestamp()`, read after the row lock
 /// is taken, so a wait for another process's reservation does not age it): the new tat, and the clock it used
 /// (read again for RETURNING, microseconds later: the wait comes out a hair short, never long).
 const RESERVE: &str = "UPDATE scenebot_rate SET tat_ms = GREATEST(tat_ms, \
-    (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT) + $2 WHERE bucket = $1 \
-    RETURNING tat_ms, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
+    (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT) + $2 WHERE bucket = $1 \
+    RETURNING tat_ms, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT";
 
 /// The advisory lock key migrations hold ("scenebot" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7363_656e_6562_6f74;
@@ -403,9 +405,9 @@ impl Postgres {
         Ok(())
     }
 
-    /// See [`super::Store::reserve_slots`]; the wait in milliseconds.
-    pub(super) fn reserve_slots(&self, count: u32, interval_ms: i64) -> Result<i64, StoreError> {
-        let span = i64::from(count).saturating_mul(interval_ms.max(0));
+    /// See [`super::Store::reserve_slots`]; the interval and the wait in microseconds.
+    pub(super) fn reserve_slots(&self, count: u32, interval_us: i64) -> Result<i64, StoreError> {
+        let span = i64::from(count).saturating_mul(interval_us.max(0));
         self.run(async |client| {
             // The row comes with migration 5; should it be gone (a hand edit), make it again, once.
             for _ in 0..2 {

@@ -42,7 +42,7 @@ pub(super) struct Sqlite {
     path: PathBuf,
     /// The lock beside the file, held while any store of this process has it open (`None` in memory).
     _lock: Option<Arc<FileLock>>,
-    /// The send schedule's tat on [`monotonic_ms`]'s clock: one per database in this process (shared through
+    /// The send schedule's tat on [`monotonic_us`]'s clock: one per database in this process (shared through
     /// the file's lock), as the database is one process's.
     schedule: Arc<Mutex<i64>>,
 }
@@ -55,10 +55,10 @@ struct FileLock {
 }
 
 /// Milliseconds on a clock that never goes back (the wall clock may be stepped), from the first call.
-fn monotonic_ms() -> i64 {
+fn monotonic_us() -> i64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let start = *START.get_or_init(std::time::Instant::now);
-    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(start.elapsed().as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Takes the lock beside `database`, or shares the one this process holds already (a test opens several stores
@@ -189,13 +189,13 @@ impl Sqlite {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// See [`super::Store::reserve_slots`]; the wait in milliseconds.
-    pub(super) fn reserve_slots(&self, count: u32, interval_ms: i64) -> Result<i64, StoreError> {
+    /// See [`super::Store::reserve_slots`]; the interval and the wait in microseconds.
+    pub(super) fn reserve_slots(&self, count: u32, interval_us: i64) -> Result<i64, StoreError> {
         let mut tat = self
             .schedule
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (next, wait) = crate::pace::reserve(*tat, monotonic_ms(), count, interval_ms);
+        let (next, wait) = crate::pace::reserve(*tat, monotonic_us(), count, interval_us);
         *tat = next;
         Ok(wait)
     }

@@ -422,6 +422,25 @@ fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A pace that is not a whole number of milliseconds keeps its rate: 450 slots at 450 a second (2.22 ms apart)
+/// span a second, not the 0.9 s that whole milliseconds (2 ms) made of them, a pace 11 % over Discord's limit.
+fn a_fractional_interval_keeps_its_rate(open: Open<'_>) -> Result<(), StoreError> {
+    let store = open();
+    let interval = Duration::from_secs(1) / 450;
+    let started = Instant::now();
+    let mut last = Duration::ZERO;
+    for _ in 0..=450 {
+        last = store.reserve_slots(1, interval)?;
+    }
+    // The 451st slot opens 450 intervals after the first, measured from when the first was asked.
+    let opens = started.elapsed() + last;
+    assert!(
+        opens >= Duration::from_millis(995),
+        "the 451st slot opens {opens:?} after the first"
+    );
+    Ok(())
+}
+
 /// Three processes pace their sends through the one schedule: 100 slots each, 10 ms apart, each sender waiting
 /// for its slot before reserving the next, as the bot does.
 fn three_processes_share_one_send_schedule(open: Open<'_>) -> Result<(), StoreError> {
@@ -722,6 +741,7 @@ on_both_backends!(
     records_come_back_typed,
     racing_claims_have_one_winner,
     three_processes_share_one_send_schedule,
+    a_fractional_interval_keeps_its_rate,
     a_lease_is_renewed_only_by_its_live_owner,
     writes_after_a_lost_lease_change_nothing,
     planning_reads_every_active_schedule_with_its_recent_posts,
