@@ -11,9 +11,9 @@ use rand::SeedableRng;
 use std::sync::Arc;
 
 use tracing::{error, warn};
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::{Layer, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+use tracing_subscriber::layer::{Filter, Layer, SubscriberExt};
+use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::bot::{self, RunError};
@@ -207,7 +207,7 @@ pub fn exit_code(error: &RunError) -> u8 {
 /// [`FRAME_LOGGERS`] target capped at `info`, [`HTTP_SPANS`] at `warn` and [`EVENT_DUMPERS`] at their levels. The caps are a second filter every span
 /// and event must also pass, so no directive in `rust_log` can lift them, however specific its target
 /// (`tungstenite::protocol=trace` included).
-pub fn log_filter<S>(rust_log: Option<&str>) -> impl Layer<S> + Send + Sync
+pub fn log_filter<S>(rust_log: Option<&str>) -> impl Filter<S> + Send + Sync
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -228,7 +228,7 @@ where
     let caps = EVENT_DUMPERS.iter().fold(caps, |targets, (target, level)| {
         targets.with_target(*target, *level)
     });
-    requested.and_then(caps)
+    requested.and(caps)
 }
 
 /// stderr with every interaction token in the text replaced (`bot::calls::redact`): serenity's warnings name
@@ -280,20 +280,25 @@ fn init_logging() -> Result<(), crate::config::ConfigError> {
     let rust_log = std::env::var("RUST_LOG").ok();
     let format = LogFormat::parse(std::env::var("SCENEBOT_LOG_FORMAT").ok().as_deref());
     let json = matches!(format, Ok(LogFormat::Json));
-    let _ = tracing_subscriber::registry()
-        .with(log_filter(rust_log.as_deref()))
-        .with(crate::bot::close_codes::WatchLayer)
-        .with((!json).then(|| {
-            tracing_subscriber::fmt::layer()
-                .with_writer(|| RedactingStderr)
-                .with_target(false)
-        }))
-        .with(json.then(|| {
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        Box::new(
             tracing_subscriber::fmt::layer()
                 .json()
                 .flatten_event(true)
+                .with_writer(|| RedactingStderr),
+        )
+    } else {
+        Box::new(
+            tracing_subscriber::fmt::layer()
                 .with_writer(|| RedactingStderr)
-        }))
+                .with_target(false),
+        )
+    };
+    // RUST_LOG filters the lines only: the gateway closes serenity would reconnect after are read from its warnings
+    // whatever RUST_LOG says (`RUST_LOG=off` must not make a 4012 loop for ever).
+    let _ = tracing_subscriber::registry()
+        .with(lines.with_filter(log_filter(rust_log.as_deref())))
+        .with(crate::bot::close_codes::WatchLayer.with_filter(crate::bot::close_codes::watched()))
         .try_init();
     format.map(|_| ())
 }
@@ -456,9 +461,16 @@ mod tests {
     use super::*;
     use tracing::Level;
 
+    /// A subscriber whose one layer is filtered by [`log_filter`] of `rust_log`.
+    fn filtered(rust_log: &str) -> impl tracing::Subscriber {
+        tracing_subscriber::registry().with(
+            tracing_subscriber::layer::Identity::new().with_filter(log_filter(Some(rust_log))),
+        )
+    }
+
     /// Whether an event of `level` from `target` passes the filter built from `rust_log`.
     fn passes(rust_log: &str, target_is_frame_logger: bool, level: Level) -> bool {
-        let subscriber = tracing_subscriber::registry().with(log_filter(Some(rust_log)));
+        let subscriber = filtered(rust_log);
         tracing::subscriber::with_default(subscriber, || match (target_is_frame_logger, level) {
             (true, Level::TRACE) => {
                 tracing::enabled!(target: "tungstenite::protocol", Level::TRACE)
@@ -482,7 +494,7 @@ mod tests {
         }
         // serenity's HTTP spans, which carry interaction tokens, stay off below warn.
         for rust_log in ["trace", "serenity=trace", "serenity::http::client=info"] {
-            let subscriber = tracing_subscriber::registry().with(log_filter(Some(rust_log)));
+            let subscriber = filtered(rust_log);
             let span_on = tracing::subscriber::with_default(
                 subscriber,
                 || tracing::enabled!(target: "serenity::http::client", Level::INFO),
@@ -495,7 +507,7 @@ mod tests {
             "serenity=trace",
             "serenity::client::dispatch=debug",
         ] {
-            let subscriber = tracing_subscriber::registry().with(log_filter(Some(rust_log)));
+            let subscriber = filtered(rust_log);
             let dumps = tracing::subscriber::with_default(subscriber, || {
                 tracing::enabled!(target: "serenity::client::dispatch", Level::DEBUG)
                     || tracing::enabled!(target: "serenity::gateway::shard", Level::INFO)

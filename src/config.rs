@@ -96,6 +96,9 @@ impl fmt::Display for ShardRange {
 pub const DEFAULT_HTTP_TIMEOUT_SECONDS: u64 = 15;
 /// Default for `SCENEBOT_WATCHDOG_SECONDS`: about three of Discord's heartbeat intervals (41.25 s).
 pub const DEFAULT_WATCHDOG_SECONDS: u64 = 120;
+/// The least `SCENEBOT_WATCHDOG_SECONDS`: a resume or a reconnect takes seconds, and a shard restarted while it
+/// reconnects identifies again for nothing.
+pub const MIN_WATCHDOG_SECONDS: u64 = 10;
 
 /// The default SQLite file.
 pub const DEFAULT_DATABASE: &str = "scenebot.sqlite3";
@@ -188,6 +191,17 @@ impl Config {
         if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ConfigError::BadToken("it contains spaces"));
         }
+        if !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            // An invisible character pasted along (a zero-width space, a BOM) would fail every call as if the
+            // token were wrong, and the network errors it causes read as temporary.
+            return Err(ConfigError::BadToken(
+                "it contains a character no token has (letters, digits, '.', '-' and '_' only): an invisible one \
+                 pasted along, such as a zero-width space?",
+            ));
+        }
         let api_url = match get("DISCORD_API_URL") {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 Some(url.trim_end_matches('/').to_owned())
@@ -268,6 +282,17 @@ impl Config {
                     }),
             }
         };
+        let watchdog = seconds("SCENEBOT_WATCHDOG_SECONDS", DEFAULT_WATCHDOG_SECONDS)?;
+        if watchdog < Duration::from_secs(MIN_WATCHDOG_SECONDS) {
+            return Err(ConfigError::Invalid {
+                name: "SCENEBOT_WATCHDOG_SECONDS",
+                problem: format!(
+                    "{} s would restart shards that are only reconnecting, each restart an IDENTIFY from Discord's \
+                     1,000 a day: give at least {MIN_WATCHDOG_SECONDS}",
+                    watchdog.as_secs()
+                ),
+            });
+        }
         Ok(Config {
             rest_rate: count("SCENEBOT_REST_RATE", DEFAULT_REST_RATE, MAX_REST_RATE)?,
             fanout: count("SCENEBOT_FANOUT", DEFAULT_FANOUT as u32, 1024)? as usize,
@@ -282,13 +307,27 @@ impl Config {
                 "SCENEBOT_HTTP_TIMEOUT_SECONDS",
                 DEFAULT_HTTP_TIMEOUT_SECONDS,
             )?,
-            watchdog: seconds("SCENEBOT_WATCHDOG_SECONDS", DEFAULT_WATCHDOG_SECONDS)?,
+            watchdog,
             token: Token(token),
             api_url,
             guild_id,
             data: get("SCENEBOT_DATA").map(PathBuf::from),
             database,
         })
+    }
+}
+
+/// `DISCORD_API_URL` as logs show it: without the user name and password a proxy URL may carry.
+pub fn api_url_for_logs(api_url: &str) -> String {
+    match url::Url::parse(api_url) {
+        Ok(mut url) => {
+            if !url.username().is_empty() || url.password().is_some() {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+            }
+            url.as_str().trim_end_matches('/').to_owned()
+        }
+        Err(_) => "(not a URL)".to_owned(),
     }
 }
 
@@ -440,6 +479,45 @@ mod tests {
         assert_eq!(
             api_url_path("https://spacebar.example/api/v10"),
             Some("/api/v10".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_token_with_an_invisible_character_is_refused_without_showing_it() {
+        for token in ["abc.def\u{200b}.ghi", "\u{feff}abc.def.ghi", "abc.déf.ghi"] {
+            match config(&[("DISCORD_TOKEN", token)]) {
+                Err(error @ ConfigError::BadToken(_)) => {
+                    assert!(!error.to_string().contains("abc"), "{error}")
+                }
+                other => panic!("{token:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_watchdog_shorter_than_a_reconnect_is_refused() {
+        for seconds in ["1", "9"] {
+            match config(&[
+                ("DISCORD_TOKEN", "t"),
+                ("SCENEBOT_WATCHDOG_SECONDS", seconds),
+            ]) {
+                Err(ConfigError::Invalid { name, .. }) => {
+                    assert_eq!(name, "SCENEBOT_WATCHDOG_SECONDS")
+                }
+                other => panic!("{seconds}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_proxy_url_is_logged_without_its_credentials() {
+        assert_eq!(
+            api_url_for_logs("http://user:secret@127.0.0.1:3000"),
+            "http://127.0.0.1:3000"
+        );
+        assert_eq!(
+            api_url_for_logs("https://proxy.example:8443/"),
+            "https://proxy.example:8443"
         );
     }
 

@@ -78,6 +78,8 @@ pub enum CancelReason {
     NotPosted,
     /// Discord never returned the counts of the closed poll.
     NoResults,
+    /// The results could not be posted within an hour of the poll's end: the server is free to start another.
+    NotAnnounced,
 }
 
 impl CancelReason {
@@ -89,6 +91,7 @@ impl CancelReason {
             CancelReason::Refused => "refused",
             CancelReason::NotPosted => "not-posted",
             CancelReason::NoResults => "no-results",
+            CancelReason::NotAnnounced => "not-announced",
         }
     }
 
@@ -101,6 +104,7 @@ impl CancelReason {
             CancelReason::Refused,
             CancelReason::NotPosted,
             CancelReason::NoResults,
+            CancelReason::NotAnnounced,
         ]
         .into_iter()
         .find(|reason| reason.code() == kept)

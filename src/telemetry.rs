@@ -26,6 +26,8 @@ pub const REST_CALLS: &str = "scenebot_discord_requests_total";
 pub const REST_SECONDS: &str = "scenebot_discord_request_seconds";
 /// Rate limits met, by scope (counter).
 pub const RATE_LIMITS: &str = "scenebot_discord_rate_limits_total";
+/// Invalid requests (answered 401, 403 or 429), by status (counter): Discord bans the IP after 10,000 in 10 minutes.
+pub const INVALID_REQUESTS: &str = "scenebot_discord_invalid_requests_total";
 /// Each shard's last heartbeat latency (gauge, seconds).
 pub const GATEWAY_LATENCY: &str = "scenebot_gateway_latency_seconds";
 /// Whether each shard is connected (gauge, 0 or 1).
@@ -122,6 +124,11 @@ const EVERY: &[(&str, Kind, &str)] = &[
         "Time of one REST call to Discord, by route template",
     ),
     (RATE_LIMITS, Kind::Counter, "Rate limits met, by scope"),
+    (
+        INVALID_REQUESTS,
+        Kind::Counter,
+        "Invalid requests (401, 403, 429) by status: 10,000 in 10 minutes ban the IP",
+    ),
     (
         GATEWAY_LATENCY,
         Kind::GaugeSeconds,
@@ -222,6 +229,11 @@ pub fn snowflake_unix_ms(id: u64) -> u64 {
     (id >> 22).saturating_add(DISCORD_EPOCH_MS)
 }
 
+/// The smallest snowflake Discord could make at `unix_ms`: where a search for what was made since then starts.
+pub fn snowflake_at_unix_ms(unix_ms: u64) -> u64 {
+    unix_ms.saturating_sub(DISCORD_EPOCH_MS) << 22
+}
+
 /// How long before `now_unix_ms` the snowflake `id` was made; zero for one from the future (clocks disagree).
 pub fn snowflake_age(id: u64, now_unix_ms: u64) -> Duration {
     Duration::from_millis(now_unix_ms.saturating_sub(snowflake_unix_ms(id)))
@@ -236,6 +248,13 @@ pub fn rest_call(route: &'static str, status: String, took: Duration) {
 /// Counts one rate limit met in `scope`.
 pub fn rate_limited(scope: &'static str) {
     counter!(RATE_LIMITS, "scope" => scope).increment(1);
+}
+
+/// Counts one invalid request (answered `status`: 401, 403 or 429), in the metric and in the process's
+/// ten-minute window the guard reads ([`crate::bot::budget`]).
+pub fn invalid_request(status: u16) {
+    counter!(INVALID_REQUESTS, "status" => status.to_string()).increment(1);
+    crate::bot::budget::BUDGET.count_invalid();
 }
 
 /// Sets shard `shard`'s latency (none yet: left as it was) and whether it is connected.

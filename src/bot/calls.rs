@@ -29,13 +29,23 @@ impl Failure {
         match error {
             serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
                 let status = response.status_code.as_u16();
-                let text = redact(&format!(
-                    "{status} {} (code {}) on {} {}",
-                    response.error.message,
-                    response.error.code,
-                    response.method,
-                    path_of(&response.url)
-                ));
+                let text = if status == 429 {
+                    // Discord's 429 body has no `code`, so serenity's reading of it is a decoding complaint that
+                    // says nothing: the status is the whole story.
+                    redact(&format!(
+                        "429 rate limited on {} {}",
+                        response.method,
+                        path_of(&response.url)
+                    ))
+                } else {
+                    redact(&format!(
+                        "{status} {} (code {}) on {} {}",
+                        response.error.message,
+                        response.error.code,
+                        response.method,
+                        path_of(&response.url)
+                    ))
+                };
                 match status {
                     404 => Failure::Gone(text),
                     403 => Failure::Forbidden(text),
@@ -180,6 +190,16 @@ pub mod route {
     ];
 }
 
+/// The HTTP status Discord answered with, for an error that has one.
+fn http_status(error: &serenity::Error) -> Option<u16> {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.status_code.as_u16())
+        }
+        _ => None,
+    }
+}
+
 /// The `status` label of a call's outcome: the HTTP status of a refusal, `2xx` for a success (serenity does not
 /// keep which), else what went wrong (`timeout`, `network`, `unreadable`, `other`). A bounded set.
 pub fn status_of<T>(outcome: &Result<T, serenity::Error>) -> String {
@@ -216,6 +236,9 @@ async fn metered<T>(
         let scope =
             super::relay::peek_rate_limit(&response.url).map_or("unread", |limit| limit.scope());
         telemetry::rate_limited(scope);
+    }
+    if let Some(status @ (401 | 403 | 429)) = outcome.as_ref().err().and_then(http_status) {
+        telemetry::invalid_request(status);
     }
     telemetry::rest_call(route, status_of(&outcome), started.elapsed());
     outcome
@@ -334,14 +357,18 @@ fn is_429(error: &serenity::Error) -> bool {
 /// have). A 429 reaches this code only in proxy mode (in the default mode serenity's rate limiter reads
 /// `Retry-After` itself, waits and retries, bounded by the cap), where the [`relay`](super::relay) read it on its
 /// way: its reading is used. Without one (an `https://` proxy the relay cannot read) the bot waits a second,
-/// doubling. A Cloudflare ban page waits [`CLOUDFLARE_BACKOFF`].
+/// doubling. A Cloudflare ban page waits [`CLOUDFLARE_BACKOFF`]; in the default mode every 429 that reaches this
+/// code is one (see below), and a global 429, which serenity waits out itself, is seen by
+/// [`super::health::RateLimits`] instead.
 pub fn rate_limited(error: &serenity::Error) -> Option<RateLimit> {
     match error {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if is_429(error) => {
             let mut limit = super::relay::rate_limit_of(&response.url).unwrap_or(RateLimit {
                 retry_after: RATE_LIMITED_WAIT,
                 global: false,
-                cloudflare: false,
+                // The default mode: serenity's limiter waits out and retries every 429 that carries Discord's
+                // `Retry-After`, so one that reaches us carries none, which only Cloudflare's ban page does.
+                cloudflare: response.url.starts_with(DISCORD_API),
             });
             if limit.cloudflare {
                 limit.retry_after = limit.retry_after.max(CLOUDFLARE_BACKOFF);
@@ -358,12 +385,15 @@ pub fn rate_limited(error: &serenity::Error) -> Option<RateLimit> {
     }
 }
 
+/// Where serenity sends every call in the default mode.
+const DISCORD_API: &str = "https://discord.com/api/";
+
 /// The first wait after a 429 the relay did not read (see [`rate_limited`]).
 const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
 
 /// How long the background work stops after a 429 from Cloudflare (no rate-limit headers): its bans last minutes to
 /// an hour, and every request meanwhile counts toward the next.
-pub const CLOUDFLARE_BACKOFF: Duration = Duration::from_secs(10 * 60);
+pub const CLOUDFLARE_BACKOFF: Duration = crate::lifecycle::fanout::LONGEST_PAUSE;
 
 /// Runs an interaction reply or follow-up, each try cut after `cap`, tried again after a 429 only (Discord did not
 /// act on it, so another try cannot double the answer) after the wait Discord asked for, while `until` allows: a
@@ -408,18 +438,22 @@ where
 /// How many tries [`answering`] makes at most.
 const ANSWER_ATTEMPTS: u32 = 5;
 
-/// How many pages of 100 messages [`find_own_message`] reads at most: 2,000 messages since the post was claimed.
+/// How many pages of 100 messages [`find_own_message`] reads at most: the 2,000 messages sent right after the
+/// claim, where a post made for it stands.
 const SEARCH_PAGES: usize = 20;
 
 /// The bot's message in `channel` that `is_ours` recognises among those sent at or after `since` (unix seconds:
-/// when the claim that stands for it was made, less the clock skew). Called before any resend of a post whose first
-/// send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes only, so after a crash and a long
-/// restart only the channel itself can say whether the post is already there. It reads back from the newest message
-/// until it has seen every message since `since`, so a busy channel cannot push the post out of reach; a channel
-/// with more than [`SEARCH_PAGES`] pages since then is "unknown" (a transient failure: looked at again later), never
-/// "not there". Needs View Channel and Read Message History: without the first the read is refused, without the
-/// second Discord answers an empty channel; either is [`Failure::Unreadable`], never "not there" (an empty first
-/// page is believed only once the bot's permissions there say it may read the history).
+/// when the claim or send attempt that stands for it was made, less the clock skew). Called before any resend of a
+/// post whose first send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes only, so after a
+/// crash and a long restart only the channel itself can say whether the post is already there.
+///
+/// It reads *forward* from `since` (Discord's `after`), oldest pages first: a post made for the claim was sent right
+/// after it, so it is in the first page however busy the channel has been since, and a search ends when it has read
+/// up to the present. Only a channel with more than [`SEARCH_PAGES`] full pages since the claim and without the
+/// post in them is "unknown" (a transient failure: looked at again later), never "not there". Needs View Channel and
+/// Read Message History: without the first the read is refused, without the second Discord answers an empty channel;
+/// either is [`Failure::Unreadable`], never "not there" (an empty first page is believed only once the bot's
+/// permissions there say it may read the history).
 #[allow(clippy::too_many_arguments)] // one search's whole context; a struct would only rename these
 pub async fn find_own_message(
     http: &Http,
@@ -431,25 +465,20 @@ pub async fn find_own_message(
     since: i64,
     is_ours: impl Fn(&Message) -> bool,
 ) -> Result<Option<Message>, Failure> {
-    let mut before: Option<MessageId> = None;
-    for _ in 0..SEARCH_PAGES {
+    let mut after = snowflake_at(since);
+    for page_number in 0..SEARCH_PAGES {
         let page = with_retries_paced(
             "reading the channel's messages",
             route::CHANNEL_MESSAGES,
             cap,
             Some(pacer),
-            || {
-                let mut request = GetMessages::new().limit(100);
-                if let Some(before) = before {
-                    request = request.before(before);
-                }
-                channel.messages(http, request)
-            },
+            || channel.messages(http, GetMessages::new().after(after).limit(100)),
         )
         .await
         .map_err(|e| unreadable_if_forbidden(Failure::of(&e)))?;
-        if page.is_empty() && before.is_none() {
-            // An empty channel, or one whose history the bot may no longer read: Discord answers both alike.
+        if page.is_empty() && page_number == 0 {
+            // Nothing since the claim, or a channel whose history the bot may no longer read: Discord answers both
+            // alike.
             let permissions = super::gate::bot_permissions_in(http, me, cap, guild, channel)
                 .await
                 .map_err(unreadable_if_forbidden)?;
@@ -470,19 +499,29 @@ pub async fn find_own_message(
         }) {
             return Ok(Some(found.clone()));
         }
-        let Some(oldest) = page.iter().map(|m| m.id).min() else {
+        let Some(newest) = page.iter().map(|m| m.id).max() else {
             return Ok(None);
         };
-        if page.len() < 100 || oldest.created_at().unix_timestamp() < since {
-            // The whole channel, or everything since the claim, has been read.
+        if page.len() < 100 {
+            // Everything since the claim, up to now, has been read.
             return Ok(None);
         }
-        before = Some(oldest);
+        after = newest;
     }
     Err(Failure::Transient(format!(
-        "more than {} messages since the post was claimed; cannot tell whether it is there",
+        "more than {} messages since the post was claimed, none of them the post; cannot tell whether it is there",
         SEARCH_PAGES * 100
     )))
+}
+
+/// The id `after` which every message sent since `unix_seconds` stands.
+fn snowflake_at(unix_seconds: i64) -> MessageId {
+    let unix_ms = u64::try_from(unix_seconds.saturating_mul(1000)).unwrap_or(0);
+    MessageId::new(
+        telemetry::snowflake_at_unix_ms(unix_ms)
+            .saturating_sub(1)
+            .max(1),
+    )
 }
 
 /// A refusal met while searching a channel: whether the bot's message is there is then unknown, not "not there".

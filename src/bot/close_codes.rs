@@ -75,6 +75,14 @@ impl FatalClose {
     }
 }
 
+/// What [`WatchLayer`] needs to see, whatever `RUST_LOG` says: serenity's gateway warnings and errors.
+pub fn watched() -> tracing_subscriber::filter::Targets {
+    tracing_subscriber::filter::Targets::new().with_target(
+        "serenity::gateway",
+        tracing::level_filters::LevelFilter::WARN,
+    )
+}
+
 /// The first fatal close seen in this process.
 fn seen() -> &'static watch::Sender<Option<FatalClose>> {
     static SEEN: OnceLock<watch::Sender<Option<FatalClose>>> = OnceLock::new();

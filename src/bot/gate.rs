@@ -8,8 +8,9 @@ use std::time::Duration;
 use serenity::all::{
     ChannelId, ChannelType, Context as SerenityContext, GuildId, Http, Member, Permissions, UserId,
 };
-use tracing::warn;
+use tracing::{info, warn};
 
+use super::budget::{Held, BUDGET};
 use super::calls::{route, with_retries, Failure};
 use super::interaction::tell;
 use super::types::{Context, Error};
@@ -87,6 +88,8 @@ pub enum Refusal {
     Member(Permissions),
     /// The bot lacks these permissions there.
     Bot(Permissions),
+    /// The read was not made: the invalid-request budget holds it back ([`super::budget`]).
+    Held(Held),
 }
 
 impl Refusal {
@@ -97,20 +100,32 @@ impl Refusal {
             Refusal::Unreadable(_) => locale.cannot_see_channel(channel.get()),
             Refusal::Member(missing) => locale.member_lacks_in(channel.get(), *missing),
             Refusal::Bot(missing) => locale.bot_lacks_in(channel.get(), *missing),
+            Refusal::Held(Held::NearBan) => locale.discord_busy().to_owned(),
+            Refusal::Held(Held::TooFast(wait)) => {
+                let again =
+                    std::time::SystemTime::now() + *wait + std::time::Duration::from_secs(1);
+                let unix = again
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs());
+                locale.slow_down(i64::try_from(unix).unwrap_or(i64::MAX))
+            }
         }
     }
 }
 
-/// Checks that the member and the bot both hold what they need in `channel`. The channel the command was typed in
-/// needs no call (the interaction carries both permission sets); another channel is read from Discord once (the
-/// guild cache is off to save memory) and both are computed from it.
+/// Checks that the member and the bot both hold what they need in `channel`, and returns what the member holds
+/// there. The channel the command was typed in needs no call (the interaction carries both permission sets);
+/// another channel is read from Discord once (the guild cache is off to save memory) and both are computed from
+/// it. That read spends the budget every server shares ([`super::budget`]): a channel that refused the bot
+/// recently is answered from memory, the read waits while the process is near Discord's invalid-request ban, and
+/// each server and member may make only so many a minute.
 pub async fn channel_allows(
     ctx: Context<'_>,
     guild: GuildId,
     channel: ChannelId,
     member_needs: Permissions,
     bot_needs: Permissions,
-) -> Result<(), Refusal> {
+) -> Result<Permissions, Refusal> {
     let poise::Context::Application(app) = ctx else {
         return Err(Refusal::Member(member_needs));
     };
@@ -137,10 +152,24 @@ pub async fn channel_allows(
         let member = app.interaction.member.as_deref();
         let serenity = ctx.serenity_context();
         let me = serenity.cache.current_user().id;
+        if BUDGET.refused_recently(channel.get()) {
+            return Err(Refusal::Unreadable(Failure::Forbidden(format!(
+                "channel {channel} refused the bot within the last minutes"
+            ))));
+        }
+        BUDGET
+            .may_read_channel(guild.get(), ctx.author().id.get())
+            .map_err(|held| {
+                info!(guild = %guild, channel = %channel, ?held, "channel read held back");
+                Refusal::Held(held)
+            })?;
         let read = read_channel(&serenity.http, me, ctx.data().call_cap, guild, channel, member)
             .await
             .map_err(|failure| {
                 warn!(guild = %guild, channel = %channel, "cannot read the channel's permissions: {}", failure.text());
+                if matches!(failure, Failure::Forbidden(_) | Failure::Gone(_)) {
+                    BUDGET.remember_refused(channel.get());
+                }
                 Refusal::Unreadable(failure)
             })?;
         (read.member, read.bot, read.thread)
@@ -158,7 +187,7 @@ pub async fn channel_allows(
     if !lacking.is_empty() {
         return Err(Refusal::Bot(lacking));
     }
-    Ok(())
+    Ok(member_has)
 }
 
 /// Whether a channel of this type is a thread.

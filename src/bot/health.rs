@@ -135,6 +135,39 @@ struct Health {
     store: Store,
     jobs: Arc<JobHealth>,
     started: Instant,
+    database: Arc<DatabaseCheck>,
+}
+
+/// How long one look at the database answers `/health`: a supervisor polling every second, or a flood of requests,
+/// costs the store one call in this long, never one each.
+const DATABASE_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// The last look at the database and when it was taken; one look at a time (callers wait for it and share it).
+#[derive(Default)]
+struct DatabaseCheck {
+    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+impl DatabaseCheck {
+    /// Whether the database answers, looked at again when the last look is older than [`DATABASE_CHECK_EVERY`].
+    /// Its error goes to the log, never into the answer (it can name a role or a host).
+    async fn ok(&self, store: &Store) -> bool {
+        let mut last = self.last.lock().await;
+        if let Some((at, ok)) = *last {
+            if at.elapsed() < DATABASE_CHECK_EVERY {
+                return ok;
+            }
+        }
+        let ok = match store.call(|store| store.schema_version()).await {
+            Ok(_) => true,
+            Err(error) => {
+                warn!("health: the database does not answer: {error}");
+                false
+            }
+        };
+        *last = Some((Instant::now(), ok));
+        ok
+    }
 }
 
 /// The health report: every shard's stage, heartbeat latency and last-event age, the database status and the
@@ -155,14 +188,11 @@ async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
         .collect();
     drop(runners);
     shards.sort_by_key(|s| s["id"].as_u64());
-    let database = health
-        .store
-        .call(|store| store.schema_version())
-        .await
-        .map_or_else(|e| format!("error: {e}"), |_| "ok".to_owned());
+    let database_ok = health.database.ok(&health.store).await;
+    let database = if database_ok { "ok" } else { "unavailable" };
     let connected = !shards.is_empty() && shards.iter().all(|s| s["connected"] == true);
     let jobs_down = health.jobs.down();
-    let healthy = connected && database == "ok" && jobs_down.is_empty();
+    let healthy = connected && database_ok && jobs_down.is_empty();
     let status = if healthy {
         StatusCode::OK
     } else {
@@ -174,6 +204,7 @@ async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
         "database": database,
         "jobs": { "down": jobs_down, "restarts": health.jobs.restarts() },
         "unparsed_events": health.events.unparsed_counts(),
+        "invalid_requests_10m": super::budget::BUDGET.invalid_last_ten_minutes(),
         "uptime_s": health.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
     });
@@ -206,8 +237,18 @@ async fn metrics(
     }
 }
 
+/// At most this many connections to the health endpoint at once; one more is closed at once. A supervisor and a
+/// scraper need one each: a flood of idle connections cannot take the process's file descriptors.
+const MAX_CONNECTIONS: usize = 32;
+/// A request's head must arrive within this (hyper has no such limit without a timer).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one connection stays open, keep-alive included.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
 /// Serves `GET /health` and `GET /metrics` on `addr` until `stopped` resolves, keeping the metrics' histograms
 /// drained (the recorder is installed by [`crate::bot::run`] before its first call). The bound address is logged (port 0 picks one).
+/// Connections are capped at [`MAX_CONNECTIONS`], their heads must come within [`HEADER_TIMEOUT`] and none lives
+/// past [`CONNECTION_LIFETIME`].
 pub async fn serve(
     addr: SocketAddr,
     shards: Arc<ShardManager>,
@@ -235,8 +276,8 @@ pub async fn serve(
             store,
             jobs,
             started: Instant::now(),
+            database: Arc::default(),
         });
-    let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
     let upkeep = async {
         loop {
             tokio::time::sleep(telemetry::UPKEEP_EVERY).await;
@@ -244,12 +285,66 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        served = server => {
-            if let Err(error) = served {
-                warn!("the health endpoint stopped: {error}");
-            }
-        }
+        () = accept(listener, app) => {}
         () = upkeep => {}
+        () = stopped => {}
+    }
+}
+
+/// Accepts connections for `app` for ever, within the bounds [`serve`] names.
+async fn accept(listener: tokio::net::TcpListener, app: Router) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of descriptors, most likely: wait a moment rather than spin.
+                warn!("the health endpoint cannot accept a connection: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            continue; // dropped: closed at once
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(permit);
+        });
+    }
+}
+
+/// The most shard restarts the watchdog makes in a day: 5 % of Discord's 1,000 IDENTIFYs a day, leaving the rest to
+/// the shards' own reconnects.
+pub const MAX_RESTARTS_A_DAY: usize = 50;
+
+/// The watchdog's restarts of the last day.
+#[derive(Debug, Default)]
+struct RestartBudget {
+    times: std::collections::VecDeque<Instant>,
+}
+
+impl RestartBudget {
+    /// Whether one more restart fits in the day before `now` (and counts it if so).
+    fn allow(&mut self, now: Instant) -> bool {
+        let day = Duration::from_secs(24 * 3600);
+        while self
+            .times
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) >= day)
+        {
+            self.times.pop_front();
+        }
+        if self.times.len() >= MAX_RESTARTS_A_DAY {
+            return false;
+        }
+        self.times.push_back(now);
+        true
     }
 }
 
@@ -263,6 +358,8 @@ pub async fn watchdog(
     mut stopped: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 ) {
     let mut down_since: HashMap<ShardId, Instant> = HashMap::new();
+    let mut restarts = RestartBudget::default();
+    let mut said_capped = false;
     let tick = WATCHDOG_TICK.min(limit);
     loop {
         tokio::select! {
@@ -285,6 +382,18 @@ pub async fn watchdog(
                 .collect()
         };
         for id in stuck {
+            if !restarts.allow(Instant::now()) {
+                if !said_capped {
+                    tracing::error!(
+                        "the watchdog restarted shards {MAX_RESTARTS_A_DAY} times in a day; it restarts no more \
+                         until the oldest restart is a day old (each restart is an IDENTIFY, and Discord resets the \
+                         token after 1,000 a day): look at the gateway's connectivity"
+                    );
+                    said_capped = true;
+                }
+                continue;
+            }
+            said_capped = false;
             warn!(
                 shard = id.0,
                 "shard not connected for {limit:?}: restarting it"
@@ -297,12 +406,45 @@ pub async fn watchdog(
 }
 
 /// Counts the waits serenity's own rate limiter takes (the default mode; in proxy mode it is off and a 429 reaches
-/// the bot's calls, counted there): serenity reports them only to event handlers.
-pub struct RateLimits;
+/// the bot's calls, counted there): serenity reports them only to event handlers. A global 429, which serenity waits
+/// out and retries by itself, is also an invalid request, and pauses the background work as it does in proxy mode.
+pub struct RateLimits {
+    /// The background work's pacer.
+    pub pacer: Arc<crate::lifecycle::fanout::Pacer>,
+}
 
 #[serenity::async_trait]
 impl serenity::all::EventHandler for RateLimits {
     async fn ratelimit(&self, data: serenity::all::RatelimitInfo) {
-        telemetry::rate_limited(if data.global { "global" } else { "route" });
+        // serenity also reports a wait it takes ahead of a route's limit (never global): not a 429.
+        if !data.global {
+            telemetry::rate_limited("route");
+            return;
+        }
+        telemetry::rate_limited("global");
+        telemetry::invalid_request(429);
+        warn!(
+            path = %data.path,
+            "Discord's global rate limit was hit (429): calls wait {:.1} s and background work pauses",
+            data.timeout.as_secs_f64()
+        );
+        self.pacer.pause(data.timeout).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watchdog_restarts_at_most_its_daily_budget() {
+        let start = Instant::now();
+        let mut budget = RestartBudget::default();
+        let allowed = (0..200)
+            .filter(|n| budget.allow(start + Duration::from_secs(n * 60)))
+            .count();
+        assert_eq!(allowed, MAX_RESTARTS_A_DAY);
+        let next_day = start + Duration::from_secs(24 * 3600 + 1);
+        assert!(budget.allow(next_day), "the first restart is a day old");
     }
 }

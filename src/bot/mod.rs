@@ -4,6 +4,7 @@
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
 //! - [`jobs`]: the background processes' port to Discord (posts, polls, searches), paced and retried.
 //! - [`calls`]: bounded retries, failure kinds, finding the bot's own message in a channel.
+//! - [`budget`]: the invalid-request budget every server shares: the count, the guard, remembered refusals, limits.
 //! - [`relay`]: proxy mode's loopback relay that reads Discord's 429 answers, which serenity drops.
 //! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
 //! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
@@ -12,6 +13,7 @@
 //! - [`types`]: [`Data`], [`Error`] and [`Context`], shared by every sibling.
 //! - [`dedup`]: a serenity framework wrapper that answers each interaction once and tracks handlers in flight.
 
+pub mod budget;
 pub mod calls;
 pub mod close_codes;
 pub mod commands;
@@ -116,12 +118,13 @@ pub async fn run(
     if let Some(api_url) = &config.api_url {
         // serenity applies a proxy only while its own ratelimiter is off (Ratelimiter::perform ignores it).
         http = http.proxy(api_url.as_str()).ratelimiter_disabled(true);
-        info!(api_url = %api_url, "proxy mode: every REST call goes to DISCORD_API_URL");
+        let shown = crate::config::api_url_for_logs(api_url);
+        info!(api_url = %shown, "proxy mode: every REST call goes to DISCORD_API_URL");
         if let Some(path) = crate::config::api_url_path(api_url) {
             warn!(
-                api_url = %api_url,
+                api_url = %shown,
                 "DISCORD_API_URL has a path ({path}): serenity appends /api/v10 itself, so calls go to \
-                 {api_url}/api/v10/…; give the base URL only (scheme, host and port)"
+                 {shown}/api/v10/…; give the base URL only (scheme, host and port)"
             );
         }
     }
@@ -154,13 +157,14 @@ pub async fn run(
     let health_store = store.clone();
     let job_health = Arc::new(JobHealth::default());
     let setup_health = Arc::clone(&job_health);
+    let pacer = Arc::new(Pacer::shared(config.rest_rate, health_store.clone()));
     let data = Data {
         responder: Arc::new(Responder::new(catalog)),
         started: Instant::now(),
         store,
         clock,
         poll_locks: PollLocks::default(),
-        pacer: Arc::new(Pacer::shared(config.rest_rate, health_store.clone())),
+        pacer: Arc::clone(&pacer),
         me: me.id,
         lease: config.lease,
         fanout: config.fanout,
@@ -258,7 +262,9 @@ pub async fn run(
     if config.api_url.is_none() {
         // Only serenity's own rate limiter (off in proxy mode) reports its waits, and only to an event handler; one
         // costs a task per event, so it is added only where it can hear something.
-        client = client.event_handler(health::RateLimits);
+        client = client.event_handler(health::RateLimits {
+            pacer: Arc::clone(&pacer),
+        });
     }
     let mut client = client.await.map_err(|error| {
         RunError::Transient(format!("cannot build the Discord client: {error}"))
@@ -367,31 +373,40 @@ async fn stop_closed_shards(shard_manager: &ShardManager) {
     }
 }
 
-/// The gateway URL and shard count from `GET /gateway/bot` at `api_url`; any failure stops the bot (exit 1) with one
-/// line saying so, since the only fallback serenity knows is Discord's own gateway, outside the proxy.
+/// The gateway URL and shard count from `GET /gateway/bot` at `api_url`. The only fallback serenity knows is
+/// Discord's own gateway, outside the proxy, so the bot never falls back: a proxy or Discord failing for now (a 5xx, a
+/// timeout, no answer) stops it with exit 75 (temporary: the service manager starts it again), and an answer that
+/// cannot be right (a rejected token, a wrong URL, no websocket URL) with exit 1, each with one line saying so.
 async fn proxy_gateway(
     http: &serenity::all::Http,
     cap: Duration,
     api_url: &str,
 ) -> Result<serenity::all::BotGateway, RunError> {
+    let shown = crate::config::api_url_for_logs(api_url);
     let not_read = |why: String| {
-        RunError::Fatal(format!(
-            "proxy mode: cannot read the gateway URL from GET {api_url}/api/v10/gateway/bot ({why}); not falling \
-             back to Discord's own gateway behind the proxy's back; not retrying"
-        ))
+        format!(
+            "proxy mode: cannot read the gateway URL from GET {shown}/api/v10/gateway/bot ({why}); not falling \
+             back to Discord's own gateway behind the proxy's back"
+        )
     };
     match calls::capped(calls::route::GATEWAY_BOT, cap, http.get_bot_gateway()).await {
         Ok(gateway) if gateway.url.starts_with("ws://") || gateway.url.starts_with("wss://") => {
             Ok(gateway)
         }
-        Ok(gateway) => Err(not_read(format!(
-            "its url {:?} is not a websocket URL",
-            calls::redact(&gateway.url)
+        Ok(gateway) => Err(RunError::Fatal(format!(
+            "{}; not retrying",
+            not_read(format!(
+                "its url {:?} is not a websocket URL",
+                calls::redact(&gateway.url)
+            ))
         ))),
         Err(error) => match describe_start_error(&error, true) {
             // A rejected token or a wrong URL says so in its own words.
             fatal @ RunError::Fatal(_) => Err(fatal),
-            RunError::Transient(_) => Err(not_read(calls::Failure::of(&error).text().to_owned())),
+            RunError::Transient(_) => Err(RunError::Transient(format!(
+                "{}; stopping to be started again",
+                not_read(calls::Failure::of(&error).text().to_owned())
+            ))),
         },
     }
 }
@@ -450,7 +465,7 @@ fn describe_start_error(error: &serenity::Error, proxy: bool) -> RunError {
             RunError::Fatal(format!(
                 "{} {} answered {} ({}): {advice}; not retrying",
                 response.method,
-                calls::redact(&response.url),
+                calls::redact(&crate::config::api_url_for_logs(&response.url)),
                 response.status_code,
                 calls::redact(&response.error.message)
             ))

@@ -42,6 +42,10 @@ const KEPT_AT_MOST: usize = 1024;
 /// The largest request body passed on (the bot sends no files; Discord's own limit for JSON bodies is lower).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// The largest answer passed back: a page of 100 messages at Discord's size limits is under 4 MiB, so anything far
+/// past that is not Discord and is not held in memory.
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
+
 /// The message of the relay's own 502 when `DISCORD_API_URL` cannot be reached; the start-up error reads it as
 /// "cannot reach Discord" (exit 75), as it would read the network error without the relay.
 pub const UNREACHABLE: &str = "scenebot relay: cannot reach DISCORD_API_URL";
@@ -163,7 +167,7 @@ pub async fn start(
 async fn pass(State(relay): State<Relay>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let url = parts.uri.to_string();
-    if !url.starts_with(&relay.origin) {
+    if !passes_to(&url, &relay.origin) {
         return answer(
             StatusCode::FORBIDDEN,
             "scenebot relay: only DISCORD_API_URL",
@@ -199,8 +203,9 @@ async fn pass(State(relay): State<Relay>, request: Request) -> Response {
     };
     let status = response.status();
     let headers = response.headers().clone();
-    let Ok(bytes) = response.bytes().await else {
-        return answer(StatusCode::BAD_GATEWAY, UNREACHABLE);
+    let bytes = match read_bounded(response, MAX_ANSWER).await {
+        Ok(bytes) => bytes,
+        Err(why) => return answer(StatusCode::BAD_GATEWAY, &format!("{UNREACHABLE} ({why})")),
     };
     if status == StatusCode::TOO_MANY_REQUESTS {
         keep(url, read_429(&headers, &bytes));
@@ -216,6 +221,41 @@ async fn pass(State(relay): State<Relay>, request: Request) -> Response {
         }
     }
     back
+}
+
+/// Whether the relay passes a request for `url` on: only to `origin` itself, judged by the parsed URL (scheme, host
+/// and port), never by a string prefix (`http://127.0.0.1:3000@elsewhere/` starts like the origin but goes
+/// elsewhere), and never with user info in it.
+fn passes_to(url: &str, origin: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|parsed| {
+        parsed.username().is_empty()
+            && parsed.password().is_none()
+            && parsed.origin().ascii_serialization() == origin
+    })
+}
+
+/// The body of `response`, read up to `limit` bytes: an upstream that sends more (or says it will) is cut off
+/// rather than held in memory.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let too_large = || format!("its answer is over {limit} bytes");
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| "its answer broke off".to_owned())?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The relay's own answer, shaped as Discord's errors are (`code`, `message`) so serenity keeps the message.
@@ -264,6 +304,23 @@ mod tests {
         assert!(global.global && !global.cloudflare);
         let banned = read_429(&HeaderMap::new(), b"<html>Error 1015</html>");
         assert!(banned.cloudflare);
+    }
+
+    #[test]
+    fn only_the_origin_itself_is_passed_on() {
+        let origin = "http://127.0.0.1:3000";
+        assert!(passes_to("http://127.0.0.1:3000/api/v10/users/@me", origin));
+        for elsewhere in [
+            "http://127.0.0.1:3000@evil.test/api/v10/users/@me",
+            "http://user:pw@127.0.0.1:3000/api/v10/users/@me",
+            "http://127.0.0.1:30000/api/v10/users/@me",
+            "http://127.0.0.1:3000.evil.test/",
+            "https://127.0.0.1:3000/",
+            "/api/v10/users/@me",
+            "not a url",
+        ] {
+            assert!(!passes_to(elsewhere, origin), "{elsewhere}");
+        }
     }
 
     #[test]

@@ -326,6 +326,10 @@ pub struct Pacer {
     next_free: Mutex<Instant>,
 }
 
+/// The longest the background work pauses for one 429: as long as a Cloudflare ban lasts at first. A longer wait
+/// asked for is waited in steps (the next request after the pause meets the limit again, if it still holds).
+pub const LONGEST_PAUSE: Duration = Duration::from_secs(10 * 60);
+
 impl Pacer {
     /// A pacer for `rate` requests a second (at least one) in this process alone.
     pub fn new(rate: u32) -> Pacer {
@@ -379,8 +383,18 @@ impl Pacer {
         tokio::time::sleep(wait).await;
     }
 
-    /// Discord said to wait `wait` (a 429): no slot before then, for any job of any process.
+    /// Discord said to wait `wait` (a 429): no slot before then, for any job of any process; at most
+    /// [`LONGEST_PAUSE`], so a global 429 asking for hours (or a day) does not stop every server's posts that long.
     pub async fn pause(&self, wait: Duration) {
+        if wait > LONGEST_PAUSE {
+            warn!(
+                asked_seconds = wait.as_secs(),
+                "Discord asked the bot to wait {} s; background work pauses {} s at most, then tries again",
+                wait.as_secs(),
+                LONGEST_PAUSE.as_secs()
+            );
+        }
+        let wait = wait.min(LONGEST_PAUSE);
         let slots = u32::try_from((wait.as_micros() / self.interval.as_micros().max(1)).max(1))
             .unwrap_or(u32::MAX);
         let first = self.reserve(slots).await;

@@ -29,6 +29,9 @@ use crate::store::{PollRecord, PollState, Store, StoreError};
 const FINALIZE_PATIENCE_SECONDS: i64 = 1800;
 /// After its end, how long a poll whose results Discord does not return (fields missing) is retried.
 const RESULTS_GIVE_UP_SECONDS: i64 = 24 * 3600;
+/// After its end, how long a poll whose results cannot be posted (Discord failing, or whether they are already in
+/// the channel cannot be told) keeps its server from starting another: then it is given up, its counts kept.
+pub const ANNOUNCE_GIVE_UP_SECONDS: i64 = 3600;
 /// The scheduler looks at the polls at least this often, so clock steps and suspends cannot strand one.
 const SCHEDULER_TICK: Duration = Duration::from_secs(60);
 /// The first look again at a poll that is not ready; doubled each time.
@@ -485,7 +488,10 @@ async fn unknown<P>(polls: &Polls<P>, record: &PollRecord, now: i64, what: &str)
 }
 
 /// An ended poll: post the results, unless they are already in the channel (sent before a crash), and record the
-/// message.
+/// message. Only a poll whose results were about to be sent (an attempt recorded) can have them in the channel, so
+/// only such a poll is searched, and only from that attempt on: a busy channel's messages during the poll are never
+/// read. Results that cannot be posted within [`ANNOUNCE_GIVE_UP_SECONDS`] of the poll's end give the poll up (its
+/// counts kept), so the server can start another.
 async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &PollRecord) -> Step {
     let id = record.id;
     let poll_message = match poll_message(polls, record).await {
@@ -495,8 +501,14 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
     if !keeper.holds() {
         return lost(id);
     }
-    let since = record.created_at - CLOCK_SKEW_SECONDS;
-    let sent = match polls.port.find_results(record, poll_message, since).await {
+    let found = match record.results_attempt_at {
+        None => Ok(None),
+        Some(attempt) => {
+            let since = attempt - CLOCK_SKEW_SECONDS;
+            polls.port.find_results(record, poll_message, since).await
+        }
+    };
+    let sent = match found {
         Ok(Some(message)) => {
             info!(
                 poll = id,
@@ -507,6 +519,16 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
         }
         Ok(None) if !keeper.holds() => return lost(id),
         Ok(None) => {
+            let now = polls.clock.now();
+            let attempt = record_step(
+                &polls.store,
+                id,
+                "the results' send attempt",
+                move |store| store.mark_results_attempt(id, now),
+            );
+            if let Err(stop) = attempt.await {
+                return stop;
+            }
             let tally = record.tally.clone().unwrap_or(Tally { votes: Vec::new() });
             let sent = polls.port.post_results(record, &tally, poll_message).await;
             if sent.is_ok() {
@@ -533,6 +555,15 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
                 "favorite poll results announced"
             );
             Step::Stop(Finished::Announced(record.channel_id))
+        }
+        Err(failure)
+            if failure.is_worth_retrying()
+                && polls.clock.now() - record.ends_at > ANNOUNCE_GIVE_UP_SECONDS =>
+        {
+            let reason = CancelReason::NotAnnounced;
+            let cause = format!("posting the results for an hour: {}", failure.text());
+            cancel(polls, id, reason, &cause).await;
+            Step::Stop(Finished::Cancelled(reason))
         }
         Err(failure) => give_up(polls, id, &failure, "posting the results").await,
     }

@@ -34,6 +34,10 @@ pub struct FakePort {
     pub counts: Arc<Mutex<HashMap<u64, Counts>>>,
     /// Failures to answer, by channel, once each.
     pub failures: Arc<Mutex<HashMap<u64, Failure>>>,
+    /// While set, every search for and send of results fails so.
+    pub results_fail: Arc<Mutex<Option<Failure>>>,
+    /// Each results search: the `since` it was asked for.
+    pub results_searches: Arc<Mutex<Vec<i64>>>,
 }
 
 impl FakePort {
@@ -79,6 +83,17 @@ impl FakePort {
             .remove(&channel)
         {
             Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    fn results_failure(&self) -> Result<(), Failure> {
+        match &*self
+            .results_fail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            Some(failure) => Err(failure.clone()),
             None => Ok(()),
         }
     }
@@ -156,9 +171,14 @@ impl Port for FakePort {
         &self,
         record: &PollRecord,
         poll_message: u64,
-        _since: i64,
+        since: i64,
     ) -> Result<Option<u64>, Failure> {
         self.gate(record.channel_id).await?;
+        self.results_searches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(since);
+        self.results_failure()?;
         Ok(self.find(record.channel_id, &format!("results:{poll_message}")))
     }
 
@@ -169,6 +189,7 @@ impl Port for FakePort {
         poll_message: u64,
     ) -> Result<u64, Failure> {
         self.gate(record.channel_id).await?;
+        self.results_failure()?;
         Ok(self.push(record.channel_id, format!("results:{poll_message}")))
     }
 

@@ -119,6 +119,19 @@ impl Locale {
         )
     }
 
+    /// A command that costs Discord calls came too often from this server or member; it may run again at
+    /// `again_at` (unix seconds).
+    pub fn slow_down(self, again_at: i64) -> String {
+        match self {
+            Locale::En => format!(
+                "That was a lot of requests in a short time. Please try again <t:{again_at}:R>."
+            ),
+            Locale::Ko => {
+                format!("짧은 시간에 요청이 너무 많았어요. <t:{again_at}:R> 다시 시도해 주세요.")
+            }
+        }
+    }
+
     /// A poll is up.
     pub fn poll_posted(self, channel: u64, ends_at: i64, sampled: bool) -> String {
         let mut text = match self {
@@ -173,6 +186,10 @@ impl Locale {
             CancelReason::NoResults => self.choose(
                 "Discord never returned the poll's results.",
                 "디스코드에서 투표 결과를 끝내 받지 못했어요.",
+            ),
+            CancelReason::NotAnnounced => self.choose(
+                "I could not post the results in the channel within an hour, so I gave up. You can start a new poll.",
+                "한 시간 안에 채널에 결과를 올리지 못해 중단했어요. 새 투표를 시작할 수 있어요.",
             ),
         };
         match self {
@@ -504,6 +521,7 @@ mod tests {
                 CancelReason::Refused,
                 CancelReason::NotPosted,
                 CancelReason::NoResults,
+                CancelReason::NotAnnounced,
             ] {
                 assert!(
                     !locale.poll_cancelled(reason).contains(permissions),

@@ -376,6 +376,12 @@ impl Store {
         on_backend!(self.mark_poll_ended(id, &tally, &self.owner))
     }
 
+    /// The results of an ended poll are about to be sent (kept before the call, so a crash during it leaves the
+    /// moment to search from). Owner-checked.
+    pub fn mark_results_attempt(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        on_backend!(self.mark_results_attempt(id, now, &self.owner))
+    }
+
     /// The results message is sent: state `announced`. Owner-checked.
     pub fn mark_poll_announced(
         &self,

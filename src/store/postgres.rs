@@ -46,6 +46,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0003.sql"),
     include_str!("migrations/postgres/0004.sql"),
     include_str!("migrations/postgres/0005.sql"),
+    include_str!("migrations/postgres/0006.sql"),
 ];
 
 /// The bucket of the bot's one global request schedule. Its `tat_ms` column holds microseconds (whole milliseconds
@@ -463,6 +464,7 @@ fn poll_from_row(row: &Row) -> Result<PollRecord, StoreError> {
         problem: row.try_get(13)?,
         finished_at: row.try_get(14)?,
         answer_ids: row.try_get(15)?,
+        results_attempt_at: row.try_get(16)?,
     }
     .into_record())
 }
@@ -657,6 +659,22 @@ impl Postgres {
             "UPDATE favorite_polls SET tally = $2, state = 'ended' WHERE id = $1 AND state = 'running' \
              AND lease_owner = $3",
             &[&id, &tally, &owner],
+        )
+    }
+
+    pub(super) fn mark_results_attempt(
+        &self,
+        id: i64,
+        now: i64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["ended"],
+            "UPDATE favorite_polls SET results_attempt_at = $2 WHERE id = $1 AND state = 'ended' \
+             AND lease_owner = $3",
+            &[&id, &now, &owner],
         )
     }
 

@@ -167,6 +167,9 @@ pub struct PollRecord {
     /// Discord's answer ids and the scene each stands for, kept when the poll was posted (empty for polls posted
     /// by versions that did not keep them: their answers are matched by label).
     pub answer_ids: Vec<(u64, String)>,
+    /// When its results were last about to be sent (unix seconds): only then can they already be in the channel,
+    /// so a poll without one is never searched for them.
+    pub results_attempt_at: Option<i64>,
 }
 
 /// A new poll to record.
@@ -191,7 +194,7 @@ pub struct NewPoll {
 /// The columns of a poll, in [`PollRow`]'s order.
 pub(super) const POLL_COLUMNS: &str =
     "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
-    ends_at, state, tally, result_message_id, problem, finished_at, answer_ids";
+    ends_at, state, tally, result_message_id, problem, finished_at, answer_ids, results_attempt_at";
 
 /// A poll as both backends read it (SQL types), before it becomes a [`PollRecord`].
 pub(super) struct PollRow {
@@ -211,6 +214,7 @@ pub(super) struct PollRow {
     pub(super) problem: Option<String>,
     pub(super) finished_at: Option<i64>,
     pub(super) answer_ids: Option<String>,
+    pub(super) results_attempt_at: Option<i64>,
 }
 
 impl PollRow {
@@ -235,6 +239,7 @@ impl PollRow {
                 .answer_ids
                 .and_then(|ids| decode(&ids, "answer ids", self.id))
                 .unwrap_or_default(),
+            results_attempt_at: self.results_attempt_at,
         }
     }
 }

@@ -30,6 +30,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0003.sql"),
     include_str!("migrations/sqlite/0004.sql"),
     include_str!("migrations/sqlite/0005.sql"),
+    include_str!("migrations/sqlite/0006.sql"),
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -258,6 +259,7 @@ fn poll_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PollRecord> {
         problem: row.get(13)?,
         finished_at: row.get(14)?,
         answer_ids: row.get(15)?,
+        results_attempt_at: row.get(16)?,
     }
     .into_record())
 }
@@ -410,6 +412,22 @@ impl Sqlite {
             "UPDATE favorite_polls SET tally = ?2, state = 'ended' WHERE id = ?1 AND state = 'running' \
              AND lease_owner = ?3",
             params![id, tally, owner],
+        )
+    }
+
+    pub(super) fn mark_results_attempt(
+        &self,
+        id: i64,
+        now: i64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["ended"],
+            "UPDATE favorite_polls SET results_attempt_at = ?2 WHERE id = ?1 AND state = 'ended' \
+             AND lease_owner = ?3",
+            params![id, now, owner],
         )
     }
 

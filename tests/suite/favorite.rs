@@ -1308,3 +1308,86 @@ async fn a_dataset_edit_while_a_poll_runs_keeps_every_vote_on_its_scene() {
         "{chart}"
     );
 }
+
+/// How many times the bot has read the channel's message list.
+fn channel_reads(fake: &FakeDiscord) -> usize {
+    let route = format!("/channels/{CHANNEL}/messages");
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.route() == route)
+        .count()
+}
+
+/// Issue 29.1: a 24-hour poll in an active channel sees thousands of messages (sent over its hours: here a minute
+/// before its end). Its results are posted once, without
+/// reading the channel back (nothing can be there before a send was attempted); after a crash between sending the
+/// results and recording them, with thousands more messages after them, the bot still finds them from the attempt
+/// on (one page read forward) instead of calling it "unknown" for ever; and the server can start its next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_channel_gets_its_results_once_and_its_next_poll() {
+    let mut options = fake_options();
+    options.nonce_window = Duration::ZERO;
+    let mut harness = Harness::start_with(options, Vec::new()).await;
+    let dir = Arc::clone(&harness.bot.dir);
+    let during_the_poll = Duration::from_secs(60);
+
+    // A poll that 2,500 messages follow, ended: results once, and the channel never read.
+    favorite(&harness, "start", MODERATOR, None).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(&harness.fake, message, &[(voter(1), 4)]);
+    harness.fake.chat_aged(CHANNEL, 2_500, during_the_poll);
+    favorite(&harness, "end", MODERATOR, None).await;
+    harness.bot.wait_log("results announced", T).await;
+    assert_eq!(wait_results(&harness.fake, 1).await.len(), 1);
+    assert_eq!(channel_reads(&harness.fake), 0, "nothing to look for");
+
+    // The next poll: 2,500 messages, then the results reach Discord but the bot dies before recording them, and
+    // 2,500 more messages come while it is down.
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(text.contains("Poll posted"), "{text}");
+    let message = wait_poll_after(&harness.fake, message).await;
+    vote(&harness.fake, message, &[(voter(2), 2)]);
+    harness.fake.chat_aged(CHANNEL, 2_500, during_the_poll);
+    harness.fake.hold_answer_next(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages"),
+        Duration::from_secs(20),
+    );
+    harness
+        .fake
+        .slash("favorite")
+        .subcommand("end")
+        .member_permissions(MODERATOR)
+        .send()
+        .await;
+    wait_results(&harness.fake, 2).await;
+    harness.bot.kill().await;
+    harness.fake.chat(CHANNEL, 2_500);
+    harness.bot = restart(&harness.fake, Arc::clone(&dir));
+    harness.bot.wait_log("adopting them", T).await;
+    harness.bot.wait_log("results announced", T).await;
+    assert_eq!(results(&harness.fake).len(), 2, "found, not posted again");
+    assert!(
+        channel_reads(&harness.fake) <= 2,
+        "read forward from the attempt: {} pages",
+        channel_reads(&harness.fake)
+    );
+    let text = favorite(&harness, "start", MODERATOR, None).await;
+    assert!(text.contains("Poll posted"), "the server is free: {text}");
+}
+
+/// The bot's newest poll message other than `previous`.
+async fn wait_poll_after(fake: &FakeDiscord, previous: u64) -> u64 {
+    let previous = previous.to_string();
+    let poll = fake
+        .wait_channel_message(
+            CHANNEL,
+            |m| m["poll"].is_object() && by_bot(m) && m["id"].as_str() != Some(&previous),
+            T,
+        )
+        .await;
+    poll["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default()
+}

@@ -84,7 +84,7 @@ async fn the_watchdog_restarts_a_shard_stuck_on_a_silent_gateway() {
     let mut options = BotOptions::new(&fake.api_url(), &fake.token());
     options
         .env
-        .push(("SCENEBOT_WATCHDOG_SECONDS", "3".to_owned()));
+        .push(("SCENEBOT_WATCHDOG_SECONDS", "10".to_owned()));
     let bot = BotProcess::start(options);
     bot.wait_log("restarting it", T).await;
     // After the restart the shard reaches a healthy node, identifies, and the bot gets ready.

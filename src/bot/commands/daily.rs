@@ -228,9 +228,36 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     crate::bot::interaction::defer_ephemeral(ctx).await?;
     let data = ctx.data();
     let guild = guild_id.get();
-    let Some(record) = data.store.call(move |store| store.daily(guild)).await? else {
+    let Some(mut record) = data.store.call(move |store| store.daily(guild)).await? else {
         return tell(ctx, locale.daily_not_set().to_owned()).await;
     };
+    // The same checks as `/daily set`, in the channel the post goes to: a manager who may not post there (or the
+    // bot that may not) is refused, as setting it up would have been.
+    let channel = serenity::all::ChannelId::new(record.channel_id);
+    let member_has = match gate::channel_allows(
+        ctx,
+        guild_id,
+        channel,
+        gate::MANAGER_IN_CHANNEL,
+        gate::DAILY,
+    )
+    .await
+    {
+        Ok(member_has) => member_has,
+        Err(refusal) => {
+            info!(guild, channel = %channel, ?refusal, "daily now refused");
+            return tell(ctx, refusal.text(locale, channel)).await;
+        }
+    };
+    // A post on demand pings the schedule's role only for a manager who may ping any role there; it goes out
+    // without the ping otherwise (the role may have been made unmentionable since `/daily set`).
+    if !member_has.contains(Permissions::MENTION_EVERYONE) {
+        record.role_id = None;
+    }
+    if let Err(held) = crate::bot::budget::BUDGET.may_post_now(guild) {
+        info!(guild, ?held, "daily now held back by its cooldown");
+        return tell(ctx, gate::Refusal::Held(held).text(locale, channel)).await;
+    }
     let ids = data.responder.catalog.scene_ids();
     let scene = data
         .store

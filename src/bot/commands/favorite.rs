@@ -151,7 +151,7 @@ async fn poll_channel_allows(
     locale: Locale,
 ) -> Result<bool, Error> {
     match gate::channel_allows(ctx, guild, channel, gate::MODERATOR_IN_CHANNEL, gate::POLL).await {
-        Ok(()) => Ok(true),
+        Ok(_) => Ok(true),
         Err(refusal) => {
             info!(guild = %guild, channel = %channel, ?refusal, "favorite poll refused in that channel");
             tell(ctx, refusal.text(locale, channel)).await?;

@@ -269,3 +269,76 @@ async fn a_poll_that_cannot_be_looked_for_waits_then_is_cancelled_for_access() {
     );
     assert!(polls.port.sent().is_empty());
 }
+
+/// A started poll past its end, its counts final on Discord.
+async fn ended(polls: &Polls<FakePort>, clock: &ManualClock) -> PollRecord {
+    let record = started(polls).await;
+    polls
+        .port
+        .counts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(record.message_id.unwrap_or_default(), (true, vec![(40, 1)]));
+    clock.advance(3_600);
+    record
+}
+
+/// Issue 29.1: results are searched for only once a send was attempted, and only from that attempt on, so the
+/// messages of a busy channel during the poll are never read.
+#[tokio::test]
+async fn results_are_searched_for_only_from_an_attempt_to_send_them() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    let record = ended(&polls, &clock).await;
+    let unanswered = Failure::Transient("no answer".to_owned());
+    *polls
+        .port
+        .results_fail
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(unanswered);
+    let attempt = clock.now();
+    assert_eq!(finish(&polls, record.id).await, Finished::NotYet);
+    let searches = || {
+        polls
+            .port
+            .results_searches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    };
+    assert!(searches().is_empty(), "the first attempt searches nothing");
+    *polls
+        .port
+        .results_fail
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = None;
+    clock.advance(30);
+    assert_eq!(finish(&polls, record.id).await, Finished::Announced(7));
+    assert_eq!(searches(), vec![attempt - CLOCK_SKEW_SECONDS]);
+}
+
+/// Issue 29.1: results that cannot be posted within the hour give the poll up (its counts kept), so the server can
+/// start its next poll; before the hour they are tried again.
+#[tokio::test]
+async fn results_unposted_an_hour_after_the_end_free_the_server() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    let record = ended(&polls, &clock).await;
+    let unreadable = Failure::Unreadable("cannot tell".to_owned());
+    *polls
+        .port
+        .results_fail
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(unreadable);
+    assert_eq!(finish(&polls, record.id).await, Finished::NotYet);
+    clock.advance(ANNOUNCE_GIVE_UP_SECONDS - 60);
+    assert_eq!(finish(&polls, record.id).await, Finished::NotYet);
+    clock.advance(61);
+    assert_eq!(
+        finish(&polls, record.id).await,
+        Finished::Cancelled(CancelReason::NotAnnounced)
+    );
+    assert!(polls.store.open_poll(1).ok().flatten().is_none(), "free");
+    let kept = polls.store.poll(record.id).ok().flatten();
+    assert!(kept.and_then(|p| p.tally).is_some(), "counts kept");
+}

@@ -557,6 +557,22 @@ impl FakeDiscord {
         })
     }
 
+    /// `count` messages from a member in `channel` ("chat 0", "chat 1", …), after whatever is there: a busy channel.
+    pub fn chat(&self, channel: u64, count: usize) {
+        self.chat_aged(channel, count, Duration::ZERO);
+    }
+
+    /// [`FakeDiscord::chat`] whose messages were sent `age` ago (as those of a long poll were, spread over it, not
+    /// in the test's last second).
+    pub fn chat_aged(&self, channel: u64, count: usize, age: Duration) {
+        for n in 0..count {
+            if !age.is_zero() {
+                self.backdate_next_message(age);
+            }
+            self.add_user_message(channel, FakeDiscord::USER_ID, &format!("chat {n}"));
+        }
+    }
+
     /// Deletes a message (as a moderator would) and dispatches MESSAGE_DELETE.
     pub fn delete_message(&self, channel: u64, message: u64) {
         self.mutate(|st| {
