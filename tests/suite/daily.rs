@@ -817,7 +817,16 @@ async fn a_manager_must_see_the_channel_the_daily_scene_goes_to() {
     let mut options = FakeOptions::default();
     options.users.push(FakeUser::person(FAN, "manager-fan"));
     let mut staff = FakeChannel::text(STAFF, "staff-only");
-    staff.overwrites = vec![FakeOverwrite::deny_role(GUILD, permissions::VIEW_CHANNEL)];
+    // Hidden from @everyone; the bot's own role may see it (without that Discord refuses the bot the channel).
+    staff.overwrites = vec![
+        FakeOverwrite::deny_role(GUILD, permissions::VIEW_CHANNEL),
+        FakeOverwrite {
+            id: GUILD + 1,
+            kind: 0,
+            allow: permissions::VIEW_CHANNEL,
+            deny: 0,
+        },
+    ];
     options.guilds[0].channels.push(staff);
     let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
     let interaction = daily
@@ -849,6 +858,60 @@ async fn a_manager_must_see_the_channel_the_daily_scene_goes_to() {
     );
     let status = daily.command("status", &[], MANAGER).await;
     assert!(status.contains("not set up"), "nothing was saved: {status}");
+    daily.stop().await;
+}
+
+/// Issue 29.2: `/daily now` makes the checks `/daily set` makes, in the daily channel: a manager who cannot see it
+/// posts nothing there; and one server posts on demand at most once in five minutes, however often it asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_now_checks_the_daily_channel_and_cools_down() {
+    const FAN: u64 = FakeDiscord::USER_ID + 77;
+    const LOBBY: u64 = CHANNEL + 21;
+    let mut options = FakeOptions::default();
+    options.users.push(FakeUser::person(FAN, "manager-fan"));
+    options.guilds[0]
+        .channels
+        .push(FakeChannel::text(LOBBY, "lobby"));
+    let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
+    daily.set_at_nine_utc().await;
+    daily.fake.set_channel_overwrites(
+        CHANNEL,
+        vec![FakeOverwrite::deny_member(FAN, permissions::VIEW_CHANNEL)],
+    );
+    let interaction = daily
+        .fake
+        .slash("daily")
+        .subcommand("now")
+        .user(FAN)
+        .member_permissions(MANAGER)
+        .in_guild(GUILD, LOBBY)
+        .send()
+        .await;
+    daily.fake.wait_callback(interaction.id, T).await;
+    let refused = daily
+        .fake
+        .wait_for_request(
+            |r| {
+                r.route().contains(&interaction.token)
+                    && r.body["content"].as_str().is_some_and(|c| !c.is_empty())
+            },
+            T,
+        )
+        .await;
+    let text = refused.body["content"].as_str().unwrap_or_default();
+    assert!(text.contains("View Channel"), "{text}");
+    assert!(
+        daily.posts().is_empty(),
+        "nothing posted for a manager who cannot see the channel"
+    );
+    daily.fake.set_channel_overwrites(CHANNEL, Vec::new());
+    let first = daily.command("now", &[], MANAGER).await;
+    assert!(first.contains("Posted"), "{first}");
+    for _ in 0..3 {
+        let again = daily.command("now", &[], MANAGER).await;
+        assert!(again.contains("try again <t:"), "{again}");
+    }
+    assert_eq!(daily.posts().len(), 1, "one post on demand");
     daily.stop().await;
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions, GatewayLog};
 use crate::support::harness::{title, Harness, T};
 
@@ -337,5 +338,25 @@ async fn closes_discord_says_never_to_reconnect_after_exit_1_with_their_meaning(
                 "close {code}: the shard runner ended:\n{logs}"
             );
         }
+    }
+}
+
+/// Issue 29.8: the closes serenity would reconnect after are read from its warnings, which `RUST_LOG` must not be
+/// able to silence: with `RUST_LOG=off` a 4012 still stops the bot (exit 1) after one IDENTIFY, instead of a
+/// reconnect loop that spends Discord's 1,000 a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_close_stops_the_bot_whatever_rust_log_says() {
+    for rust_log in ["off", "error"] {
+        let fake = FakeDiscord::start(FakeOptions::default()).await;
+        let mut options = BotOptions::new(&fake.api_url(), &fake.token());
+        options.env.push(("RUST_LOG", rust_log.to_owned()));
+        let mut bot = BotProcess::start(options);
+        // No log line to wait for: the registration says the bot is up.
+        fake.wait_for_request(|r| r.method == "PUT" && r.route().ends_with("/commands"), T)
+            .await;
+        fake.close_with(4012);
+        let status = bot.wait_exit(T).await;
+        assert_eq!(status.code(), Some(1), "RUST_LOG={rust_log}");
+        assert_eq!(fake.identify_count(), 1, "RUST_LOG={rust_log}");
     }
 }

@@ -7,6 +7,7 @@
 //!   clients.
 //! - `bot`: the real bot end to end: commands, components, start-up failures, reconnects, shutdown.
 //! - `gateway`: gateway faults (close codes, INVALID_SESSION, RECONNECT, a zombie connection, replays) survived.
+//! - `hostile`: one server scripting commands at channels the bot cannot see; the invalid-request budget holds.
 //! - `input`: malformed interaction payloads and hostile option text answered safely, or ignored, never fatal.
 //! - `favorite`: `/favorite` polls end to end: permissions, votes, results exactly once through SIGKILLs.
 //! - `daily`: `/daily` end to end with a test-driven clock: a month of posts, restarts, lost access.
@@ -36,6 +37,7 @@ mod favorite;
 mod fuzz_dataset;
 mod gateway;
 mod harness;
+mod hostile;
 mod input;
 mod log_format;
 mod operations;

@@ -305,7 +305,7 @@ async fn metrics_count_interactions_and_rest_calls_without_tokens_or_ids() {
         r#"scenebot_discord_request_seconds_count{route="POST /interactions/{interaction}/{token}/callback"}"#,
         r#"scenebot_discord_requests_total{route="GET /users/@me",status="2xx"}"#,
         r#"scenebot_gateway_connected{shard="0"}"#,
-        r#"scenebot_store_call_seconds_count{site="bot::health::report"}"#,
+        r#"scenebot_store_call_seconds_count{site="bot::health::DatabaseCheck::ok"}"#,
     ] {
         assert!(
             sample(&after, series).is_some_and(|value| value >= 1.0),
@@ -339,4 +339,59 @@ async fn metrics_count_interactions_and_rest_calls_without_tokens_or_ids() {
             "README.md does not list {family}"
         );
     }
+}
+
+/// Issue 29.7: idle connections cannot take the health endpoint (or the process's file descriptors): it holds 32
+/// at most and closes the rest at once, closes a connection whose request does not come within 5 s, and answers
+/// `/health` again once they are gone; its answer never carries the database's error text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_cannot_take_the_health_endpoint() {
+    use tokio::io::AsyncReadExt;
+    let (_harness, url) = start_with_health().await;
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        let stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        idle.push(stream);
+    }
+    // Each connection ends (EOF or reset) once the server drops it; the ones over the cap at once, the held ones
+    // after the header timeout.
+    let started = tokio::time::Instant::now();
+    let waits: Vec<_> = idle
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut byte = [0u8; 1];
+                let ended = tokio::time::timeout(T, stream.read(&mut byte)).await;
+                assert!(
+                    matches!(ended, Ok(Ok(0)) | Ok(Err(_))),
+                    "a connection stayed open"
+                );
+                started.elapsed()
+            })
+        })
+        .collect();
+    let mut closed_at = Vec::new();
+    for wait in waits {
+        closed_at.push(wait.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    let at_once = closed_at
+        .iter()
+        .filter(|at| **at < Duration::from_secs(3))
+        .count();
+    assert!(at_once >= 60, "over the cap closed at once: {at_once}");
+    assert!(
+        closed_at.iter().all(|at| *at < Duration::from_secs(12)),
+        "{closed_at:?}"
+    );
+    let (status, body) = get_health(&url).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["invalid_requests_10m"], 0, "{body:#}");
 }

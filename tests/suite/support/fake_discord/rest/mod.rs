@@ -242,8 +242,17 @@ impl State {
                 None => Reply::unknown_interaction(),
             },
             (_, ["webhooks", _, token, ..]) => self.webhook_route(req, id(1), token, &s[3..]),
-            ("GET", ["channels", _]) => match id(1).and_then(|c| self.channel_value(c)) {
-                Some(channel) => Reply::ok(channel),
+            ("GET", ["channels", _]) => match id(1).and_then(|c| Some((c, self.channel_value(c)?)))
+            {
+                // Discord answers Missing Access for a channel the bot cannot view.
+                Some((c, _))
+                    if self
+                        .bot_permissions_in(c)
+                        .is_some_and(|p| p & super::permissions::VIEW_CHANNEL == 0) =>
+                {
+                    Reply::missing_access()
+                }
+                Some((_, channel)) => Reply::ok(channel),
                 None => Reply::unknown_channel(),
             },
             ("POST", ["channels", _, "typing"]) => {
