@@ -405,6 +405,9 @@ pub async fn watchdog(
     }
 }
 
+/// A route's rate-limit wait this long or longer is not Discord's (its buckets reset within seconds): a ban.
+const BAN_LIKE_WAIT: Duration = Duration::from_secs(60);
+
 /// Counts the waits serenity's own rate limiter takes (the default mode; in proxy mode it is off and a 429 reaches
 /// the bot's calls, counted there): serenity reports them only to event handlers. A global 429, which serenity waits
 /// out and retries by itself, is also an invalid request, and pauses the background work as it does in proxy mode.
@@ -416,9 +419,23 @@ pub struct RateLimits {
 #[serenity::async_trait]
 impl serenity::all::EventHandler for RateLimits {
     async fn ratelimit(&self, data: serenity::all::RatelimitInfo) {
-        // serenity also reports a wait it takes ahead of a route's limit (never global): not a 429.
         if !data.global {
-            telemetry::rate_limited("route");
+            if data.timeout >= BAN_LIKE_WAIT {
+                // Discord's route limits reset within seconds; a 429 asking for minutes is Cloudflare's ban page
+                // (it carries a Retry-After, which serenity obeys, sleeping on the route meanwhile).
+                telemetry::rate_limited("cloudflare");
+                telemetry::invalid_request(429);
+                tracing::error!(
+                    path = %data.path,
+                    "Cloudflare refused a call to Discord and asked the bot to wait {} s: this IP is banned for a \
+                     while after too many invalid requests (401, 403, 429); background work pauses",
+                    data.timeout.as_secs()
+                );
+                self.pacer.pause(data.timeout).await;
+            } else {
+                // A wait serenity takes ahead of a route's limit, or a route's 429: it cannot tell us which.
+                telemetry::rate_limited("route");
+            }
             return;
         }
         telemetry::rate_limited("global");

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions};
-use crate::support::harness::{title, MODERATOR, T};
+use crate::support::harness::{sample, scrape, title, MODERATOR, T};
 use crate::support::tls_proxy::DiscordBehindProxy;
 
 /// The fake behind the proxy, and the bot started in the default mode with `env` added, commands registered.
@@ -188,4 +188,133 @@ async fn a_refused_first_call_in_the_default_mode_never_blames_discord_api_url()
         assert!(logs.contains("DISCORD_TOKEN"), "{case}:\n{logs}");
         assert!(!logs.contains("DISCORD_API_URL"), "{case}:\n{logs}");
     }
+}
+
+/// The health endpoint's URL, from the bot's log line.
+async fn health_url(bot: &BotProcess) -> String {
+    let line = bot.wait_log("health endpoint listening", T).await;
+    let addr = line
+        .split("addr=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    format!("http://{addr}/health")
+}
+
+/// Issue 29.4: the core scenarios run in the default mode too (most operators run it): a poll from start to its
+/// results, through serenity's own rate limiter and the bot's pacer, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_runs_from_start_to_results_in_the_default_mode() {
+    let (fake, _proxy, bot) = start_behind_proxy(Vec::new()).await;
+    bot.wait_log("ready", T).await;
+    fake.slash("favorite")
+        .subcommand("start")
+        .member_permissions(MODERATOR)
+        .send()
+        .await;
+    bot.wait_log("favorite poll posted", T).await;
+    fake.slash("favorite")
+        .subcommand("end")
+        .member_permissions(MODERATOR)
+        .send()
+        .await;
+    bot.wait_log("favorite poll results announced", T).await;
+    let results = fake
+        .channel_messages(FakeDiscord::CHANNEL_ID)
+        .into_iter()
+        .filter(|m| {
+            m["poll"].is_null()
+                && m["embeds"][0]["footer"]["text"]
+                    .as_str()
+                    .is_some_and(|f| f.contains("poll results"))
+        })
+        .count();
+    assert_eq!(results, 1);
+    fake.assert_no_violations();
+}
+
+/// Issue 29.4: in the default mode serenity's limiter waits out every 429 that carries a `Retry-After`, Cloudflare's
+/// ban page included (it asks for minutes); it reports each wait, and one of minutes is no route limit of Discord's:
+/// the bot counts it as Cloudflare's and as an invalid request, and pauses every background send for 10 minutes, as
+/// in proxy mode (and the call, cut at its cap, is not sent again meanwhile). A global 429 is counted and paused for
+/// too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudflare_ban_or_a_global_429_in_the_default_mode_is_counted_and_paused_for() {
+    let (fake, _proxy, bot) =
+        start_behind_proxy(vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())]).await;
+    let url = health_url(&bot).await;
+    bot.wait_log("ready", T).await;
+
+    // A global 429 on the poll's post: serenity waits it out and retries; the bot counts and pauses for it.
+    let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
+    fake.fail_next("POST", &channel_messages, 429, Some(0.3), true);
+    fake.slash("favorite")
+        .subcommand("start")
+        .member_permissions(MODERATOR)
+        .send()
+        .await;
+    bot.wait_log("favorite poll posted", T).await;
+    let metrics = scrape(&url).await;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"scenebot_discord_rate_limits_total{scope="global"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"scenebot_discord_invalid_requests_total{status="429"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+
+    // Cloudflare's ban page on the results: not tried again, counted, background work paused 10 minutes.
+    fake.cloudflare_ban_next("POST", &channel_messages);
+    fake.slash("favorite")
+        .subcommand("end")
+        .member_permissions(MODERATOR)
+        .send()
+        .await;
+    bot.wait_log("Cloudflare refused a call", T).await;
+    let metrics = scrape(&url).await;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"scenebot_discord_rate_limits_total{scope="cloudflare"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"scenebot_discord_invalid_requests_total{status="429"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    let paused_until = sample(
+        &metrics,
+        "scenebot_background_paused_until_timestamp_seconds",
+    )
+    .unwrap_or(0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64());
+    assert!(
+        paused_until - now > 9.0 * 60.0,
+        "background work paused for {:.0} s",
+        paused_until - now
+    );
+    let results_posts: Vec<u16> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.route() == channel_messages && r.body["poll"].is_null())
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(results_posts, vec![429], "never tried again into the ban");
 }
