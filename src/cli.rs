@@ -342,7 +342,7 @@ fn check(path: Option<PathBuf>) -> ExitCode {
         |p| p.display().to_string(),
     );
     let mut out = format!(
-        "{name}: valid (schema {}, revision {}, {} scenes)\n\n{:<3} {:<18} {:<34} {:<10} {:<4} {}\n",
+        "{name}: valid (schema {}, revision {}, {} scenes)\n\n{:<3} {:<18} {:<34} {:<10} {:<23} {:<4} {:<10} {}\n",
         catalog.schema_version,
         catalog.revision,
         catalog.scenes.len(),
@@ -350,21 +350,48 @@ fn check(path: Option<PathBuf>) -> ExitCode {
         "id",
         "drama",
         "years",
+        "aired in Korea",
         "ep",
+        "ep aired",
         "partner"
     );
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_owned());
     for (i, scene) in catalog.scenes.iter().enumerate() {
         out.push_str(&format!(
-            "{:<3} {:<18} {:<34} {:<10} {:<4} {}\n",
+            "{:<3} {:<18} {:<34} {:<10} {:<23} {:<4} {:<10} {}\n",
             i + 1,
             scene.id,
             scene.drama.title,
             scene.drama.years(),
-            scene
-                .episode
-                .map_or_else(|| "-".to_owned(), |e| e.to_string()),
+            or_dash(
+                scene
+                    .drama
+                    .aired
+                    .as_ref()
+                    .map(|a| format!("{} – {}", a.first, a.last))
+            ),
+            or_dash(scene.episode.map(|e| e.to_string())),
+            or_dash(scene.episode_aired.as_ref().map(|e| e.date.to_string())),
             scene.partner.actor.en
         ));
+    }
+    out.push_str(&match (catalog.birth_date(), &catalog.actor.born_source) {
+        (Some(born), Some(source)) => format!("\nBorn: {born} ({source})\n"),
+        _ => format!(
+            "\nNo dates: schema {} predates them (README: \"Dates and their sources\" says how to add them)\n",
+            catalog.schema_version
+        ),
+    });
+    for scene in &catalog.scenes {
+        let sources = scene
+            .drama
+            .aired
+            .iter()
+            .map(|a| ("aired", &a.source))
+            .chain(scene.episode_aired.iter().map(|e| ("ep aired", &e.source)));
+        for (what, source) in sources {
+            out.push_str(&format!("{:<18} {what}: {source}\n", scene.id));
+        }
     }
     out.push_str(&format!("\nSee also: {}\n", catalog.see_also.url));
     print_out(&out)
