@@ -23,6 +23,7 @@
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`; logging, signals and exit codes for `run`.
 
+pub mod anniversary;
 pub mod bot;
 pub mod catalog;
 pub mod cli;
