@@ -127,7 +127,7 @@ impl Locale {
     }
 
     /// The birthday card's line on his birth: "Born Park Yong-kyu on 16 December 1988 in Seoul, South Korea." /
-    /// "1988년 12월 16일 대한민국 서울에서 태어나 오늘 만 38세가 됐어요. 본명은 박용규예요." (the English headline
+    /// "1988년 12월 16일 대한민국 서울에서 태어나 올해 만 38세가 됐어요. 본명은 박용규예요." (the English headline
     /// already gives the age).
     pub fn birth_line(
         self,
@@ -142,7 +142,7 @@ impl Locale {
                 self.long_date(born)
             ),
             Locale::Ko => format!(
-                "{} {birthplace}에서 태어나 오늘 만 {age}세가 됐어요. 본명은 {birth_name}{}.",
+                "{} {birthplace}에서 태어나 올해 만 {age}세가 됐어요. 본명은 {birth_name}{}.",
                 self.long_date(born),
                 copula(birth_name)
             ),
@@ -241,11 +241,11 @@ mod tests {
         let born = day(1988, 12, 16);
         assert_eq!(
             Locale::Ko.birth_line(born, 38, "박용규", "대한민국 서울"),
-            "1988년 12월 16일 대한민국 서울에서 태어나 오늘 만 38세가 됐어요. 본명은 박용규예요."
+            "1988년 12월 16일 대한민국 서울에서 태어나 올해 만 38세가 됐어요. 본명은 박용규예요."
         );
         assert_eq!(
             Locale::Ko.birth_line(born, 38, "박서준", "대한민국 서울"),
-            "1988년 12월 16일 대한민국 서울에서 태어나 오늘 만 38세가 됐어요. 본명은 박서준이에요."
+            "1988년 12월 16일 대한민국 서울에서 태어나 올해 만 38세가 됐어요. 본명은 박서준이에요."
         );
         assert_eq!(
             Locale::En.birth_line(born, 38, "Park Yong-kyu", "Seoul, South Korea"),
