@@ -109,7 +109,7 @@ impl Locale {
                     }
                     Occasion::KissEpisode => {
                         format!(
-                            "{ago}, this kiss aired on {network} in episode {episode} of *{title}*"
+                            "{ago}, episode {episode} of *{title}* aired this kiss on {network}"
                         )
                     }
                     Occasion::Birthday => format!("{title} turns {years} today"),

@@ -267,7 +267,7 @@ fn daily_previews_show_the_anniversary_and_birthday_cards_in_both_languages() {
             "2027-06-20",
             "en-US",
             &[
-                "**10 years ago today, this kiss aired on KBS2 in episode 10 of *Fight for My Way***",
+                "**10 years ago today, episode 10 of *Fight for My Way* aired this kiss on KBS2**",
                 "Episode 10 · 20 June 2017",
             ],
         ),
