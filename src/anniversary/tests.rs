@@ -316,33 +316,19 @@ fn the_next_anniversaries_with_their_unix_times() {
             .single()
             .map_or(0, |t| t.timestamp())
     };
+    // 09:00 in Seoul is midnight UTC.
+    let row = |date: &str, occasion, years| {
+        let date = day(date);
+        let midnight = unix(date.year(), date.month(), date.day(), 0);
+        (date.to_string(), occasion, years, midnight)
+    };
     assert_eq!(
         listed,
         [
-            (
-                "2026-12-16".into(),
-                Occasion::Birthday,
-                38,
-                unix(2026, 12, 16, 0)
-            ),
-            (
-                "2026-12-19".into(),
-                Occasion::Premiere,
-                10,
-                unix(2026, 12, 19, 0)
-            ),
-            (
-                "2027-01-07".into(),
-                Occasion::Premiere,
-                12,
-                unix(2027, 1, 7, 0)
-            ),
-            (
-                "2027-02-18".into(),
-                Occasion::KissEpisode,
-                12,
-                unix(2027, 2, 18, 0)
-            ),
+            row("2026-12-16", Occasion::Birthday, 38),
+            row("2026-12-19", Occasion::Premiere, 10),
+            row("2027-01-07", Occasion::Premiere, 12),
+            row("2027-02-18", Occasion::KissEpisode, 12),
         ]
     );
     // In Los Angeles the same days, at 09:00 there (17:00 UTC in winter).

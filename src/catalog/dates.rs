@@ -186,18 +186,7 @@ impl Checker {
             );
             return;
         }
-        let ok = (source.starts_with("https://") || source.starts_with("http://"))
-            && source.len() <= limits::BUTTON_URL
-            && !source.chars().any(|c| c.is_whitespace() || c.is_control());
-        if !ok {
-            self.fail(
-                path,
-                format!(
-                    "\"{source}\" must be an http(s):// URL of at most {} characters, without spaces",
-                    limits::BUTTON_URL
-                ),
-            );
-        }
+        self.web_address(path, source, &["http://", "https://"]);
     }
 
     fn not_future(&mut self, path: &str, date: NaiveDate, today: NaiveDate) {

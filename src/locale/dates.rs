@@ -174,22 +174,28 @@ mod tests {
 
     #[test]
     fn air_dates_say_korea_and_write_a_shared_year_once() {
-        assert_eq!(
-            Locale::En.air_dates(day(2015, 1, 7), day(2015, 3, 12)),
-            "Aired in Korea: 7 January – 12 March 2015"
-        );
-        assert_eq!(
-            Locale::Ko.air_dates(day(2015, 1, 7), day(2015, 3, 12)),
-            "국내 방영: 2015년 1월 7일 ~ 3월 12일"
-        );
-        assert_eq!(
-            Locale::En.air_dates(day(2016, 12, 19), day(2017, 2, 21)),
-            "Aired in Korea: 19 December 2016 – 21 February 2017"
-        );
-        assert_eq!(
-            Locale::Ko.air_dates(day(2016, 12, 19), day(2017, 2, 21)),
-            "국내 방영: 2016년 12월 19일 ~ 2017년 2월 21일"
-        );
+        let kill_me = (day(2015, 1, 7), day(2015, 3, 12));
+        let hwarang = (day(2016, 12, 19), day(2017, 2, 21));
+        for (locale, (first, last), expected) in [
+            (
+                Locale::En,
+                kill_me,
+                "Aired in Korea: 7 January – 12 March 2015",
+            ),
+            (Locale::Ko, kill_me, "국내 방영: 2015년 1월 7일 ~ 3월 12일"),
+            (
+                Locale::En,
+                hwarang,
+                "Aired in Korea: 19 December 2016 – 21 February 2017",
+            ),
+            (
+                Locale::Ko,
+                hwarang,
+                "국내 방영: 2016년 12월 19일 ~ 2017년 2월 21일",
+            ),
+        ] {
+            assert_eq!(locale.air_dates(first, last), expected);
+        }
     }
 
     #[test]

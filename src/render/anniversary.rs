@@ -291,26 +291,23 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 1, 7).unwrap_or_default();
         let occurrence =
             crate::anniversary::special_on(&marks, day).unwrap_or_else(|| panic!("none"));
-        let en = json(&special_card(&catalog, &occurrence, Locale::En, "m").unwrap_or_default());
-        assert_eq!(
-            en[0]["description"],
-            "**11 years ago today, *Kill Me, Heal Me* premiered on MBC**"
-        );
-        assert!(
-            en.to_string()
-                .contains("Aired in Korea: 7 January – 12 March 2015"),
-            "{en}"
-        );
+        for (locale, headline, aired) in [
+            (
+                Locale::En,
+                "**11 years ago today, *Kill Me, Heal Me* premiered on MBC**",
+                "Aired in Korea: 7 January – 12 March 2015",
+            ),
+            (
+                Locale::Ko,
+                "**11년 전 오늘, MBC '킬미, 힐미' 첫 방송**",
+                "국내 방영: 2015년 1월 7일 ~ 3월 12일",
+            ),
+        ] {
+            let card = json(&special_card(&catalog, &occurrence, locale, "m").unwrap_or_default());
+            assert_eq!(card[0]["description"], headline);
+            assert!(card.to_string().contains(aired), "{card}");
+        }
         let ko = json(&special_card(&catalog, &occurrence, Locale::Ko, "m").unwrap_or_default());
-        assert_eq!(
-            ko[0]["description"],
-            "**11년 전 오늘, MBC '킬미, 힐미' 첫 방송**"
-        );
-        assert!(
-            ko.to_string()
-                .contains("국내 방영: 2015년 1월 7일 ~ 3월 12일"),
-            "{ko}"
-        );
         assert!(ko[0]["footer"]["text"]
             .as_str()
             .unwrap_or_default()

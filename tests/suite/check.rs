@@ -42,6 +42,8 @@ fn the_shipped_dataset_passes_with_a_summary_table() {
 /// A broken dataset: the shipped one changed by `edit`, or raw text.
 enum Broken {
     Edit(fn(&mut Value)),
+    /// The field `key` taken out of the object at a JSON pointer.
+    Remove(&'static str, &'static str),
     Text(fn(&str) -> String),
 }
 
@@ -73,11 +75,7 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
         ),
         (
             "missing field",
-            Broken::Edit(|v| {
-                v["scenes"][1]
-                    .as_object_mut()
-                    .map(|scene| scene.remove("summary"));
-            }),
+            Broken::Remove("/scenes/1", "summary"),
             vec!["scenes[1]: missing field `summary`"],
         ),
         (
@@ -112,11 +110,7 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
         ),
         (
             "poll label without its Korean text",
-            Broken::Edit(|v| {
-                v["scenes"][3]["poll_label"]
-                    .as_object_mut()
-                    .map(|label| label.remove("ko"));
-            }),
+            Broken::Remove("/scenes/3/poll_label", "ko"),
             vec!["scenes[3].poll_label: missing field `ko`"],
         ),
         (
@@ -190,18 +184,12 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
         ),
         (
             "a date without a source",
-            Broken::Edit(|v| {
-                v["scenes"][3]["episode_aired"]
-                    .as_object_mut()
-                    .map(|date| date.remove("source"));
-            }),
+            Broken::Remove("/scenes/3/episode_aired", "source"),
             vec!["scenes[3].episode_aired.source: the date has no source"],
         ),
         (
             "a birth date without a source",
-            Broken::Edit(|v| {
-                v["actor"].as_object_mut().map(|actor| actor.remove("born_source"));
-            }),
+            Broken::Remove("/actor", "born_source"),
             vec!["actor.born_source: the birth date has no source"],
         ),
         (
@@ -250,13 +238,20 @@ fn every_broken_dataset_gets_its_message_and_exit_code_2() {
     let mut failures = Vec::new();
     for (what, broken, expected) in table {
         let text = match broken {
-            Broken::Edit(edit) => {
+            Broken::Text(change) => change(&shipped),
+            edit => {
                 let mut value: Value =
                     serde_json::from_str(&shipped).unwrap_or_else(|e| panic!("{e}"));
-                edit(&mut value);
+                match edit {
+                    Broken::Edit(edit) => edit(&mut value),
+                    Broken::Remove(pointer, key) => {
+                        let object = value.pointer_mut(pointer).and_then(Value::as_object_mut);
+                        assert!(object.and_then(|o| o.remove(key)).is_some(), "{what}");
+                    }
+                    Broken::Text(_) => {}
+                }
                 serde_json::to_string_pretty(&value).unwrap_or_default()
             }
-            Broken::Text(change) => change(&shipped),
         };
         let file = TempFile::new("scenes.json", &text);
         let output = run(&["check", file.arg()]);
