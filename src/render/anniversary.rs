@@ -56,9 +56,11 @@ fn date_source_field(embed: CreateEmbed, source: &str, locale: Locale) -> Create
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .unwrap_or(source);
+    // Parentheses in a URL (Wikipedia's disambiguations) would end the markdown link early.
+    let target = source.replace('(', "%28").replace(')', "%29");
     embed.field(
         locale.choose("Source of the date", "날짜 출처"),
-        clamp(&format!("[{host}]({source})"), limits::EMBED_FIELD_VALUE),
+        clamp(&format!("[{host}]({target})"), limits::EMBED_FIELD_VALUE),
         true,
     )
 }
