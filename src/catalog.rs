@@ -10,12 +10,18 @@
 use std::fmt;
 use std::path::Path;
 
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::limits;
 
-/// The dataset format this build understands; a file with another version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+mod dates;
+
+pub use dates::{parse_iso_date, today_anywhere, AirDates, EpisodeAired, DATES_SINCE};
+
+/// The dataset format this build writes: version 2 adds sourced dates. Versions 1 to this one are read (a version-1
+/// file loads without dates); a newer file is refused.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The dataset shipped inside the binary, so the bot runs with no file beside it.
 pub const BUNDLED_JSON: &str = include_str!("../data/scenes.json");
@@ -71,6 +77,9 @@ pub struct Actor {
     pub birth_name: Text,
     /// Birth date, `YYYY-MM-DD`.
     pub born: String,
+    /// The URL of a page stating the birth date (schema 2; required there). Without it there is no birthday card.
+    #[serde(default)]
+    pub born_source: Option<String>,
     /// Birthplace.
     pub birthplace: Text,
 }
@@ -113,6 +122,9 @@ pub struct Scene {
     pub partner: Partner,
     /// The episode, only where a source states it.
     pub episode: Option<u16>,
+    /// The episode's Korean air date with its source (schema 2), only where a source states it.
+    #[serde(default)]
+    pub episode_aired: Option<EpisodeAired>,
     /// What happens, in our own words.
     pub summary: Text,
     /// A one-line fan note, where the facts give one.
@@ -148,6 +160,9 @@ pub struct Drama {
     pub network: String,
     /// The number of episodes.
     pub episodes: u16,
+    /// The first and last Korean broadcast dates with their source (schema 2), where a source gives them.
+    #[serde(default)]
+    pub aired: Option<AirDates>,
 }
 
 /// Park Seo-joon's character in a scene.
@@ -211,15 +226,24 @@ impl Catalog {
         path: Option<&Path>,
         more: impl Fn(&Catalog) -> Vec<Problem>,
     ) -> Result<Catalog, LoadError> {
+        Catalog::load_on(path, today_anywhere(), more)
+    }
+
+    /// [`Catalog::load_with`], with dates after `today` refused as in the future.
+    pub fn load_on(
+        path: Option<&Path>,
+        today: NaiveDate,
+        more: impl Fn(&Catalog) -> Vec<Problem>,
+    ) -> Result<Catalog, LoadError> {
         let Some(path) = path else {
-            return Catalog::from_json_with(BUNDLED_NAME, BUNDLED_JSON, more);
+            return Catalog::from_json_on(BUNDLED_NAME, BUNDLED_JSON, today, more);
         };
         let name = path.display().to_string();
         let json = std::fs::read_to_string(path).map_err(|error| LoadError {
             file: name.clone(),
             problems: vec![Problem::at("", format!("cannot read the file: {error}"))],
         })?;
-        Catalog::from_json_with(&name, &json, more)
+        Catalog::from_json_on(&name, &json, today, more)
     }
 
     /// Parses and validates dataset text (its data: types, fields, limits of each text); `file` names it in
@@ -228,10 +252,22 @@ impl Catalog {
         Catalog::from_json_with(file, json, |_| Vec::new())
     }
 
-    /// [`Catalog::from_json`], with `more` checks once the data itself is sound.
+    /// [`Catalog::from_json`], with `more` checks once the data itself is sound; "today" is the latest date on
+    /// Earth now ([`today_anywhere`]).
     pub fn from_json_with(
         file: &str,
         json: &str,
+        more: impl Fn(&Catalog) -> Vec<Problem>,
+    ) -> Result<Catalog, LoadError> {
+        Catalog::from_json_on(file, json, today_anywhere(), more)
+    }
+
+    /// The pure loader: [`Catalog::from_json_with`] with `today` passed in, so the future-date rule is tested on
+    /// any day.
+    pub fn from_json_on(
+        file: &str,
+        json: &str,
+        today: NaiveDate,
         more: impl Fn(&Catalog) -> Vec<Problem>,
     ) -> Result<Catalog, LoadError> {
         let fail = |problems| LoadError {
@@ -244,7 +280,7 @@ impl Catalog {
         deserializer
             .end()
             .map_err(|error| fail(vec![Problem::from_json(error)]))?;
-        let mut problems = catalog.problems();
+        let mut problems = catalog.problems(today);
         if problems.is_empty() {
             problems = more(&catalog);
         }
@@ -255,14 +291,14 @@ impl Catalog {
         }
     }
 
-    /// Every semantic problem of a parsed dataset, in file order.
-    fn problems(&self) -> Vec<Problem> {
+    /// Every semantic problem of a parsed dataset, in file order; dates after `today` are in the future.
+    fn problems(&self, today: NaiveDate) -> Vec<Problem> {
         let mut check = Checker::default();
-        if self.schema_version != SCHEMA_VERSION {
+        if !(1..=SCHEMA_VERSION).contains(&self.schema_version) {
             check.fail(
                 "schema_version",
                 format!(
-                    "{} is not supported (this build reads version {SCHEMA_VERSION})",
+                    "{} is not supported (this build reads versions 1 to {SCHEMA_VERSION})",
                     self.schema_version
                 ),
             );
@@ -327,6 +363,7 @@ impl Catalog {
                 );
             }
         }
+        self.check_dates(today, &mut check);
         check.problems
     }
 }
@@ -552,15 +589,22 @@ impl Checker {
     }
 
     fn url(&mut self, path: &str, url: &str) {
-        let ok = url.starts_with("https://")
+        self.web_address(path, url, &["https://"]);
+    }
+
+    /// `url` must start with one of `schemes` (and go on after it), fit a link button and hold no spaces.
+    fn web_address(&mut self, path: &str, url: &str, schemes: &[&str]) {
+        let ok = schemes
+            .iter()
+            .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len())
             && url.len() <= limits::BUTTON_URL
-            && url.len() > "https://".len()
             && !url.chars().any(|c| c.is_whitespace() || c.is_control());
         if !ok {
             self.fail(
                 path,
                 format!(
-                    "\"{url}\" must be an https:// URL of at most {} characters, without spaces",
+                    "\"{url}\" must be an {} URL of at most {} characters, without spaces",
+                    schemes.join(" or "),
                     limits::BUTTON_URL
                 ),
             );
@@ -703,11 +747,25 @@ mod tests {
         assert_eq!(parse_color("#GG1E63"), None);
     }
 
+    /// The day the date tests run on (the dataset's dates are all before it).
+    const TODAY: NaiveDate = match NaiveDate::from_ymd_opt(2026, 12, 7) {
+        Some(date) => date,
+        None => NaiveDate::MIN,
+    };
+
+    fn day(text: &str) -> NaiveDate {
+        parse_iso_date(text).unwrap_or_else(|| panic!("{text}"))
+    }
+
     /// The problems of the bundled dataset after `edit`, as the loader prints them.
     fn problems_after(edit: impl Fn(&mut Catalog)) -> Vec<String> {
         let mut catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
         edit(&mut catalog);
-        catalog.problems().iter().map(Problem::to_string).collect()
+        catalog
+            .problems(TODAY)
+            .iter()
+            .map(Problem::to_string)
+            .collect()
     }
 
     #[test]
@@ -754,5 +812,264 @@ mod tests {
         assert_eq!(drama.years(), "2016–2017");
         drama.end_year = Some(2016);
         assert_eq!(drama.years(), "2016");
+    }
+
+    /// Factcheck: every date of the shipped dataset, pinned to its line in `shared/facts/scenes.md` and the
+    /// source id there ([Sn]); the URL in the dataset is that source's.
+    ///
+    /// | date | dataset field | facts sheet line | source |
+    /// |---|---|---|---|
+    /// | 1988-12-16 | actor.born | §1 Born "16 December 1988" | S2 |
+    /// | 2018-06-06 – 2018-07-26 | secretary-kim drama.aired | §2 Aired "6 June – 26 July 2018" | S6 |
+    /// | 2015-09-16 – 2015-11-11 | she-was-pretty drama.aired | §3 Aired "16 Sep – 11 Nov 2015" | S17 |
+    /// | 2014-04-14 – 2014-06-10 | witchs-romance drama.aired | §4 Aired "14 Apr – 10 Jun 2014" | S22 |
+    /// | 2014-04-15 | witchs-romance episode_aired (ep 2) | §4 Episode "Episode 2 (aired 15 Apr 2014)" | S25 |
+    /// | 2017-05-22 – 2017-07-11 | fight-for-my-way drama.aired | §5 Aired "22 May – 11 Jul 2017" | S31 |
+    /// | 2017-06-20 | fight-for-my-way episode_aired (ep 10) | §5 Episode "Episode 10 (aired 20 Jun 2017)" | S35 |
+    /// | 2016-12-19 – 2017-02-21 | hwarang drama.aired | §6 Aired "19 Dec 2016 – 21 Feb 2017" | S40 |
+    /// | 2015-01-07 – 2015-03-12 | kill-me-heal-me drama.aired | §7 Aired "7 Jan – 12 Mar 2015" | S51 |
+    /// | 2015-02-18 | kill-me-heal-me episode_aired (ep 13) | §7 Episode "Episode 13 (aired 18 Feb 2015)" | S54 |
+    ///
+    /// secretary-kim, she-was-pretty and hwarang have no episode date: the sheet leaves their episodes UNVERIFIED.
+    #[test]
+    fn the_shipped_dates_are_the_facts_sheets() {
+        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(catalog.schema_version, 2);
+        assert_eq!(catalog.birth_date(), Some(day("1988-12-16")));
+        assert_eq!(
+            catalog.actor.born_source.as_deref(),
+            Some("https://en.wikipedia.org/wiki/Park_Seo-joon")
+        );
+        let expected = [
+            (
+                "secretary-kim",
+                "2018-06-06",
+                "2018-07-26",
+                "https://kdramadreaming.wordpress.com/2018/12/22/whats-wrong-with-secretary-kim/",
+                None,
+            ),
+            (
+                "she-was-pretty",
+                "2015-09-16",
+                "2015-11-11",
+                "https://en.m.wikipedia.org/wiki/She_Was_Pretty",
+                None,
+            ),
+            (
+                "witchs-romance",
+                "2014-04-14",
+                "2014-06-10",
+                "https://discoverasianworld.com/witchs-romance/",
+                Some((2, "2014-04-15", "http://www.osen.co.kr/article/G1109833268")),
+            ),
+            (
+                "fight-for-my-way",
+                "2017-05-22",
+                "2017-07-11",
+                "https://thekatcafe.com/2018/05/16/tv-review-fight-for-my-way-spoilers/",
+                Some((
+                    10,
+                    "2017-06-20",
+                    "http://www2.osen.co.kr/article/G1110671387",
+                )),
+            ),
+            (
+                "hwarang",
+                "2016-12-19",
+                "2017-02-21",
+                "https://en.m.wikipedia.org/wiki/Hwarang:_The_Poet_Warrior_Youth",
+                None,
+            ),
+            (
+                "kill-me-heal-me",
+                "2015-01-07",
+                "2015-03-12",
+                "https://channel-korea.com/ji-sung-and-hwang-jung-eum-chemistry/2/",
+                Some((
+                    13,
+                    "2015-02-18",
+                    "https://www.newdaily.co.kr/site/data/html/2015/02/19/2015021900020.html",
+                )),
+            ),
+        ];
+        assert_eq!(catalog.scenes.len(), expected.len());
+        for (id, first, last, source, episode) in expected {
+            let scene = catalog.scene(id).unwrap_or_else(|| panic!("{id}"));
+            let aired = scene.drama.aired.clone().unwrap_or_else(|| panic!("{id}"));
+            assert_eq!((aired.first, aired.last), (day(first), day(last)), "{id}");
+            assert_eq!(aired.source, source, "{id}");
+            let dated = scene
+                .episode_aired
+                .as_ref()
+                .map(|e| (scene.episode.unwrap_or(0), e.date, e.source.as_str()));
+            assert_eq!(dated, episode.map(|(n, d, s)| (n, day(d), s)), "{id}");
+        }
+    }
+
+    /// The shipped dataset as a version-1 file: the dates taken out, the version set back.
+    fn version_1_json() -> serde_json::Value {
+        let mut value: serde_json::Value =
+            serde_json::from_str(BUNDLED_JSON).unwrap_or_else(|e| panic!("{e}"));
+        value["schema_version"] = 1.into();
+        value["actor"]
+            .as_object_mut()
+            .map(|a| a.remove("born_source"));
+        for scene in value["scenes"].as_array_mut().into_iter().flatten() {
+            scene.as_object_mut().map(|s| s.remove("episode_aired"));
+            scene["drama"].as_object_mut().map(|d| d.remove("aired"));
+        }
+        value
+    }
+
+    /// The load error of a dataset (empty if it loads).
+    fn load_error(json: &serde_json::Value) -> String {
+        Catalog::from_json_on("test.json", &json.to_string(), TODAY, |_| Vec::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_version_1_file_still_loads_without_dates() {
+        let text = version_1_json().to_string();
+        let catalog = Catalog::from_json_on("v1.json", &text, TODAY, |_| Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(catalog.schema_version, 1);
+        assert_eq!(
+            catalog.birth_date(),
+            None,
+            "an unsourced birth date marks no birthday"
+        );
+        assert_eq!(catalog.actor.born, "1988-12-16", "the fact itself stays");
+        assert!(catalog
+            .scenes
+            .iter()
+            .all(|s| s.drama.aired.is_none() && s.episode_aired.is_none()));
+        // A date in a version-1 file is refused: the version says what the file holds.
+        let mut dated = version_1_json();
+        dated["scenes"][0]["drama"]["aired"] = serde_json::json!({"first": "2018-06-06", "last": "2018-07-26", "source": "https://example.com/a"});
+        let error = load_error(&dated);
+        assert!(
+            error.contains("scenes[0].drama.aired: dates need \"schema_version\": 2"),
+            "{error}"
+        );
+        let mut newer = version_1_json();
+        newer["schema_version"] = 3.into();
+        let error = load_error(&newer);
+        assert!(
+            error.contains("schema_version: 3 is not supported (this build reads versions 1 to 2)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_date_without_a_source_is_refused() {
+        let born = problems_after(|c| c.actor.born_source = None);
+        assert_eq!(born, ["actor.born_source: the birth date has no source: give the URL of a page that states it"]);
+        let aired = problems_after(|c| {
+            if let Some(aired) = c.scenes[1].drama.aired.as_mut() {
+                aired.source = " ".into();
+            }
+        });
+        assert_eq!(aired, ["scenes[1].drama.aired.source: the date has no source: give the URL of a page that states it"]);
+        let episode = problems_after(|c| {
+            if let Some(episode) = c.scenes[5].episode_aired.as_mut() {
+                episode.source = "newdaily".into();
+            }
+        });
+        assert_eq!(episode.len(), 1, "{episode:?}");
+        assert!(
+            episode[0].starts_with(
+                "scenes[5].episode_aired.source: \"newdaily\" must be an http:// or https:// URL"
+            ),
+            "{episode:?}"
+        );
+    }
+
+    #[test]
+    fn a_date_in_the_future_is_refused_against_the_day_passed_in() {
+        let mut catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
+        // Kill Me, Heal Me's finale is 2015-03-12: on 2015-03-11 it is in the future, on 2015-03-12 it is not.
+        let problems = |catalog: &Catalog, today: &str| -> Vec<String> {
+            catalog
+                .problems(day(today))
+                .iter()
+                .map(Problem::to_string)
+                .filter(|p| p.starts_with("scenes[5]"))
+                .collect()
+        };
+        assert!(problems(&catalog, "2015-03-12").is_empty());
+        assert_eq!(
+            problems(&catalog, "2015-03-11"),
+            ["scenes[5].drama.aired.last: 2015-03-12 is in the future (today is 2015-03-11): only a date that has been can be sourced"]
+        );
+        catalog.actor.born = "2027-01-01".into();
+        let born: Vec<String> = catalog
+            .problems(TODAY)
+            .iter()
+            .map(Problem::to_string)
+            .collect();
+        assert_eq!(born, ["actor.born: 2027-01-01 is in the future (today is 2026-12-07): only a date that has been can be sourced"]);
+    }
+
+    /// A change to the bundled dataset, for a table of cases.
+    type Edit = fn(&mut Catalog);
+
+    /// Sets scene `index`'s drama run (first or last date) or its episode's date.
+    fn set_date(catalog: &mut Catalog, index: usize, field: &str, date: &str) {
+        let scene = &mut catalog.scenes[index];
+        let target = match (field, scene.drama.aired.as_mut()) {
+            ("first", Some(aired)) => &mut aired.first,
+            ("last", Some(aired)) => &mut aired.last,
+            _ => match scene.episode_aired.as_mut() {
+                Some(episode) => &mut episode.date,
+                None => return,
+            },
+        };
+        *target = day(date);
+    }
+
+    #[test]
+    fn an_episode_date_outside_its_dramas_run_and_a_run_backwards_are_refused() {
+        let cases: [(Edit, &str); 5] = [
+            (
+                |c| set_date(c, 3, "episode", "2017-07-12"),
+                "scenes[3].episode_aired.date: 2017-07-12 is outside the drama's air dates (2017-05-22 to 2017-07-11)",
+            ),
+            (
+                |c| set_date(c, 0, "last", "2018-06-05"),
+                "scenes[0].drama.aired.last: 2018-06-05 is before the first air date 2018-06-06",
+            ),
+            (
+                |c| set_date(c, 4, "last", "2016-12-31"),
+                "scenes[4].drama.aired.last: 2016-12-31 is not in the drama's last year 2017",
+            ),
+            (
+                |c| c.scenes[2].drama.aired = None,
+                "scenes[2].episode_aired: an episode's air date needs the drama's air dates (drama.aired) to be checked against",
+            ),
+            (
+                |c| c.scenes[2].episode = None,
+                "scenes[2].episode_aired: an air date needs the episode it is the date of",
+            ),
+        ];
+        for (edit, expected) in cases {
+            assert_eq!(problems_after(edit), [expected]);
+        }
+    }
+
+    #[test]
+    fn dates_are_read_strictly() {
+        assert_eq!(parse_iso_date("2015-02-18"), Some(day("2015-02-18")));
+        for bad in [
+            "2015-2-18",
+            "2015-02-30",
+            "18-02-2015",
+            "2015-02-18T00:00",
+            "２０１５-02-18",
+            "",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
     }
 }

@@ -76,7 +76,7 @@ pub enum Action {
     },
     /// Print the exact interaction response the bot would send for a command. No token, no network.
     Preview {
-        /// The command as typed in Discord, e.g. "/scene drama:hwarang".
+        /// The command as typed in Discord, e.g. "/scene drama:hwarang"; or "/daily" for the daily post of --date.
         line: String,
         /// Print a readable rendering instead of JSON.
         #[arg(long)]
@@ -87,6 +87,10 @@ pub enum Action {
         /// Seed for the random scene, for repeatable output.
         #[arg(long)]
         seed: Option<u64>,
+        /// With "/daily": the server's local date of the post, YYYY-MM-DD (default: today in UTC). An anniversary
+        /// or 16 December shows its special card; any other day the scene a new shuffle bag draws first.
+        #[arg(long)]
+        date: Option<String>,
         /// The dataset (default: SCENEBOT_DATA, or the bundled dataset).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -116,12 +120,14 @@ pub fn main() -> ExitCode {
             text,
             locale,
             seed,
+            date,
             data,
         } => preview(
             &line,
             text,
             Locale::from_discord(&locale),
             seed,
+            date.as_deref(),
             data.or_else(data_from_env),
         ),
         Action::Complete {
@@ -347,7 +353,7 @@ fn check(path: Option<PathBuf>) -> ExitCode {
         |p| p.display().to_string(),
     );
     let mut out = format!(
-        "{name}: valid (schema {}, revision {}, {} scenes)\n\n{:<3} {:<18} {:<34} {:<10} {:<4} {}\n",
+        "{name}: valid (schema {}, revision {}, {} scenes)\n\n{:<3} {:<18} {:<34} {:<10} {:<23} {:<4} {:<10} {}\n",
         catalog.schema_version,
         catalog.revision,
         catalog.scenes.len(),
@@ -355,21 +361,48 @@ fn check(path: Option<PathBuf>) -> ExitCode {
         "id",
         "drama",
         "years",
+        "aired in Korea",
         "ep",
+        "ep aired",
         "partner"
     );
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_owned());
     for (i, scene) in catalog.scenes.iter().enumerate() {
         out.push_str(&format!(
-            "{:<3} {:<18} {:<34} {:<10} {:<4} {}\n",
+            "{:<3} {:<18} {:<34} {:<10} {:<23} {:<4} {:<10} {}\n",
             i + 1,
             scene.id,
             scene.drama.title,
             scene.drama.years(),
-            scene
-                .episode
-                .map_or_else(|| "-".to_owned(), |e| e.to_string()),
+            or_dash(
+                scene
+                    .drama
+                    .aired
+                    .as_ref()
+                    .map(|a| format!("{} – {}", a.first, a.last))
+            ),
+            or_dash(scene.episode.map(|e| e.to_string())),
+            or_dash(scene.episode_aired.as_ref().map(|e| e.date.to_string())),
             scene.partner.actor.en
         ));
+    }
+    out.push_str(&match (catalog.birth_date(), &catalog.actor.born_source) {
+        (Some(born), Some(source)) => format!("\nBorn: {born} ({source})\n"),
+        _ => format!(
+            "\nNo dates: schema {} predates them (README: \"Dates and their sources\" says how to add them)\n",
+            catalog.schema_version
+        ),
+    });
+    for scene in &catalog.scenes {
+        let sources = scene
+            .drama
+            .aired
+            .iter()
+            .map(|a| ("aired", &a.source))
+            .chain(scene.episode_aired.iter().map(|e| ("ep aired", &e.source)));
+        for (what, source) in sources {
+            out.push_str(&format!("{:<18} {what}: {source}\n", scene.id));
+        }
     }
     out.push_str(&format!("\nSee also: {}\n", catalog.see_also.url));
     print_out(&out)
@@ -390,25 +423,76 @@ fn preview(
     text: bool,
     locale: Locale,
     seed: Option<u64>,
+    date: Option<&str>,
     data: Option<PathBuf>,
 ) -> ExitCode {
+    let invalid = |message: &dyn std::fmt::Display| {
+        eprintln!("scenebot preview: {message}");
+        ExitCode::from(EXIT_INVALID)
+    };
+    let line = match preview::parse_line(line) {
+        Ok(line) => line,
+        Err(error) => return invalid(&error),
+    };
     let responder = match load_for_cli(data) {
         Ok(responder) => responder,
         Err(code) => return code,
-    };
-    let command: Command = match preview::parse_command_line(line) {
-        Ok(command) => command,
-        Err(error) => {
-            eprintln!("scenebot preview: {error}");
-            return ExitCode::from(EXIT_INVALID);
-        }
     };
     let mut rng = match seed {
         Some(seed) => rand::rngs::StdRng::seed_from_u64(seed),
         None => rand::rngs::StdRng::from_os_rng(),
     };
+    let command: Command = match (line, date) {
+        (preview::Line::Command(command), None) => command,
+        (preview::Line::Command(_), Some(_)) => {
+            return invalid(&"--date goes with \"/daily\" (the daily post of that date)")
+        }
+        (preview::Line::DailyPost, date) => {
+            let date = match date {
+                None => chrono::Utc::now().date_naive(),
+                Some(text) => match crate::catalog::parse_iso_date(text) {
+                    Some(date) => date,
+                    None => {
+                        return invalid(&format!(
+                            "--date \"{text}\" must be a date written YYYY-MM-DD"
+                        ))
+                    }
+                },
+            };
+            return preview_daily(&responder.catalog, date, locale, &mut rng, text);
+        }
+    };
     let response = responder.command(&command, locale, AboutFacts { uptime_seconds: 0 }, &mut rng);
     print_response(&response, text)
+}
+
+/// `scenebot preview /daily --date D`: the message a server's daily post on local date `date` would be (its
+/// shuffle bag new), exactly as sent to the channel; `--text` reads it.
+fn preview_daily(
+    catalog: &crate::catalog::Catalog,
+    date: chrono::NaiveDate,
+    locale: Locale,
+    rng: &mut impl rand::Rng,
+    text: bool,
+) -> ExitCode {
+    let calendar = crate::anniversary::calendar(catalog);
+    let mut bag = crate::daily::ShuffleBag::default();
+    let post = crate::anniversary::day_post(&calendar, date, &mut bag, &catalog.scene_ids(), rng);
+    let marker = format!("daily-{date}");
+    let Some(card) =
+        post.and_then(|post| crate::render::day_post_card(catalog, &post, locale, &marker))
+    else {
+        eprintln!("scenebot preview: the dataset has no scene to post");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    match serde_json::to_value(card.into_channel_message()) {
+        Ok(message) if text => print_json(&serde_json::json!({ "data": message }), true),
+        Ok(message) => print_json(&message, false),
+        Err(error) => {
+            eprintln!("scenebot: cannot serialize the post: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `scenebot complete`.
@@ -425,17 +509,21 @@ fn complete(partial: &str, locale: Locale, data: Option<PathBuf>) -> ExitCode {
 }
 
 fn print_response(response: &serenity::all::CreateInteractionResponse, text: bool) -> ExitCode {
-    let json = match serde_json::to_value(response) {
-        Ok(json) => json,
+    match serde_json::to_value(response) {
+        Ok(json) => print_json(&json, text),
         Err(error) => {
             eprintln!("scenebot: cannot serialize the response: {error}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
+    }
+}
+
+/// Prints a payload as pretty JSON, or (`text`) as [`preview::as_text`] reads it.
+fn print_json(json: &serde_json::Value, text: bool) -> ExitCode {
     let output = if text {
-        preview::as_text(&json)
+        preview::as_text(json)
     } else {
-        serde_json::to_string_pretty(&json).unwrap_or_default()
+        serde_json::to_string_pretty(json).unwrap_or_default()
     };
     print_out(&format!("{output}\n"))
 }

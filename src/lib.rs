@@ -1,16 +1,20 @@
 //! scenebot: a Discord bot that serves Park Seo-joon's best-loved K-drama kiss scenes.
 //!
 //! # Layout
-//! - [`catalog`]: the dataset's plain types; loading and validation of the data with precise messages.
+//! - [`catalog`]: the dataset's plain types; loading and validation of the data with precise messages; its sourced
+//!   dates, checked against a passed-in today.
 //! - [`limits`]: Discord's size limits and clamping, so every message fits by construction.
 //! - [`locale`]: English and Korean, and every text users see (the moderator commands' replies included).
 //! - [`search`]: drama search the way fans type (typos, Hangul, initial consonants), for commands and autocomplete.
 //! - [`pick`]: uniform random choice that can leave the current scene out.
-//! - [`render`]: scene, list, See Also and about cards as serenity builders; component ids; the card-size check.
+//! - [`render`]: scene, list, See Also, about, anniversary and birthday cards as serenity builders; component ids;
+//!   the card-size check.
 //! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview);
 //!   the one full dataset loader.
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
 //! - [`daily`]: the daily scene, the pure part: times, zones, DST-safe schedule, what is due, the shuffle bag.
+//! - [`anniversary`]: "on this day", the pure part: the calendar, a server's special card on its local date (one a
+//!   day, by priority), the rule that keeps the bag fair, the next anniversaries with Unix times.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
 //! - [`reason`]: why a post or a poll failed, one vocabulary for both features, stored as codes.
 //! - [`pace`]: the shared send schedule (GCRA's theoretical arrival time) that keeps every process within one rate.
@@ -23,6 +27,7 @@
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`; logging, signals and exit codes for `run`.
 
+pub mod anniversary;
 pub mod bot;
 pub mod catalog;
 pub mod cli;

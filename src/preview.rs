@@ -12,7 +12,9 @@ pub enum ParseError {
     #[error("a command starts with '/', like \"/scene drama:hwarang\"")]
     NoSlash,
     /// The command is not one of ours.
-    #[error("unknown command \"/{0}\"; try /scene, /scenes, /seealso or /about")]
+    #[error(
+        "unknown command \"/{0}\"; try /scene, /scenes, /seealso, /about or /daily (with --date)"
+    )]
     UnknownCommand(String),
     /// The command has no such option.
     #[error("/{command} has no option \"{option}\"{hint}")]
@@ -27,6 +29,24 @@ pub enum ParseError {
     /// Text that belongs to no option.
     #[error("\"{0}\" is not an option; write options as name:value, like drama:hwarang")]
     StrayText(String),
+}
+
+/// What a preview line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A slash command the core answers.
+    Command(Command),
+    /// `/daily`: the post the daily feature makes on a local date (`--date`): an anniversary card, the birthday
+    /// card, or an ordinary day's scene; so anyone can see the special cards on any day.
+    DailyPost,
+}
+
+/// Reads a preview line: `/daily` alone, or a command as [`parse_command_line`] reads it.
+pub fn parse_line(line: &str) -> Result<Line, ParseError> {
+    if line.trim().eq_ignore_ascii_case("/daily") {
+        return Ok(Line::DailyPost);
+    }
+    parse_command_line(line).map(Line::Command)
 }
 
 /// Reads `/scene drama:kill me heal me` (an option's value runs until the next `name:`).
@@ -99,6 +119,8 @@ pub fn as_text(response: &Value) -> String {
         Some(4) => "reply",
         Some(7) => "update of the card",
         Some(8) => "autocomplete",
+        // A message the bot posts on its own (`/daily`), not an answer to an interaction.
+        None => "post in the channel",
         _ => "response",
     };
     let visibility = if data["flags"].as_u64().is_some_and(|f| f & 64 != 0) {
@@ -205,6 +227,16 @@ mod tests {
         assert_eq!(parse_command_line("/scenes"), Ok(Command::Scenes));
         assert_eq!(parse_command_line("/seealso"), Ok(Command::SeeAlso));
         assert_eq!(parse_command_line("/about"), Ok(Command::About));
+    }
+
+    #[test]
+    fn daily_is_a_preview_of_the_days_post() {
+        assert_eq!(parse_line(" /Daily "), Ok(Line::DailyPost));
+        assert_eq!(parse_line("/about"), Ok(Line::Command(Command::About)));
+        assert!(
+            parse_line("/daily now").is_err(),
+            "the bot's /daily subcommands are not previews"
+        );
     }
 
     #[test]

@@ -128,19 +128,27 @@ impl Responder {
         let Some(action) = ComponentAction::parse(custom_id) else {
             return self.error(locale.strings().stale_component);
         };
-        // A scene id the dataset does not know is a stale (or forged) button, never a reason for a random card.
-        let mut another_than = |current: &str| {
-            let exclude = catalog.position(current)?;
-            pick::random_scene(catalog.scenes.len(), Some(exclude), rng)
+        let mut random = |exclude: Option<usize>| {
+            pick::random_scene(catalog.scenes.len(), exclude, rng)
                 .and_then(|i| catalog.scenes.get(i))
         };
+        // A scene id the dataset does not know is a stale (or forged) button, never a reason for a random card.
         let (scene, clicked) = match action {
-            ComponentAction::AnotherScene { current } => (another_than(&current), clicked),
+            ComponentAction::AnotherScene { current } => (
+                catalog.position(&current).and_then(|i| random(Some(i))),
+                clicked,
+            ),
             // The button sits on a public post the bot made: whoever clicks gets their own card.
-            ComponentAction::AnotherPrivately { current, .. } => {
-                (another_than(&current), ClickedOn::Shared)
-            }
+            ComponentAction::AnotherPrivately { current, .. } => (
+                catalog.position(&current).and_then(|i| random(Some(i))),
+                ClickedOn::Shared,
+            ),
             ComponentAction::ShowScene { id } => (catalog.scene(&id), clicked),
+            // A special daily post's button: its scene (an anniversary) or any scene (the birthday), privately.
+            ComponentAction::DayPost {
+                scene: Some(id), ..
+            } => (catalog.scene(&id), ClickedOn::Shared),
+            ComponentAction::DayPost { scene: None, .. } => (random(None), ClickedOn::Shared),
             ComponentAction::OpenSelected => (
                 values.first().and_then(|id| catalog.scene(id)),
                 ClickedOn::Shared,

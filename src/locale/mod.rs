@@ -3,8 +3,10 @@
 //! Command names stay English everywhere (users of similar bots find localized names confusing); descriptions and
 //! replies follow the interaction's locale: Korean for `ko`, English for everything else.
 
+mod dates;
 mod replies;
 
+pub use dates::{Headline, Occasion};
 pub use replies::{DailyState, DailyStatus};
 
 /// A reply language.

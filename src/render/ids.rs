@@ -25,11 +25,19 @@ pub enum ComponentAction {
         /// The scene on the card.
         current: String,
     },
+    /// The button of a special daily post (an anniversary or the birthday): a private card for whoever clicks.
+    DayPost {
+        /// Which post this is, so the bot can find its own post again (as [`ComponentAction::AnotherPrivately`]).
+        marker: String,
+        /// The anniversary's scene; `None` (the birthday) for a random scene.
+        scene: Option<String>,
+    },
 }
 
 const ANOTHER_PREFIX: &str = "scene:another:";
 const POSTED_PREFIX: &str = "scene:post:";
 const SHOW_PREFIX: &str = "scene:show:";
+const DAY_PREFIX: &str = "scene:day:";
 const OPEN_SELECTED_ID: &str = "scenes:open";
 
 impl ComponentAction {
@@ -41,6 +49,12 @@ impl ComponentAction {
             ComponentAction::OpenSelected => OPEN_SELECTED_ID.to_owned(),
             ComponentAction::AnotherPrivately { marker, current } => {
                 format!("{POSTED_PREFIX}{marker}:{current}")
+            }
+            ComponentAction::DayPost { marker, scene } => {
+                format!(
+                    "{DAY_PREFIX}{marker}:{}",
+                    scene.as_deref().unwrap_or_default()
+                )
             }
         }
     }
@@ -61,6 +75,14 @@ impl ComponentAction {
                 marker: marker.to_owned(),
                 current: current.to_owned(),
             })
+        } else if let Some((marker, scene)) = custom_id
+            .strip_prefix(DAY_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+        {
+            Some(ComponentAction::DayPost {
+                marker: marker.to_owned(),
+                scene: Some(scene.to_owned()).filter(|id| !id.is_empty()),
+            })
         } else if custom_id == OPEN_SELECTED_ID {
             Some(ComponentAction::OpenSelected)
         } else {
@@ -69,10 +91,14 @@ impl ComponentAction {
     }
 }
 
-/// The marker of a post made with [`super::posted_scene_card`], read from one of a message's button `custom_id`s.
+/// The marker of a post made with [`super::posted_scene_card`] or [`super::special_card`], read from one of a
+/// message's button `custom_id`s.
 pub fn posted_marker(custom_id: &str) -> Option<String> {
     match ComponentAction::parse(custom_id) {
-        Some(ComponentAction::AnotherPrivately { marker, .. }) => Some(marker),
+        Some(
+            ComponentAction::AnotherPrivately { marker, .. }
+            | ComponentAction::DayPost { marker, .. },
+        ) => Some(marker),
         _ => None,
     }
 }
@@ -91,9 +117,21 @@ mod tests {
                 id: "she-was-pretty".into(),
             },
             ComponentAction::OpenSelected,
+            ComponentAction::DayPost {
+                marker: "daily-2026-12-16".into(),
+                scene: None,
+            },
+            ComponentAction::DayPost {
+                marker: "daily-2027-01-07".into(),
+                scene: Some("kill-me-heal-me".into()),
+            },
         ] {
             assert_eq!(ComponentAction::parse(&action.custom_id()), Some(action));
         }
+        assert_eq!(
+            posted_marker("scene:day:daily-2026-12-16:").as_deref(),
+            Some("daily-2026-12-16")
+        );
         assert_eq!(ComponentAction::parse("poll:vote:1"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Rendering: catalog data in, the serenity builders whose JSON Discord receives out.
 //!
 //! - this file: the scene, list, See Also and about cards, and the card-size check the dataset's validation uses;
+//! - [`anniversary`]: the special daily posts, an anniversary card and the birthday card;
 //! - [`ids`]: the component-id protocol (what a button asks for, the daily post's marker);
 //! - [`poll`]: the poll results chart and the hall of fame.
 //!
@@ -20,9 +21,11 @@ use crate::catalog::{Catalog, Scene};
 use crate::limits::{self, clamp};
 use crate::locale::Locale;
 
+mod anniversary;
 pub mod ids;
 pub mod poll;
 
+pub use anniversary::{day_post_card, special_card};
 pub use ids::{posted_marker, ComponentAction};
 
 /// The video site searched by the "Find the clip" button (a search, never an invented video URL).
@@ -139,16 +142,8 @@ fn card_with_another(
 ) -> Card {
     let strings = locale.strings();
     let drama = &scene.drama;
-    let (title, other_title) = match locale {
-        Locale::En => (&drama.title, &drama.title_ko),
-        Locale::Ko => (&drama.title_ko, &drama.title),
-    };
-    let role = format!(
-        "**{}** ({})\n{}",
-        scene.role.name.get(locale),
-        other_language(&scene.role.name, locale),
-        scene.role.about.get(locale)
-    );
+    let title = localized_title(scene, locale);
+    let role = role_text(scene, locale);
     let partner = match locale {
         Locale::En => format!(
             "**{}** ({}) {} {}",
@@ -159,23 +154,8 @@ fn card_with_another(
             scene.partner.actor.ko, scene.partner.actor.en, strings.as_role, scene.partner.role.ko
         ),
     };
-    // The romanization spells the Korean title: English readers get it beside the Hangul; on the Korean card it
-    // would sit beside the English title, as if it spelled that.
-    let other_title = match locale {
-        Locale::En => format!("{other_title} · *{}*", drama.romanization),
-        Locale::Ko => other_title.clone(),
-    };
-    let drama_facts = format!(
-        "{other_title}\n{} · {} · {}",
-        drama.years(),
-        drama.network,
-        locale.episodes(drama.episodes)
-    );
     let mut embed = CreateEmbed::new()
-        .author(CreateEmbedAuthor::new(clamp(
-            &format!("{} · {}", catalog.actor.name.en, catalog.actor.name.ko),
-            limits::EMBED_AUTHOR,
-        )))
+        .author(actor_author(catalog))
         .title(clamp(
             &format!("{} {title}", scene.emoji),
             limits::EMBED_TITLE,
@@ -194,7 +174,7 @@ fn card_with_another(
         )
         .field(
             strings.drama,
-            clamp(&drama_facts, limits::EMBED_FIELD_VALUE),
+            clamp(&drama_facts(scene, locale), limits::EMBED_FIELD_VALUE),
             false,
         );
     if let Some(episode) = scene.episode {
@@ -249,6 +229,47 @@ fn card_with_another(
         embeds: vec![embed],
         components: vec![CreateActionRow::Buttons(buttons)],
     }
+}
+
+/// The card's author line: the actor's name in both languages.
+fn actor_author(catalog: &Catalog) -> CreateEmbedAuthor {
+    CreateEmbedAuthor::new(clamp(
+        &format!("{} · {}", catalog.actor.name.en, catalog.actor.name.ko),
+        limits::EMBED_AUTHOR,
+    ))
+}
+
+/// Park Seo-joon's character: the name in both languages and who the character is.
+fn role_text(scene: &Scene, locale: Locale) -> String {
+    format!(
+        "**{}** ({})\n{}",
+        scene.role.name.get(locale),
+        other_language(&scene.role.name, locale),
+        scene.role.about.get(locale)
+    )
+}
+
+/// The drama's facts: its title in the other language, years, network, episodes and, where the dataset has them,
+/// its Korean air dates.
+fn drama_facts(scene: &Scene, locale: Locale) -> String {
+    let drama = &scene.drama;
+    // The romanization spells the Korean title: English readers get it beside the Hangul; on the Korean card it
+    // would sit beside the English title, as if it spelled that.
+    let other_title = match locale {
+        Locale::En => format!("{} · *{}*", drama.title_ko, drama.romanization),
+        Locale::Ko => drama.title.clone(),
+    };
+    let mut facts = format!(
+        "{other_title}\n{} · {} · {}",
+        drama.years(),
+        drama.network,
+        locale.episodes(drama.episodes)
+    );
+    if let Some(aired) = &drama.aired {
+        facts.push('\n');
+        facts.push_str(&locale.air_dates(aired.first, aired.last));
+    }
+    facts
 }
 
 /// The same name in the other language (a Korean card shows the English name beside the Hangul, and back).
@@ -311,22 +332,11 @@ fn see_also_button(catalog: &Catalog, locale: Locale) -> CreateButton {
 /// Every scene in one compact card, with a menu that opens one.
 pub fn all_scenes_card(catalog: &Catalog, locale: Locale) -> Card {
     let strings = locale.strings();
-    let lines: Vec<String> = catalog
-        .scenes
-        .iter()
-        .map(|scene| {
-            let (title, partner) = match locale {
-                Locale::En => (&scene.drama.title, &scene.partner.actor.en),
-                Locale::Ko => (&scene.drama.title_ko, &scene.partner.actor.ko),
-            };
-            format!(
-                "{} **{title}** ({}) · {partner}",
-                scene.emoji,
-                scene.drama.years()
-            )
-        })
-        .collect();
-    let description = format!("{}\n\n{}", strings.all_scenes_intro, lines.join("\n"));
+    let description = format!(
+        "{}\n\n{}",
+        strings.all_scenes_intro,
+        scene_lines(catalog, locale)
+    );
     let embed = CreateEmbed::new()
         .title(clamp(strings.all_scenes_title, limits::EMBED_TITLE))
         .description(clamp(&description, limits::EMBED_DESCRIPTION))
@@ -367,6 +377,26 @@ pub fn all_scenes_card(catalog: &Catalog, locale: Locale) -> Card {
             CreateActionRow::Buttons(vec![see_also_button(catalog, locale)]),
         ],
     }
+}
+
+/// One line per scene: emoji, title, years, partner (the `/scenes` list and the birthday card).
+fn scene_lines(catalog: &Catalog, locale: Locale) -> String {
+    let lines: Vec<String> = catalog
+        .scenes
+        .iter()
+        .map(|scene| {
+            let (title, partner) = match locale {
+                Locale::En => (&scene.drama.title, &scene.partner.actor.en),
+                Locale::Ko => (&scene.drama.title_ko, &scene.partner.actor.ko),
+            };
+            format!(
+                "{} **{title}** ({}) · {partner}",
+                scene.emoji,
+                scene.drama.years()
+            )
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// The See Also item as a card with its link button.

@@ -14,7 +14,17 @@ fn the_shipped_dataset_passes_with_a_summary_table() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("valid (schema 1"), "{stdout}");
+    assert!(stdout.contains("valid (schema 2"), "{stdout}");
+    // The dates, each drama's Korean run and the three dated kiss episodes, and where they come from.
+    for line in [
+        "aired in Korea",
+        "2015-01-07 – 2015-03-12 13   2015-02-18",
+        "2016-12-19 – 2017-02-21 -    -",
+        "Born: 1988-12-16 (https://en.wikipedia.org/wiki/Park_Seo-joon)",
+        "witchs-romance     ep aired: http://www.osen.co.kr/article/G1109833268",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from\n{stdout}");
+    }
     for id in [
         "secretary-kim",
         "she-was-pretty",
@@ -32,6 +42,8 @@ fn the_shipped_dataset_passes_with_a_summary_table() {
 /// A broken dataset: the shipped one changed by `edit`, or raw text.
 enum Broken {
     Edit(fn(&mut Value)),
+    /// The field `key` taken out of the object at a JSON pointer.
+    Remove(&'static str, &'static str),
     Text(fn(&str) -> String),
 }
 
@@ -63,11 +75,7 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
         ),
         (
             "missing field",
-            Broken::Edit(|v| {
-                v["scenes"][1]
-                    .as_object_mut()
-                    .map(|scene| scene.remove("summary"));
-            }),
+            Broken::Remove("/scenes/1", "summary"),
             vec!["scenes[1]: missing field `summary`"],
         ),
         (
@@ -102,11 +110,7 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
         ),
         (
             "poll label without its Korean text",
-            Broken::Edit(|v| {
-                v["scenes"][3]["poll_label"]
-                    .as_object_mut()
-                    .map(|label| label.remove("ko"));
-            }),
+            Broken::Remove("/scenes/3/poll_label", "ko"),
             vec!["scenes[3].poll_label: missing field `ko`"],
         ),
         (
@@ -131,8 +135,8 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
         ),
         (
             "unsupported schema version",
-            Broken::Edit(|v| v["schema_version"] = json!(2)),
-            vec!["schema_version: 2 is not supported"],
+            Broken::Edit(|v| v["schema_version"] = json!(3)),
+            vec!["schema_version: 3 is not supported (this build reads versions 1 to 2)"],
         ),
         (
             "id that is not a slug",
@@ -179,6 +183,39 @@ fn table() -> Vec<(&'static str, Broken, Vec<&'static str>)> {
             vec!["actor: invalid type: null, expected struct Actor"],
         ),
         (
+            "a date without a source",
+            Broken::Remove("/scenes/3/episode_aired", "source"),
+            vec!["scenes[3].episode_aired.source: the date has no source"],
+        ),
+        (
+            "a birth date without a source",
+            Broken::Remove("/actor", "born_source"),
+            vec!["actor.born_source: the birth date has no source"],
+        ),
+        (
+            "an episode date outside its drama's air dates",
+            Broken::Edit(|v| v["scenes"][5]["episode_aired"]["date"] = json!("2015-03-13")),
+            vec!["scenes[5].episode_aired.date: 2015-03-13 is outside the drama's air dates (2015-01-07 to 2015-03-12)"],
+        ),
+        (
+            "a date in the future",
+            Broken::Edit(|v| {
+                v["scenes"][1]["drama"]["year"] = json!(2099);
+                v["scenes"][1]["drama"]["aired"] = json!({"first": "2099-01-01", "last": "2099-03-01", "source": "https://example.com/"});
+            }),
+            vec!["scenes[1].drama.aired.first: 2099-01-01 is in the future (today is "],
+        ),
+        (
+            "a drama whose last air date is before its first",
+            Broken::Edit(|v| v["scenes"][0]["drama"]["aired"]["last"] = json!("2018-06-01")),
+            vec!["scenes[0].drama.aired.last: 2018-06-01 is before the first air date 2018-06-06"],
+        ),
+        (
+            "a date that is no date",
+            Broken::Edit(|v| v["scenes"][0]["drama"]["aired"]["first"] = json!("2018-02-30")),
+            vec!["scenes[0].drama.aired.first: \"2018-02-30\" must be a date written YYYY-MM-DD"],
+        ),
+        (
             "every problem reported at once",
             Broken::Edit(|v| {
                 v["scenes"][0]["color"] = json!("red");
@@ -201,13 +238,20 @@ fn every_broken_dataset_gets_its_message_and_exit_code_2() {
     let mut failures = Vec::new();
     for (what, broken, expected) in table {
         let text = match broken {
-            Broken::Edit(edit) => {
+            Broken::Text(change) => change(&shipped),
+            edit => {
                 let mut value: Value =
                     serde_json::from_str(&shipped).unwrap_or_else(|e| panic!("{e}"));
-                edit(&mut value);
+                match edit {
+                    Broken::Edit(edit) => edit(&mut value),
+                    Broken::Remove(pointer, key) => {
+                        let object = value.pointer_mut(pointer).and_then(Value::as_object_mut);
+                        assert!(object.and_then(|o| o.remove(key)).is_some(), "{what}");
+                    }
+                    Broken::Text(_) => {}
+                }
                 serde_json::to_string_pretty(&value).unwrap_or_default()
             }
-            Broken::Text(change) => change(&shipped),
         };
         let file = TempFile::new("scenes.json", &text);
         let output = run(&["check", file.arg()]);
@@ -228,6 +272,39 @@ fn every_broken_dataset_gets_its_message_and_exit_code_2() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// An operator's version-1 file (the shipped one without its dates) still passes, and the table says it has none.
+#[test]
+fn a_version_1_file_still_passes_without_dates() {
+    let mut value: Value =
+        serde_json::from_str(&shipped_dataset()).unwrap_or_else(|e| panic!("{e}"));
+    value["schema_version"] = json!(1);
+    value["actor"]
+        .as_object_mut()
+        .map(|actor| actor.remove("born_source"));
+    for scene in value["scenes"].as_array_mut().into_iter().flatten() {
+        scene
+            .as_object_mut()
+            .map(|scene| scene.remove("episode_aired"));
+        scene["drama"]
+            .as_object_mut()
+            .map(|drama| drama.remove("aired"));
+    }
+    let file = TempFile::new("scenes.json", &value.to_string());
+    let output = run(&["check", file.arg()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("valid (schema 1"), "{stdout}");
+    assert!(
+        stdout.contains("No dates: schema 1 predates them"),
+        "{stdout}"
+    );
 }
 
 #[test]

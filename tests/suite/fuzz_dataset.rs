@@ -69,6 +69,12 @@ const KEYS: &[&str] = &[
     "emoji",
     "color",
     "image_url",
+    "born_source",
+    "aired",
+    "first",
+    "last",
+    "episode_aired",
+    "date",
     "en",
     "ko",
 ];

@@ -215,3 +215,141 @@ fn a_bad_preview_line_is_exit_2_with_a_reason() {
         assert!(stderr.contains(reason), "{line}: {stderr}");
     }
 }
+
+/// `preview /daily --date D`: the post of that local date, the anniversary and birthday cards in both languages,
+/// exactly as the channel receives it (validated against `POST /channels/{id}/messages`), and readable with --text.
+#[test]
+fn daily_previews_show_the_anniversary_and_birthday_cards_in_both_languages() {
+    let spec = ApiSpec::from_env();
+    let cases: [(&str, &str, &[&str]); 6] = [
+        (
+            "2026-12-16",
+            "en-US",
+            &[
+                "[post in the channel]",
+                "# 🎂 Happy birthday, Park Seo-joon!",
+                "**Park Seo-joon turns 38 today**",
+                "Born Park Yong-kyu on 16 December 1988 in Seoul, South Korea.",
+                "[en.wikipedia.org](https://en.wikipedia.org/wiki/Park_Seo-joon)",
+                "[🎬 A scene to celebrate]",
+            ],
+        ),
+        (
+            "2026-12-16",
+            "ko",
+            &[
+                "# 🎂 박서준 배우, 생일 축하해요!",
+                "**오늘은 박서준 배우의 38번째 생일이에요**",
+                "올해 만 38세가 됐어요. 본명은 박용규예요.",
+                "## 날짜 출처",
+            ],
+        ),
+        (
+            "2026-01-07",
+            "en-US",
+            &[
+                "**11 years ago today, *Kill Me, Heal Me* premiered on MBC**",
+                "Aired in Korea: 7 January – 12 March 2015",
+                "Air dates are Korean broadcast dates",
+                "[💋 See the scene]",
+            ],
+        ),
+        (
+            "2026-01-07",
+            "ko",
+            &[
+                "**11년 전 오늘, MBC '킬미, 힐미' 첫 방송**",
+                "국내 방영: 2015년 1월 7일 ~ 3월 12일",
+                "방영일은 한국 방송 기준이에요",
+            ],
+        ),
+        (
+            "2027-06-20",
+            "en-US",
+            &[
+                "**10 years ago today, episode 10 of *Fight for My Way* aired this kiss on KBS2**",
+                "Episode 10 · 20 June 2017",
+            ],
+        ),
+        (
+            "2027-06-20",
+            "ko",
+            &["**10년 전 오늘 KBS2에서 방송된 '쌈, 마이웨이' 10회의 키스신**"],
+        ),
+    ];
+    for (date, locale, expected) in cases {
+        let args = ["preview", "/daily", "--date", date, "--locale", locale];
+        let body = json_of(&args);
+        assert!(
+            body.get("type").is_none(),
+            "a channel message, not a callback"
+        );
+        assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
+        let custom_id = body["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            custom_id.starts_with(&format!("scene:day:daily-{date}:")),
+            "{custom_id}"
+        );
+        match spec.as_deref() {
+            Some(spec) => {
+                if let Err(error) = spec.validate_request("POST", "/channels/1/messages", &body) {
+                    panic!("{args:?}: Discord would reject this body:\n{error}");
+                }
+            }
+            None => crate::support::skipped(
+                "SCENEBOT_OPENAPI_SPEC is not set: the daily preview's validation",
+            ),
+        }
+        let output = run(&[&args[..], &["--text"]].concat());
+        let text = String::from_utf8_lossy(&output.stdout);
+        for line in expected {
+            assert!(
+                text.contains(line),
+                "{args:?}: {line:?} missing from\n{text}"
+            );
+        }
+    }
+    // An ordinary day is the scene a new bag draws: an ordinary card with its marker.
+    let ordinary = json_of(&["preview", "/daily", "--date", "2026-12-08", "--seed", "1"]);
+    let custom_id = ordinary["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        custom_id.starts_with("scene:post:daily-2026-12-08:"),
+        "{custom_id}"
+    );
+    // Scene cards show the drama's Korean air dates too.
+    let output = run(&[
+        "preview",
+        "/scene drama:hwarang",
+        "--text",
+        "--locale",
+        "ko",
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("국내 방영: 2016년 12월 19일 ~ 2017년 2월 21일"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_daily_date_is_exit_2_with_a_reason() {
+    for (args, reason) in [
+        (
+            &["preview", "/daily", "--date", "2026-02-30"][..],
+            "must be a date written YYYY-MM-DD",
+        ),
+        (
+            &["preview", "/about", "--date", "2026-12-16"][..],
+            "--date goes with \"/daily\"",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+    }
+}
