@@ -195,6 +195,58 @@ fn session_settings(timeout_ms: u64) -> String {
     )
 }
 
+/// How each pooled connection is made: with TLS as configured and, for `sslmode=prefer` without `sslrootcert`,
+/// plain when that connection's TLS handshake fails, as libpq does; each new connection tries TLS again, so a
+/// handshake that failed once (at start, say) never turns TLS off for the life of the process.
+struct PreferConnect {
+    tls: MakeRustlsConnect,
+    plain_after_failed_handshake: bool,
+}
+
+impl deadpool_postgres::Connect for PreferConnect {
+    fn connect(
+        &self,
+        config: &tokio_postgres::Config,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<
+                        (tokio_postgres::Client, tokio::task::JoinHandle<()>),
+                        tokio_postgres::Error,
+                    >,
+                > + Send
+                + '_,
+        >,
+    > {
+        let config = config.clone();
+        Box::pin(async move {
+            let (client, connection) = match config.connect(self.tls.clone()).await {
+                Ok(connected) => connected,
+                Err(error)
+                    if self.plain_after_failed_handshake
+                        && error.to_string().starts_with(super::tls::HANDSHAKE_FAILED) =>
+                {
+                    tracing::warn!(
+                        "sslmode=prefer: the TLS handshake with the database failed ({error}); this connection goes \
+                         without TLS, as libpq does for prefer (set sslmode=require in SCENEBOT_DATABASE to refuse \
+                         instead); the next one tries TLS again"
+                    );
+                    let mut plain = config.clone();
+                    plain.ssl_mode(SslMode::Disable);
+                    plain.connect(self.tls.clone()).await?
+                }
+                Err(error) => return Err(error),
+            };
+            let task = tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::warn!("database connection error: {error}");
+                }
+            });
+            Ok((client, task))
+        })
+    }
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -219,28 +271,17 @@ impl Postgres {
             .keepalives_retries(KEEPALIVE_RETRIES)
             .tcp_user_timeout(TCP_USER_TIMEOUT);
         let (ssl_mode, connector) = tls.connector()?;
-        let secure =
-            Postgres::with_pool(label.clone(), config.clone(), ssl_mode, connector.clone())?;
-        match secure.run_within(MIGRATION_TIMEOUT, async |client| {
-            secure.migrate(client).await
-        }) {
-            Ok(()) => Ok(secure),
-            Err(StoreError::Misconfigured(fix))
-                if tls.falls_back_to_plain() && super::tls::is_handshake_failure(&fix) =>
-            {
-                drop(secure);
-                tracing::warn!(
-                    "sslmode=prefer: the TLS handshake with the database failed ({fix}); connecting without TLS, \
-                     as libpq does for prefer (set sslmode=require in SCENEBOT_DATABASE to refuse instead)"
-                );
-                let plain = Postgres::with_pool(label, config, SslMode::Disable, connector)?;
-                plain.run_within(MIGRATION_TIMEOUT, async |client| {
-                    plain.migrate(client).await
-                })?;
-                Ok(plain)
-            }
-            Err(error) => Err(error),
-        }
+        let store = Postgres::with_pool(
+            label,
+            config,
+            ssl_mode,
+            connector,
+            tls.falls_back_to_plain(),
+        )?;
+        store.run_within(MIGRATION_TIMEOUT, async |client| {
+            store.migrate(client).await
+        })?;
+        Ok(store)
     }
 
     /// A store over a new pool of connections made with `config` in `ssl_mode`, on a runtime of its own; nothing
@@ -250,6 +291,7 @@ impl Postgres {
         mut config: tokio_postgres::Config,
         ssl_mode: SslMode,
         connector: MakeRustlsConnect,
+        plain_after_failed_handshake: bool,
     ) -> Result<Postgres, StoreError> {
         config.ssl_mode(ssl_mode);
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -260,9 +302,12 @@ impl Postgres {
             .map_err(|error| {
                 StoreError::Postgres(format!("cannot start the database runtime: {error}"))
             })?;
-        let manager = Manager::from_config(
+        let manager = Manager::from_connect(
             config,
-            connector,
+            PreferConnect {
+                tls: connector,
+                plain_after_failed_handshake,
+            },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

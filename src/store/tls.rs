@@ -5,9 +5,9 @@
 //! | sslmode | TLS | the server's certificate |
 //! |---|---|---|
 //! | `disable` | never | - |
-//! | `prefer` (default) | when the server offers it; without `sslrootcert`, plain after a failed handshake (as libpq) | not checked, unless `sslrootcert` is given (then as `verify-ca`, never falling back) |
+//! | `prefer` (default) | when the server offers it; without `sslrootcert`, plain after a failed handshake (as libpq, per connection: the next one tries TLS again) | not checked, unless `sslrootcert` is given (then as `verify-ca`: always TLS, never plain) |
 //! | `require` | always | as `prefer` |
-//! | `verify-ca` | always | signed by `sslrootcert` (default: the system's roots); any host name |
+//! | `verify-ca` | always | signed by `sslrootcert` (a file: with the system's roots it would prove nothing, and is refused, as libpq 16 does); any host name |
 //! | `verify-full` | always | signed by `sslrootcert` (default: the system's roots), for the URL's host |
 //!
 //! `sslrootcert=system` names the system's roots, as in libpq 16. `sslcert` and `sslkey` (PEM files, both or
@@ -123,11 +123,28 @@ impl Tls {
     /// tokio-postgres's mode for these settings, and the connector that makes its TLS connections. Fails when
     /// `sslrootcert` cannot be read, or a check needs the system's roots and there are none.
     pub(super) fn connector(&self) -> Result<(SslMode, MakeRustlsConnect), StoreError> {
+        let system_roots = self
+            .root_cert
+            .as_ref()
+            .is_none_or(|path| path.as_os_str() == "system");
+        let chain_only = matches!(self.mode, Mode::VerifyCa)
+            || (matches!(self.mode, Mode::Prefer | Mode::Require) && self.root_cert.is_some());
+        if chain_only && system_roots {
+            // As libpq 16 refuses it: any publicly trusted certificate, for any host, would pass.
+            return Err(StoreError::Misconfigured(
+                "a certificate signed by any of the system's CAs, for any host name, proves nothing about the \
+                 database: with the system's roots use sslmode=verify-full, or give sslrootcert=FILE (the CA that \
+                 signs your database's certificate) for verify-ca"
+                    .to_owned(),
+            ));
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let (ssl_mode, check) = match (self.mode, &self.root_cert) {
             (Mode::Disable, _) => (SslMode::Disable, Check::Nothing),
             (Mode::Prefer, None) => (SslMode::Prefer, Check::Nothing),
-            (Mode::Prefer, Some(_)) => (SslMode::Prefer, Check::Chain),
+            // A certificate asked to be checked is never traded for no TLS, even when the server (or whoever
+            // answers for it) says it has none.
+            (Mode::Prefer, Some(_)) => (SslMode::Require, Check::Chain),
             (Mode::Require, None) => (SslMode::Require, Check::Nothing),
             (Mode::Require, Some(_)) | (Mode::VerifyCa, _) => (SslMode::Require, Check::Chain),
             (Mode::VerifyFull, _) => (SslMode::Require, Check::ChainAndName),
@@ -238,12 +255,7 @@ impl Tls {
 }
 
 /// How [`misconfigured`]'s texts start: a failed TLS handshake.
-const HANDSHAKE_FAILED: &str = "error performing TLS handshake";
-
-/// Whether `fix` (from [`misconfigured`]) is about a failed TLS handshake.
-pub(super) fn is_handshake_failure(fix: &str) -> bool {
-    fix.starts_with(HANDSHAKE_FAILED)
-}
+pub(super) const HANDSHAKE_FAILED: &str = "error performing TLS handshake";
 
 /// What to fix when a connection failed in its TLS handshake for a reason retrying cannot change: the server
 /// offers no TLS, or it or its certificate failed rustls's checks. `None` for anything else (an I/O error
@@ -400,6 +412,26 @@ mod tests {
             (url.as_str(), tls),
             ("postgres://db/scenebot", Tls::default())
         );
+    }
+
+    /// Issue 29.6: a chain check against the system's roots without the host name accepts any publicly trusted
+    /// certificate: refused before any connection, as libpq 16 refuses `sslrootcert=system` below verify-full.
+    #[test]
+    fn a_chain_check_against_the_system_roots_without_the_name_is_refused() {
+        for query in [
+            "sslmode=verify-ca",
+            "sslmode=verify-ca&sslrootcert=system",
+            "sslmode=require&sslrootcert=system",
+            "sslmode=prefer&sslrootcert=system",
+        ] {
+            let (_, tls) =
+                split_url(&format!("postgres://db/x?{query}")).unwrap_or_else(|e| panic!("{e}"));
+            let error = tls.connector().err();
+            assert!(
+                matches!(&error, Some(StoreError::Misconfigured(text)) if text.contains("verify-full")),
+                "{query}: {error:?}"
+            );
+        }
     }
 
     #[test]

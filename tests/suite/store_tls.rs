@@ -202,3 +202,30 @@ async fn a_client_certificate_gets_in_where_the_server_demands_one() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(polls.is_ok_and(|polls| polls.is_empty()));
 }
+
+/// Issue 29.6: `sslmode=prefer` with `sslrootcert` asks for the server's certificate to be checked, so a server (or
+/// whoever answers for it) that says it has no TLS gets no plain connection: it is refused with what to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_with_sslrootcert_never_goes_plain_when_the_server_offers_no_tls() {
+    let (Some(tls), Some(plain)) = (
+        PgDatabase::on_tls_cluster("prefer_with_sslrootcert_never_goes_plain (tls)"),
+        PgDatabase::fresh("prefer_with_sslrootcert_never_goes_plain (plain)"),
+    ) else {
+        return;
+    };
+    let ca = tls.cluster().ca_file();
+    let checked = open(format!(
+        "{}?sslmode=prefer&sslrootcert={}",
+        plain.url,
+        ca.display()
+    ))
+    .await;
+    assert!(
+        matches!(&checked, Err(StoreError::Misconfigured(fix)) if fix.contains("TLS")),
+        "prefer with sslrootcert against a plain server: {:?}",
+        checked.err()
+    );
+    // Without sslrootcert, prefer is libpq's: plain when the server has no TLS.
+    let store = open(format!("{}?sslmode=prefer", plain.url)).await;
+    assert!(store.is_ok(), "{:?}", store.err());
+}
