@@ -36,6 +36,7 @@ pub mod locale;
 pub mod pace;
 pub mod pick;
 pub mod preview;
+pub mod quiz;
 pub mod reason;
 pub mod render;
 pub mod respond;

@@ -3,8 +3,10 @@
 //! Command names stay English everywhere (users of similar bots find localized names confusing); descriptions and
 //! replies follow the interaction's locale: Korean for `ko`, English for everything else.
 
+mod quiz;
 mod replies;
 
+pub use quiz::{option_letter, Prompt, QuizStrings};
 pub use replies::{DailyState, DailyStatus};
 
 /// A reply language.
