@@ -62,7 +62,9 @@ fn check_question(catalog: &Catalog, q: &Question, locale: Locale) -> Result<(),
     }
     let lower = prompt.to_lowercase();
     for alias in &aliases {
-        if lower.contains(&alias.to_lowercase()) || contains_any(&prompt, &[alias.clone()]) {
+        if lower.contains(&alias.to_lowercase())
+            || contains_any(&prompt, std::slice::from_ref(alias))
+        {
             return Err(format!(
                 "{what}: the question contains the answer \"{alias}\": {prompt}"
             ));

@@ -2,7 +2,8 @@
 //!
 //! - this file: the scene, list, See Also and about cards, and the card-size check the dataset's validation uses;
 //! - [`ids`]: the component-id protocol (what a button asks for, the daily post's marker);
-//! - [`poll`]: the poll results chart and the hall of fame.
+//! - [`poll`]: the poll results chart and the hall of fame;
+//! - [`quiz`]: a quiz question, its reveal and a round's scores.
 //!
 //! This file stays above 600 lines for its tests (a third of it): every card is checked against each of Discord's
 //! limits in both languages, beside the code that builds it.
@@ -22,6 +23,7 @@ use crate::locale::Locale;
 
 pub mod ids;
 pub mod poll;
+pub mod quiz;
 
 pub use ids::{posted_marker, ComponentAction};
 
@@ -577,7 +579,7 @@ mod tests {
     }
 
     /// Checks every limit of `discord.md` on the serialized message.
-    fn assert_within_limits(message: &Value, what: &str) {
+    pub(crate) fn assert_within_limits(message: &Value, what: &str) {
         let embeds = message["embeds"].as_array().cloned().unwrap_or_default();
         assert!(embeds.len() <= 10, "{what}: too many embeds");
         assert!(
