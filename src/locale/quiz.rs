@@ -7,9 +7,9 @@ use super::Locale;
 /// reader sees them. Titles and names arrive already in the reader's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prompt<'a> {
-    /// Park Seo-joon's character in a drama.
-    Role {
-        /// Park Seo-joon's name.
+    /// Someone's character in a drama: Park Seo-joon's, or his scene partner's.
+    Character {
+        /// Who plays the character.
         actor: &'a str,
         /// The drama.
         title: &'a str,
@@ -20,13 +20,6 @@ pub enum Prompt<'a> {
         actor: &'a str,
         /// The drama.
         title: &'a str,
-    },
-    /// The partner's character.
-    PartnerRole {
-        /// The drama.
-        title: &'a str,
-        /// The partner's name.
-        partner: &'a str,
     },
     /// The year a drama started airing.
     Year {
@@ -76,10 +69,10 @@ impl Locale {
     /// A question's wording.
     pub fn quiz_prompt(self, prompt: Prompt<'_>) -> String {
         match (self, prompt) {
-            (Locale::En, Prompt::Role { actor, title }) => {
+            (Locale::En, Prompt::Character { actor, title }) => {
                 format!("Which character does {actor} play in *{title}*?")
             }
-            (Locale::Ko, Prompt::Role { actor, title }) => {
+            (Locale::Ko, Prompt::Character { actor, title }) => {
                 format!("'{title}'에서 {actor}의 배역은?")
             }
             (Locale::En, Prompt::Partner { actor, title }) => {
@@ -87,12 +80,6 @@ impl Locale {
             }
             (Locale::Ko, Prompt::Partner { actor, title }) => {
                 format!("'{title}' 키스신에서 {actor}의 상대 배우는?")
-            }
-            (Locale::En, Prompt::PartnerRole { title, partner }) => {
-                format!("In *{title}*, which character does {partner} play?")
-            }
-            (Locale::Ko, Prompt::PartnerRole { title, partner }) => {
-                format!("'{title}'에서 {partner}의 배역은?")
             }
             (Locale::En, Prompt::Year { title }) => {
                 format!("In which year did *{title}* start airing?")

@@ -134,9 +134,12 @@ impl Kind {
         let partner = scene.partner.actor.get(locale);
         let masked;
         let prompt = match self {
-            Kind::Role => Prompt::Role { actor, title },
+            Kind::Role => Prompt::Character { actor, title },
             Kind::Partner => Prompt::Partner { actor, title },
-            Kind::PartnerRole => Prompt::PartnerRole { title, partner },
+            Kind::PartnerRole => Prompt::Character {
+                actor: partner,
+                title,
+            },
             Kind::Year => Prompt::Year { title },
             Kind::Network => Prompt::Network { title },
             Kind::KoreanTitle => Prompt::KoreanTitle {

@@ -1,6 +1,8 @@
 //! A round's rules: the draw of its questions, the answer window, one question's answers, the reveal and the
 //! round's scores. Plain functions over plain data; the store and the Discord layer only carry their results.
 
+use std::collections::BTreeMap;
+
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -9,8 +11,8 @@ use crate::catalog::Catalog;
 
 /// Questions in a round when `/quiz start` is not told.
 pub const DEFAULT_QUESTIONS: usize = 5;
-/// The most questions a round may have: ten 20-second questions with their reveals keep a round to about four
-/// minutes, well inside the 15 minutes its interaction token lives.
+/// The most questions a round may have: ten questions of at most [`MAX_ANSWER_WINDOW_SECONDS`] each, with their
+/// reveals, stay well inside the 15 minutes a round's interaction token lives (about four minutes at 20 s each).
 pub const MAX_QUESTIONS: usize = 10;
 
 /// Points for a right answer.
@@ -214,28 +216,22 @@ pub struct Score {
 /// The round's scores from its reveals: everyone who answered, most points first (then most right answers, then
 /// user id, for a stable order).
 pub fn round_scores(reveals: &[Reveal]) -> Vec<Score> {
-    let mut scores: Vec<Score> = Vec::new();
+    let mut by_user: BTreeMap<u64, Score> = BTreeMap::new();
     for reveal in reveals {
         for &(user, points) in &reveal.points {
-            let index = match scores.iter().position(|s| s.user == user) {
-                Some(index) => index,
-                None => {
-                    scores.push(Score {
-                        user,
-                        points: 0,
-                        right: 0,
-                        first: 0,
-                        rank: 0,
-                    });
-                    scores.len() - 1
-                }
-            };
-            let score = &mut scores[index];
+            let score = by_user.entry(user).or_insert(Score {
+                user,
+                points: 0,
+                right: 0,
+                first: 0,
+                rank: 0,
+            });
             score.points += points;
             score.right += u32::from(points >= POINTS_RIGHT);
             score.first += u32::from(reveal.first_right == Some(user));
         }
     }
+    let mut scores: Vec<Score> = by_user.into_values().collect();
     scores.sort_by(|a, b| {
         b.points
             .cmp(&a.points)
