@@ -90,7 +90,7 @@ impl Kind {
             Kind::KoreanTitle => drama.title_ko.clone(),
             Kind::Episode => locale.episode(scene.episode?),
             Kind::Episodes => locale.episodes(drama.episodes),
-            Kind::Drama => localized_title(scene, locale).to_owned(),
+            Kind::Drama => scene.drama.title_in(locale).to_owned(),
         })
     }
 
@@ -130,7 +130,7 @@ impl Kind {
     /// The question's wording for the scene in `locale`.
     pub fn prompt(self, catalog: &Catalog, scene: &Scene, locale: Locale) -> String {
         let actor = catalog.actor.name.get(locale);
-        let title = localized_title(scene, locale);
+        let title = scene.drama.title_in(locale);
         let partner = scene.partner.actor.get(locale);
         let masked;
         let prompt = match self {
@@ -290,14 +290,6 @@ pub fn contains_any(text: &str, names: &[String]) -> bool {
         .iter()
         .map(|name| normalize(name))
         .any(|name| !name.is_empty() && text.contains(&name))
-}
-
-/// The drama's title in the reader's language.
-fn localized_title(scene: &Scene, locale: Locale) -> &str {
-    match locale {
-        Locale::En => &scene.drama.title,
-        Locale::Ko => &scene.drama.title_ko,
-    }
 }
 
 /// Every title of the scene's drama, in both scripts.

@@ -535,10 +535,7 @@ pub fn plain_message(content: &str) -> CreateInteractionResponseMessage {
 
 /// The drama title in the reader's language.
 pub fn localized_title(scene: &Scene, locale: Locale) -> &str {
-    match locale {
-        Locale::En => &scene.drama.title,
-        Locale::Ko => &scene.drama.title_ko,
-    }
+    scene.drama.title_in(locale)
 }
 
 /// An autocomplete choice's name: emoji, title in the reader's language, year.
