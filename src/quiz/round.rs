@@ -47,7 +47,8 @@ pub fn answer_window_seconds(prompt: &str) -> i64 {
 
 /// `n` questions (clamped to 1..=[`MAX_QUESTIONS`], and to what the catalog can ask), never the same scene and
 /// kind twice, spread over the scenes and the kinds: each next question takes the least-asked scene, then the
-/// least-asked kind, ties broken at random. Deterministic for a given `rng`.
+/// least-asked kind, ties broken at random. A scene asked "which drama?" is asked nothing else in the round.
+/// Deterministic for a given `rng`.
 pub fn draw(catalog: &Catalog, n: usize, rng: &mut impl Rng) -> Vec<Question> {
     let n = n.clamp(1, MAX_QUESTIONS);
     let mut candidates = askable(catalog);
@@ -71,6 +72,11 @@ pub fn draw(catalog: &Catalog, n: usize, rng: &mut impl Rng) -> Vec<Question> {
             break;
         };
         let (scene, kind) = candidates.swap_remove(next);
+        // "Which drama?" and another question about the same scene would answer each other: the others name the
+        // drama, and a summary can tell their answers (Witch's Romance's Korean one names the episode).
+        candidates.retain(|&(other, other_kind)| {
+            other != scene || (kind != Kind::Drama && other_kind != Kind::Drama)
+        });
         if let Some(asked) = question(catalog, scene, kind, rng) {
             if let Some(uses) = scene_uses.get_mut(scene) {
                 *uses += 1;

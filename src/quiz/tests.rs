@@ -251,6 +251,14 @@ fn a_round_is_the_same_for_the_same_seed_and_spread_over_scenes_and_kinds() {
             let times = full.iter().filter(|q| q.kind == kind).count();
             assert!(times <= 2, "seed {seed}: {kind:?} asked {times} times");
         }
+        for drama in full.iter().filter(|q| q.kind == Kind::Drama) {
+            let times = full.iter().filter(|q| q.scene == drama.scene).count();
+            assert_eq!(
+                times, 1,
+                "seed {seed}: {} asked \"which drama?\" and more",
+                drama.scene
+            );
+        }
     }
 }
 
