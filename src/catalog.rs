@@ -190,6 +190,14 @@ pub struct Partner {
 }
 
 impl Drama {
+    /// The title in the reader's language: the official English one, or the Hangul one.
+    pub fn title_in(&self, locale: crate::locale::Locale) -> &str {
+        match locale {
+            crate::locale::Locale::En => &self.title,
+            crate::locale::Locale::Ko => &self.title_ko,
+        }
+    }
+
     /// "2018" or "2016–2017".
     pub fn years(&self) -> String {
         match self.end_year {

@@ -84,7 +84,7 @@ pub enum Action {
         /// The user's Discord locale (`ko` for Korean replies).
         #[arg(long, default_value = "en-US")]
         locale: String,
-        /// Seed for the random scene, for repeatable output.
+        /// Seed for the random scene or quiz round, for repeatable output.
         #[arg(long)]
         seed: Option<u64>,
         /// With "/daily": the server's local date of the post, YYYY-MM-DD (default: today in UTC). An anniversary

@@ -7,8 +7,8 @@
 //! - [`locale`]: English and Korean, and every text users see (the moderator commands' replies included).
 //! - [`search`]: drama search the way fans type (typos, Hangul, initial consonants), for commands and autocomplete.
 //! - [`pick`]: uniform random choice that can leave the current scene out.
-//! - [`render`]: scene, list, See Also, about, anniversary and birthday cards as serenity builders; component ids;
-//!   the card-size check.
+//! - [`render`]: scene, list, See Also, about, anniversary, birthday and quiz cards as serenity builders;
+//!   component ids; the card-size check.
 //! - [`respond`]: the command core: a request in, the exact interaction response out (shared by bot and preview);
 //!   the one full dataset loader.
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
@@ -16,6 +16,7 @@
 //! - [`anniversary`]: "on this day", the pure part: the calendar, a server's special card on its local date (one a
 //!   day, by priority), the rule that keeps the bag fair, the next anniversaries with Unix times.
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
+//! - [`quiz`]: `/quiz`, the pure part: questions from the catalog alone, the round draw, answers, reveal, scores.
 //! - [`reason`]: why a post or a poll failed, one vocabulary for both features, stored as codes.
 //! - [`pace`]: the shared send schedule (GCRA's theoretical arrival time) that keeps every process within one rate.
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
@@ -41,6 +42,7 @@ pub mod locale;
 pub mod pace;
 pub mod pick;
 pub mod preview;
+pub mod quiz;
 pub mod reason;
 pub mod render;
 pub mod respond;

@@ -13,9 +13,29 @@ pub enum ParseError {
     NoSlash,
     /// The command is not one of ours.
     #[error(
-        "unknown command \"/{0}\"; try /scene, /scenes, /seealso, /about or /daily (with --date)"
+        "unknown command \"/{0}\"; try /scene, /scenes, /seealso, /about, /quiz start or /daily (with --date)"
     )]
     UnknownCommand(String),
+    /// A command with subcommands, without one of them.
+    #[error("/{command} needs a subcommand: {expected}")]
+    UnknownSubcommand {
+        /// The command.
+        command: String,
+        /// Its subcommands.
+        expected: String,
+    },
+    /// An option whose value the command does not take.
+    #[error("/{command} {option}:{value} is not allowed; {option} takes {expected}")]
+    BadValue {
+        /// The command.
+        command: String,
+        /// The option.
+        option: String,
+        /// The value typed.
+        value: String,
+        /// What it takes.
+        expected: String,
+    },
     /// The command has no such option.
     #[error("/{command} has no option \"{option}\"{hint}")]
     UnknownOption {
@@ -49,12 +69,27 @@ pub fn parse_line(line: &str) -> Result<Line, ParseError> {
     parse_command_line(line).map(Line::Command)
 }
 
-/// Reads `/scene drama:kill me heal me` (an option's value runs until the next `name:`).
+/// The commands that take a subcommand, and theirs: `/quiz start`.
+const SUBCOMMANDS: &[(&str, &[&str])] = &[("quiz", &["start"])];
+
+/// Reads `/scene drama:kill me heal me` (an option's value runs until the next `name:`) and `/quiz start
+/// questions:3` (a subcommand first).
 pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
     let line = line.trim();
     let rest = line.strip_prefix('/').ok_or(ParseError::NoSlash)?;
     let mut words = rest.split_whitespace();
-    let name = words.next().unwrap_or_default().to_lowercase();
+    let mut name = words.next().unwrap_or_default().to_lowercase();
+    if let Some((_, subcommands)) = SUBCOMMANDS.iter().find(|(command, _)| *command == name) {
+        match words.next().map(str::to_lowercase) {
+            Some(sub) if subcommands.contains(&sub.as_str()) => name = format!("{name} {sub}"),
+            _ => {
+                return Err(ParseError::UnknownSubcommand {
+                    command: name,
+                    expected: subcommands.join(", "),
+                })
+            }
+        }
+    }
     let mut options: Vec<(String, String)> = Vec::new();
     for word in words {
         match word.split_once(':') {
@@ -75,6 +110,7 @@ pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
     let allowed: &[&str] = match name.as_str() {
         "scene" => &["drama"],
         "scenes" | "seealso" | "about" => &[],
+        "quiz start" => &["questions"],
         _ => return Err(ParseError::UnknownCommand(name)),
     };
     if let Some((option, _)) = options
@@ -91,12 +127,31 @@ pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
             },
         });
     }
+    let value_of = |option: &str| {
+        options
+            .iter()
+            .find(|(key, _)| key == option)
+            .map(|(_, value)| value.clone())
+    };
     Ok(match name.as_str() {
+        "quiz start" => Command::QuizStart {
+            questions: value_of("questions")
+                .map(|value| {
+                    value
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|n| (1..=crate::quiz::MAX_QUESTIONS).contains(&usize::from(*n)))
+                        .ok_or(ParseError::BadValue {
+                            command: name.clone(),
+                            option: "questions".to_owned(),
+                            value,
+                            expected: format!("a number from 1 to {}", crate::quiz::MAX_QUESTIONS),
+                        })
+                })
+                .transpose()?,
+        },
         "scene" => Command::Scene {
-            drama: options
-                .into_iter()
-                .find(|(key, _)| key == "drama")
-                .map(|(_, value)| value),
+            drama: value_of("drama"),
         },
         "scenes" => Command::Scenes,
         "seealso" => Command::SeeAlso,
@@ -227,6 +282,16 @@ mod tests {
         assert_eq!(parse_command_line("/scenes"), Ok(Command::Scenes));
         assert_eq!(parse_command_line("/seealso"), Ok(Command::SeeAlso));
         assert_eq!(parse_command_line("/about"), Ok(Command::About));
+        assert_eq!(
+            parse_command_line("/quiz start"),
+            Ok(Command::QuizStart { questions: None })
+        );
+        assert_eq!(
+            parse_command_line("/Quiz Start questions:10"),
+            Ok(Command::QuizStart {
+                questions: Some(10)
+            })
+        );
     }
 
     #[test]
@@ -257,6 +322,28 @@ mod tests {
         assert!(matches!(
             parse_command_line("/scene hwarang"),
             Err(ParseError::StrayText(_))
+        ));
+        for line in ["/quiz", "/quiz begin"] {
+            assert!(
+                matches!(
+                    parse_command_line(line),
+                    Err(ParseError::UnknownSubcommand { .. })
+                ),
+                "{line}"
+            );
+        }
+        for count in ["0", "11", "five", "-1"] {
+            assert!(
+                matches!(
+                    parse_command_line(&format!("/quiz start questions:{count}")),
+                    Err(ParseError::BadValue { .. })
+                ),
+                "{count}"
+            );
+        }
+        assert!(matches!(
+            parse_command_line("/quiz start drama:x"),
+            Err(ParseError::UnknownOption { .. })
         ));
     }
 }

@@ -1,15 +1,18 @@
 //! The command core: a request in, the interaction response Discord should receive out.
 //!
 //! The Discord layer and `scenebot preview` both call these functions, so what `preview` prints is exactly what the
-//! bot sends. Nothing here does I/O; randomness comes in as an argument.
+//! bot sends. Nothing here does I/O; randomness and the time come in as arguments ([`Responder::command`] reads the
+//! system clock for [`Responder::command_at`], which only `/quiz start` uses).
 
 use rand::Rng;
 use serenity::all::{AutocompleteChoice, CreateAutocompleteResponse, CreateInteractionResponse};
 
 use crate::catalog::Catalog;
+use crate::clock::{Clock, SystemClock};
 use crate::limits;
 use crate::locale::Locale;
 use crate::pick;
+use crate::quiz;
 use crate::render::{self, AboutFacts, ComponentAction};
 use crate::search::{Lookup, SearchIndex};
 
@@ -38,6 +41,11 @@ pub enum Command {
     SeeAlso,
     /// `/about`.
     About,
+    /// `/quiz start [questions]`: a round of `questions` questions (1 to 10; 5 when absent).
+    QuizStart {
+        /// How many questions were asked for.
+        questions: Option<u8>,
+    },
 }
 
 impl Command {
@@ -48,6 +56,7 @@ impl Command {
             Command::Scenes => "scenes",
             Command::SeeAlso => "seealso",
             Command::About => "about",
+            Command::QuizStart { .. } => "quiz",
         }
     }
 }
@@ -78,12 +87,25 @@ impl Responder {
         Responder { catalog, index }
     }
 
-    /// The response to a slash command.
+    /// The response to a slash command, at the system clock's time (a quiz question's closing time counts from it).
     pub fn command(
         &self,
         command: &Command,
         locale: Locale,
         facts: AboutFacts,
+        rng: &mut impl Rng,
+    ) -> CreateInteractionResponse {
+        self.command_at(command, locale, facts, SystemClock.now(), rng)
+    }
+
+    /// The response to a slash command at `now` (unix seconds). `/quiz start` answers with its round's first
+    /// question, in a round whose id is drawn from `rng` here: the bot's rounds take theirs from the store.
+    pub fn command_at(
+        &self,
+        command: &Command,
+        locale: Locale,
+        facts: AboutFacts,
+        now: i64,
         rng: &mut impl Rng,
     ) -> CreateInteractionResponse {
         let catalog = &self.catalog;
@@ -110,8 +132,39 @@ impl Responder {
             Command::Scenes => render::all_scenes_card(catalog, locale),
             Command::SeeAlso => render::see_also_card(catalog, locale),
             Command::About => render::about_card(catalog, locale, facts),
+            Command::QuizStart { questions } => {
+                let count = questions.map_or(quiz::DEFAULT_QUESTIONS, usize::from);
+                let round = rng.random::<u32>().into();
+                match self.quiz_question(round, count, now, locale, rng) {
+                    Some(card) => card,
+                    None => return self.error(locale.strings().internal_error),
+                }
+            }
         };
         CreateInteractionResponse::Message(card.into_interaction_message())
+    }
+
+    /// A quiz round's first question, open from `now` (unix seconds) for its answer window: `count` questions
+    /// drawn with `rng`, the first one rendered with buttons that name `round`. `None` when the dataset has nothing
+    /// to ask.
+    pub fn quiz_question(
+        &self,
+        round: u64,
+        count: usize,
+        now: i64,
+        locale: Locale,
+        rng: &mut impl Rng,
+    ) -> Option<render::Card> {
+        let questions = quiz::draw(&self.catalog, count, rng);
+        let first = questions.first()?;
+        let window = quiz::answer_window_seconds(&first.prompt(&self.catalog, locale)?);
+        let slot = render::quiz::Slot {
+            round,
+            index: 0,
+            total: questions.len(),
+            closes_at: now.saturating_add(window),
+        };
+        render::quiz::question_card(&self.catalog, first, slot, locale)
     }
 
     /// The response to a button or menu of one of our cards. `values` are a select menu's chosen values; `clicked`
@@ -153,6 +206,11 @@ impl Responder {
                 values.first().and_then(|id| catalog.scene(id)),
                 ClickedOn::Shared,
             ),
+            // A quiz answer is the running round's to judge (the Discord layer's, over the store); one that
+            // reaches the card core belongs to no round it knows.
+            ComponentAction::QuizAnswer { .. } => {
+                return self.error(locale.quiz_strings().not_counted)
+            }
         };
         let Some(scene) = scene else {
             return self.error(locale.strings().stale_component);
@@ -381,5 +439,64 @@ mod tests {
             responder.autocomplete("zzzz", Locale::En),
         ));
         assert_eq!(reply["data"]["choices"], json!([]));
+    }
+
+    #[test]
+    fn quiz_start_answers_with_the_first_question_in_public_the_same_for_the_same_seed() {
+        let responder = responder();
+        const NOW: i64 = 1_800_000_000;
+        let start = |questions, locale, seed| {
+            to_json(responder.command_at(
+                &Command::QuizStart { questions },
+                locale,
+                FACTS,
+                NOW,
+                &mut StdRng::seed_from_u64(seed),
+            ))
+        };
+        for locale in Locale::ALL {
+            for questions in [None, Some(1), Some(10)] {
+                let reply = start(questions, locale, 9);
+                assert_eq!(reply, start(questions, locale, 9));
+                assert_eq!(reply["type"], 4);
+                assert!(reply["data"].get("flags").is_none(), "a round is public");
+                let embed = &reply["data"]["embeds"][0];
+                let total = questions.map_or(quiz::DEFAULT_QUESTIONS, usize::from);
+                assert_eq!(
+                    embed["title"],
+                    format!("❓ {}", locale.quiz_header(1, total))
+                );
+                let description = embed["description"].as_str().unwrap_or_default();
+                let closes =
+                    (NOW + 20..=NOW + 45).find(|at| description.contains(&format!("<t:{at}:R>")));
+                assert!(closes.is_some(), "{description}");
+                let buttons = reply["data"]["components"][0]["components"]
+                    .as_array()
+                    .map_or(0, Vec::len);
+                assert!((3..=4).contains(&buttons), "{buttons} buttons");
+            }
+        }
+        assert_ne!(start(None, Locale::En, 1), start(None, Locale::En, 2));
+    }
+
+    #[test]
+    fn a_quiz_button_reaching_the_card_core_is_told_it_was_not_counted() {
+        let responder = responder();
+        let mut rng = StdRng::seed_from_u64(1);
+        for clicked in [ClickedOn::OwnReply, ClickedOn::Shared] {
+            let reply = to_json(responder.component(
+                "quiz:answer:7:0:1",
+                &[],
+                clicked,
+                Locale::Ko,
+                &mut rng,
+            ));
+            assert_eq!(reply["type"], 4);
+            assert_eq!(reply["data"]["flags"], 64);
+            assert_eq!(
+                reply["data"]["content"],
+                Locale::Ko.quiz_strings().not_counted
+            );
+        }
     }
 }

@@ -368,6 +368,12 @@ fn prefix_distance(query: &[char], text: &[char], max: usize) -> Option<usize> {
         .filter(|d| *d <= max)
 }
 
+/// `text` as names are compared: lowercase letters and digits only, so "Kill Me, Heal Me" and "kill me heal me"
+/// are one name (the quiz's options must differ after it).
+pub fn normalize(text: &str) -> String {
+    letters_of(text).into_iter().collect()
+}
+
 /// Lowercase letters and digits of `text`, nothing else.
 fn letters_of(text: &str) -> Vec<char> {
     text.chars()
@@ -399,7 +405,9 @@ fn is_initial_consonant(c: char) -> bool {
     INITIALS.contains(&c)
 }
 
-fn is_hangul(c: char) -> bool {
+/// Whether `c` is Hangul (a syllable or a jamo): Korean names are matched without word boundaries, since
+/// particles attach to them.
+pub fn is_hangul(c: char) -> bool {
     matches!(u32::from(c), 0xAC00..=0xD7A3 | 0x3131..=0x318E | 0x1100..=0x11FF)
 }
 

@@ -4,9 +4,11 @@
 //! replies follow the interaction's locale: Korean for `ko`, English for everything else.
 
 mod dates;
+mod quiz;
 mod replies;
 
 pub use dates::{Headline, Occasion};
+pub use quiz::{option_letter, Prompt, QuizStrings};
 pub use replies::{DailyState, DailyStatus};
 
 /// A reply language.

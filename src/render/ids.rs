@@ -32,6 +32,16 @@ pub enum ComponentAction {
         /// The anniversary's scene; `None` (the birthday) for a random scene.
         scene: Option<String>,
     },
+    /// A quiz answer button: option `option` of question `question` of round `round`. Only names the click: which
+    /// answer is right, and whether the question is still open, is the stored round's to say, never the id's.
+    QuizAnswer {
+        /// The round (its id in the store).
+        round: u64,
+        /// The question's position in the round, from 0.
+        question: u8,
+        /// The option's position in the question, from 0.
+        option: u8,
+    },
 }
 
 const ANOTHER_PREFIX: &str = "scene:another:";
@@ -39,6 +49,7 @@ const POSTED_PREFIX: &str = "scene:post:";
 const SHOW_PREFIX: &str = "scene:show:";
 const DAY_PREFIX: &str = "scene:day:";
 const OPEN_SELECTED_ID: &str = "scenes:open";
+const QUIZ_ANSWER_PREFIX: &str = "quiz:answer:";
 
 impl ComponentAction {
     /// The `custom_id` that carries this action.
@@ -56,6 +67,11 @@ impl ComponentAction {
                     scene.as_deref().unwrap_or_default()
                 )
             }
+            ComponentAction::QuizAnswer {
+                round,
+                question,
+                option,
+            } => format!("{QUIZ_ANSWER_PREFIX}{round}:{question}:{option}"),
         }
     }
 
@@ -83,12 +99,33 @@ impl ComponentAction {
                 marker: marker.to_owned(),
                 scene: Some(scene.to_owned()).filter(|id| !id.is_empty()),
             })
+        } else if let Some(rest) = custom_id.strip_prefix(QUIZ_ANSWER_PREFIX) {
+            parse_quiz_answer(rest)
         } else if custom_id == OPEN_SELECTED_ID {
             Some(ComponentAction::OpenSelected)
         } else {
             None
         }
     }
+}
+
+/// Reads `round:question:option` (decimal digits only, so a forged id never parses as something else).
+fn parse_quiz_answer(rest: &str) -> Option<ComponentAction> {
+    let mut parts = rest.split(':');
+    let mut number = || {
+        parts
+            .next()
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let (round, question, option) = (number()?, number()?, number()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(ComponentAction::QuizAnswer {
+        round: round.parse().ok()?,
+        question: question.parse().ok()?,
+        option: option.parse().ok()?,
+    })
 }
 
 /// The marker of a post made with [`super::posted_scene_card`] or [`super::special_card`], read from one of a
@@ -125,6 +162,11 @@ mod tests {
                 marker: "daily-2027-01-07".into(),
                 scene: Some("kill-me-heal-me".into()),
             },
+            ComponentAction::QuizAnswer {
+                round: u64::MAX,
+                question: 9,
+                option: 3,
+            },
         ] {
             assert_eq!(ComponentAction::parse(&action.custom_id()), Some(action));
         }
@@ -133,5 +175,16 @@ mod tests {
             Some("daily-2026-12-16")
         );
         assert_eq!(ComponentAction::parse("poll:vote:1"), None);
+        for forged in [
+            "quiz:answer:1:2",
+            "quiz:answer:1:2:3:4",
+            "quiz:answer:-1:0:0",
+            "quiz:answer:1:0:+1",
+            "quiz:answer:1:256:0",
+            "quiz:answer:18446744073709551616:0:0",
+            "quiz:answer::0:0",
+        ] {
+            assert_eq!(ComponentAction::parse(forged), None, "{forged}");
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! - this file: the scene, list, See Also and about cards, and the card-size check the dataset's validation uses;
 //! - [`anniversary`]: the special daily posts, an anniversary card and the birthday card;
 //! - [`ids`]: the component-id protocol (what a button asks for, the daily post's marker);
-//! - [`poll`]: the poll results chart and the hall of fame.
+//! - [`poll`]: the poll results chart and the hall of fame;
+//! - [`quiz`]: a quiz question, its reveal and a round's scores.
 //!
 //! This file stays above 600 lines for its tests (a third of it): every card is checked against each of Discord's
 //! limits in both languages, beside the code that builds it.
@@ -24,6 +25,7 @@ use crate::locale::Locale;
 mod anniversary;
 pub mod ids;
 pub mod poll;
+pub mod quiz;
 
 pub use anniversary::{day_post_card, special_card};
 pub use ids::{posted_marker, ComponentAction};
@@ -563,10 +565,7 @@ pub fn plain_message(content: &str) -> CreateInteractionResponseMessage {
 
 /// The drama title in the reader's language.
 pub fn localized_title(scene: &Scene, locale: Locale) -> &str {
-    match locale {
-        Locale::En => &scene.drama.title,
-        Locale::Ko => &scene.drama.title_ko,
-    }
+    scene.drama.title_in(locale)
 }
 
 /// An autocomplete choice's name: emoji, title in the reader's language, year.
@@ -607,7 +606,7 @@ mod tests {
     }
 
     /// Checks every limit of `discord.md` on the serialized message.
-    fn assert_within_limits(message: &Value, what: &str) {
+    pub(crate) fn assert_within_limits(message: &Value, what: &str) {
         let embeds = message["embeds"].as_array().cloned().unwrap_or_default();
         assert!(embeds.len() <= 10, "{what}: too many embeds");
         assert!(

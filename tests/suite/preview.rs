@@ -48,6 +48,9 @@ fn every_command_previews_a_body_discord_accepts() {
         "/scenes",
         "/seealso",
         "/about",
+        "/quiz start",
+        "/quiz start questions:1",
+        "/quiz start questions:10",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -202,12 +205,49 @@ fn text_preview_reads_like_the_card() {
     }
 }
 
+/// `/quiz start` previews a round's first question in both languages: the same for the same seed, a question whose
+/// answers close in 20 to 45 seconds, one button per option.
+#[test]
+fn quiz_start_previews_a_question_in_both_languages() {
+    for (locale, header, closes) in [
+        ("en-US", "# ❓ Question 1 of 3", "⏱️ Answers close <t:"),
+        ("ko", "# ❓ 3문제 중 1번", "⏱️ <t:"),
+    ] {
+        let args = [
+            "preview",
+            "/quiz start questions:3",
+            "--seed",
+            "4",
+            "--locale",
+            locale,
+            "--text",
+        ];
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(0), "{locale}");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        for expected in [header, closes, ":R>", "[A · ", "[B · ", "[C · "] {
+            assert!(
+                text.contains(expected),
+                "{locale}: {expected:?} missing from\n{text}"
+            );
+        }
+        let body = json_of(&args[..args.len() - 1]);
+        let again = json_of(&args[..args.len() - 1]);
+        assert_eq!(
+            body["data"]["components"], again["data"]["components"],
+            "{locale}: the same seed, the same question"
+        );
+    }
+}
+
 #[test]
 fn a_bad_preview_line_is_exit_2_with_a_reason() {
     for (line, reason) in [
         ("scene", "starts with '/'"),
         ("/dance", "unknown command"),
         ("/scene film:x", "has no option \"film\""),
+        ("/quiz", "needs a subcommand: start"),
+        ("/quiz start questions:11", "a number from 1 to 10"),
     ] {
         let output = run(&["preview", line]);
         assert_eq!(output.status.code(), Some(2), "{line}");
