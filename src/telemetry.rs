@@ -254,7 +254,7 @@ pub fn rate_limited(scope: &'static str) {
 /// ten-minute window the guard reads ([`crate::bot::budget`]).
 pub fn invalid_request(status: u16) {
     counter!(INVALID_REQUESTS, "status" => status.to_string()).increment(1);
-    crate::bot::budget::BUDGET.count_invalid();
+    crate::bot::budget::count_invalid();
 }
 
 /// Sets shard `shard`'s latency (none yet: left as it was) and whether it is connected.

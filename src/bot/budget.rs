@@ -10,7 +10,7 @@
 //!   [`USER_READS_PER_MINUTE`]), and `/daily now` a per-server cooldown ([`DAILY_NOW_EVERY`]).
 //!
 //! With these, one server costs at most [`SERVER_READS_PER_MINUTE`] invalid requests a minute (each refused read
-//! stops at its first call), 1 % of the ban's rate, whatever its members script.
+//! stops at its first call), 2 % of the ban's rate, whatever its members script.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -33,9 +33,9 @@ pub const REMEMBER_REFUSED: Duration = Duration::from_secs(600);
 /// The most channels remembered as refused (a map of ids: well under a megabyte).
 const REMEMBERED_AT_MOST: usize = 10_000;
 /// Channel reads one server's commands may cost a minute (a moderator sets things up in a handful of commands).
-pub const SERVER_READS_PER_MINUTE: u32 = 10;
+pub const SERVER_READS_PER_MINUTE: u32 = 20;
 /// Channel reads one member's commands may cost a minute.
-pub const USER_READS_PER_MINUTE: u32 = 4;
+pub const USER_READS_PER_MINUTE: u32 = 10;
 /// `/daily now` posts at most once in this long per server.
 pub const DAILY_NOW_EVERY: Duration = Duration::from_secs(300);
 /// Keys the limiters hold before the idle ones are dropped.
@@ -79,18 +79,47 @@ pub enum Held {
     TooFast(Duration),
 }
 
-/// The process's budget (one per process: Discord bans the IP, whatever the bot's inner parts).
+/// One bot's limits on what its commands spend: per-server and per-member channel reads, `/daily now`'s cooldown,
+/// and the channels that refused it. The invalid-request count itself is the process's ([`count_invalid`]):
+/// Discord bans the IP, whatever runs behind it.
 pub struct Budget {
-    started: Instant,
-    invalid: Mutex<Window>,
     refused: Mutex<HashMap<u64, Instant>>,
     per_server: Keyed,
     per_user: Keyed,
     daily_now: Keyed,
 }
 
-/// The one budget of the process.
-pub static BUDGET: LazyLock<Budget> = LazyLock::new(Budget::new);
+/// The process's invalid requests of the last ten minutes, and when it started counting.
+static INVALID: LazyLock<(Instant, Mutex<Window>)> =
+    LazyLock::new(|| (Instant::now(), Mutex::default()));
+
+/// The minute of the process's life now.
+fn minute() -> u64 {
+    INVALID.0.elapsed().as_secs() / 60
+}
+
+/// Counts one invalid request now (401, 403 or 429), for the whole process.
+pub fn count_invalid() {
+    INVALID
+        .1
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .count(minute());
+}
+
+/// The process's invalid requests in the last ten minutes.
+pub fn invalid_last_ten_minutes() -> u32 {
+    INVALID
+        .1
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .total(minute())
+}
+
+/// Whether optional calls may be made: the last ten minutes hold fewer than [`GUARD_AT`] invalid requests.
+fn near_the_ban() -> bool {
+    invalid_last_ten_minutes() >= GUARD_AT
+}
 
 /// A quota of `count` a minute (at least one).
 fn per_minute(count: u32) -> Quota {
@@ -98,13 +127,12 @@ fn per_minute(count: u32) -> Quota {
 }
 
 impl Budget {
-    fn new() -> Budget {
+    /// A fresh budget: no server or member has spent anything.
+    pub fn new() -> Budget {
         let keyed =
             |quota| RateLimiter::new(quota, HashMapStateStore::default(), DefaultClock::default());
         let cooldown = Quota::with_period(DAILY_NOW_EVERY).unwrap_or_else(|| per_minute(1));
         Budget {
-            started: Instant::now(),
-            invalid: Mutex::default(),
             refused: Mutex::default(),
             per_server: keyed(per_minute(SERVER_READS_PER_MINUTE)),
             per_user: keyed(per_minute(USER_READS_PER_MINUTE)),
@@ -112,31 +140,10 @@ impl Budget {
         }
     }
 
-    fn minute(&self) -> u64 {
-        self.started.elapsed().as_secs() / 60
-    }
-
-    /// Counts one invalid request now.
-    pub fn count_invalid(&self) {
-        let minute = self.minute();
-        self.invalid
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .count(minute);
-    }
-
-    /// Invalid requests in the last ten minutes.
-    pub fn invalid_last_ten_minutes(&self) -> u32 {
-        self.invalid
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .total(self.minute())
-    }
-
     /// Whether a command in `guild` by `user` may read a channel's permissions from Discord now; one that may is
     /// counted against both limits.
     pub fn may_read_channel(&self, guild: u64, user: u64) -> Result<(), Held> {
-        if self.invalid_last_ten_minutes() >= GUARD_AT {
+        if near_the_ban() {
             return Err(Held::NearBan);
         }
         // The member's own limit first: a member past it spends nothing of the server's.
@@ -169,6 +176,12 @@ impl Budget {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&channel)
             .is_some_and(|until| *until > Instant::now())
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new()
     }
 }
 
@@ -227,7 +240,7 @@ mod tests {
     fn near_the_ban_optional_reads_stop() {
         let budget = Budget::new();
         for _ in 0..GUARD_AT {
-            budget.count_invalid();
+            count_invalid();
         }
         assert_eq!(budget.may_read_channel(3, 300), Err(Held::NearBan));
     }

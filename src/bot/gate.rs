@@ -10,7 +10,7 @@ use serenity::all::{
 };
 use tracing::{info, warn};
 
-use super::budget::{Held, BUDGET};
+use super::budget::Held;
 use super::calls::{route, with_retries, Failure};
 use super::interaction::tell;
 use super::types::{Context, Error};
@@ -152,12 +152,13 @@ pub async fn channel_allows(
         let member = app.interaction.member.as_deref();
         let serenity = ctx.serenity_context();
         let me = serenity.cache.current_user().id;
-        if BUDGET.refused_recently(channel.get()) {
+        let budget = &ctx.data().budget;
+        if budget.refused_recently(channel.get()) {
             return Err(Refusal::Unreadable(Failure::Forbidden(format!(
                 "channel {channel} refused the bot within the last minutes"
             ))));
         }
-        BUDGET
+        budget
             .may_read_channel(guild.get(), ctx.author().id.get())
             .map_err(|held| {
                 info!(guild = %guild, channel = %channel, ?held, "channel read held back");
@@ -168,7 +169,7 @@ pub async fn channel_allows(
             .map_err(|failure| {
                 warn!(guild = %guild, channel = %channel, "cannot read the channel's permissions: {}", failure.text());
                 if matches!(failure, Failure::Forbidden(_) | Failure::Gone(_)) {
-                    BUDGET.remember_refused(channel.get());
+                    budget.remember_refused(channel.get());
                 }
                 Refusal::Unreadable(failure)
             })?;

@@ -204,7 +204,7 @@ async fn report(State(health): State<Health>) -> (StatusCode, Json<Value>) {
         "database": database,
         "jobs": { "down": jobs_down, "restarts": health.jobs.restarts() },
         "unparsed_events": health.events.unparsed_counts(),
-        "invalid_requests_10m": super::budget::BUDGET.invalid_last_ten_minutes(),
+        "invalid_requests_10m": super::budget::invalid_last_ten_minutes(),
         "uptime_s": health.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
     });

@@ -10,16 +10,24 @@ use super::calls::route;
 use super::types::{Context, Error};
 use crate::locale::Locale;
 
-/// The server's language (for public messages: polls, results, daily posts), English outside servers.
-pub fn guild_locale_of(ctx: Context<'_>) -> Locale {
-    match ctx {
-        poise::Context::Application(app) => app
-            .interaction
-            .guild_locale
-            .as_deref()
-            .map_or(Locale::En, Locale::from_discord),
-        poise::Context::Prefix(_) => Locale::En,
-    }
+/// The language of the server's public posts (polls, results, daily posts) for a feature set up now: the
+/// moderators' `/language` choice, else the server's own locale, else the caller's ([`crate::locale::public_locale`]).
+pub async fn public_locale_of(ctx: Context<'_>) -> Result<Locale, Error> {
+    let guild_locale = match ctx {
+        poise::Context::Application(app) => app.interaction.guild_locale.clone(),
+        poise::Context::Prefix(_) => None,
+    };
+    let chosen = match ctx.guild_id() {
+        Some(guild) => {
+            let guild = guild.get();
+            ctx.data()
+                .store
+                .call(move |store| store.server_language(guild))
+                .await?
+        }
+        None => None,
+    };
+    Ok(crate::locale::public_locale(chosen, guild_locale.as_deref(), locale_of(ctx)).0)
 }
 
 /// An ephemeral text reply (or follow-up, once deferred), mentioning nobody; cut after the call cap.

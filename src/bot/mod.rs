@@ -172,6 +172,7 @@ pub async fn run(
         wake_daily: Arc::new(tokio::sync::Notify::new()),
         stopping,
         call_cap,
+        budget: Arc::default(),
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {

@@ -44,6 +44,8 @@ pub struct Data {
     pub call_cap: Duration,
     /// Turns true when the bot shuts down: background jobs finish what they are doing and stop.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// What one server or member may spend of the calls every server shares ([`super::budget`]).
+    pub budget: Arc<super::budget::Budget>,
 }
 
 impl Data {

@@ -9,7 +9,7 @@ mod replies;
 
 pub use dates::{Headline, Occasion};
 pub use quiz::{option_letter, Prompt, QuizStrings};
-pub use replies::{DailyState, DailyStatus};
+pub use replies::{DailyState, DailyStatus, LanguageChange};
 
 /// A reply language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,6 +19,39 @@ pub enum Locale {
     /// Korean.
     Ko,
 }
+
+/// Where the language of a server's public posts came from, as `/language` and `/daily status` say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LanguageSource {
+    /// The server's moderators chose it with `/language`.
+    Chosen,
+    /// The server's own locale, which only a Community server can set (Discord reports every other server as
+    /// `en-US`).
+    ServerSetting,
+    /// The language of the moderator who set the feature up (`/favorite start`, `/daily set`).
+    Moderator,
+}
+
+/// The language of what the bot posts publicly in a server (polls, results, daily posts): the moderators' choice;
+/// else the server's own locale when it set one (`guild_locale` other than Discord's `en-US` default, which every
+/// non-Community server reports); else the language of the moderator setting the feature up, who speaks for the
+/// server the way a Korean fan server's moderators do.
+pub fn public_locale(
+    chosen: Option<Locale>,
+    guild_locale: Option<&str>,
+    moderator: Locale,
+) -> (Locale, LanguageSource) {
+    if let Some(chosen) = chosen {
+        return (chosen, LanguageSource::Chosen);
+    }
+    match guild_locale.filter(|locale| *locale != DISCORD_DEFAULT_LOCALE) {
+        Some(locale) => (Locale::from_discord(locale), LanguageSource::ServerSetting),
+        None => (moderator, LanguageSource::Moderator),
+    }
+}
+
+/// What Discord reports as the locale of every server that has not set one (only Community servers can).
+const DISCORD_DEFAULT_LOCALE: &str = "en-US";
 
 impl Locale {
     /// Both locales, for tests and validation.
@@ -46,6 +79,14 @@ impl Locale {
         match self {
             Locale::En => "en",
             Locale::Ko => "ko",
+        }
+    }
+
+    /// The language's own name (the same in every language: what users look for in a list).
+    pub fn name(self) -> &'static str {
+        match self {
+            Locale::En => "English",
+            Locale::Ko => "한국어",
         }
     }
 
@@ -81,11 +122,11 @@ impl Locale {
         }
     }
 
-    /// "Scene 2 of 6" / "6개 중 2번째 장면".
+    /// "Scene 2 of 6" / "장면 2/6".
     pub fn scene_position(self, position: usize, total: usize) -> String {
         match self {
             Locale::En => format!("Scene {position} of {total}"),
-            Locale::Ko => format!("{total}개 중 {position}번째 장면"),
+            Locale::Ko => format!("장면 {position}/{total}"),
         }
     }
 
@@ -309,7 +350,7 @@ static KO: Strings = Strings {
     about_title: "scenebot 소개",
     about_intro:
         "팬들이 사랑하는 박서준 배우의 드라마 키스신을 소개하는 팬 봇이에요. `/scene`으로 장면 카드를, \
-`/scenes`로 전체 장면을, `/seealso`로 출처 기사의 관련 기사를 볼 수 있어요. 운영진은 `/favorite`으로 최애 장면 투표를 열고, 서버 관리자는 `/daily`로 오늘의 장면 게시를 설정할 수 있어요.",
+`/scenes`로 전체 장면을, `/seealso`로 출처 기사가 함께 소개한 기사를 볼 수 있어요. 운영진은 `/favorite`으로 최애 장면 투표를 열고, 서버 관리자는 `/daily`로 오늘의 장면 게시를 설정할 수 있어요.",
     about_dataset: "데이터",
     about_source: "출처",
     about_version: "버전",
@@ -324,7 +365,7 @@ static KO: Strings = Strings {
     poll_question: "우리 서버 최애 박서준 키스신은?",
     poll_winner: "우리 서버 최애 장면",
     poll_no_votes: "이번에는 투표한 사람이 없어요",
-    poll_footer: "최애 장면 투표 결과 · /favorite leaderboard에서 모든 투표를 볼 수 있어요",
+    poll_footer: "최애 장면 투표 결과 · /favorite leaderboard에서 명예의 전당을 볼 수 있어요",
     poll_view: "투표 보기",
     leaderboard_title: "🏆 명예의 전당",
     leaderboard_empty:
@@ -334,6 +375,38 @@ static KO: Strings = Strings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_servers_public_language_is_its_choice_then_its_own_locale_then_the_moderators() {
+        use LanguageSource::*;
+        // A non-Community server reports en-US: its Korean moderator decides.
+        assert_eq!(
+            public_locale(None, Some("en-US"), Locale::Ko),
+            (Locale::Ko, Moderator)
+        );
+        assert_eq!(
+            public_locale(None, None, Locale::Ko),
+            (Locale::Ko, Moderator)
+        );
+        // A Community server that chose Korean (or English UK) keeps it, whoever sets up.
+        assert_eq!(
+            public_locale(None, Some("ko"), Locale::En),
+            (Locale::Ko, ServerSetting)
+        );
+        assert_eq!(
+            public_locale(None, Some("en-GB"), Locale::Ko),
+            (Locale::En, ServerSetting)
+        );
+        // A choice wins both ways.
+        assert_eq!(
+            public_locale(Some(Locale::En), Some("ko"), Locale::Ko),
+            (Locale::En, Chosen)
+        );
+        assert_eq!(
+            public_locale(Some(Locale::Ko), Some("en-US"), Locale::En),
+            (Locale::Ko, Chosen)
+        );
+    }
 
     #[test]
     fn korean_locales_get_korean() {

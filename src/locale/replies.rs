@@ -8,11 +8,11 @@ use crate::reason::{CancelReason, PostFailure};
 
 /// The permissions users meet in our messages, with their names in Discord's English and Korean interfaces.
 ///
-/// The Korean names could not be confirmed from Discord itself (its documentation is English; no Discord page we
-/// could search shows the Korean client's list), so they stay as they were. The native editor's review says the
-/// client writes 메시지 관리하기 and 서버 관리하기, and the server-level "Send Messages" is now "Send Messages and
-/// Create Posts"; Korean bots' code uses the -하기 forms, but that is third-party, so check these in the Korean
-/// client before changing them.
+/// Discord documents its permissions in English only. The Korean names follow the Korean client as Korean
+/// projects copy it: koreanbots/core's `utils/Constants.ts` (`GuildPermissions`, a list taken from the client's
+/// settings, with its older 빗금 명령어 사용) writes 서버 관리하기, 채널 보기, 링크 첨부, 메세지 기록 보기 and
+/// @everyone, @here 모든 역할 멘션하기, and several Korean bots' permission tables agree on 서버 관리하기; the native
+/// editor's review (2026-12-07) found the same. Every message names permissions through this one table.
 const PERMISSION_NAMES: [(Permissions, &str, &str); 10] = [
     (Permissions::VIEW_CHANNEL, "View Channel", "채널 보기"),
     (Permissions::SEND_MESSAGES, "Send Messages", "메시지 보내기"),
@@ -38,7 +38,7 @@ const PERMISSION_NAMES: [(Permissions, &str, &str); 10] = [
         "Manage Messages",
         "메시지 관리",
     ),
-    (Permissions::MANAGE_GUILD, "Manage Server", "서버 관리"),
+    (Permissions::MANAGE_GUILD, "Manage Server", "서버 관리하기"),
     (Permissions::ADMINISTRATOR, "Administrator", "관리자"),
 ];
 
@@ -128,6 +128,42 @@ impl Locale {
             ),
             Locale::Ko => {
                 format!("짧은 시간에 요청이 너무 많았어요. <t:{again_at}:R> 다시 시도해 주세요.")
+            }
+        }
+    }
+
+    /// `/language`'s answer.
+    pub fn language_reply(self, change: LanguageChange) -> String {
+        let decided = self.choose(
+            "polls, results and daily posts follow this server's own language setting where it has one (Community \
+             servers), else the language of the moderator who runs `/favorite start` or `/daily set`",
+            "투표, 결과, 오늘의 장면은 서버에 언어 설정이 있으면(커뮤니티 서버) 그 언어로, 없으면 `/favorite start`나 \
+             `/daily set`을 실행한 운영진의 언어로 올려요",
+        );
+        match (self, change) {
+            (Locale::En, LanguageChange::Set(language)) => format!(
+                "✅ From now on polls, results and daily posts here are in **{}**. A poll already running keeps its language.",
+                language.name()
+            ),
+            (Locale::Ko, LanguageChange::Set(language)) => format!(
+                "✅ 이제부터 이 서버의 투표, 결과, 오늘의 장면을 **{}**로 올려요. 이미 진행 중인 투표는 원래 언어로 끝나요.",
+                language.name()
+            ),
+            (Locale::En, LanguageChange::Automatic) => format!("✅ Back to automatic: {decided}."),
+            (Locale::Ko, LanguageChange::Automatic) => format!("✅ 자동으로 되돌렸어요. {decided}."),
+            (Locale::En, LanguageChange::Shown(Some(language))) => format!(
+                "Polls, results and daily posts here are in **{}** (chosen with `/language`). `/language language:` changes it.",
+                language.name()
+            ),
+            (Locale::Ko, LanguageChange::Shown(Some(language))) => format!(
+                "이 서버의 투표, 결과, 오늘의 장면은 **{}**로 올려요(`/language`로 정함). `/language language:`로 바꿀 수 있어요.",
+                language.name()
+            ),
+            (Locale::En, LanguageChange::Shown(None)) => {
+                format!("No language chosen: {decided}. `/language language:` picks one for good.")
+            }
+            (Locale::Ko, LanguageChange::Shown(None)) => {
+                format!("정한 언어가 없어요. {decided}. `/language language:`로 언어를 정할 수 있어요.")
             }
         }
     }
@@ -222,7 +258,7 @@ impl Locale {
     pub fn poll_announced(self, channel: u64) -> String {
         match self {
             Locale::En => format!("The poll has ended; the results are posted in <#{channel}>."),
-            Locale::Ko => format!("투표를 끝냈어요. 결과는 <#{channel}> 채널에 올렸어요."),
+            Locale::Ko => format!("투표를 마감했어요. 결과는 <#{channel}> 채널에 올렸어요."),
         }
     }
 
@@ -233,7 +269,7 @@ impl Locale {
                 "The poll has ended. Discord is still counting the votes; the results will appear in <#{channel}> in a few seconds."
             ),
             Locale::Ko => format!(
-                "투표를 끝냈어요. 디스코드가 아직 표를 세고 있어서, 몇 초 뒤에 <#{channel}> 채널에 결과가 올라가요."
+                "투표를 마감했어요. 디스코드가 아직 표를 세고 있어서, 몇 초 뒤에 <#{channel}> 채널에 결과가 올라가요."
             ),
         }
     }
@@ -320,11 +356,16 @@ impl Locale {
     }
 
     /// `/daily status` or `/daily now` before `/daily set`.
-    pub fn daily_not_set(self) -> &'static str {
-        self.choose(
-            "The daily scene is not set up here. Someone with Manage Server can start it with `/daily set`.",
-            "이 서버에는 오늘의 장면이 설정되어 있지 않아요. 서버 관리 권한이 있는 분이 `/daily set`으로 시작할 수 있어요.",
-        )
+    pub fn daily_not_set(self) -> String {
+        let permission = self.permission_names(Permissions::MANAGE_GUILD);
+        match self {
+            Locale::En => format!(
+                "The daily scene is not set up here. Someone with {permission} can start it with `/daily set`."
+            ),
+            Locale::Ko => format!(
+                "이 서버에는 오늘의 장면이 설정되어 있지 않아요. {permission} 권한이 있는 분이 `/daily set`으로 시작할 수 있어요."
+            ),
+        }
     }
 
     /// `/daily now` posted.
@@ -343,7 +384,7 @@ impl Locale {
                 "I couldn't post in <#{channel}>: I'm missing permissions there. Please check them."
             ),
             (Locale::Ko, PostFailure::NoAccess) => format!(
-                "<#{channel}> 채널에 올리지 못했어요. 봇에게 그 채널 권한이 없어요. 권한을 확인해 주세요."
+                "<#{channel}> 채널에 올리지 못했어요. 봇에게 그 채널에서 필요한 권한이 없어요. 채널 권한을 확인해 주세요."
             ),
             (Locale::En, PostFailure::Gone) => {
                 format!("I couldn't post in <#{channel}>: the channel no longer exists.")
@@ -398,6 +439,19 @@ impl Locale {
                 self.choose("Mentions:", "멘션 역할:")
             ));
         }
+        lines.push(format!(
+            "{} **{}** {}",
+            self.choose("Posts in:", "게시 언어:"),
+            status.language.name(),
+            if status.language_chosen {
+                self.choose("(chosen with `/language`)", "(`/language`로 정함)")
+            } else {
+                self.choose(
+                    "(decided at `/daily set`; `/language` sets it for good)",
+                    "(`/daily set` 때 정해짐. `/language`로 바꿀 수 있어요)",
+                )
+            }
+        ));
         match status.state {
             DailyState::Off => lines.push(
                 self.choose(
@@ -408,7 +462,7 @@ impl Locale {
             ),
             DailyState::Paused => lines.push(self.choose(
                 "⏸️ Paused after 3 failed days in a row. Fix the channel or my permissions, then run `/daily set` to resume.",
-                "⏸️ 3일 연속 실패해서 멈췄어요. 채널이나 봇 권한을 고친 뒤 `/daily set`으로 다시 시작해 주세요.",
+                "⏸️ 3일 연속 실패해서 멈췄어요. 채널이나 봇 권한을 확인한 뒤 `/daily set`으로 다시 시작해 주세요.",
             ).to_owned()),
             DailyState::On { next: Some(next) } => lines.push(format!(
                 "{} <t:{next}:F> (<t:{next}:R>)",
@@ -457,11 +511,26 @@ pub enum DailyState {
     },
 }
 
+/// What `/language` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LanguageChange {
+    /// The server's public posts are in this language from now on.
+    Set(Locale),
+    /// The bot decides again (the server's own locale, else the moderator's).
+    Automatic,
+    /// Nothing asked: what holds now (a choice, or none).
+    Shown(Option<Locale>),
+}
+
 /// What `/daily status` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyStatus {
     /// The channel.
     pub channel: u64,
+    /// The language the posts are in.
+    pub language: Locale,
+    /// Whether the server's moderators chose it (`/language`), rather than the bot at `/daily set`.
+    pub language_chosen: bool,
     /// Local time, `HH:MM`.
     pub time: String,
     /// The IANA zone.
@@ -535,6 +604,8 @@ mod tests {
     fn status_counts_days_in_words() {
         let mut status = DailyStatus {
             channel: 5,
+            language: Locale::En,
+            language_chosen: false,
             time: "09:00".to_owned(),
             zone: "Asia/Seoul".to_owned(),
             role: None,
@@ -564,6 +635,8 @@ mod tests {
     fn a_past_failure_is_told_in_the_past_without_asking_for_a_retry() {
         let status = DailyStatus {
             channel: 5,
+            language: Locale::Ko,
+            language_chosen: true,
             time: "09:00".to_owned(),
             zone: "Asia/Seoul".to_owned(),
             role: Some(7),

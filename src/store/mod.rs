@@ -41,6 +41,7 @@ pub use records::{
 
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
+use crate::locale::Locale;
 use crate::reason::{CancelReason, PostFailure};
 
 /// The schema version this build writes (both backends have the same migrations, numbered alike).
@@ -438,6 +439,25 @@ impl Store {
     /// `/daily set`: saves the settings, turns the schedule on and un-pauses it (the bag is kept).
     pub fn set_daily(&self, settings: &DailySettings, now: i64) -> Result<(), StoreError> {
         on_backend!(self.set_daily(&SettingsText::of(settings), now))
+    }
+
+    /// The language a server's moderators chose for what the bot posts there; `None` when they chose none (or
+    /// went back to deciding), so the bot decides ([`crate::locale::public_locale`]).
+    pub fn server_language(&self, guild_id: u64) -> Result<Option<Locale>, StoreError> {
+        let stored = on_backend!(self.server_language(guild_id))?;
+        Ok(stored.as_deref().map(Locale::from_discord))
+    }
+
+    /// Keeps a server's language choice (`None`: let the bot decide again). A choice also becomes its daily posts'
+    /// language at once; running polls keep the language they started in.
+    pub fn set_server_language(
+        &self,
+        guild_id: u64,
+        language: Option<Locale>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let code = language.map(Locale::code);
+        on_backend!(self.set_server_language(guild_id, code, now))
     }
 
     /// `/daily off`: stops posting; the settings and the bag stay for a later `/daily set`.

@@ -47,6 +47,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0004.sql"),
     include_str!("migrations/postgres/0005.sql"),
     include_str!("migrations/postgres/0006.sql"),
+    include_str!("migrations/postgres/0007.sql"),
 ];
 
 /// The bucket of the bot's one global request schedule. Its `tat_ms` column holds microseconds (whole milliseconds
@@ -866,6 +867,51 @@ impl Postgres {
             ],
         )?;
         Ok(())
+    }
+
+    pub(super) fn server_language(&self, guild_id: u64) -> Result<Option<String>, StoreError> {
+        self.run(async |client| {
+            let row = client
+                .query_opt(
+                    "SELECT language FROM server_settings WHERE guild_id = $1",
+                    &[&to_sql(guild_id)],
+                )
+                .await?;
+            Ok(match row {
+                Some(row) => row.try_get::<_, Option<String>>(0)?,
+                None => None,
+            })
+        })
+    }
+
+    pub(super) fn set_server_language(
+        &self,
+        guild_id: u64,
+        language: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let guild = to_sql(guild_id);
+        self.run(async |client| {
+            let transaction = client.transaction().await?;
+            transaction
+                .execute(
+                    "INSERT INTO server_settings (guild_id, language, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (guild_id) DO UPDATE SET language = excluded.language, \
+                     updated_at = excluded.updated_at",
+                    &[&guild, &language, &now],
+                )
+                .await?;
+            if let Some(language) = language {
+                transaction
+                    .execute(
+                        "UPDATE daily_schedules SET locale = $2 WHERE guild_id = $1",
+                        &[&guild, &language],
+                    )
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok(())
+        })
     }
 
     pub(super) fn daily_off(&self, guild_id: u64) -> Result<bool, StoreError> {

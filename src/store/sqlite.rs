@@ -31,6 +31,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0004.sql"),
     include_str!("migrations/sqlite/0005.sql"),
     include_str!("migrations/sqlite/0006.sql"),
+    include_str!("migrations/sqlite/0007.sql"),
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -559,6 +560,41 @@ impl Sqlite {
                 now
             ],
         )?;
+        Ok(())
+    }
+
+    pub(super) fn server_language(&self, guild_id: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT language FROM server_settings WHERE guild_id = ?1",
+                params![to_sql(guild_id)],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    pub(super) fn set_server_language(
+        &self,
+        guild_id: u64,
+        language: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        transaction.execute(
+            "INSERT INTO server_settings (guild_id, language, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (guild_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+            params![to_sql(guild_id), language, now],
+        )?;
+        if let Some(language) = language {
+            transaction.execute(
+                "UPDATE daily_schedules SET locale = ?2 WHERE guild_id = ?1",
+                params![to_sql(guild_id), language],
+            )?;
+        }
+        transaction.commit()?;
         Ok(())
     }
 

@@ -174,11 +174,25 @@ impl Daily {
         options: &[(&str, &str)],
         member: u64,
     ) -> String {
+        self.command_as(channel, sub, options, member, "en-US")
+            .await
+    }
+
+    /// [`Daily::command_in`] from a member whose Discord client speaks `locale`.
+    async fn command_as(
+        &self,
+        channel: u64,
+        sub: &str,
+        options: &[(&str, &str)],
+        member: u64,
+        locale: &str,
+    ) -> String {
         let mut builder = self
             .fake
             .slash("daily")
             .subcommand(sub)
             .member_permissions(member)
+            .locale(locale)
             .in_guild(GUILD, channel);
         for (name, value) in options {
             let id = value.parse::<u64>().unwrap_or(0);
@@ -858,6 +872,59 @@ async fn a_manager_must_see_the_channel_the_daily_scene_goes_to() {
     );
     let status = daily.command("status", &[], MANAGER).await;
     assert!(status.contains("not set up"), "nothing was saved: {status}");
+    daily.stop().await;
+}
+
+/// Issue 31: an ordinary server reports `en-US`; its Korean manager setting up the daily scene without a zone is
+/// offered Korean time (in Korean), and the posts come in Korean. `/language` switches them to English at once
+/// (the next post), and `/daily status` says which language and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_korean_manager_of_an_ordinary_server_gets_korean_daily_posts_until_the_server_chooses() {
+    let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), FakeOptions::default()).await;
+    let set = daily
+        .command_as(
+            CHANNEL,
+            "set",
+            &[("channel", &CHANNEL.to_string())],
+            MANAGER,
+            "ko",
+        )
+        .await;
+    assert!(set.contains("한국 시간"), "the Korea-time hint: {set}");
+    daily.clock.set(at("2027-05-02T09:00:00Z"));
+    let korean = daily
+        .fake
+        .wait_channel_message(
+            CHANNEL,
+            |m| {
+                m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("오늘의 박서준 장면"))
+            },
+            T,
+        )
+        .await;
+    assert!(korean["embeds"].is_array(), "{korean}");
+    let status = daily
+        .command_as(CHANNEL, "status", &[], MANAGER, "ko")
+        .await;
+    assert!(status.contains("게시 언어: **한국어**"), "{status}");
+    let interaction = daily
+        .fake
+        .slash("language")
+        .member_permissions(MANAGER)
+        .in_guild(GUILD, CHANNEL)
+        .option_int("language", 0)
+        .send()
+        .await;
+    daily.fake.wait_callback(interaction.id, T).await;
+    let status = daily.command("status", &[], MANAGER).await;
+    assert!(
+        status.contains("Posts in: **English** (chosen with `/language`)"),
+        "{status}"
+    );
+    daily.clock.set(at("2027-05-03T09:00:00Z"));
+    daily.wait_posts(1).await;
     daily.stop().await;
 }
 

@@ -1391,3 +1391,108 @@ async fn wait_poll_after(fake: &FakeDiscord, previous: u64) -> u64 {
         .and_then(|id| id.parse().ok())
         .unwrap_or_default()
 }
+
+/// `/language` as a manager whose client speaks `locale`, choosing `language` (the choice's index, as Discord sends
+/// poise's choices: 0 English, 1 한국어, 2 Automatic) or nothing (the current setting); its answer.
+async fn choose_language(harness: &Harness, language: Option<i64>, locale: &str) -> String {
+    let mut builder = harness
+        .fake
+        .slash("language")
+        .member_permissions(crate::support::harness::MANAGER)
+        .locale(locale);
+    if let Some(language) = language {
+        builder = builder.option_int("language", language);
+    }
+    let interaction = builder.send().await;
+    harness.fake.wait_callback(interaction.id, T).await;
+    followup_text(harness, interaction.id).await
+}
+
+/// The question of the bot's newest poll request.
+async fn newest_poll_question(harness: &Harness, after: usize) -> String {
+    let request = harness
+        .fake
+        .wait_for_request(
+            |r| r.index >= after && r.method == "POST" && r.body["poll"].is_object(),
+            T,
+        )
+        .await;
+    request.body["poll"]["question"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Issue 31: an ordinary (non-Community) server reports `en-US`, whatever its members speak. Its Korean moderator
+/// starting a poll gets a Korean poll and Korean results; `/language` overrides that both ways; and a poll keeps
+/// the language it started in when the setting changes while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_korean_moderator_of_an_ordinary_server_gets_korean_polls_and_a_choice_overrides() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let korean_question = "우리 서버 최애 박서준 키스신은?";
+    let start_as = |locale: &'static str| {
+        let fake = &harness.fake;
+        async move {
+            let interaction = fake
+                .slash("favorite")
+                .subcommand("start")
+                .member_permissions(MODERATOR)
+                .locale(locale)
+                .send()
+                .await;
+            fake.wait_callback(interaction.id, T).await;
+        }
+    };
+    let end = || async {
+        let interaction = harness
+            .fake
+            .slash("favorite")
+            .subcommand("end")
+            .member_permissions(MODERATOR)
+            .send()
+            .await;
+        harness.fake.wait_callback(interaction.id, T).await;
+    };
+
+    // No choice, guild_locale en-US: the Korean moderator's language.
+    let before = harness.fake.requests().len();
+    start_as("ko").await;
+    assert_eq!(
+        newest_poll_question(&harness, before).await,
+        korean_question
+    );
+    // Chosen English mid-poll: this poll still ends in Korean.
+    let chosen = choose_language(&harness, Some(0), "ko").await;
+    assert!(chosen.contains("English"), "{chosen}");
+    end().await;
+    let posted = wait_results(&harness.fake, 1).await;
+    assert!(
+        posted[0]["embeds"][0]["footer"]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("최애 장면 투표 결과")),
+        "{}",
+        posted[0]
+    );
+    // The choice holds for the next poll, the Korean moderator's included.
+    let before = harness.fake.requests().len();
+    start_as("ko").await;
+    assert_eq!(
+        newest_poll_question(&harness, before).await,
+        "Which Park Seo-joon kiss scene is this server's favorite?"
+    );
+    end().await;
+    wait_results(&harness.fake, 2).await;
+    // And the other way: Korean chosen, an English moderator gets a Korean poll.
+    choose_language(&harness, Some(1), "en-US").await;
+    let shown = choose_language(&harness, None, "en-US").await;
+    assert!(
+        shown.contains("한국어") && shown.contains("chosen"),
+        "{shown}"
+    );
+    let before = harness.fake.requests().len();
+    start_as("en-US").await;
+    assert_eq!(
+        newest_poll_question(&harness, before).await,
+        korean_question
+    );
+}

@@ -327,6 +327,41 @@ fn a_failed_day_counts_once_whoever_reports_it(open: Open<'_>) -> Result<(), Sto
     Ok(())
 }
 
+/// Issue 31: a server's language choice is kept, cleared, and becomes its daily posts' language at once (the other
+/// servers untouched); a running poll keeps the language it was started in.
+fn a_servers_language_choice_is_kept_and_becomes_its_daily_posts(
+    open: Open<'_>,
+) -> Result<(), StoreError> {
+    let store = open();
+    assert_eq!(store.server_language(1)?, None, "nothing chosen yet");
+    store.set_daily(&settings(1), 100)?;
+    store.set_daily(&settings(2), 100)?;
+    let Ok(poll) = store.insert_poll(&NewPoll {
+        locale: Locale::Ko,
+        ..new_poll(1, 100)
+    })?
+    else {
+        panic!("a poll")
+    };
+    store.set_server_language(1, Some(Locale::En), 200)?;
+    assert_eq!(store.server_language(1)?, Some(Locale::En));
+    let daily = |guild| store.daily(guild).map(|d| d.map(|d| d.locale));
+    assert_eq!(
+        daily(1)?,
+        Some(Locale::En),
+        "the daily posts follow at once"
+    );
+    assert_eq!(daily(2)?, Some(Locale::Ko), "another server untouched");
+    assert_eq!(store.poll(poll.id)?.map(|p| p.locale), Some(Locale::Ko));
+    store.set_server_language(1, Some(Locale::Ko), 300)?;
+    assert_eq!(store.server_language(1)?, Some(Locale::Ko));
+    // Back to automatic: the choice is gone; the posts keep the language they had.
+    store.set_server_language(1, None, 400)?;
+    assert_eq!(store.server_language(1)?, None);
+    assert_eq!(daily(1)?, Some(Locale::Ko));
+    Ok(())
+}
+
 fn records_come_back_typed(open: Open<'_>) -> Result<(), StoreError> {
     let store = open();
     store.set_daily(&settings(1), 100)?;
@@ -739,6 +774,7 @@ on_both_backends!(
     three_failed_days_pause_and_set_resumes,
     a_failed_day_counts_once_whoever_reports_it,
     records_come_back_typed,
+    a_servers_language_choice_is_kept_and_becomes_its_daily_posts,
     racing_claims_have_one_winner,
     three_processes_share_one_send_schedule,
     a_fractional_interval_keeps_its_rate,

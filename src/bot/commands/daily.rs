@@ -105,7 +105,7 @@ pub async fn set(
     }
     let data = ctx.data();
     let time = post_time.format("%H:%M").to_string();
-    let guild_locale = crate::bot::interaction::guild_locale_of(ctx);
+    let guild_locale = crate::bot::interaction::public_locale_of(ctx).await?;
     let settings = DailySettings {
         guild_id: guild_id.get(),
         channel_id: channel.id.get(),
@@ -174,21 +174,22 @@ pub async fn status(ctx: Context<'_>) -> Result<(), Error> {
     };
     let data = ctx.data();
     let guild = guild_id.get();
-    let record = crate::bot::interaction::within_deadline(
+    let read = crate::bot::interaction::within_deadline(
         ctx,
         true,
-        data.store.call(move |store| store.daily(guild)),
+        data.store
+            .call(move |store| Ok((store.daily(guild)?, store.server_language(guild)?))),
     )
     .await??;
-    let text = match record {
-        None => locale.daily_not_set().to_owned(),
-        Some(record) => locale.daily_status(&status_of(&record, data)),
+    let text = match read {
+        (None, _) => locale.daily_not_set(),
+        (Some(record), chosen) => locale.daily_status(&status_of(&record, data, chosen.is_some())),
     };
     tell(ctx, text).await
 }
 
-/// What `/daily status` shows of a schedule.
-fn status_of(record: &DailyRecord, data: &Data) -> DailyStatus {
+/// What `/daily status` shows of a schedule; `language_chosen`: whether the server chose its language.
+fn status_of(record: &DailyRecord, data: &Data, language_chosen: bool) -> DailyStatus {
     let state = if !record.enabled {
         DailyState::Off
     } else if record.paused {
@@ -200,6 +201,8 @@ fn status_of(record: &DailyRecord, data: &Data) -> DailyStatus {
     };
     DailyStatus {
         channel: record.channel_id,
+        language: record.locale,
+        language_chosen,
         time: record.time.format("%H:%M").to_string(),
         zone: record.timezone.name().to_owned(),
         role: record.role_id,
@@ -229,7 +232,7 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     let data = ctx.data();
     let guild = guild_id.get();
     let Some(mut record) = data.store.call(move |store| store.daily(guild)).await? else {
-        return tell(ctx, locale.daily_not_set().to_owned()).await;
+        return tell(ctx, locale.daily_not_set()).await;
     };
     // The same checks as `/daily set`, in the channel the post goes to: a manager who may not post there (or the
     // bot that may not) is refused, as setting it up would have been.
@@ -254,7 +257,7 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     if !member_has.contains(Permissions::MENTION_EVERYONE) {
         record.role_id = None;
     }
-    if let Err(held) = crate::bot::budget::BUDGET.may_post_now(guild) {
+    if let Err(held) = data.budget.may_post_now(guild) {
         info!(guild, ?held, "daily now held back by its cooldown");
         return tell(ctx, gate::Refusal::Held(held).text(locale, channel)).await;
     }

@@ -36,14 +36,6 @@ pub async fn favorite(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The reply language of this interaction, and the server's (for public messages).
-fn locales(ctx: Context<'_>) -> (Locale, Locale) {
-    (
-        crate::bot::interaction::locale_of(ctx),
-        crate::bot::interaction::guild_locale_of(ctx),
-    )
-}
-
 /// Start a favorite-scene poll in this channel or another
 #[poise::command(
     slash_command,
@@ -63,7 +55,7 @@ pub async fn start(
     #[channel_types("Text", "News")]
     channel: Option<PartialChannel>,
 ) -> Result<(), Error> {
-    let (locale, guild_locale) = locales(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -75,12 +67,14 @@ pub async fn start(
         return Ok(());
     }
     let data = ctx.data();
+    // The poll is posted, and its results come, in this language, whatever is chosen while it runs.
+    let poll_locale = crate::bot::interaction::public_locale_of(ctx).await?;
     let plan = favorite::plan_poll(&data.responder.catalog, &mut rand::rng());
     let new_poll = NewPoll {
         guild_id: guild_id.get(),
         channel_id: channel_id.get(),
         started_by: ctx.author().id.get(),
-        locale: guild_locale,
+        locale: poll_locale,
         scene_ids: plan.scene_ids.clone(),
         hours,
         now: data.clock.now(),
@@ -165,10 +159,10 @@ async fn poll_channel_allows(
     slash_command,
     guild_only,
     check = "gate::moderator",
-    description_localized("ko", "진행 중인 최애 투표를 지금 끝내고 결과를 올려요")
+    description_localized("ko", "진행 중인 최애 투표를 지금 마감하고 결과를 올려요")
 )]
 pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
-    let (locale, _) = locales(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -211,7 +205,7 @@ pub async fn end(ctx: Context<'_>) -> Result<(), Error> {
     description_localized("ko", "이 서버에서 가장 최근에 마감된 최애 투표 결과를 보여 줘요")
 )]
 pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
-    let (locale, _) = locales(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };
@@ -256,7 +250,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
     )
 )]
 pub async fn leaderboard(ctx: Context<'_>) -> Result<(), Error> {
-    let (locale, _) = locales(ctx);
+    let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
         return Ok(());
     };

@@ -63,7 +63,7 @@ pub async fn scenes(ctx: Context<'_>) -> Result<(), Error> {
 /// The source article's See Also item
 #[poise::command(
     slash_command,
-    description_localized("ko", "출처 기사의 관련 기사를 보여 줘요"),
+    description_localized("ko", "출처 기사가 함께 소개한 기사를 보여 줘요"),
     install_context = "Guild|User",
     interaction_context = "Guild|BotDm|PrivateChannel"
 )]
