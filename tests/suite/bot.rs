@@ -32,7 +32,7 @@ async fn registration_declares_every_command_with_korean_descriptions() {
         .collect();
     assert_eq!(
         names,
-        ["scene", "scenes", "seealso", "about", "favorite", "daily"]
+        ["scene", "scenes", "seealso", "about", "favorite", "daily", "language"]
     );
     for command in &registered {
         let name = command["name"].as_str().unwrap_or_default();
@@ -45,7 +45,7 @@ async fn registration_declares_every_command_with_korean_descriptions() {
             "{name}: names stay English"
         );
         match name {
-            "favorite" | "daily" => {
+            "favorite" | "daily" | "language" => {
                 let permission = if name == "favorite" { "8192" } else { "32" };
                 assert_eq!(command["default_member_permissions"], permission, "{name}");
                 assert_eq!(command["contexts"], json!([0]), "{name}: servers only");
@@ -103,7 +103,7 @@ async fn guild_registration_when_a_guild_is_configured() {
             .fake
             .registered_commands(Some(FakeDiscord::GUILD_ID))
             .len(),
-        6
+        7
     );
     assert!(
         harness.fake.registered_commands(None).is_empty(),

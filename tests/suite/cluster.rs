@@ -613,12 +613,37 @@ async fn a_slow_fan_out_never_lets_a_lease_run_out_into_a_second_post() {
             Duration::from_secs(1),
         );
     }
-    // Both clocks reach the minute and then run on, a second per second, past several leases.
+    // Both clocks reach the minute and then run on, a second at a time, past several 2 s leases while the posts
+    // are in flight. After each step the test waits for the event that keeps a claim: every claim still in flight
+    // renewed from the new time on (lease_until at least now + 2), or done. A keeper that stopped renewing would
+    // never get there (the wait fails); one that renews lets the other process see no lease run out.
     let minute = at("2027-05-02T09:00:30Z");
     for tick in 0..12 {
-        first.clock.set(minute + tick);
-        second.clock.set(minute + tick);
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = minute + tick;
+        first.clock.set(now);
+        second.clock.set(now);
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            let stale = database.psql(&format!(
+                "SELECT count(*) FROM daily_posts WHERE state = 'claimed' AND lease_until < {}",
+                now + 2
+            ));
+            if stale == "0" {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{stale} claims not renewed after the clock reached {now}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // Every post done.
+    let deadline = tokio::time::Instant::now() + T;
+    while database.psql("SELECT count(*) FROM daily_posts WHERE state = 'sent'") != DUE.to_string()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "posts not all sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for k in 0..DUE {
         let posts = bot_messages(&fake, channel(k), is_daily);
