@@ -301,6 +301,23 @@ async fn crash_between_sending_and_recording() -> Daily {
     daily
 }
 
+/// The text of the first follow-up with content sent on the interaction token `token`.
+async fn followup_text(fake: &FakeDiscord, token: &str) -> String {
+    let followup = fake
+        .wait_for_request(
+            |r| {
+                r.route().contains(token)
+                    && r.body["content"].as_str().is_some_and(|c| !c.is_empty())
+            },
+            T,
+        )
+        .await;
+    followup.body["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Waits until `/daily status` says `text`.
 async fn wait_status(daily: &Daily, text: &str) -> String {
     let deadline = tokio::time::Instant::now() + T;
@@ -855,17 +872,7 @@ async fn a_manager_must_see_the_channel_the_daily_scene_goes_to() {
         .await;
     let deferred = daily.fake.wait_callback(interaction.id, T).await;
     assert_eq!(deferred["type"], 5, "deferred before reading the channel");
-    let followup = daily
-        .fake
-        .wait_for_request(
-            |r| {
-                r.route().contains(&interaction.token)
-                    && r.body["content"].as_str().is_some_and(|c| !c.is_empty())
-            },
-            T,
-        )
-        .await;
-    let text = followup.body["content"].as_str().unwrap_or_default();
+    let text = followup_text(&daily.fake, &interaction.token).await;
     assert!(
         text.contains("View Channel") && text.contains(&format!("<#{STAFF}>")),
         "{text}"
@@ -955,17 +962,7 @@ async fn daily_now_checks_the_daily_channel_and_cools_down() {
         .send()
         .await;
     daily.fake.wait_callback(interaction.id, T).await;
-    let refused = daily
-        .fake
-        .wait_for_request(
-            |r| {
-                r.route().contains(&interaction.token)
-                    && r.body["content"].as_str().is_some_and(|c| !c.is_empty())
-            },
-            T,
-        )
-        .await;
-    let text = refused.body["content"].as_str().unwrap_or_default();
+    let text = followup_text(&daily.fake, &interaction.token).await;
     assert!(text.contains("View Channel"), "{text}");
     assert!(
         daily.posts().is_empty(),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{FakeDiscord, FakeOptions};
-use crate::support::harness::{sample, scrape, title, MODERATOR, T};
+use crate::support::harness::{background_pause_left, sample, scrape, title, MODERATOR, T};
 use crate::support::tls_proxy::DiscordBehindProxy;
 
 /// The fake behind the proxy, and the bot started in the default mode with `env` added, commands registered.
@@ -190,15 +190,13 @@ async fn a_refused_first_call_in_the_default_mode_never_blames_discord_api_url()
     }
 }
 
-/// The health endpoint's URL, from the bot's log line.
-async fn health_url(bot: &BotProcess) -> String {
-    let line = bot.wait_log("health endpoint listening", T).await;
-    let addr = line
-        .split("addr=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    format!("http://{addr}/health")
+/// Sends `/favorite <sub>` as a moderator, without waiting for its answer.
+async fn favorite(fake: &FakeDiscord, sub: &str) {
+    fake.slash("favorite")
+        .subcommand(sub)
+        .member_permissions(MODERATOR)
+        .send()
+        .await;
 }
 
 /// Issue 29.4: the core scenarios run in the default mode too (most operators run it): a poll from start to its
@@ -207,17 +205,9 @@ async fn health_url(bot: &BotProcess) -> String {
 async fn a_poll_runs_from_start_to_results_in_the_default_mode() {
     let (fake, _proxy, bot) = start_behind_proxy(Vec::new()).await;
     bot.wait_log("ready", T).await;
-    fake.slash("favorite")
-        .subcommand("start")
-        .member_permissions(MODERATOR)
-        .send()
-        .await;
+    favorite(&fake, "start").await;
     bot.wait_log("favorite poll posted", T).await;
-    fake.slash("favorite")
-        .subcommand("end")
-        .member_permissions(MODERATOR)
-        .send()
-        .await;
+    favorite(&fake, "end").await;
     bot.wait_log("favorite poll results announced", T).await;
     let results = fake
         .channel_messages(FakeDiscord::CHANNEL_ID)
@@ -242,17 +232,13 @@ async fn a_poll_runs_from_start_to_results_in_the_default_mode() {
 async fn a_cloudflare_ban_or_a_global_429_in_the_default_mode_is_counted_and_paused_for() {
     let (fake, _proxy, bot) =
         start_behind_proxy(vec![("SCENEBOT_HEALTH_ADDR", "127.0.0.1:0".to_owned())]).await;
-    let url = health_url(&bot).await;
+    let url = bot.health_url().await;
     bot.wait_log("ready", T).await;
 
     // A global 429 on the poll's post: serenity waits it out and retries; the bot counts and pauses for it.
     let channel_messages = format!("/channels/{}/messages", FakeDiscord::CHANNEL_ID);
     fake.fail_next("POST", &channel_messages, 429, Some(0.3), true);
-    fake.slash("favorite")
-        .subcommand("start")
-        .member_permissions(MODERATOR)
-        .send()
-        .await;
+    favorite(&fake, "start").await;
     bot.wait_log("favorite poll posted", T).await;
     let metrics = scrape(&url).await;
     assert_eq!(
@@ -274,11 +260,7 @@ async fn a_cloudflare_ban_or_a_global_429_in_the_default_mode_is_counted_and_pau
 
     // Cloudflare's ban page on the results: not tried again, counted, background work paused 10 minutes.
     fake.cloudflare_ban_next("POST", &channel_messages);
-    fake.slash("favorite")
-        .subcommand("end")
-        .member_permissions(MODERATOR)
-        .send()
-        .await;
+    favorite(&fake, "end").await;
     bot.wait_log("Cloudflare refused a call", T).await;
     let metrics = scrape(&url).await;
     assert_eq!(
@@ -297,18 +279,10 @@ async fn a_cloudflare_ban_or_a_global_429_in_the_default_mode_is_counted_and_pau
         Some(2.0),
         "{metrics}"
     );
-    let paused_until = sample(
-        &metrics,
-        "scenebot_background_paused_until_timestamp_seconds",
-    )
-    .unwrap_or(0.0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |since| since.as_secs_f64());
+    let paused = background_pause_left(&metrics);
     assert!(
-        paused_until - now > 9.0 * 60.0,
-        "background work paused for {:.0} s",
-        paused_until - now
+        paused > 9.0 * 60.0,
+        "background work paused for {paused:.0} s"
     );
     let results_posts: Vec<u16> = fake
         .requests()

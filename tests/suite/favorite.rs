@@ -13,7 +13,7 @@ use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{
     permissions, FakeChannel, FakeDiscord, FakeMember, FakeOptions, FakeOverwrite, FakeRole,
 };
-use crate::support::harness::{sample, scrape, Harness, MODERATOR, T};
+use crate::support::harness::{background_pause_left, sample, scrape, Harness, MODERATOR, T};
 
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
 
@@ -405,6 +405,26 @@ async fn three_polls_make_the_hall_of_fame() {
     assert!(board.contains("Over 3 finished polls"), "{board}");
 }
 
+/// Sends `/favorite end` as a moderator, without waiting for its answer.
+async fn send_end(fake: &FakeDiscord) {
+    fake.slash("favorite")
+        .subcommand("end")
+        .member_permissions(MODERATOR)
+        .send()
+        .await;
+}
+
+/// `/favorite end` whose results reach Discord while their answer is held back 20 s: a bot killed meanwhile sent
+/// them without learning it did.
+async fn end_with_results_held(fake: &FakeDiscord) {
+    fake.hold_answer_next(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages"),
+        Duration::from_secs(20),
+    );
+    send_end(fake).await;
+}
+
 /// Starts the bot again on the same database and waits until it is ready.
 fn restart(fake: &FakeDiscord, dir: Arc<crate::support::TempDir>) -> BotProcess {
     let mut options = BotOptions::new(&fake.api_url(), &fake.token());
@@ -464,21 +484,11 @@ async fn sigkill_at_every_step_never_loses_or_repeats_the_results() {
                     &format!("/channels/{CHANNEL}/messages/{message}"),
                     Duration::from_secs(20),
                 );
+                send_end(&harness.fake).await;
             } else {
                 // The results reach Discord, but the bot dies before recording them.
-                harness.fake.hold_answer_next(
-                    "POST",
-                    &format!("/channels/{CHANNEL}/messages"),
-                    Duration::from_secs(20),
-                );
+                end_with_results_held(&harness.fake).await;
             }
-            harness
-                .fake
-                .slash("favorite")
-                .subcommand("end")
-                .member_permissions(MODERATOR)
-                .send()
-                .await;
             harness
                 .fake
                 .wait_for_request(|r| r.method == "POST" && r.route().ends_with("/expire"), T)
@@ -665,18 +675,10 @@ async fn a_cloudflare_ban_is_never_retried_into_and_is_counted_as_cloudflare() {
         "{line}"
     );
     // And it does: the pacer every background send waits on holds its next slot minutes away.
-    let paused_until = sample(
-        &scrape(&url).await,
-        "scenebot_background_paused_until_timestamp_seconds",
-    )
-    .unwrap_or(0.0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |since| since.as_secs_f64());
+    let paused = background_pause_left(&scrape(&url).await);
     assert!(
-        paused_until - now > 9.0 * 60.0,
-        "background work paused for {:.0} s",
-        paused_until - now
+        paused > 9.0 * 60.0,
+        "background work paused for {paused:.0} s"
     );
     eprintln!("moderator saw: {text}");
 }
@@ -1348,18 +1350,7 @@ async fn a_busy_channel_gets_its_results_once_and_its_next_poll() {
     let message = wait_poll_after(&harness.fake, message).await;
     vote(&harness.fake, message, &[(voter(2), 2)]);
     harness.fake.chat_aged(CHANNEL, 2_500, during_the_poll);
-    harness.fake.hold_answer_next(
-        "POST",
-        &format!("/channels/{CHANNEL}/messages"),
-        Duration::from_secs(20),
-    );
-    harness
-        .fake
-        .slash("favorite")
-        .subcommand("end")
-        .member_permissions(MODERATOR)
-        .send()
-        .await;
+    end_with_results_held(&harness.fake).await;
     wait_results(&harness.fake, 2).await;
     harness.bot.kill().await;
     harness.fake.chat(CHANNEL, 2_500);

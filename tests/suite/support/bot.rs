@@ -110,6 +110,19 @@ impl BotProcess {
     }
 
     /// Everything logged so far.
+    /// The URL of the bot's `/health`, from its log line (`SCENEBOT_HEALTH_ADDR` with port 0 picks one).
+    pub async fn health_url(&self) -> String {
+        let line = self
+            .wait_log("health endpoint listening", super::harness::T)
+            .await;
+        let addr = line
+            .split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        format!("http://{addr}/health")
+    }
+
     pub fn logs(&self) -> String {
         self.logs.lock().map(|l| l.join("\n")).unwrap_or_default()
     }

@@ -27,13 +27,7 @@ pub struct Harness {
 impl Harness {
     /// The health endpoint's URL, from the address the bot logged (started with `SCENEBOT_HEALTH_ADDR`).
     pub async fn health_url(&self) -> String {
-        let line = self.bot.wait_log("health endpoint listening", T).await;
-        let addr = line
-            .split("addr=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        format!("http://{addr}/health")
+        self.bot.health_url().await
     }
 
     /// Starts both and waits for the bot to register its commands.
@@ -95,6 +89,16 @@ pub async fn scrape(health_url: &str) -> String {
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     assert_eq!(response.status().as_u16(), 200, "GET {url}");
     response.text().await.unwrap_or_default()
+}
+
+/// How long from now background work is paused, in seconds, as `scrape` says (negative: not paused).
+pub fn background_pause_left(scrape: &str) -> f64 {
+    let paused_until =
+        sample(scrape, "scenebot_background_paused_until_timestamp_seconds").unwrap_or(0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64());
+    paused_until - now
 }
 
 /// The value of the sample `series` (name and labels exactly as rendered) in `scrape`.
