@@ -13,7 +13,7 @@ pub enum ParseError {
     NoSlash,
     /// The command is not one of ours.
     #[error(
-        "unknown command \"/{0}\"; try /scene, /scenes, /seealso, /about or /daily (with --date)"
+        "unknown command \"/{0}\"; try /scene, /scenes, /seealso, /about, /anniversaries or /daily (with --date)"
     )]
     UnknownCommand(String),
     /// The command has no such option.
@@ -74,7 +74,7 @@ pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
     }
     let allowed: &[&str] = match name.as_str() {
         "scene" => &["drama"],
-        "scenes" | "seealso" | "about" => &[],
+        "scenes" | "seealso" | "about" | "anniversaries" => &[],
         _ => return Err(ParseError::UnknownCommand(name)),
     };
     if let Some((option, _)) = options
@@ -100,6 +100,11 @@ pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
         },
         "scenes" => Command::Scenes,
         "seealso" => Command::SeeAlso,
+        // The time is filled in by the caller (now, or `--date`): parsing stays pure.
+        "anniversaries" => Command::Anniversaries(crate::respond::AnniversariesFrom {
+            now: 0,
+            schedule: None,
+        }),
         _ => Command::About,
     })
 }

@@ -126,6 +126,47 @@ impl Locale {
         }
     }
 
+    /// One line of `/anniversaries`, for a day still to come: "12 years since *Kill Me, Heal Me* premiered on
+    /// MBC" / "MBC '킬미, 힐미' 첫 방송 12주년"; on a birthday, the age he turns.
+    pub fn upcoming_line(self, headline: Headline<'_>) -> String {
+        let Headline {
+            occasion,
+            years,
+            title,
+            network,
+            episode,
+        } = headline;
+        let episode = episode.unwrap_or_default();
+        match self {
+            Locale::En => {
+                let since = match years {
+                    1 => "1 year since".to_owned(),
+                    _ => format!("{years} years since"),
+                };
+                match occasion {
+                    Occasion::Premiere => format!("{since} *{title}* premiered on {network}"),
+                    Occasion::Finale => {
+                        format!("{since} *{title}* aired its final episode on {network}")
+                    }
+                    Occasion::KissEpisode => {
+                        format!(
+                            "{since} episode {episode} of *{title}* aired this kiss on {network}"
+                        )
+                    }
+                    Occasion::Birthday => format!("{title} turns {years}"),
+                }
+            }
+            Locale::Ko => match occasion {
+                Occasion::Premiere => format!("{network} '{title}' 첫 방송 {years}주년"),
+                Occasion::Finale => format!("{network} '{title}' 종영 {years}주년"),
+                Occasion::KissEpisode => {
+                    format!("{network} '{title}' {episode}회 키스신 방송 {years}주년")
+                }
+                Occasion::Birthday => format!("{title} 배우의 {years}번째 생일"),
+            },
+        }
+    }
+
     /// The birthday card's line on his birth: "Born Park Yong-kyu on 16 December 1988 in Seoul, South Korea." /
     /// "1988년 12월 16일 대한민국 서울에서 태어나 올해 만 38세가 됐어요. 본명은 박용규예요." (the English headline
     /// already gives the age).

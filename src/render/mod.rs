@@ -25,7 +25,7 @@ mod anniversary;
 pub mod ids;
 pub mod poll;
 
-pub use anniversary::{day_post_card, special_card};
+pub use anniversary::{day_post_card, headline, special_card, thread_name, upcoming_card};
 pub use ids::{posted_marker, ComponentAction};
 
 /// The video site searched by the "Find the clip" button (a search, never an invented video URL).

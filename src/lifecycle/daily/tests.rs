@@ -25,6 +25,7 @@ fn dailies(servers: u64, clock: Arc<dyn Clock>, lease: Duration) -> Dailies<Fake
     let store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     for guild in 1..=servers {
         let settings = DailySettings {
+            thread: false,
             guild_id: guild,
             channel_id: 100 + guild,
             time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
@@ -86,6 +87,7 @@ async fn a_schedule_changed_after_planning_is_posted_as_it_is_now() {
     // While the work waits in the queue, server 1 turns its post off and server 2 moves it to channel 777.
     assert!(dailies.store.daily_off(1).unwrap_or_else(|e| panic!("{e}")));
     let moved = DailySettings {
+        thread: false,
         guild_id: 2,
         channel_id: 777,
         time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),

@@ -26,6 +26,7 @@ fn polls(clock: Arc<ManualClock>) -> Polls<FakePort> {
 /// A one-hour poll of every scene in guild 1, channel 7, made now.
 fn new_poll(polls: &Polls<FakePort>) -> NewPoll {
     NewPoll {
+        thread: false,
         guild_id: 1,
         channel_id: 7,
         started_by: 3,
@@ -168,6 +169,7 @@ async fn a_new_poll_never_adopts_the_previous_poll_of_its_channel() {
     assert_eq!(finish(&polls, first.id).await, Finished::Announced(7));
     // A second poll whose first send failed transiently: the scheduler looks for it, and must not take the first.
     let new_poll = NewPoll {
+        thread: false,
         guild_id: 1,
         channel_id: 7,
         started_by: 3,
