@@ -49,6 +49,9 @@ impl State {
             // Without Read Message History Discord answers with no messages at all.
             ("GET", []) if perms & permissions::READ_MESSAGE_HISTORY == 0 => Reply::ok(json!([])),
             ("GET", []) => self.list_messages(req, channel),
+            ("POST", [message, "threads"]) => {
+                self.thread_from_message(req, channel, message, perms)
+            }
             (method, [message]) => {
                 let Some(message) = message.parse::<u64>().ok().filter(|m| {
                     self.messages
