@@ -42,6 +42,19 @@ fn day_posts(daily: &Daily) -> Vec<Value> {
         .collect()
 }
 
+/// `/daily set` in the test channel at `time` (`None`: the default 09:00) in `zone`, threads on or off; the reply.
+async fn set(daily: &Daily, zone: &str, time: Option<&str>, thread: bool) -> String {
+    let channel = CHANNEL.to_string();
+    let mut options = vec![("channel", channel.as_str()), ("timezone", zone)];
+    if let Some(time) = time {
+        options.push(("time", time));
+    }
+    if thread {
+        options.push(("thread", "true"));
+    }
+    daily.command("set", &options, MANAGER).await
+}
+
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + T;
     while !done() {
@@ -62,18 +75,8 @@ fn description(post: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_anniversary_is_the_post_of_the_servers_own_date() {
     let mut daily = Daily::start(at("2028-02-17T12:00:00Z")).await;
-    let set = daily
-        .command(
-            "set",
-            &[
-                ("channel", &CHANNEL.to_string()),
-                ("time", "08:00"),
-                ("timezone", "Asia/Seoul"),
-            ],
-            MANAGER,
-        )
-        .await;
-    assert!(set.contains("Daily scene on"), "{set}");
+    let reply = set(&daily, "Asia/Seoul", Some("08:00"), false).await;
+    assert!(reply.contains("Daily scene on"), "{reply}");
     daily.clock.set(at("2028-02-17T23:00:00Z"));
     wait_for("the anniversary post", || !special_posts(&daily).is_empty()).await;
     let posts = day_posts(&daily);
@@ -101,16 +104,7 @@ async fn an_anniversary_is_the_post_of_the_servers_own_date() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_birthday_post_comes_on_16_december_in_the_servers_zone() {
     let mut daily = Daily::start(at("2027-12-15T20:00:00Z")).await;
-    daily
-        .command(
-            "set",
-            &[
-                ("channel", &CHANNEL.to_string()),
-                ("timezone", "America/Los_Angeles"),
-            ],
-            MANAGER,
-        )
-        .await;
+    set(&daily, "America/Los_Angeles", None, false).await;
     daily.clock.set(at("2027-12-16T17:00:00Z"));
     wait_for("the birthday post", || !special_posts(&daily).is_empty()).await;
     let post = &special_posts(&daily)[0];
@@ -128,18 +122,8 @@ async fn the_birthday_post_comes_on_16_december_in_the_servers_zone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thread_opens_on_the_daily_post() {
     let mut daily = Daily::start(at("2027-12-18T12:00:00Z")).await;
-    let set = daily
-        .command(
-            "set",
-            &[
-                ("channel", &CHANNEL.to_string()),
-                ("timezone", "UTC"),
-                ("thread", "true"),
-            ],
-            MANAGER,
-        )
-        .await;
-    assert!(set.contains("thread"), "{set}");
+    let reply = set(&daily, "UTC", None, true).await;
+    assert!(reply.contains("thread"), "{reply}");
     // 19 December: Hwarang premiered (2016).
     daily.clock.set(at("2027-12-19T09:00:00Z"));
     wait_for("the thread", || !daily.fake.threads().is_empty()).await;
@@ -173,17 +157,7 @@ async fn without_create_public_threads_the_post_goes_out_without_a_thread() {
             permissions::CREATE_PUBLIC_THREADS,
         )],
     );
-    daily
-        .command(
-            "set",
-            &[
-                ("channel", &CHANNEL.to_string()),
-                ("timezone", "UTC"),
-                ("thread", "true"),
-            ],
-            MANAGER,
-        )
-        .await;
+    set(&daily, "UTC", None, true).await;
     daily.clock.set(at("2027-05-02T09:00:00Z"));
     let status = wait_status(&daily, "Create Public Threads").await;
     assert!(status.contains("Last post"), "{status}");
@@ -211,17 +185,7 @@ async fn a_crash_between_the_post_and_its_thread_gives_one_post_and_one_thread()
         ..FakeOptions::default()
     };
     let mut daily = Daily::start_with(at("2027-05-01T12:00:00Z"), options).await;
-    daily
-        .command(
-            "set",
-            &[
-                ("channel", &CHANNEL.to_string()),
-                ("timezone", "UTC"),
-                ("thread", "true"),
-            ],
-            MANAGER,
-        )
-        .await;
+    set(&daily, "UTC", None, true).await;
     daily.stop().await;
     daily.settings = vec![("SCENEBOT_HTTP_TIMEOUT_SECONDS", "300".to_owned())];
     daily.boot().await;
@@ -267,16 +231,7 @@ async fn a_crash_between_the_post_and_its_thread_gives_one_post_and_one_thread()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anniversaries_in_a_server_and_in_a_dm() {
     let mut daily = Daily::start(at("2027-12-10T12:00:00Z")).await;
-    daily
-        .command(
-            "set",
-            &[
-                ("channel", &CHANNEL.to_string()),
-                ("timezone", "Asia/Seoul"),
-            ],
-            MANAGER,
-        )
-        .await;
+    set(&daily, "Asia/Seoul", None, false).await;
     let in_guild = daily
         .fake
         .slash("anniversaries")

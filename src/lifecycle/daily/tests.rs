@@ -20,19 +20,24 @@ fn post_minute() -> i64 {
         .map_or(0, |t| t.timestamp())
 }
 
+/// A schedule at 09:00 UTC in English: guild, channel, threads on or off.
+fn settings(guild_id: u64, channel_id: u64, thread: bool) -> DailySettings {
+    DailySettings {
+        thread,
+        guild_id,
+        channel_id,
+        time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+        timezone: chrono_tz::UTC,
+        role_id: None,
+        locale: Locale::En,
+    }
+}
+
 /// `servers` schedules at 09:00 UTC, guild g posting in channel 100 + g.
 fn dailies(servers: u64, clock: Arc<dyn Clock>, lease: Duration) -> Dailies<FakePort> {
     let store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     for guild in 1..=servers {
-        let settings = DailySettings {
-            thread: false,
-            guild_id: guild,
-            channel_id: 100 + guild,
-            time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
-            timezone: chrono_tz::UTC,
-            role_id: None,
-            locale: Locale::En,
-        };
+        let settings = settings(guild, 100 + guild, false);
         store
             .set_daily(&settings, post_minute() - 3_600)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -86,15 +91,7 @@ async fn a_schedule_changed_after_planning_is_posted_as_it_is_now() {
     assert_eq!(work.len(), 2);
     // While the work waits in the queue, server 1 turns its post off and server 2 moves it to channel 777.
     assert!(dailies.store.daily_off(1).unwrap_or_else(|e| panic!("{e}")));
-    let moved = DailySettings {
-        thread: false,
-        guild_id: 2,
-        channel_id: 777,
-        time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
-        timezone: chrono_tz::UTC,
-        role_id: None,
-        locale: Locale::En,
-    };
+    let moved = settings(2, 777, false);
     dailies
         .store
         .set_daily(&moved, post_minute() - 3_600)
@@ -308,18 +305,9 @@ use std::sync::PoisonError;
 /// One schedule (guild 1, channel 101, 09:00 UTC), threads on or off, and a clock at `at`.
 fn one_server(at: i64, thread: bool) -> Dailies<FakePort> {
     let dailies = dailies(1, Arc::new(ManualClock::new(at)), Duration::from_secs(120));
-    let settings = DailySettings {
-        thread,
-        guild_id: 1,
-        channel_id: 101,
-        time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
-        timezone: chrono_tz::UTC,
-        role_id: None,
-        locale: Locale::En,
-    };
     dailies
         .store
-        .set_daily(&settings, post_minute() - 3_600)
+        .set_daily(&settings(1, 101, thread), post_minute() - 3_600)
         .unwrap_or_else(|e| panic!("{e}"));
     dailies
 }

@@ -23,11 +23,7 @@ impl State {
         message: &str,
         perms: u64,
     ) -> Reply {
-        let Some(message) = message.parse::<u64>().ok().filter(|m| {
-            self.messages
-                .get(m)
-                .is_some_and(|stored| stored.channel_id == channel && !stored.ephemeral)
-        }) else {
+        let Some(message) = self.message_in(channel, message) else {
             return Reply::unknown_message();
         };
         let Some((gi, ci)) = self.find_channel(channel) else {
