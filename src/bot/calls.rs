@@ -493,7 +493,7 @@ pub async fn find_own_message(
         if page.is_empty() && page_number == 0 {
             // Nothing since the claim, or a channel whose history the bot may no longer read: Discord answers both
             // alike.
-            let permissions = super::gate::bot_permissions_in(http, me, cap, guild, channel)
+            let permissions = super::gate::bot_permissions_in(http, me, cap, pacer, guild, channel)
                 .await
                 .map_err(unreadable_if_forbidden)?;
             let lacking = super::gate::missing(

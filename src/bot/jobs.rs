@@ -279,6 +279,7 @@ impl Port for DiscordPort {
             &self.http,
             self.me,
             self.cap,
+            &self.pacer,
             GuildId::new(send.guild),
             ChannelId::new(send.channel),
         )

@@ -509,8 +509,10 @@ async fn another_scene_on_a_daily_post_is_private() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_days_make_thirty_posts_in_shuffled_rounds() {
-    // Set on 30 April at 21:00 in Seoul; posts at 09:00 Seoul (00:00 UTC) from 1 May.
-    let mut daily = Daily::start(at("2027-04-30T12:00:00Z")).await;
+    // Set on 31 July at 21:00 in Seoul; posts at 09:00 Seoul (00:00 UTC) from 1 August: a month without
+    // anniversaries (from 27 July to 15 September none falls), so every day draws from the bag. Special days are
+    // `days.rs`'s.
+    let mut daily = Daily::start(at("2027-07-31T12:00:00Z")).await;
     let text = daily
         .command(
             "set",
@@ -523,7 +525,7 @@ async fn thirty_days_make_thirty_posts_in_shuffled_rounds() {
         )
         .await;
     assert!(text.contains("Daily scene on"), "{text}");
-    let first = at("2027-05-01T00:00:00Z");
+    let first = at("2027-08-01T00:00:00Z");
     for day in 0..30 {
         let slot = first + day * 86_400;
         daily.clock.set(slot - 60);
