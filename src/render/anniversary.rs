@@ -113,7 +113,9 @@ pub fn upcoming_card(
         (Some(zone), Locale::En) => {
             format!("Days in {zone}, this server's daily post zone, at its post time")
         }
-        (Some(zone), Locale::Ko) => format!("이 서버의 오늘의 장면 시간대({zone}) 기준, 게시 시각"),
+        (Some(zone), Locale::Ko) => {
+            format!("이 서버의 오늘의 장면 시간대({zone})와 게시 시각 기준")
+        }
         (None, _) => locale
             .choose(
                 "Days in UTC (no daily post is set here)",
