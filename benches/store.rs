@@ -36,6 +36,7 @@ fn claims(c: &mut Criterion) {
         .unwrap_or_else(|e| panic!("{e}"));
     for (name, store) in backends() {
         let poll = NewPoll {
+            thread: false,
             guild_id: 1,
             channel_id: 2,
             started_by: 3,
@@ -49,6 +50,7 @@ fn claims(c: &mut Criterion) {
             Err(error) => panic!("{error}"),
         };
         let settings = DailySettings {
+            thread: false,
             guild_id: 1,
             channel_id: 2,
             time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
@@ -72,7 +74,7 @@ fn claims(c: &mut Criterion) {
                 b.iter(|| {
                     day += 1;
                     let date = chrono::NaiveDate::MIN + chrono::Days::new(u64::from(day));
-                    let _ = store.claim_daily(1, date, 1_000, |_| Some("a".to_owned()));
+                    let _ = store.claim_daily(1, date, 1_000, |_| Some("a".into()));
                 })
             },
         );

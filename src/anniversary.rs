@@ -22,6 +22,30 @@ use crate::catalog::Catalog;
 use crate::daily::{self, ShuffleBag};
 pub use crate::locale::Occasion;
 
+impl Occasion {
+    /// The stable code a day's post record keeps (`daily_posts.special`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Occasion::Birthday => "birthday",
+            Occasion::KissEpisode => "kiss-episode",
+            Occasion::Premiere => "premiere",
+            Occasion::Finale => "finale",
+        }
+    }
+
+    /// Reads a kept code; `None` for one only a newer build writes.
+    pub fn parse(code: &str) -> Option<Occasion> {
+        [
+            Occasion::Birthday,
+            Occasion::KissEpisode,
+            Occasion::Premiere,
+            Occasion::Finale,
+        ]
+        .into_iter()
+        .find(|occasion| occasion.code() == code)
+    }
+}
+
 /// One mark in the calendar: what happened on which date (the original date, not this year's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Anniversary {
@@ -103,6 +127,20 @@ pub fn special_on(calendar: &[Anniversary], date: NaiveDate) -> Option<Occurrenc
 /// The special card of a server in `zone` at the instant `now` (its local date there): the clock is passed in.
 pub fn special_at(calendar: &[Anniversary], now: DateTime<Utc>, zone: Tz) -> Option<Occurrence> {
     special_on(calendar, daily::local_date(now, zone))
+}
+
+/// The occurrence on `date` of the anniversary a claim recorded (`occasion` of `scene`): how a post claimed before
+/// a crash is rebuilt. `None` when the dataset no longer has that mark, or `date` is not its day.
+pub fn occurrence_of(
+    calendar: &[Anniversary],
+    occasion: Occasion,
+    scene: Option<&str>,
+    date: NaiveDate,
+) -> Option<Occurrence> {
+    calendar
+        .iter()
+        .filter(|mark| mark.occasion == occasion && mark.scene.as_deref() == scene)
+        .find_map(|mark| occurrence_on(mark, date))
 }
 
 /// What a server's daily post on one local date is.

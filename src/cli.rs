@@ -442,26 +442,42 @@ fn preview(
         Some(seed) => rand::rngs::StdRng::seed_from_u64(seed),
         None => rand::rngs::StdRng::from_os_rng(),
     };
-    let command: Command = match (line, date) {
-        (preview::Line::Command(command), None) => command,
-        (preview::Line::Command(_), Some(_)) => {
-            return invalid(&"--date goes with \"/daily\" (the daily post of that date)")
-        }
-        (preview::Line::DailyPost, date) => {
-            let date = match date {
-                None => chrono::Utc::now().date_naive(),
-                Some(text) => match crate::catalog::parse_iso_date(text) {
-                    Some(date) => date,
-                    None => {
-                        return invalid(&format!(
-                            "--date \"{text}\" must be a date written YYYY-MM-DD"
-                        ))
-                    }
-                },
-            };
-            return preview_daily(&responder.catalog, date, locale, &mut rng, text);
-        }
-    };
+    let command: Command =
+        match (line, date) {
+            // `/anniversaries` counts from now, or from midnight UTC of `--date`, in UTC (a preview has no server).
+            (preview::Line::Command(Command::Anniversaries(mut from)), date) => {
+                from.now = match date {
+                    None => chrono::Utc::now().timestamp(),
+                    Some(text) => match crate::catalog::parse_iso_date(text) {
+                        Some(date) => date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp(),
+                        None => {
+                            return invalid(&format!(
+                                "--date \"{text}\" must be a date written YYYY-MM-DD"
+                            ))
+                        }
+                    },
+                };
+                Command::Anniversaries(from)
+            }
+            (preview::Line::Command(command), None) => command,
+            (preview::Line::Command(_), Some(_)) => return invalid(
+                &"--date goes with \"/daily\" (the daily post of that date) or \"/anniversaries\"",
+            ),
+            (preview::Line::DailyPost, date) => {
+                let date = match date {
+                    None => chrono::Utc::now().date_naive(),
+                    Some(text) => match crate::catalog::parse_iso_date(text) {
+                        Some(date) => date,
+                        None => {
+                            return invalid(&format!(
+                                "--date \"{text}\" must be a date written YYYY-MM-DD"
+                            ))
+                        }
+                    },
+                };
+                return preview_daily(&responder.catalog, date, locale, &mut rng, text);
+            }
+        };
     let response = responder.command(&command, locale, AboutFacts { uptime_seconds: 0 }, &mut rng);
     print_response(&response, text)
 }

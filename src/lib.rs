@@ -14,7 +14,7 @@
 //! - [`preview`]: reading a typed command line, and a readable rendering of a response.
 //! - [`daily`]: the daily scene, the pure part: times, zones, DST-safe schedule, what is due, the shuffle bag.
 //! - [`anniversary`]: "on this day", the pure part: the calendar, a server's special card on its local date (one a
-//!   day, by priority), the rule that keeps the bag fair, the next anniversaries with Unix times.
+//!   day, by priority), the rule that keeps the bag fair, the next anniversaries with Unix times (`/anniversaries`).
 //! - [`favorite`]: favorite-scene polls, the pure part: plan, poll, tallies, ties, results chart, hall of fame.
 //! - [`quiz`]: `/quiz`, the pure part: questions from the catalog alone, the round draw, answers, reveal, scores.
 //! - [`reason`]: why a post or a poll failed, one vocabulary for both features, stored as codes.
@@ -22,7 +22,7 @@
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
 //! - [`lifecycle`]: the poll and daily processes as rules over the store and a port to Discord: bounded, paced,
-//!   leased fan-out.
+//!   leased fan-out; the day's special card, and threads on posts opened once through crashes.
 //! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records.
 //! - [`telemetry`]: Prometheus metrics: the one recorder, every metric's name and labels, one-line recorders.
 //! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.

@@ -42,6 +42,8 @@ pub const BUTTON_URL: usize = 512;
 pub const CUSTOM_ID: usize = 100;
 /// Options in a select menu.
 pub const SELECT_OPTIONS: usize = 25;
+/// A thread's name (channel names are 1 to 100 characters).
+pub const THREAD_NAME: usize = 100;
 /// A select option's label, value or description.
 pub const SELECT_TEXT: usize = 100;
 /// A select menu's placeholder.

@@ -13,7 +13,7 @@ pub enum ParseError {
     NoSlash,
     /// The command is not one of ours.
     #[error(
-        "unknown command \"/{0}\"; try /scene, /scenes, /seealso, /about, /quiz start or /daily (with --date)"
+        "unknown command \"/{0}\"; try /scene, /scenes, /seealso, /about, /anniversaries, /quiz start or /daily (with --date)"
     )]
     UnknownCommand(String),
     /// A command with subcommands, without one of them.
@@ -109,7 +109,7 @@ pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
     }
     let allowed: &[&str] = match name.as_str() {
         "scene" => &["drama"],
-        "scenes" | "seealso" | "about" => &[],
+        "scenes" | "seealso" | "about" | "anniversaries" => &[],
         "quiz start" => &["questions"],
         _ => return Err(ParseError::UnknownCommand(name)),
     };
@@ -155,6 +155,11 @@ pub fn parse_command_line(line: &str) -> Result<Command, ParseError> {
         },
         "scenes" => Command::Scenes,
         "seealso" => Command::SeeAlso,
+        // The time is filled in by the caller (now, or `--date`): parsing stays pure.
+        "anniversaries" => Command::Anniversaries(crate::respond::AnniversariesFrom {
+            now: 0,
+            schedule: None,
+        }),
         _ => Command::About,
     })
 }

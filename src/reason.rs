@@ -1,6 +1,6 @@
 //! Why something did not happen, in one vocabulary for both features: what a failed Discord call means for us
-//! ([`Failure`]), why a poll was given up ([`CancelReason`]) and why a post could not be sent ([`PostFailure`]).
-//! The last two are stored as stable codes and told in the reader's language by [`crate::locale`]; the precise
+//! ([`Failure`]), why a poll was given up ([`CancelReason`]), why a post could not be sent ([`PostFailure`]) and
+//! how a post's thread went ([`ThreadNote`]). The last three are stored as stable codes and told in the reader's language by [`crate::locale`]; the precise
 //! cause (a [`Failure`]'s text) goes to the log only.
 
 /// What a failed Discord call means for us.
@@ -153,6 +153,38 @@ impl PostFailure {
             _ if kept.contains("access") || kept.contains("permission") => PostFailure::NoAccess,
             _ if kept.contains("6 hours") => PostFailure::Busy,
             _ => PostFailure::Refused,
+        }
+    }
+}
+
+/// How the thread on a post (a daily post, a poll's results) went, stored as a code: `/daily status` says why one
+/// was skipped, and what to grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadNote {
+    /// The thread is open (made now, or found already made: Discord allows one per message).
+    Opened,
+    /// The bot lacks Create Public Threads in the channel (checked before trying: no 403 is spent on it).
+    NoPermission,
+    /// Discord refused it for another reason, or the channel cannot have threads (the post is itself in a thread).
+    Failed,
+}
+
+impl ThreadNote {
+    /// The stable code kept in the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            ThreadNote::Opened => "opened",
+            ThreadNote::NoPermission => "no-permission",
+            ThreadNote::Failed => "failed",
+        }
+    }
+
+    /// Reads a kept code (an unknown one, only a newer build writes, as failed).
+    pub fn parse(kept: &str) -> ThreadNote {
+        match kept {
+            "opened" => ThreadNote::Opened,
+            "no-permission" => ThreadNote::NoPermission,
+            _ => ThreadNote::Failed,
         }
     }
 }

@@ -46,7 +46,30 @@ pub enum Command {
         /// How many questions were asked for.
         questions: Option<u8>,
     },
+    /// `/anniversaries`: the next special days, counted from `now` in the server's daily zone (at its post time)
+    /// when it has a schedule, else in UTC.
+    Anniversaries(AnniversariesFrom),
 }
+
+/// Where `/anniversaries` counts from: the time, passed in, and the server's daily zone and post time if it has a
+/// schedule (`None`: UTC, in DMs, user installs and servers without a daily post).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnniversariesFrom {
+    /// Now, in Unix seconds.
+    pub now: i64,
+    /// The server's daily zone and post time.
+    pub schedule: Option<(chrono_tz::Tz, chrono::NaiveTime)>,
+}
+
+/// How many days `/anniversaries` lists.
+pub const UPCOMING_COUNT: usize = 8;
+
+/// The time of day a UTC list stamps its days with: noon, so the reader's own date is the same day from UTC−11 to
+/// UTC+11.
+const UTC_LIST_TIME: chrono::NaiveTime = match chrono::NaiveTime::from_hms_opt(12, 0, 0) {
+    Some(noon) => noon,
+    None => chrono::NaiveTime::MIN,
+};
 
 impl Command {
     /// The command's name as registered.
@@ -57,6 +80,7 @@ impl Command {
             Command::SeeAlso => "seealso",
             Command::About => "about",
             Command::QuizStart { .. } => "quiz",
+            Command::Anniversaries(_) => "anniversaries",
         }
     }
 }
@@ -140,6 +164,7 @@ impl Responder {
                     None => return self.error(locale.strings().internal_error),
                 }
             }
+            Command::Anniversaries(from) => self.anniversaries(*from, locale),
         };
         CreateInteractionResponse::Message(card.into_interaction_message())
     }
@@ -165,6 +190,18 @@ impl Responder {
             closes_at: now.saturating_add(window),
         };
         render::quiz::question_card(&self.catalog, first, slot, locale)
+    }
+
+    /// The card of `/anniversaries`: the next [`UPCOMING_COUNT`] special days from today in the zone.
+    pub fn anniversaries(&self, from: AnniversariesFrom, locale: Locale) -> render::Card {
+        let catalog = &self.catalog;
+        let (zone, time) = from.schedule.unwrap_or((chrono_tz::UTC, UTC_LIST_TIME));
+        let now = chrono::DateTime::<chrono::Utc>::from_timestamp(from.now, 0).unwrap_or_default();
+        let today = crate::daily::local_date(now, zone);
+        let calendar = crate::anniversary::calendar(catalog);
+        let upcoming = crate::anniversary::upcoming(&calendar, today, zone, time, UPCOMING_COUNT);
+        let zone_name = from.schedule.map(|(zone, _)| zone.name());
+        render::upcoming_card(catalog, &upcoming, zone_name, locale)
     }
 
     /// The response to a button or menu of one of our cards. `values` are a select menu's chosen values; `clicked`

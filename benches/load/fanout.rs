@@ -215,6 +215,7 @@ fn seed_store(database: &Path, seeds: &[Seed], minute: DateTime<Utc>) -> Result<
         match seed {
             Seed::Daily { guild, channel } => {
                 let settings = DailySettings {
+                    thread: false,
                     guild_id: *guild,
                     channel_id: *channel,
                     time: minute.time(),
@@ -233,6 +234,7 @@ fn seed_store(database: &Path, seeds: &[Seed], minute: DateTime<Utc>) -> Result<
                 scene_ids,
             } => {
                 let poll = NewPoll {
+                    thread: false,
                     guild_id: *guild,
                     channel_id: *channel,
                     started_by: FakeDiscord::USER_ID,

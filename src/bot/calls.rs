@@ -158,6 +158,8 @@ pub mod route {
     pub const MESSAGE: &str = "GET /channels/{channel}/messages/{message}";
     /// Ending a poll early.
     pub const EXPIRE_POLL: &str = "POST /channels/{channel}/polls/{message}/expire";
+    /// A thread started from a message (a daily post's, a poll's results').
+    pub const MESSAGE_THREAD: &str = "POST /channels/{channel}/messages/{message}/threads";
     /// A channel (the permission gate).
     pub const CHANNEL: &str = "GET /channels/{channel}";
     /// A server (the permission gate).
@@ -180,6 +182,7 @@ pub mod route {
         CHANNEL_MESSAGES,
         MESSAGE,
         EXPIRE_POLL,
+        MESSAGE_THREAD,
         CHANNEL,
         GUILD,
         MEMBER,
@@ -188,6 +191,17 @@ pub mod route {
         GUILD_COMMANDS,
         GLOBAL_COMMANDS,
     ];
+}
+
+/// Discord's JSON error code (`code` in the body of a refusal), for an error that has one: 160004 is "a thread
+/// has already been created for this message".
+pub fn discord_code(error: &serenity::Error) -> Option<isize> {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.error.code)
+        }
+        _ => None,
+    }
 }
 
 /// The HTTP status Discord answered with, for an error that has one.
@@ -479,7 +493,7 @@ pub async fn find_own_message(
         if page.is_empty() && page_number == 0 {
             // Nothing since the claim, or a channel whose history the bot may no longer read: Discord answers both
             // alike.
-            let permissions = super::gate::bot_permissions_in(http, me, cap, guild, channel)
+            let permissions = super::gate::bot_permissions_in(http, me, cap, pacer, guild, channel)
                 .await
                 .map_err(unreadable_if_forbidden)?;
             let lacking = super::gate::missing(

@@ -11,9 +11,10 @@ use serenity::all::{
 use tracing::{info, warn};
 
 use super::budget::Held;
-use super::calls::{route, with_retries, Failure};
+use super::calls::{route, with_retries_paced, Failure};
 use super::interaction::tell;
 use super::types::{Context, Error};
+use crate::lifecycle::fanout::Pacer;
 use crate::locale::Locale;
 
 /// What the bot needs to post a card in a channel.
@@ -164,7 +165,7 @@ pub async fn channel_allows(
                 info!(guild = %guild, channel = %channel, ?held, "channel read held back");
                 Refusal::Held(held)
             })?;
-        let read = read_channel(&serenity.http, me, ctx.data().call_cap, guild, channel, member)
+        let read = read_channel(&serenity.http, me, ctx.data().call_cap, None, guild, channel, member)
             .await
             .map_err(|failure| {
                 warn!(guild = %guild, channel = %channel, "cannot read the channel's permissions: {}", failure.text());
@@ -222,6 +223,7 @@ pub async fn in_channel(
         &ctx.http,
         ctx.cache.current_user().id,
         cap,
+        None,
         guild,
         channel,
         member,
@@ -231,15 +233,18 @@ pub async fn in_channel(
 }
 
 /// The bot's permissions in `channel` (its parent's for a thread), from one read of the channel, the server and
-/// the bot's member: for the background processes, which have no interaction to carry them.
+/// the bot's member: for the background processes, which have no interaction to carry them. Their reads take
+/// their slots of the shared send schedule (`pacer`), like every background request: 10,000 servers' threads at
+/// 09:00 must not be 30,000 reads at once.
 pub async fn bot_permissions_in(
     http: &Http,
     me: UserId,
     cap: Duration,
+    pacer: &Pacer,
     guild: GuildId,
     channel: ChannelId,
 ) -> Result<Permissions, Failure> {
-    read_channel(http, me, cap, guild, channel, None)
+    read_channel(http, me, cap, Some(pacer), guild, channel, None)
         .await
         .map(|read| read.bot)
 }
@@ -251,16 +256,18 @@ struct ChannelRead {
     thread: bool,
 }
 
+/// Reads what [`ChannelRead`] holds; paced when `pacer` is given (background work), at once for a command.
 async fn read_channel(
     http: &Http,
     me: UserId,
     cap: Duration,
+    pacer: Option<&Pacer>,
     guild: GuildId,
     channel: ChannelId,
     member: Option<&Member>,
 ) -> Result<ChannelRead, Failure> {
     let read = |id: ChannelId| async move {
-        with_retries("reading a channel", route::CHANNEL, cap, || {
+        with_retries_paced("reading a channel", route::CHANNEL, cap, pacer, || {
             http.get_channel(id)
         })
         .await
@@ -289,14 +296,18 @@ async fn read_channel(
             )));
         }
     }
-    let guild = with_retries("reading a server", route::GUILD, cap, || {
+    let guild = with_retries_paced("reading a server", route::GUILD, cap, pacer, || {
         http.get_guild(guild)
     })
     .await
     .map_err(|e| Failure::of(&e))?;
-    let bot = with_retries("reading the bot's member", route::MEMBER, cap, || {
-        http.get_member(guild.id, me)
-    })
+    let bot = with_retries_paced(
+        "reading the bot's member",
+        route::MEMBER,
+        cap,
+        pacer,
+        || http.get_member(guild.id, me),
+    )
     .await
     .map_err(|e| Failure::of(&e))?;
     let member = member.map_or_else(Permissions::empty, |m| {

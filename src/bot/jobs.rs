@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelId, CreateAllowedMentions, CreateMessage, GuildId, Http, Message, MessageId, Nonce,
-    UserId,
+    AutoArchiveDuration, ChannelId, CreateAllowedMentions, CreateMessage, CreateThread, GuildId,
+    Http, Message, MessageId, Nonce, Permissions, UserId,
 };
+use tracing::info;
 
 use super::calls::{self, Failure};
+use crate::anniversary::DayPost;
 use crate::favorite::{self, PollPlan, Tally};
 use crate::lifecycle::fanout::Pacer;
-use crate::lifecycle::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll};
+use crate::lifecycle::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll, ThreadSend};
+use crate::reason::ThreadNote;
 use crate::render;
 use crate::respond::Responder;
 use crate::store::{DailyRecord, PollRecord};
@@ -240,17 +243,22 @@ impl Port for DiscordPort {
 
     async fn post_daily(&self, send: DailySend<'_>) -> Result<u64, Failure> {
         let catalog = &self.responder.catalog;
-        let Some(scene) = catalog.scene(send.scene) else {
+        let record = send.record;
+        let Some(card) = render::day_post_card(catalog, send.post, record.locale, send.marker)
+        else {
             return Err(Failure::Other(format!(
-                "the scene {} is no longer in the dataset",
-                send.scene
+                "the day's post ({:?}) names a scene no longer in the dataset",
+                send.post
             )));
         };
-        let record = send.record;
-        let headline = record.locale.daily_headline();
+        let headline = match send.post {
+            DayPost::Scene(_) => record.locale.daily_headline(),
+            DayPost::Special(_) => record.locale.special_headline(),
+        };
         let sent = self
             .send("posting the daily scene", record.channel_id, || {
-                let message = render::posted_scene_card(catalog, scene, record.locale, send.marker)
+                let message = card
+                    .clone()
                     .into_channel_message()
                     .nonce(Nonce::String(send.nonce.to_owned()))
                     .enforce_nonce(true);
@@ -264,7 +272,63 @@ impl Port for DiscordPort {
             .await?;
         Ok(sent.id.get())
     }
+
+    async fn open_thread(&self, send: ThreadSend<'_>) -> Result<ThreadNote, Failure> {
+        // Checked first: a refused thread is a 403, which counts toward Discord's invalid-request ban.
+        let permissions = super::gate::bot_permissions_in(
+            &self.http,
+            self.me,
+            self.cap,
+            &self.pacer,
+            GuildId::new(send.guild),
+            ChannelId::new(send.channel),
+        )
+        .await?;
+        if !super::gate::missing(permissions, THREAD).is_empty() {
+            return Ok(ThreadNote::NoPermission);
+        }
+        self.thread_from_message(send).await
+    }
 }
+
+impl DiscordPort {
+    /// Opens a thread on a message; Discord's 160004 (one thread per message: the thread is there already) is
+    /// done, not a failure. A thread's permissions are checked before ([`Port::open_thread`]).
+    async fn thread_from_message(&self, send: ThreadSend<'_>) -> Result<ThreadNote, Failure> {
+        let (channel, message) = (ChannelId::new(send.channel), MessageId::new(send.message));
+        let builder =
+            CreateThread::new(send.name).auto_archive_duration(AutoArchiveDuration::OneDay);
+        let made = calls::with_retries_paced(
+            "opening a thread",
+            calls::route::MESSAGE_THREAD,
+            self.cap,
+            Some(&self.pacer),
+            || {
+                self.http
+                    .create_thread_from_message(channel, message, &builder, None)
+            },
+        )
+        .await;
+        match made {
+            Ok(_) => Ok(ThreadNote::Opened),
+            Err(error) if calls::discord_code(&error) == Some(THREAD_ALREADY_MADE) => {
+                info!(
+                    channel = send.channel,
+                    message = send.message,
+                    "the thread was already open (Discord 160004); done"
+                );
+                Ok(ThreadNote::Opened)
+            }
+            Err(error) => Err(Failure::of(&error)),
+        }
+    }
+}
+
+/// Discord's code for a second thread on one message: "A thread has already been created for this message".
+const THREAD_ALREADY_MADE: isize = 160_004;
+
+/// What the bot needs to open a thread on its post: Create Public Threads (in a server's text channel).
+pub const THREAD: Permissions = Permissions::CREATE_PUBLIC_THREADS;
 
 /// Whether `message` carries `marker` on one of its buttons.
 fn carries_marker(message: &Message, marker: &str) -> bool {

@@ -4,6 +4,12 @@
 //! (the scene drawn from the server's shuffle bag in the same transaction), its lease renewed while it is sent, and
 //! recorded as sent only by the claim's owner. A claim found unsent (a crash, a lost answer) is first looked for in
 //! the channel by the marker its button carries, and adopted; only a post that is not there is sent again.
+//!
+//! On an anniversary or the birthday, in the server's own local date, the day's post is that special card
+//! ([`anniversary::day_post`]: nothing is drawn from the bag, so the round stays fair), recorded on the claim. With
+//! threads on, the posted message is recorded on the claim before its thread is opened, and the day is marked sent
+//! only after: a crash in between opens the thread on the recorded message (Discord allows one per message, and a
+//! repeat is read as done), never posts again.
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +21,13 @@ use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
 use super::fanout::{end_workers, spawn_workers, LeaseKeeper, WorkQueue};
-use super::port::{DailySend, Port};
+use super::port::{DailySend, Port, ThreadSend};
+use crate::anniversary::{self, DayPost};
 use crate::clock::Clock;
 use crate::daily::{self, Due, ShuffleBag, FAILURES_BEFORE_PAUSE};
-use crate::reason::{Failure, PostFailure};
+use crate::reason::{Failure, PostFailure, ThreadNote};
 use crate::respond::Responder;
-use crate::store::{Claim, DailyPostState, PlannedDaily, Store, StoreError};
+use crate::store::{Claim, DailyPostState, Pick, PlannedDaily, Store, StoreError};
 
 /// The scheduler looks at the schedules at least this often, so clock steps and suspends cannot strand a post.
 const SCHEDULER_TICK: Duration = Duration::from_secs(60);
@@ -190,20 +197,32 @@ pub async fn post_day<P: Port>(
     };
     let record = &record;
     let now = dailies.clock.now();
-    let ids = dailies.responder.catalog.scene_ids();
-    let claim = dailies
-        .store
-        .call(move |store| {
-            store.claim_daily(guild, date, now, |bag: &mut ShuffleBag| {
-                bag.draw(&ids, &mut rand::rng())
+    let catalog = &dailies.responder.catalog;
+    let calendar = anniversary::calendar(catalog);
+    let claim = {
+        let (ids, calendar) = (catalog.scene_ids(), calendar.clone());
+        dailies
+            .store
+            .call(move |store| {
+                store.claim_daily(guild, date, now, |bag: &mut ShuffleBag| {
+                    anniversary::day_post(&calendar, date, bag, &ids, &mut rand::rng()).map(pick_of)
+                })
             })
-        })
-        .await;
-    let (scene, claimed_before) = match claim {
-        Ok(Claim::New(scene)) => (scene, false),
-        Ok(Claim::Unsent(scene)) => (scene, true),
+            .await
+    };
+    let (pick, claimed_before) = match claim {
+        Ok(Claim::New(pick)) => (pick, false),
+        Ok(Claim::Unsent(pick)) => (pick, true),
         Ok(Claim::Held | Claim::Done | Claim::Nothing) => return Outcome::Nothing,
         Err(error) => return store_down(guild, date, "the claim", &error),
+    };
+    let Some(post) = day_post_of(&calendar, &pick, date) else {
+        let text = "the day's anniversary is no longer in the dataset";
+        return record_failure(dailies, guild, date, PostFailure::Refused, text).await;
+    };
+    let scene = match &post {
+        DayPost::Scene(id) => id.clone(),
+        DayPost::Special(occurrence) => format!("{} card", occurrence.anniversary.occasion.code()),
     };
     let keeper = {
         let (store, clock) = (dailies.store.clone(), Arc::clone(&dailies.clock));
@@ -217,7 +236,22 @@ pub async fn post_day<P: Port>(
         })
     };
     let marker = date_marker(date);
-    let found = if claimed_before {
+    // A post whose message was recorded before its thread (threads on): only the thread is owed.
+    let recorded = if claimed_before {
+        match dailies
+            .store
+            .call(move |store| store.daily_post(guild, date))
+            .await
+        {
+            Ok(post) => post.and_then(|post| post.message_id),
+            Err(error) => return store_down(guild, date, "reading the claimed post", &error),
+        }
+    } else {
+        None
+    };
+    let found = if let Some(message) = recorded {
+        Ok(Some(message))
+    } else if claimed_before {
         let since =
             daily::slot(date, record.time, record.timezone).timestamp() - CLOCK_SKEW_SECONDS;
         dailies.port.find_daily(record, &marker, since).await
@@ -234,6 +268,7 @@ pub async fn post_day<P: Port>(
         return record_failure(dailies, guild, date, cause, text).await;
     }
     let sent = match found {
+        Ok(Some(message)) if recorded.is_some() => Ok(message),
         Ok(Some(message)) => {
             info!(guild, date = %date, message, "found the daily post already in the channel; adopting it");
             let due = daily::slot(date, record.time, record.timezone).timestamp();
@@ -248,7 +283,7 @@ pub async fn post_day<P: Port>(
             let nonce = daily::post_nonce(guild, date);
             let send = DailySend {
                 record,
-                scene: &scene,
+                post: &post,
                 marker: &marker,
                 nonce: &nonce,
             };
@@ -263,10 +298,25 @@ pub async fn post_day<P: Port>(
     };
     let outcome = match sent {
         Ok(message) => {
+            let thread = if record.thread {
+                let recorded = recorded.is_some();
+                match open_thread(dailies, record, (date, give_up), &post, message, recorded).await
+                {
+                    Ok(note) => Some(note),
+                    Err(outcome) => return outcome,
+                }
+            } else {
+                None
+            };
             let now = dailies.clock.now();
             match dailies
                 .store
-                .call(move |store| store.mark_daily_sent(guild, Some(date), message, now))
+                .call(move |store| match thread {
+                    Some(note) => {
+                        store.mark_daily_sent_with_thread(guild, date, message, now, note)
+                    }
+                    None => store.mark_daily_sent(guild, Some(date), message, now),
+                })
                 .await
             {
                 Ok(()) => {
@@ -293,6 +343,83 @@ pub async fn post_day<P: Port>(
     };
     drop(keeper);
     outcome
+}
+
+/// What a claim records for the day's post.
+fn pick_of(post: DayPost) -> Pick {
+    match post {
+        DayPost::Scene(scene) => Pick::Scene(scene),
+        DayPost::Special(occurrence) => Pick::Special(
+            occurrence.anniversary.occasion,
+            occurrence.anniversary.scene,
+        ),
+    }
+}
+
+/// The day's post a claim recorded, rebuilt from the calendar (`None` when the dataset no longer has the
+/// anniversary: a file changed between the claim and a retry).
+fn day_post_of(
+    calendar: &[anniversary::Anniversary],
+    pick: &Pick,
+    date: NaiveDate,
+) -> Option<DayPost> {
+    match pick {
+        Pick::Scene(scene) => Some(DayPost::Scene(scene.clone())),
+        Pick::Special(occasion, scene) => {
+            anniversary::occurrence_of(calendar, *occasion, scene.as_deref(), date)
+                .map(DayPost::Special)
+        }
+    }
+}
+
+/// The thread step of a day's post (threads on): records the message on the claim first (unless it is already
+/// there), then opens the thread. A skipped thread (no permission; refused) is logged once, for the day, and the
+/// day still counts as posted; a transient failure leaves the claim with its message for a retry (`Err`: the
+/// outcome to return). Given up with the post (past the late limit), a transient failure is a failed thread.
+async fn open_thread<P: Port>(
+    dailies: &Dailies<P>,
+    record: &crate::store::DailyRecord,
+    (date, give_up): (NaiveDate, bool),
+    post: &DayPost,
+    message: u64,
+    recorded: bool,
+) -> Result<ThreadNote, Outcome> {
+    let guild = record.guild_id;
+    if !recorded {
+        match dailies
+            .store
+            .call(move |store| store.mark_daily_posted(guild, date, message))
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::LeaseLost) => return Err(Outcome::Lost),
+            Err(error) => {
+                return Err(store_down(guild, date, "the posted message", &error));
+            }
+        }
+    }
+    let name = crate::render::thread_name(&dailies.responder.catalog, post, record.locale);
+    let send = ThreadSend {
+        guild,
+        channel: record.channel_id,
+        message,
+        name: &name,
+    };
+    match dailies.port.open_thread(send).await {
+        Ok(ThreadNote::Opened) => Ok(ThreadNote::Opened),
+        Ok(note) => {
+            warn!(guild, date = %date, message, note = note.code(), "the daily post's thread was skipped: the bot lacks Create Public Threads in the channel");
+            Ok(note)
+        }
+        Err(failure) if failure.is_worth_retrying() && !give_up => {
+            warn!(guild, date = %date, message, "the daily post's thread is not open yet ({}); will retry", failure.text());
+            Err(Outcome::Retry)
+        }
+        Err(failure) => {
+            warn!(guild, date = %date, message, "the daily post's thread was refused: {}", failure.text());
+            Ok(ThreadNote::Failed)
+        }
+    }
 }
 
 /// Records a claimed day failed for good (pausing the schedule after [`FAILURES_BEFORE_PAUSE`] days in a row).

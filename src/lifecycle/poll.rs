@@ -17,10 +17,10 @@ use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
 use super::fanout::{spawn_workers, LeaseKeeper, WorkQueue};
-use super::port::{Port, PostedPoll};
+use super::port::{Port, PostedPoll, ThreadSend};
 use crate::clock::Clock;
 use crate::favorite::{self, Tally, POSTING_GIVE_UP_SECONDS};
-use crate::reason::{CancelReason, Failure};
+use crate::reason::{CancelReason, Failure, ThreadNote};
 use crate::respond::Responder;
 use crate::store::{PollRecord, PollState, Store, StoreError};
 
@@ -501,14 +501,19 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
     if !keeper.holds() {
         return lost(id);
     }
-    let found = match record.results_attempt_at {
-        None => Ok(None),
-        Some(attempt) => {
+    // With a thread asked for, results recorded before their thread (a crash, a lost answer): only the thread is
+    // owed, on that message.
+    let recorded = record.result_message_id.filter(|_| record.thread);
+    let found = match (recorded, record.results_attempt_at) {
+        (Some(message), _) => Ok(Some(message)),
+        (None, None) => Ok(None),
+        (None, Some(attempt)) => {
             let since = attempt - CLOCK_SKEW_SECONDS;
             polls.port.find_results(record, poll_message, since).await
         }
     };
     let sent = match found {
+        Ok(Some(message)) if recorded.is_some() => Ok(message),
         Ok(Some(message)) => {
             info!(
                 poll = id,
@@ -540,6 +545,13 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
     };
     match sent {
         Ok(message_id) => {
+            if record.thread {
+                if let Err(stop) =
+                    results_thread(polls, record, message_id, recorded.is_some()).await
+                {
+                    return stop;
+                }
+            }
             let now = polls.clock.now();
             let recorded = record_step(&polls.store, id, "the announced results", move |store| {
                 store.mark_poll_announced(id, message_id, now)
@@ -567,6 +579,72 @@ async fn announce<P: Port>(polls: &Polls<P>, keeper: &LeaseKeeper, record: &Poll
         }
         Err(failure) => give_up(polls, id, &failure, "posting the results").await,
     }
+}
+
+/// The thread on a poll's results (`/favorite start thread:true`): the results message is recorded first (the poll
+/// stays `ended`), so a crash or a lost answer opens the thread on it later rather than posting the results again;
+/// Discord allows one thread per message and a repeat is read as done. Skipped without Create Public Threads (the
+/// results stand); a transient failure is tried again until the hour the results have, then skipped.
+async fn results_thread<P: Port>(
+    polls: &Polls<P>,
+    record: &PollRecord,
+    message: u64,
+    recorded: bool,
+) -> Result<(), Step> {
+    let id = record.id;
+    if !recorded {
+        record_step(&polls.store, id, "the results message", move |store| {
+            store.mark_results_posted(id, message)
+        })
+        .await?;
+    }
+    let name = crate::render::poll::results_thread_name(
+        &polls.responder.catalog,
+        record.tally.as_ref(),
+        record.locale,
+    );
+    let send = ThreadSend {
+        guild: record.guild_id,
+        channel: record.channel_id,
+        message,
+        name: &name,
+    };
+    let note = match polls.port.open_thread(send).await {
+        Ok(note) => note,
+        Err(failure)
+            if failure.is_worth_retrying()
+                && polls.clock.now() - record.ends_at <= ANNOUNCE_GIVE_UP_SECONDS =>
+        {
+            warn!(
+                poll = id,
+                message,
+                "the results' thread is not open yet ({}); will retry",
+                failure.text()
+            );
+            return Err(Step::Stop(Finished::NotYet));
+        }
+        Err(failure) => {
+            warn!(
+                poll = id,
+                message,
+                "the results' thread was refused: {}",
+                failure.text()
+            );
+            ThreadNote::Failed
+        }
+    };
+    if note != ThreadNote::Opened {
+        warn!(
+            poll = id,
+            message,
+            note = note.code(),
+            "the results' thread was skipped"
+        );
+    }
+    record_step(&polls.store, id, "the results' thread", move |store| {
+        store.mark_poll_thread(id, note)
+    })
+    .await
 }
 
 /// Cancels the poll for a failure retrying cannot fix (deleted, no access); keeps it for a transient one, and

@@ -4,8 +4,9 @@
 
 use std::future::Future;
 
+use crate::anniversary::DayPost;
 use crate::favorite::Tally;
-use crate::reason::Failure;
+use crate::reason::{Failure, ThreadNote};
 use crate::store::{DailyRecord, PollRecord};
 
 /// A poll message Discord holds: its id, its end (Discord's expiry) and its answers as Discord numbered them.
@@ -39,18 +40,32 @@ pub struct PollCounts {
     pub counts: Vec<(u64, u32)>,
 }
 
-/// A day's post to send: the server's schedule, the scene, the marker its button carries (so the post can be
-/// found again) and the nonce Discord de-duplicates a resend with.
+/// A day's post to send: the server's schedule, what the day shows (a scene, or an anniversary or birthday card),
+/// the marker its button carries (so the post can be found again) and the nonce Discord de-duplicates a resend with.
 #[derive(Debug, Clone, Copy)]
 pub struct DailySend<'a> {
     /// The schedule (channel, role, language).
     pub record: &'a DailyRecord,
-    /// The scene to post.
-    pub scene: &'a str,
+    /// What to post.
+    pub post: &'a DayPost,
     /// The marker on the post's button.
     pub marker: &'a str,
     /// The message nonce.
     pub nonce: &'a str,
+}
+
+/// A public thread to open on a message the bot posted (a daily post, a poll's results), so a server can talk
+/// about it outside the main channel.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadSend<'a> {
+    /// The server.
+    pub guild: u64,
+    /// The message's channel.
+    pub channel: u64,
+    /// The message the thread starts from.
+    pub message: u64,
+    /// The thread's name (at most 100 characters).
+    pub name: &'a str,
 }
 
 /// Discord, as the background processes see it. Implementations pace and retry each request themselves (within
@@ -111,4 +126,13 @@ pub trait Port: Send + Sync + 'static {
 
     /// Sends a day's post; its message id.
     fn post_daily(&self, send: DailySend<'_>) -> impl Future<Output = Result<u64, Failure>> + Send;
+
+    /// Opens a public thread on a message, auto-archived after a day, after checking the bot may (Create Public
+    /// Threads; [`ThreadNote::NoPermission`] without it, and no request that would be refused is made). Discord
+    /// allows one thread per message, so a thread already there (a repeat after a crash) is
+    /// [`ThreadNote::Opened`] too.
+    fn open_thread(
+        &self,
+        send: ThreadSend<'_>,
+    ) -> impl Future<Output = Result<ThreadNote, Failure>> + Send;
 }

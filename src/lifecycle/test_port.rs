@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Notify;
 
-use super::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll};
+use super::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll, ThreadSend};
 use crate::favorite::Tally;
-use crate::reason::Failure;
+use crate::reason::{Failure, ThreadNote};
 use crate::store::{DailyRecord, PollRecord};
 
 /// A message the fake holds.
@@ -38,11 +38,24 @@ pub struct FakePort {
     pub results_fail: Arc<Mutex<Option<Failure>>>,
     /// Each results search: the `since` it was asked for.
     pub results_searches: Arc<Mutex<Vec<i64>>>,
+    /// Threads opened: (message, name); one per message, as Discord allows.
+    pub threads: Arc<Mutex<Vec<(u64, String)>>>,
+    /// Channels where the bot lacks Create Public Threads.
+    pub no_thread_permission: Arc<Mutex<Vec<u64>>>,
+    /// Thread calls to fail so, once each (after the thread is made when `.1`: an answer lost on the way).
+    pub thread_failures: Arc<Mutex<Vec<(Failure, bool)>>>,
 }
 
 impl FakePort {
     pub fn sent(&self) -> Vec<Sent> {
         self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn threads(&self) -> Vec<(u64, String)> {
+        self.threads
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -206,5 +219,43 @@ impl Port for FakePort {
     async fn post_daily(&self, send: DailySend<'_>) -> Result<u64, Failure> {
         self.gate(send.record.channel_id).await?;
         Ok(self.push(send.record.channel_id, format!("daily:{}", send.marker)))
+    }
+
+    async fn open_thread(&self, send: ThreadSend<'_>) -> Result<ThreadNote, Failure> {
+        self.gate(send.channel).await?;
+        if self
+            .no_thread_permission
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&send.channel)
+        {
+            return Ok(ThreadNote::NoPermission);
+        }
+        let failure = {
+            let mut failures = self
+                .thread_failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            (!failures.is_empty()).then(|| failures.remove(0))
+        };
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        let made = |threads: &mut Vec<(u64, String)>| {
+            // One thread per message: a second call is Discord's 160004, which the port reads as done.
+            if !threads.iter().any(|(m, _)| *m == send.message) {
+                threads.push((send.message, send.name.to_owned()));
+            }
+        };
+        match failure {
+            Some((failure, after)) => {
+                if after {
+                    made(&mut threads);
+                }
+                Err(failure)
+            }
+            None => {
+                made(&mut threads);
+                Ok(ThreadNote::Opened)
+            }
+        }
     }
 }

@@ -88,41 +88,62 @@ impl Locale {
     /// The headline of an anniversary card, e.g. "11 years ago today, *Kill Me, Heal Me* premiered on MBC" /
     /// "11년 전 오늘, MBC '킬미, 힐미' 첫 방송"; on a birthday, the age line.
     pub fn anniversary_headline(self, headline: Headline<'_>) -> String {
+        let Headline { years, title, .. } = headline;
+        match (self, headline.occasion) {
+            (Locale::En, Occasion::Birthday) => format!("{title} turns {years} today"),
+            (Locale::Ko, Occasion::Birthday) => {
+                format!("오늘은 {title} 배우의 {years}번째 생일이에요")
+            }
+            (Locale::En, _) => format!(
+                "{}, {}",
+                years_then(years, "ago today"),
+                self.event(headline)
+            ),
+            // The kiss's line reads as one phrase ("…년 전 오늘 MBC에서 방송된 …"), without the comma.
+            (Locale::Ko, Occasion::KissEpisode) => {
+                format!("{years}년 전 오늘 {}", self.event(headline))
+            }
+            (Locale::Ko, _) => format!("{years}년 전 오늘, {}", self.event(headline)),
+        }
+    }
+
+    /// One line of `/anniversaries`, for a day still to come: "12 years since *Kill Me, Heal Me* premiered on
+    /// MBC" / "MBC '킬미, 힐미' 첫 방송 12주년"; on a birthday, the age he turns.
+    pub fn upcoming_line(self, headline: Headline<'_>) -> String {
+        let Headline { years, title, .. } = headline;
+        match (self, headline.occasion) {
+            (Locale::En, Occasion::Birthday) => format!("{title} turns {years}"),
+            (Locale::Ko, Occasion::Birthday) => format!("{title} 배우의 {years}번째 생일"),
+            (Locale::En, _) => format!("{} {}", years_then(years, "since"), self.event(headline)),
+            (Locale::Ko, _) => format!("{} {years}주년", self.event(headline)),
+        }
+    }
+
+    /// What happened on an anniversary's day, without when: "*Kill Me, Heal Me* premiered on MBC" / "MBC '킬미,
+    /// 힐미' 첫 방송" (empty for the birthday, whose lines name the age).
+    fn event(self, headline: Headline<'_>) -> String {
         let Headline {
             occasion,
-            years,
             title,
             network,
             episode,
+            ..
         } = headline;
         let episode = episode.unwrap_or_default();
-        match self {
-            Locale::En => {
-                let ago = match years {
-                    1 => "1 year ago today".to_owned(),
-                    _ => format!("{years} years ago today"),
-                };
-                match occasion {
-                    Occasion::Premiere => format!("{ago}, *{title}* premiered on {network}"),
-                    Occasion::Finale => {
-                        format!("{ago}, *{title}* aired its final episode on {network}")
-                    }
-                    Occasion::KissEpisode => {
-                        format!(
-                            "{ago}, episode {episode} of *{title}* aired this kiss on {network}"
-                        )
-                    }
-                    Occasion::Birthday => format!("{title} turns {years} today"),
-                }
+        match (self, occasion) {
+            (_, Occasion::Birthday) => String::new(),
+            (Locale::En, Occasion::Premiere) => format!("*{title}* premiered on {network}"),
+            (Locale::En, Occasion::Finale) => {
+                format!("*{title}* aired its final episode on {network}")
             }
-            Locale::Ko => match occasion {
-                Occasion::Premiere => format!("{years}년 전 오늘, {network} '{title}' 첫 방송"),
-                Occasion::Finale => format!("{years}년 전 오늘, {network} '{title}' 종영"),
-                Occasion::KissEpisode => {
-                    format!("{years}년 전 오늘 {network}에서 방송된 '{title}' {episode}회의 키스신")
-                }
-                Occasion::Birthday => format!("오늘은 {title} 배우의 {years}번째 생일이에요"),
-            },
+            (Locale::En, Occasion::KissEpisode) => {
+                format!("episode {episode} of *{title}* aired this kiss on {network}")
+            }
+            (Locale::Ko, Occasion::Premiere) => format!("{network} '{title}' 첫 방송"),
+            (Locale::Ko, Occasion::Finale) => format!("{network} '{title}' 종영"),
+            (Locale::Ko, Occasion::KissEpisode) => {
+                format!("{network}에서 방송된 '{title}' {episode}회의 키스신")
+            }
         }
     }
 
@@ -162,6 +183,14 @@ fn copula(word: &str) -> &'static str {
 fn month_name(month: u32) -> &'static str {
     let index = usize::try_from(month.saturating_sub(1)).unwrap_or(0);
     MONTHS.get(index).copied().unwrap_or("")
+}
+
+/// "11 years ago today", "1 year since": English years with `then`.
+fn years_then(years: u32, then: &str) -> String {
+    match years {
+        1 => format!("1 year {then}"),
+        _ => format!("{years} years {then}"),
+    }
 }
 
 #[cfg(test)]

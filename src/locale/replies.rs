@@ -4,7 +4,7 @@
 use serenity::all::Permissions;
 
 use super::Locale;
-use crate::reason::{CancelReason, PostFailure};
+use crate::reason::{CancelReason, PostFailure, ThreadNote};
 
 /// The permissions users meet in our messages, with their names in Discord's English and Korean interfaces.
 ///
@@ -298,6 +298,33 @@ impl Locale {
         }
     }
 
+    /// `/daily set thread:true`, and `/daily status` while threads are on.
+    pub fn daily_thread_on(self) -> &'static str {
+        self.choose(
+            "🧵 Each post gets a thread to talk in (archived after a day).",
+            "🧵 게시물마다 이야기할 스레드를 열어요(하루 뒤 보관돼요).",
+        )
+    }
+
+    /// Why the last thread on a post in `channel` was skipped, and what to grant.
+    pub fn thread_skipped(self, channel: u64, problem: ThreadNote) -> String {
+        match (self, problem) {
+            (_, ThreadNote::Opened) => String::new(),
+            (Locale::En, ThreadNote::NoPermission) => format!(
+                "⚠️ Last thread skipped: I lack **Create Public Threads** in <#{channel}>. Posts still go out; grant me that permission there (channel settings → Permissions) for threads."
+            ),
+            (Locale::Ko, ThreadNote::NoPermission) => format!(
+                "⚠️ 지난 스레드를 건너뛰었어요: <#{channel}> 채널에 봇의 **공개 스레드 만들기** 권한이 없어요. 게시물은 그대로 올라가요. 스레드를 받으려면 그 채널 설정 → 권한에서 봇에게 이 권한을 주세요."
+            ),
+            (Locale::En, ThreadNote::Failed) => format!(
+                "⚠️ Last thread skipped: Discord refused to open one in <#{channel}>."
+            ),
+            (Locale::Ko, ThreadNote::Failed) => format!(
+                "⚠️ 지난 스레드를 건너뛰었어요: <#{channel}> 채널에서 Discord가 스레드를 열어 주지 않았어요."
+            ),
+        }
+    }
+
     /// After `/daily set` without a time zone in a Korean server: the default is UTC, and Korean time is one option
     /// away (`seoul_time` is the chosen time in Seoul, HH:MM).
     pub fn default_zone_hint(self, time: &str, seoul_time: &str) -> String {
@@ -338,6 +365,11 @@ impl Locale {
     /// The line above a daily post's card.
     pub fn daily_headline(self) -> &'static str {
         self.choose("🌅 Today's Park Seo-joon scene", "🌅 오늘의 박서준 장면")
+    }
+
+    /// The line above a special daily post (an anniversary or the birthday), in place of [`Locale::daily_headline`].
+    pub fn special_headline(self) -> &'static str {
+        self.choose("📅 On this day", "📅 오늘의 기념일")
     }
 
     /// `/daily off`: whether it was on.
@@ -493,6 +525,12 @@ impl Locale {
                 Locale::Ko => format!("⚠️ 마지막 시도: {what} ({days}일 연속 실패)"),
             });
         }
+        if status.thread {
+            lines.push(self.daily_thread_on().to_owned());
+        }
+        if let (true, Some(problem)) = (status.thread, status.thread_problem) {
+            lines.push(self.thread_skipped(status.channel, problem));
+        }
         lines.join("\n")
     }
 }
@@ -547,6 +585,10 @@ pub struct DailyStatus {
     pub last_error: Option<PostFailure>,
     /// Failed days in a row.
     pub failures: u32,
+    /// Whether each post gets a thread.
+    pub thread: bool,
+    /// Why the last thread was skipped, if it was.
+    pub thread_problem: Option<ThreadNote>,
 }
 
 #[cfg(test)]
@@ -614,6 +656,8 @@ mod tests {
             last_post: None,
             last_error: Some(PostFailure::Gone),
             failures: 1,
+            thread: false,
+            thread_problem: None,
         };
         let text = Locale::En.daily_status(&status);
         assert!(text.contains("(1 failed day)"), "{text}");
@@ -645,6 +689,8 @@ mod tests {
             last_post: None,
             last_error: Some(PostFailure::Busy),
             failures: 2,
+            thread: false,
+            thread_problem: None,
         };
         let korean = Locale::Ko.daily_status(&status);
         assert!(

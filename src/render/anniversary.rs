@@ -11,7 +11,7 @@ use super::{
     actor_author, clip_search_url, drama_facts, localized_title, role_text, scene_lines,
     see_also_button, Card, ComponentAction,
 };
-use crate::anniversary::{DayPost, Occasion, Occurrence};
+use crate::anniversary::{DayPost, Occasion, Occurrence, Upcoming};
 use crate::catalog::Catalog;
 use crate::limits::{self, clamp};
 use crate::locale::{Headline, Locale};
@@ -47,6 +47,116 @@ pub fn special_card(
         Some(id) => anniversary_card(catalog, occurrence, id, locale, marker),
         None => Some(birthday_card(catalog, occurrence, locale, marker)),
     }
+}
+
+/// The headline of an anniversary or of the birthday in the reader's language ("11 years ago today, *Kill Me,
+/// Heal Me* premiered on MBC"); `None` when its scene is not in `catalog`.
+pub fn headline(catalog: &Catalog, occurrence: &Occurrence, locale: Locale) -> Option<String> {
+    headline_of(catalog, occurrence, locale).map(|parts| locale.anniversary_headline(parts))
+}
+
+/// What a headline names for `occurrence`: the drama in the reader's language, or the actor on his birthday.
+fn headline_of<'a>(
+    catalog: &'a Catalog,
+    occurrence: &Occurrence,
+    locale: Locale,
+) -> Option<Headline<'a>> {
+    let mark = &occurrence.anniversary;
+    let headline = match &mark.scene {
+        Some(id) => {
+            let scene = catalog.scene(id)?;
+            Headline {
+                occasion: mark.occasion,
+                years: occurrence.years,
+                title: localized_title(scene, locale),
+                network: &scene.drama.network,
+                episode: scene.episode,
+            }
+        }
+        None => Headline {
+            occasion: Occasion::Birthday,
+            years: occurrence.years,
+            title: catalog.actor.name.get(locale),
+            network: "",
+            episode: None,
+        },
+    };
+    Some(headline)
+}
+
+/// The card of `/anniversaries`: the next special days, each a Discord timestamp (the reader's own date and how
+/// far away) and its line; `zone` names the server's daily zone the days are counted in (`None`: UTC).
+pub fn upcoming_card(
+    catalog: &Catalog,
+    upcoming: &[Upcoming],
+    zone: Option<&str>,
+    locale: Locale,
+) -> Card {
+    let lines: Vec<String> = upcoming
+        .iter()
+        .filter_map(|next| {
+            let line = locale.upcoming_line(headline_of(catalog, &next.occurrence, locale)?);
+            Some(format!("<t:{0}:D> (<t:{0}:R>) · {line}", next.unix))
+        })
+        .collect();
+    let description = if lines.is_empty() {
+        locale
+            .choose(
+                "This dataset has no dated anniversaries.",
+                "이 데이터에는 날짜가 있는 기념일이 없어요.",
+            )
+            .to_owned()
+    } else {
+        lines.join("\n")
+    };
+    let zone_note = match (zone, locale) {
+        (Some(zone), Locale::En) => {
+            format!("Days in {zone}, this server's daily post zone, at its post time")
+        }
+        (Some(zone), Locale::Ko) => {
+            format!("이 서버의 오늘의 장면 시간대({zone})와 게시 시각 기준")
+        }
+        (None, _) => locale
+            .choose(
+                "Days in UTC (no daily post is set here)",
+                "UTC 기준(여기에는 오늘의 장면이 설정되어 있지 않아요)",
+            )
+            .to_owned(),
+    };
+    let embed = CreateEmbed::new()
+        .author(actor_author(catalog))
+        .title(locale.choose("📅 Coming anniversaries", "📅 다가오는 기념일"))
+        .description(clamp(&description, limits::EMBED_DESCRIPTION))
+        .color(BIRTHDAY_COLOR)
+        .footer(CreateEmbedFooter::new(clamp(
+            &format!(
+                "{zone_note} · {}",
+                locale.choose(
+                    "Air dates are Korean broadcast dates",
+                    "방영일은 한국 방송 기준이에요"
+                )
+            ),
+            limits::EMBED_FOOTER,
+        )));
+    Card {
+        embeds: vec![embed],
+        components: Vec::new(),
+    }
+}
+
+/// The name of the thread on a day's post (at most 100 characters, no markdown: a thread name shows it as typed):
+/// the scene's emoji and drama title on an ordinary day, the headline on a special day.
+pub fn thread_name(catalog: &Catalog, post: &DayPost, locale: Locale) -> String {
+    let name = match post {
+        DayPost::Scene(id) => catalog
+            .scene(id)
+            .map(|scene| format!("{} {}", scene.emoji, localized_title(scene, locale))),
+        DayPost::Special(occurrence) => {
+            headline(catalog, occurrence, locale).map(|line| line.replace('*', ""))
+        }
+    };
+    let name = name.unwrap_or_else(|| locale.daily_headline().to_owned());
+    clamp(&name, limits::THREAD_NAME)
 }
 
 /// "Source of the date: [host](url)", where a reader can check the date.
@@ -111,13 +221,7 @@ fn anniversary_card(
     let scene = catalog.scene(id)?;
     let strings = locale.strings();
     let mark = &occurrence.anniversary;
-    let headline = locale.anniversary_headline(Headline {
-        occasion: mark.occasion,
-        years: occurrence.years,
-        title: localized_title(scene, locale),
-        network: &scene.drama.network,
-        episode: scene.episode,
-    });
+    let headline = headline(catalog, occurrence, locale)?;
     let mut embed = CreateEmbed::new()
         .author(actor_author(catalog))
         .title(clamp(
@@ -173,13 +277,7 @@ fn anniversary_card(
 fn birthday_card(catalog: &Catalog, occurrence: &Occurrence, locale: Locale, marker: &str) -> Card {
     let actor = &catalog.actor;
     let name = actor.name.get(locale);
-    let headline = locale.anniversary_headline(Headline {
-        occasion: Occasion::Birthday,
-        years: occurrence.years,
-        title: name,
-        network: "",
-        episode: None,
-    });
+    let headline = headline(catalog, occurrence, locale).unwrap_or_default();
     let birth = locale.birth_line(
         occurrence.anniversary.date,
         occurrence.years,

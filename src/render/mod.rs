@@ -27,7 +27,7 @@ pub mod ids;
 pub mod poll;
 pub mod quiz;
 
-pub use anniversary::{day_post_card, special_card};
+pub use anniversary::{day_post_card, headline, special_card, thread_name, upcoming_card};
 pub use ids::{posted_marker, ComponentAction};
 
 /// The video site searched by the "Find the clip" button (a search, never an invented video URL).

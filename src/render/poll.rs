@@ -29,6 +29,38 @@ pub fn bar(count: u32, total: u32, width: usize) -> String {
 
 const BAR_WIDTH: usize = 12;
 
+/// The name of the thread on a poll's results (at most 100 characters): the results' headline ("🏆 Winner: 🎭 Kill
+/// Me, Heal Me", a tie, or no votes), so the thread says what it is about.
+pub fn results_thread_name(catalog: &Catalog, tally: Option<&Tally>, locale: Locale) -> String {
+    let empty = Tally { votes: Vec::new() };
+    clamp(
+        &results_headline(catalog, tally.unwrap_or(&empty), locale),
+        limits::THREAD_NAME,
+    )
+}
+
+/// The results' headline: the winner, a tie, or no votes.
+fn results_headline(catalog: &Catalog, tally: &Tally, locale: Locale) -> String {
+    let strings = locale.strings();
+    match tally.outcome() {
+        Outcome::NoVotes => strings.poll_no_votes.to_owned(),
+        Outcome::Winner(id) => format!(
+            "🏆 {}: {}",
+            strings.poll_winner,
+            scene_title(catalog, &id, locale)
+        ),
+        Outcome::Tie(ids) => format!("🤝 {}", locale.poll_tie(ids.len())),
+    }
+}
+
+/// A scene's emoji and title in `locale` (its id when the catalog lacks it).
+fn scene_title(catalog: &Catalog, id: &str, locale: Locale) -> String {
+    catalog
+        .scene(id)
+        .map(|s| format!("{} {}", s.emoji, super::localized_title(s, locale)))
+        .unwrap_or_else(|| id.to_owned())
+}
+
 /// The results message in `locale`: the outcome, every scene's votes as a bar chart under its poll label, a link to
 /// the poll, and the winner's card.
 pub fn results_card(
@@ -40,17 +72,8 @@ pub fn results_card(
     let strings = locale.strings();
     let total = tally.total();
     let outcome = tally.outcome();
-    let title_of = |id: &str| {
-        catalog
-            .scene(id)
-            .map(|s| format!("{} {}", s.emoji, super::localized_title(s, locale)))
-            .unwrap_or_else(|| id.to_owned())
-    };
-    let headline = match &outcome {
-        Outcome::NoVotes => strings.poll_no_votes.to_owned(),
-        Outcome::Winner(id) => format!("🏆 {}: {}", strings.poll_winner, title_of(id)),
-        Outcome::Tie(ids) => format!("🤝 {}", locale.poll_tie(ids.len())),
-    };
+    let title_of = |id: &str| scene_title(catalog, id, locale);
+    let headline = results_headline(catalog, tally, locale);
     let mut chart = String::new();
     if let Outcome::Tie(ids) = &outcome {
         let names: Vec<String> = ids.iter().map(|id| title_of(id)).collect();

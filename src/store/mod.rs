@@ -32,17 +32,17 @@ use chrono::NaiveDate;
 
 use records::{
     bag_text, date_text, decode, encode, from_sql, parse_date, read_bag_text, to_sql, DailyRow,
-    PlannedRow, PlannedRows, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS,
+    PlannedRow, PlannedRows, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS, POST_COLUMNS,
 };
 pub use records::{
-    Claim, DailyPost, DailyPostState, DailyRecord, DailySettings, NewPoll, PlannedDaily,
+    Claim, DailyPost, DailyPostState, DailyRecord, DailySettings, NewPoll, Pick, PlannedDaily,
     PollRecord, PollState,
 };
 
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
 use crate::locale::Locale;
-use crate::reason::{CancelReason, PostFailure};
+use crate::reason::{CancelReason, PostFailure, ThreadNote};
 
 /// The schema version this build writes (both backends have the same migrations, numbered alike).
 pub const SCHEMA_VERSION: i64 = sqlite::MIGRATIONS.len() as i64;
@@ -393,6 +393,17 @@ impl Store {
         on_backend!(self.mark_poll_announced(id, result_message_id, now, &self.owner))
     }
 
+    /// The results message is posted and its thread is owed: the message is kept (state still `ended`), so a
+    /// crash before the thread opens it on the recorded message rather than posting again. Owner-checked.
+    pub fn mark_results_posted(&self, id: i64, result_message_id: u64) -> Result<(), StoreError> {
+        on_backend!(self.mark_results_posted(id, result_message_id, &self.owner))
+    }
+
+    /// How the thread on a poll's results went (kept for `/favorite results`).
+    pub fn mark_poll_thread(&self, id: i64, note: ThreadNote) -> Result<(), StoreError> {
+        on_backend!(self.mark_poll_thread(id, note.code()))
+    }
+
     /// Gives a poll up, keeping why. Owner-checked: only the process that holds the poll's claim gives it up.
     pub fn cancel_poll(&self, id: i64, reason: CancelReason, now: i64) -> Result<(), StoreError> {
         on_backend!(self.cancel_poll(id, reason.code(), now, &self.owner))
@@ -518,7 +529,7 @@ impl Store {
         guild_id: u64,
         local_date: NaiveDate,
         now: i64,
-        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<Pick>,
     ) -> Result<Claim, StoreError> {
         let lease = Lease {
             owner: &self.owner,
@@ -527,6 +538,44 @@ impl Store {
             until: self.lease_until(now),
         };
         on_backend!(self.claim_daily(guild_id, &date_text(local_date), &lease, draw))
+    }
+
+    /// A claimed day's message went out and its thread is owed: the message is kept on the claim (still
+    /// `claimed`), so a crash or a failed thread call opens the thread on it later instead of posting again.
+    /// Owner-checked ([`StoreError::LeaseLost`]).
+    pub fn mark_daily_posted(
+        &self,
+        guild_id: u64,
+        local_date: NaiveDate,
+        message_id: u64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self.mark_daily_posted(
+            guild_id,
+            &date_text(local_date),
+            message_id,
+            &self.owner
+        ))
+    }
+
+    /// [`Store::mark_daily_sent`] for a day whose thread was asked for: also keeps how the thread went, on the
+    /// post and (when skipped, for `/daily status`) on the schedule.
+    pub fn mark_daily_sent_with_thread(
+        &self,
+        guild_id: u64,
+        local_date: NaiveDate,
+        message_id: u64,
+        now: i64,
+        thread: ThreadNote,
+    ) -> Result<(), StoreError> {
+        let date = date_text(local_date);
+        on_backend!(self.mark_daily_sent(
+            guild_id,
+            Some(&date),
+            message_id,
+            now,
+            &self.owner,
+            Some(thread.code())
+        ))
     }
 
     /// Extends our claim on a day's post to `now` + the lease while it is being sent; false when it is no longer
@@ -564,7 +613,14 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let date = local_date.map(date_text);
-        on_backend!(self.mark_daily_sent(guild_id, date.as_deref(), message_id, now, &self.owner))
+        on_backend!(self.mark_daily_sent(
+            guild_id,
+            date.as_deref(),
+            message_id,
+            now,
+            &self.owner,
+            None
+        ))
     }
 
     /// A day's claimed post failed for good: keep why; after `pause_after` failed days in a row, pause. Returns
@@ -654,17 +710,20 @@ fn lease_seconds(lease: Duration) -> i64 {
 /// held; a finished day is done.
 fn existing_claim(
     state: &str,
-    scene: Option<String>,
+    (scene, special): (Option<String>, Option<String>),
     owner: Option<&str>,
     until: Option<i64>,
     lease: &Lease<'_>,
 ) -> ExistingClaim {
-    match (DailyPostState::parse(state), scene) {
-        (DailyPostState::Claimed, Some(scene)) => {
+    match (
+        DailyPostState::parse(state),
+        Pick::from_columns(scene, special.as_deref()),
+    ) {
+        (DailyPostState::Claimed, Some(pick)) => {
             let free = owner.is_none_or(|o| o.starts_with(lease.family))
                 || until.is_none_or(|u| u <= lease.now);
             if free {
-                ExistingClaim::TakeOver(scene)
+                ExistingClaim::TakeOver(pick)
             } else {
                 ExistingClaim::Held
             }
@@ -674,7 +733,7 @@ fn existing_claim(
 }
 
 enum ExistingClaim {
-    TakeOver(String),
+    TakeOver(Pick),
     Held,
     Done,
 }

@@ -32,12 +32,14 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     bag_text, decode, existing_claim, from_sql, lost_unless_done, read_bag_text, to_sql, Claim,
-    DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow, PlannedRows,
-    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
-    POLL_COLUMNS, SCHEMA_VERSION,
+    DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, Pick, PlannedRow,
+    PlannedRows, PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
+    POLL_COLUMNS, POST_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
+use crate::locale::Occasion;
+use crate::reason::ThreadNote;
 
 /// The migrations, in order, numbered as SQLite's; migration `n` brings the schema to version `n`.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -48,6 +50,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0005.sql"),
     include_str!("migrations/postgres/0006.sql"),
     include_str!("migrations/postgres/0007.sql"),
+    include_str!("migrations/postgres/0008.sql"),
 ];
 
 /// The bucket of the bot's one global request schedule. Its `tat_ms` column holds microseconds (whole milliseconds
@@ -511,8 +514,28 @@ fn poll_from_row(row: &Row) -> Result<PollRecord, StoreError> {
         finished_at: row.try_get(14)?,
         answer_ids: row.try_get(15)?,
         results_attempt_at: row.try_get(16)?,
+        thread: row.try_get(17)?,
+        thread_state: row.try_get(18)?,
     }
     .into_record())
+}
+
+/// A post's [`POST_COLUMNS`], read from column `at` on.
+fn post_from_row(row: &Row, at: usize) -> Result<DailyPost, StoreError> {
+    Ok(DailyPost {
+        state: DailyPostState::parse(&row.try_get::<_, String>(at)?),
+        scene_id: row.try_get(at + 1)?,
+        message_id: row.try_get::<_, Option<i64>>(at + 2)?.map(from_sql),
+        claimed_at: row.try_get(at + 3)?,
+        special: row
+            .try_get::<_, Option<String>>(at + 4)?
+            .as_deref()
+            .and_then(Occasion::parse),
+        thread: row
+            .try_get::<_, Option<String>>(at + 5)?
+            .as_deref()
+            .map(ThreadNote::parse),
+    })
 }
 
 fn daily_from_row(row: &Row) -> Result<DailyRow, StoreError> {
@@ -530,6 +553,8 @@ fn daily_from_row(row: &Row) -> Result<DailyRow, StoreError> {
         last_error: row.try_get(10)?,
         last_post_at: row.try_get(11)?,
         bag: row.try_get(12)?,
+        thread: row.try_get(13)?,
+        thread_problem: row.try_get(14)?,
     })
 }
 
@@ -577,8 +602,8 @@ impl Postgres {
             let inserted = self.polls(
                 &format!(
                     "INSERT INTO favorite_polls (guild_id, channel_id, started_by, locale, scene_ids, hours, \
-                     created_at, ends_at, state, lease_owner, lease_until) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'posting', $9, $10) \
+                     created_at, ends_at, state, lease_owner, lease_until, thread) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'posting', $9, $10, $11) \
                      ON CONFLICT (guild_id) WHERE state IN ('posting', 'running', 'ended') DO NOTHING \
                      RETURNING {POLL_COLUMNS}"
                 ),
@@ -593,6 +618,7 @@ impl Postgres {
                     &ends_at,
                     &owner,
                     &lease_until,
+                    &poll.thread,
                 ],
             )?;
             if let Some(record) = inserted.into_iter().next() {
@@ -741,6 +767,30 @@ impl Postgres {
         )
     }
 
+    pub(super) fn mark_results_posted(
+        &self,
+        id: i64,
+        result_message_id: u64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["ended"],
+            "UPDATE favorite_polls SET result_message_id = $2 WHERE id = $1 AND state = 'ended' \
+             AND lease_owner = $3",
+            &[&id, &to_sql(result_message_id), &owner],
+        )
+    }
+
+    pub(super) fn mark_poll_thread(&self, id: i64, note: &str) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE favorite_polls SET thread_state = $2 WHERE id = $1",
+            &[&id, &note],
+        )?;
+        Ok(())
+    }
+
     pub(super) fn cancel_poll(
         &self,
         id: i64,
@@ -851,11 +901,12 @@ impl Postgres {
 
     pub(super) fn set_daily(&self, settings: &SettingsText, now: i64) -> Result<(), StoreError> {
         self.execute(
-            "INSERT INTO daily_schedules (guild_id, channel_id, time, timezone, role_id, locale, active_since) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO daily_schedules (guild_id, channel_id, time, timezone, role_id, locale, active_since, \
+             thread) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (guild_id) DO UPDATE SET channel_id = EXCLUDED.channel_id, time = EXCLUDED.time, \
              timezone = EXCLUDED.timezone, role_id = EXCLUDED.role_id, locale = EXCLUDED.locale, \
-             active_since = EXCLUDED.active_since, enabled = TRUE, paused = FALSE, failures = 0, last_error = NULL",
+             active_since = EXCLUDED.active_since, enabled = TRUE, paused = FALSE, failures = 0, last_error = NULL, \
+             thread = EXCLUDED.thread, thread_problem = NULL",
             &[
                 &settings.guild_id,
                 &settings.channel_id,
@@ -864,6 +915,7 @@ impl Postgres {
                 &settings.role_id,
                 &settings.locale,
                 &now,
+                &settings.thread,
             ],
         )?;
         Ok(())
@@ -962,7 +1014,8 @@ impl Postgres {
             let rows = client
                 .query_raw(
                     &format!(
-                        "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at FROM \
+                        "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at, p.special, \
+                         p.thread FROM \
                          (SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE enabled AND NOT paused) s \
                          LEFT JOIN daily_posts p ON p.guild_id = s.guild_id AND p.local_date >= $1 \
                          ORDER BY s.guild_id, p.local_date"
@@ -973,16 +1026,8 @@ impl Postgres {
             let mut rows = std::pin::pin!(rows);
             let mut planned = PlannedRows::default();
             while let Some(row) = rows.try_next().await? {
-                let post = match row.try_get::<_, Option<String>>(13)? {
-                    Some(date) => Some((
-                        date,
-                        DailyPost {
-                            state: DailyPostState::parse(&row.try_get::<_, String>(14)?),
-                            scene_id: row.try_get(15)?,
-                            message_id: row.try_get::<_, Option<i64>>(16)?.map(from_sql),
-                            claimed_at: row.try_get(17)?,
-                        },
-                    )),
+                let post = match row.try_get::<_, Option<String>>(15)? {
+                    Some(date) => Some((date, post_from_row(&row, 16)?)),
                     None => None,
                 };
                 planned.push(daily_from_row(&row)?, post, visit);
@@ -1000,20 +1045,16 @@ impl Postgres {
         self.run(async |client| {
             let row = client
                 .query_opt(
-                    "SELECT state, scene_id, message_id, claimed_at FROM daily_posts \
-                     WHERE guild_id = $1 AND local_date = $2",
+                    &format!(
+                        "SELECT {POST_COLUMNS} FROM daily_posts WHERE guild_id = $1 AND local_date = $2"
+                    ),
                     &[&to_sql(guild_id), &local_date],
                 )
                 .await?;
             let Some(row) = row else {
                 return Ok(None);
             };
-            Ok(Some(DailyPost {
-                state: DailyPostState::parse(&row.try_get::<_, String>(0)?),
-                scene_id: row.try_get(1)?,
-                message_id: row.try_get::<_, Option<i64>>(2)?.map(from_sql),
-                claimed_at: row.try_get(3)?,
-            }))
+            Ok(Some(post_from_row(&row, 0)?))
         })
     }
 
@@ -1022,7 +1063,7 @@ impl Postgres {
         guild_id: u64,
         local_date: &str,
         lease: &Lease<'_>,
-        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<Pick>,
     ) -> Result<Claim, StoreError> {
         let guild = to_sql(guild_id);
         self.run(async |client| {
@@ -1050,23 +1091,23 @@ impl Postgres {
             };
             let existing = transaction
                 .query_opt(
-                    "SELECT state, scene_id, lease_owner, lease_until FROM daily_posts \
+                    "SELECT state, scene_id, special, lease_owner, lease_until FROM daily_posts \
                      WHERE guild_id = $1 AND local_date = $2 FOR UPDATE",
                     &[&guild, &local_date],
                 )
                 .await?;
             if let Some(row) = existing {
                 let state: String = row.try_get(0)?;
-                let owner: Option<String> = row.try_get(2)?;
+                let owner: Option<String> = row.try_get(3)?;
                 let claim = existing_claim(
                     &state,
-                    row.try_get(1)?,
+                    (row.try_get(1)?, row.try_get(2)?),
                     owner.as_deref(),
-                    row.try_get(3)?,
+                    row.try_get(4)?,
                     lease,
                 );
                 return Ok(match claim {
-                    ExistingClaim::TakeOver(scene) => {
+                    ExistingClaim::TakeOver(pick) => {
                         transaction
                             .execute(
                                 "UPDATE daily_posts SET lease_owner = $3, lease_until = $4 \
@@ -1075,7 +1116,7 @@ impl Postgres {
                             )
                             .await?;
                         transaction.commit().await?;
-                        Claim::Unsent(scene)
+                        Claim::Unsent(pick)
                     }
                     ExistingClaim::Held => {
                         transaction.rollback().await?;
@@ -1088,15 +1129,17 @@ impl Postgres {
                 });
             }
             let mut bag = read_bag_text(bag, guild);
-            let Some(scene) = draw(&mut bag) else {
+            let Some(pick) = draw(&mut bag) else {
                 transaction.rollback().await?;
                 return Ok(Claim::Nothing);
             };
+            let (scene, special) = pick.columns();
             let inserted = transaction
                 .execute(
-                    "INSERT INTO daily_posts (guild_id, local_date, state, scene_id, claimed_at, lease_owner, \
-                     lease_until) VALUES ($1, $2, 'claimed', $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    &[&guild, &local_date, &scene, &lease.now, &lease.owner, &lease.until],
+                    "INSERT INTO daily_posts (guild_id, local_date, state, scene_id, special, claimed_at, \
+                     lease_owner, lease_until) VALUES ($1, $2, 'claimed', $3, $4, $5, $6, $7) \
+                     ON CONFLICT DO NOTHING",
+                    &[&guild, &local_date, &scene, &special, &lease.now, &lease.owner, &lease.until],
                 )
                 .await?;
             if inserted == 0 {
@@ -1111,7 +1154,7 @@ impl Postgres {
                 )
                 .await?;
             transaction.commit().await?;
-            Ok(Claim::New(scene))
+            Ok(Claim::New(pick))
         })
     }
 
@@ -1166,6 +1209,7 @@ impl Postgres {
         message_id: u64,
         now: i64,
         owner: &str,
+        thread: Option<&str>,
     ) -> Result<(), StoreError> {
         let guild = to_sql(guild_id);
         self.run(async |client| {
@@ -1173,17 +1217,19 @@ impl Postgres {
             // Rows are locked schedule first, then post, everywhere: two processes never wait on each other.
             transaction
                 .execute(
-                    "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = $2 WHERE guild_id = $1",
-                    &[&guild, &now],
+                    "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = $2, \
+                     thread_problem = CASE WHEN $3::TEXT IS NULL THEN thread_problem ELSE NULLIF($3, 'opened') END \
+                     WHERE guild_id = $1",
+                    &[&guild, &now, &thread],
                 )
                 .await?;
             if let Some(local_date) = local_date {
                 let changed = transaction
                     .execute(
                         "UPDATE daily_posts SET state = 'sent', message_id = $3, error = NULL, lease_owner = NULL, \
-                         lease_until = NULL WHERE guild_id = $1 AND local_date = $2 AND state = 'claimed' \
-                         AND lease_owner = $4",
-                        &[&guild, &local_date, &to_sql(message_id), &owner],
+                         lease_until = NULL, thread = $5 WHERE guild_id = $1 AND local_date = $2 \
+                         AND state = 'claimed' AND lease_owner = $4",
+                        &[&guild, &local_date, &to_sql(message_id), &owner, &thread],
                     )
                     .await?;
                 // Nothing changed: fine only when this very post was recorded before (a repeat); anything else
@@ -1200,6 +1246,35 @@ impl Postgres {
                 if !repeat {
                     transaction.rollback().await?;
                     return Err(StoreError::LeaseLost);
+                }
+            }
+            transaction.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn mark_daily_posted(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        message_id: u64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let guild = to_sql(guild_id);
+        self.run(async |client| {
+            let transaction = client.transaction().await?;
+            let changed = transaction
+                .execute(
+                    "UPDATE daily_posts SET message_id = $3 WHERE guild_id = $1 AND local_date = $2 \
+                     AND state = 'claimed' AND lease_owner = $4",
+                    &[&guild, &local_date, &to_sql(message_id), &owner],
+                )
+                .await?;
+            if changed == 0 {
+                let row = post_owner(&transaction, guild, local_date).await?;
+                if let Err(lost) = lost_unless_done(row, &["claimed"], owner) {
+                    transaction.rollback().await?;
+                    return Err(lost);
                 }
             }
             transaction.commit().await?;

@@ -8,8 +8,8 @@ use tracing::warn;
 use super::StoreError;
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
-use crate::locale::Locale;
-use crate::reason::{CancelReason, PostFailure};
+use crate::locale::{Locale, Occasion};
+use crate::reason::{CancelReason, PostFailure, ThreadNote};
 
 /// How a local date is stored: `YYYY-MM-DD`, so text order is date order.
 pub(super) fn date_text(date: NaiveDate) -> String {
@@ -170,6 +170,10 @@ pub struct PollRecord {
     /// When its results were last about to be sent (unix seconds): only then can they already be in the channel,
     /// so a poll without one is never searched for them.
     pub results_attempt_at: Option<i64>,
+    /// Whether its results post gets a thread (`/favorite start thread:true`).
+    pub thread: bool,
+    /// How the results' thread went, once tried.
+    pub thread_note: Option<ThreadNote>,
 }
 
 /// A new poll to record.
@@ -189,12 +193,15 @@ pub struct NewPoll {
     pub hours: u16,
     /// Now (unix seconds).
     pub now: i64,
+    /// Whether its results post gets a thread.
+    pub thread: bool,
 }
 
 /// The columns of a poll, in [`PollRow`]'s order.
 pub(super) const POLL_COLUMNS: &str =
     "id, guild_id, channel_id, message_id, started_by, locale, scene_ids, hours, created_at, \
-    ends_at, state, tally, result_message_id, problem, finished_at, answer_ids, results_attempt_at";
+    ends_at, state, tally, result_message_id, problem, finished_at, answer_ids, results_attempt_at, thread, \
+    thread_state";
 
 /// A poll as both backends read it (SQL types), before it becomes a [`PollRecord`].
 pub(super) struct PollRow {
@@ -215,6 +222,8 @@ pub(super) struct PollRow {
     pub(super) finished_at: Option<i64>,
     pub(super) answer_ids: Option<String>,
     pub(super) results_attempt_at: Option<i64>,
+    pub(super) thread: bool,
+    pub(super) thread_state: Option<String>,
 }
 
 impl PollRow {
@@ -240,6 +249,8 @@ impl PollRow {
                 .and_then(|ids| decode(&ids, "answer ids", self.id))
                 .unwrap_or_default(),
             results_attempt_at: self.results_attempt_at,
+            thread: self.thread,
+            thread_note: self.thread_state.as_deref().map(ThreadNote::parse),
         }
     }
 }
@@ -273,6 +284,10 @@ pub struct DailyRecord {
     pub last_post_at: Option<i64>,
     /// The shuffle bag.
     pub bag: ShuffleBag,
+    /// Whether each post gets a thread (`/daily set thread:true`).
+    pub thread: bool,
+    /// Why the last thread was skipped, for `/daily status` (cleared when one opens).
+    pub thread_problem: Option<ThreadNote>,
 }
 
 /// Where a day's post is.
@@ -312,17 +327,66 @@ impl DailyPostState {
 pub struct DailyPost {
     /// Its state.
     pub state: DailyPostState,
-    /// The scene drawn for it.
+    /// The scene drawn for it (an anniversary's scene on a special day; `None` on the birthday).
     pub scene_id: Option<String>,
-    /// The message, once sent.
+    /// The message, once sent (or once posted, before its thread, on a day with a thread).
     pub message_id: Option<u64>,
     /// When it was claimed.
     pub claimed_at: i64,
+    /// The special card's occasion on a special day (`None` for a scene from the bag).
+    pub special: Option<Occasion>,
+    /// How the day's thread went, when one was asked for.
+    pub thread: Option<ThreadNote>,
+}
+
+/// The columns of a post, in [`DailyPost`]'s order (after its date).
+pub(super) const POST_COLUMNS: &str = "state, scene_id, message_id, claimed_at, special, thread";
+
+/// What a day's post shows, as its claim records it: the scene drawn from the bag, or a special card (an
+/// anniversary of a scene's drama or kiss episode, or the birthday), which draws nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    /// A scene from the shuffle bag.
+    Scene(String),
+    /// A special card: what is marked, and the scene it is about (`None` for the birthday).
+    Special(Occasion, Option<String>),
+}
+
+impl Pick {
+    /// The `scene_id` and `special` columns.
+    pub(super) fn columns(&self) -> (Option<&str>, Option<&'static str>) {
+        match self {
+            Pick::Scene(scene) => (Some(scene), None),
+            Pick::Special(occasion, scene) => (scene.as_deref(), Some(occasion.code())),
+        }
+    }
+
+    /// Read back from the `scene_id` and `special` columns; `None` when they hold nothing to post.
+    pub(super) fn from_columns(scene: Option<String>, special: Option<&str>) -> Option<Pick> {
+        match special {
+            Some(code) => Some(Pick::Special(Occasion::parse(code)?, scene)),
+            None => scene.map(Pick::Scene),
+        }
+    }
+}
+
+impl From<String> for Pick {
+    fn from(scene: String) -> Pick {
+        Pick::Scene(scene)
+    }
+}
+
+impl From<&str> for Pick {
+    fn from(scene: &str) -> Pick {
+        Pick::Scene(scene.to_owned())
+    }
 }
 
 /// New daily settings.
 #[derive(Debug, Clone)]
 pub struct DailySettings {
+    /// Whether each post gets a thread.
+    pub thread: bool,
     /// The server.
     pub guild_id: u64,
     /// Where to post.
@@ -345,6 +409,7 @@ pub(super) struct SettingsText {
     pub(super) timezone: &'static str,
     pub(super) role_id: Option<i64>,
     pub(super) locale: &'static str,
+    pub(super) thread: bool,
 }
 
 impl SettingsText {
@@ -356,6 +421,7 @@ impl SettingsText {
             timezone: settings.timezone.name(),
             role_id: settings.role_id.map(to_sql),
             locale: settings.locale.code(),
+            thread: settings.thread,
         }
     }
 }
@@ -363,7 +429,7 @@ impl SettingsText {
 /// The columns of a schedule, in [`DailyRow`]'s order.
 pub(super) const DAILY_COLUMNS: &str =
     "guild_id, channel_id, time, timezone, role_id, locale, enabled, paused, active_since, \
-    failures, last_error, last_post_at, bag";
+    failures, last_error, last_post_at, bag, thread, thread_problem";
 
 /// A schedule as both backends read it (SQL types), before it becomes a [`DailyRecord`].
 pub(super) struct DailyRow {
@@ -380,6 +446,8 @@ pub(super) struct DailyRow {
     pub(super) last_error: Option<String>,
     pub(super) last_post_at: Option<i64>,
     pub(super) bag: String,
+    pub(super) thread: bool,
+    pub(super) thread_problem: Option<String>,
 }
 
 impl DailyRow {
@@ -411,6 +479,8 @@ impl DailyRow {
             last_error: self.last_error.as_deref().map(PostFailure::parse),
             last_post_at: self.last_post_at,
             bag: decode(&self.bag, "shuffle bag", self.guild_id).unwrap_or_default(),
+            thread: self.thread,
+            thread_problem: self.thread_problem.as_deref().map(ThreadNote::parse),
         })
     }
 }
@@ -444,11 +514,11 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(
 /// The result of claiming a day's post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// Newly claimed with this scene: send it.
-    New(String),
+    /// Newly claimed with this post: send it.
+    New(Pick),
     /// Claimed before and not sent (a crash, a transient failure, or a dead process whose lease ran out): send
-    /// this scene again, same nonce.
-    Unsent(String),
+    /// this post again, same nonce (unless its message is recorded: then only its thread is owed).
+    Unsent(Pick),
     /// Another live process holds the claim: it sends; look again later.
     Held,
     /// Already sent, failed or skipped: nothing to do.

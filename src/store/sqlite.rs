@@ -16,12 +16,14 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use super::{
     bag_text, decode, existing_claim, from_sql, lost_unless_done, read_bag_text, to_sql, Claim,
-    DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, PlannedRow, PlannedRows,
-    PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
-    POLL_COLUMNS, SCHEMA_VERSION,
+    DailyPost, DailyPostState, DailyRow, ExistingClaim, Lease, NewPoll, Pick, PlannedRow,
+    PlannedRows, PollRecord, PollRow, SettingsText, StoreError, DAILY_COLUMNS, HELD_MESSAGES_LIMIT,
+    POLL_COLUMNS, POST_COLUMNS, SCHEMA_VERSION,
 };
 use crate::daily::ShuffleBag;
 use crate::favorite::Tally;
+use crate::locale::Occasion;
+use crate::reason::ThreadNote;
 
 /// The migrations, in order; migration `n` (1-based) brings the schema to version `n` (`PRAGMA user_version`).
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -32,6 +34,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0005.sql"),
     include_str!("migrations/sqlite/0006.sql"),
     include_str!("migrations/sqlite/0007.sql"),
+    include_str!("migrations/sqlite/0008.sql"),
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -261,8 +264,28 @@ fn poll_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PollRecord> {
         finished_at: row.get(14)?,
         answer_ids: row.get(15)?,
         results_attempt_at: row.get(16)?,
+        thread: row.get(17)?,
+        thread_state: row.get(18)?,
     }
     .into_record())
+}
+
+/// A post's [`POST_COLUMNS`], read from column `at` on.
+fn post_from_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<DailyPost> {
+    Ok(DailyPost {
+        state: DailyPostState::parse(&row.get::<_, String>(at)?),
+        scene_id: row.get(at + 1)?,
+        message_id: row.get::<_, Option<i64>>(at + 2)?.map(from_sql),
+        claimed_at: row.get(at + 3)?,
+        special: row
+            .get::<_, Option<String>>(at + 4)?
+            .as_deref()
+            .and_then(Occasion::parse),
+        thread: row
+            .get::<_, Option<String>>(at + 5)?
+            .as_deref()
+            .map(ThreadNote::parse),
+    })
 }
 
 fn daily_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DailyRow> {
@@ -280,6 +303,8 @@ fn daily_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DailyRow> {
         last_error: row.get(10)?,
         last_post_at: row.get(11)?,
         bag: row.get(12)?,
+        thread: row.get(13)?,
+        thread_problem: row.get(14)?,
     })
 }
 
@@ -299,7 +324,8 @@ impl Sqlite {
         let scene_ids = serde_json::to_string(&poll.scene_ids).unwrap_or_else(|_| "[]".to_owned());
         transaction.execute(
             "INSERT INTO favorite_polls (guild_id, channel_id, started_by, locale, scene_ids, hours, created_at, \
-             ends_at, state, lease_owner, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'posting', ?9, ?10)",
+             ends_at, state, lease_owner, lease_until, thread) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'posting', ?9, ?10, ?11)",
             params![
                 to_sql(poll.guild_id),
                 to_sql(poll.channel_id),
@@ -311,6 +337,7 @@ impl Sqlite {
                 poll.now + i64::from(poll.hours) * 3600,
                 owner,
                 lease_until,
+                poll.thread,
             ],
         )?;
         let id = transaction.last_insert_rowid();
@@ -449,6 +476,30 @@ impl Sqlite {
         )
     }
 
+    pub(super) fn mark_results_posted(
+        &self,
+        id: i64,
+        result_message_id: u64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.poll_write(
+            id,
+            owner,
+            &["ended"],
+            "UPDATE favorite_polls SET result_message_id = ?2 WHERE id = ?1 AND state = 'ended' \
+             AND lease_owner = ?3",
+            params![id, to_sql(result_message_id), owner],
+        )
+    }
+
+    pub(super) fn mark_poll_thread(&self, id: i64, note: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE favorite_polls SET thread_state = ?2 WHERE id = ?1",
+            params![id, note],
+        )?;
+        Ok(())
+    }
+
     pub(super) fn cancel_poll(
         &self,
         id: i64,
@@ -546,10 +597,11 @@ impl Sqlite {
 
     pub(super) fn set_daily(&self, settings: &SettingsText, now: i64) -> Result<(), StoreError> {
         self.lock().execute(
-            "INSERT INTO daily_schedules (guild_id, channel_id, time, timezone, role_id, locale, active_since) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+            "INSERT INTO daily_schedules (guild_id, channel_id, time, timezone, role_id, locale, active_since, \
+             thread) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
              ON CONFLICT (guild_id) DO UPDATE SET channel_id = ?2, time = ?3, timezone = ?4, role_id = ?5, \
-             locale = ?6, active_since = ?7, enabled = 1, paused = 0, failures = 0, last_error = NULL",
+             locale = ?6, active_since = ?7, enabled = 1, paused = 0, failures = 0, last_error = NULL, \
+             thread = ?8, thread_problem = NULL",
             params![
                 settings.guild_id,
                 settings.channel_id,
@@ -557,7 +609,8 @@ impl Sqlite {
                 settings.timezone,
                 settings.role_id,
                 settings.locale,
-                now
+                now,
+                settings.thread
             ],
         )?;
         Ok(())
@@ -635,22 +688,14 @@ impl Sqlite {
     ) -> Result<(), StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(&format!(
-            "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at FROM \
+            "SELECT s.*, p.local_date, p.state, p.scene_id, p.message_id, p.claimed_at, p.special, p.thread FROM \
              (SELECT {DAILY_COLUMNS} FROM daily_schedules WHERE enabled = 1 AND paused = 0) s \
              LEFT JOIN daily_posts p ON p.guild_id = s.guild_id AND p.local_date >= ?1 \
              ORDER BY s.guild_id, p.local_date"
         ))?;
         let rows = statement.query_map(params![since], |row| {
-            let post = match row.get::<_, Option<String>>(13)? {
-                Some(date) => Some((
-                    date,
-                    DailyPost {
-                        state: DailyPostState::parse(&row.get::<_, String>(14)?),
-                        scene_id: row.get(15)?,
-                        message_id: row.get::<_, Option<i64>>(16)?.map(from_sql),
-                        claimed_at: row.get(17)?,
-                    },
-                )),
+            let post = match row.get::<_, Option<String>>(15)? {
+                Some(date) => Some((date, post_from_row(row, 16)?)),
                 None => None,
             };
             Ok((daily_from_row(row)?, post))
@@ -672,16 +717,9 @@ impl Sqlite {
         Ok(self
             .lock()
             .query_row(
-                "SELECT state, scene_id, message_id, claimed_at FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2",
+                &format!("SELECT {POST_COLUMNS} FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2"),
                 params![to_sql(guild_id), local_date],
-                |row| {
-                    Ok(DailyPost {
-                        state: DailyPostState::parse(&row.get::<_, String>(0)?),
-                        scene_id: row.get(1)?,
-                        message_id: row.get::<_, Option<i64>>(2)?.map(from_sql),
-                        claimed_at: row.get(3)?,
-                    })
-                },
+                |row| post_from_row(row, 0),
             )
             .optional()?)
     }
@@ -691,28 +729,41 @@ impl Sqlite {
         guild_id: u64,
         local_date: &str,
         lease: &Lease<'_>,
-        draw: impl FnOnce(&mut ShuffleBag) -> Option<String>,
+        draw: impl FnOnce(&mut ShuffleBag) -> Option<Pick>,
     ) -> Result<Claim, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        type Existing = (String, Option<String>, Option<String>, Option<i64>);
+        type Existing = (
+            String,
+            (Option<String>, Option<String>),
+            Option<String>,
+            Option<i64>,
+        );
         let existing: Option<Existing> = transaction
             .query_row(
-                "SELECT state, scene_id, lease_owner, lease_until FROM daily_posts WHERE guild_id = ?1 AND local_date = ?2",
+                "SELECT state, scene_id, special, lease_owner, lease_until FROM daily_posts \
+                 WHERE guild_id = ?1 AND local_date = ?2",
                 params![to_sql(guild_id), local_date],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        (row.get(1)?, row.get(2)?),
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
             )
             .optional()?;
-        if let Some((state, scene, owner, until)) = existing {
+        if let Some((state, pick, owner, until)) = existing {
             return Ok(
-                match existing_claim(&state, scene, owner.as_deref(), until, lease) {
-                    ExistingClaim::TakeOver(scene) => {
+                match existing_claim(&state, pick, owner.as_deref(), until, lease) {
+                    ExistingClaim::TakeOver(pick) => {
                         transaction.execute(
                             "UPDATE daily_posts SET lease_owner = ?3, lease_until = ?4 WHERE guild_id = ?1 AND local_date = ?2",
                             params![to_sql(guild_id), local_date, lease.owner, lease.until],
                         )?;
                         transaction.commit()?;
-                        Claim::Unsent(scene)
+                        Claim::Unsent(pick)
                     }
                     ExistingClaim::Held => Claim::Held,
                     ExistingClaim::Done => Claim::Done,
@@ -720,17 +771,18 @@ impl Sqlite {
             );
         }
         let mut bag = read_bag(&transaction, guild_id)?;
-        let Some(scene) = draw(&mut bag) else {
+        let Some(pick) = draw(&mut bag) else {
             return Ok(Claim::Nothing);
         };
+        let (scene, special) = pick.columns();
         transaction.execute(
-            "INSERT INTO daily_posts (guild_id, local_date, state, scene_id, claimed_at, lease_owner, lease_until) \
-             VALUES (?1, ?2, 'claimed', ?3, ?4, ?5, ?6)",
-            params![to_sql(guild_id), local_date, scene, lease.now, lease.owner, lease.until],
+            "INSERT INTO daily_posts (guild_id, local_date, state, scene_id, special, claimed_at, lease_owner, \
+             lease_until) VALUES (?1, ?2, 'claimed', ?3, ?4, ?5, ?6, ?7)",
+            params![to_sql(guild_id), local_date, scene, special, lease.now, lease.owner, lease.until],
         )?;
         write_bag(&transaction, guild_id, &bag)?;
         transaction.commit()?;
-        Ok(Claim::New(scene))
+        Ok(Claim::New(pick))
     }
 
     pub(super) fn draw_daily(
@@ -769,15 +821,16 @@ impl Sqlite {
         message_id: u64,
         now: i64,
         owner: &str,
+        thread: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(local_date) = local_date {
             let changed = transaction.execute(
                 "UPDATE daily_posts SET state = 'sent', message_id = ?3, error = NULL, lease_owner = NULL, \
-                 lease_until = NULL WHERE guild_id = ?1 AND local_date = ?2 AND state = 'claimed' \
+                 lease_until = NULL, thread = ?5 WHERE guild_id = ?1 AND local_date = ?2 AND state = 'claimed' \
                  AND lease_owner = ?4",
-                params![to_sql(guild_id), local_date, to_sql(message_id), owner],
+                params![to_sql(guild_id), local_date, to_sql(message_id), owner, thread],
             )?;
             // Nothing changed: fine only when this very post was recorded before (a repeat); anything else means
             // another process holds or finished the day.
@@ -789,6 +842,38 @@ impl Sqlite {
             "UPDATE daily_schedules SET failures = 0, last_error = NULL, last_post_at = ?2 WHERE guild_id = ?1",
             params![to_sql(guild_id), now],
         )?;
+        if let Some(thread) = thread {
+            // Why the last thread was skipped, for /daily status; an opened one clears it.
+            transaction.execute(
+                "UPDATE daily_schedules SET thread_problem = NULLIF(?2, 'opened') WHERE guild_id = ?1",
+                params![to_sql(guild_id), thread],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn mark_daily_posted(
+        &self,
+        guild_id: u64,
+        local_date: &str,
+        message_id: u64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = transaction.execute(
+            "UPDATE daily_posts SET message_id = ?3 WHERE guild_id = ?1 AND local_date = ?2 \
+             AND state = 'claimed' AND lease_owner = ?4",
+            params![to_sql(guild_id), local_date, to_sql(message_id), owner],
+        )?;
+        if changed == 0 {
+            lost_unless_done(
+                post_owner(&transaction, guild_id, local_date)?,
+                &["claimed"],
+                owner,
+            )?;
+        }
         transaction.commit()?;
         Ok(())
     }

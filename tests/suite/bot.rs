@@ -32,7 +32,16 @@ async fn registration_declares_every_command_with_korean_descriptions() {
         .collect();
     assert_eq!(
         names,
-        ["scene", "scenes", "seealso", "about", "favorite", "daily", "language"]
+        [
+            "scene",
+            "scenes",
+            "seealso",
+            "about",
+            "anniversaries",
+            "favorite",
+            "daily",
+            "language"
+        ]
     );
     for command in &registered {
         let name = command["name"].as_str().unwrap_or_default();
@@ -103,7 +112,7 @@ async fn guild_registration_when_a_guild_is_configured() {
             .fake
             .registered_commands(Some(FakeDiscord::GUILD_ID))
             .len(),
-        7
+        8
     );
     assert!(
         harness.fake.registered_commands(None).is_empty(),

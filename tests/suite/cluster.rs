@@ -468,6 +468,7 @@ async fn three_bots_post_every_daily_scene_once_through_a_crash() {
         .call(move |store| {
             for k in 0..SERVERS {
                 let settings = DailySettings {
+                    thread: false,
                     guild_id: guild(k),
                     channel_id: channel(k),
                     time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
@@ -576,6 +577,7 @@ async fn a_slow_fan_out_never_lets_a_lease_run_out_into_a_second_post() {
         .call(move |store| {
             for k in 0..DUE {
                 let settings = DailySettings {
+                    thread: false,
                     guild_id: guild(k),
                     channel_id: channel(k),
                     time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),

@@ -26,7 +26,7 @@ use scenebot::store::Store;
 const GUILD: u64 = FakeDiscord::GUILD_ID;
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
 
-fn at(text: &str) -> i64 {
+pub(crate) fn at(text: &str) -> i64 {
     DateTime::parse_from_rfc3339(text)
         .unwrap_or_else(|e| panic!("{text}: {e}"))
         .with_timezone(&Utc)
@@ -42,15 +42,15 @@ type RunningBot = (
 );
 
 /// The fake, the clock, the database directory, and the bot running in this process.
-struct Daily {
-    fake: FakeDiscord,
-    clock: Arc<ManualClock>,
+pub(crate) struct Daily {
+    pub(crate) fake: FakeDiscord,
+    pub(crate) clock: Arc<ManualClock>,
     dir: TempDir,
     bot: Option<RunningBot>,
     /// Requests before this index belong to earlier starts.
     registered_at: usize,
     /// Settings beyond the token and the fake's URL.
-    settings: Vec<(&'static str, String)>,
+    pub(crate) settings: Vec<(&'static str, String)>,
 }
 
 impl Drop for Daily {
@@ -64,12 +64,12 @@ impl Drop for Daily {
 }
 
 impl Daily {
-    async fn start(now: i64) -> Daily {
+    pub(crate) async fn start(now: i64) -> Daily {
         Daily::start_with(now, FakeOptions::default()).await
     }
 
     /// Starts with a fake made to differ from the defaults.
-    async fn start_with(now: i64, options: FakeOptions) -> Daily {
+    pub(crate) async fn start_with(now: i64, options: FakeOptions) -> Daily {
         let fake = FakeDiscord::start(options.with_spec_from_env()).await;
         let clock = Arc::new(ManualClock::new(now));
         let followed = Arc::clone(&clock);
@@ -87,7 +87,7 @@ impl Daily {
     }
 
     /// Starts the bot on the database in `dir` and waits until it has registered its commands.
-    async fn boot(&mut self) {
+    pub(crate) async fn boot(&mut self) {
         let (api_url, token) = (self.fake.api_url(), self.fake.token());
         let settings = self.settings.clone();
         let config = Config::from_lookup(|name| match name {
@@ -132,7 +132,7 @@ impl Daily {
     }
 
     /// Stops the bot cleanly and waits for it.
-    async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some((task, stop, runtime)) = self.bot.take() {
             let _ = stop.send(());
             let result = tokio::time::timeout(T, task).await;
@@ -145,14 +145,14 @@ impl Daily {
     }
 
     /// Kills the bot mid-flight (its task is dropped, as a crash would).
-    async fn crash(&mut self) {
+    pub(crate) async fn crash(&mut self) {
         if let Some((_task, _stop, runtime)) = self.bot.take() {
             runtime.shutdown_background();
         }
     }
 
     /// `/daily set` in the test channel at the default 09:00, in UTC.
-    async fn set_at_nine_utc(&self) {
+    pub(crate) async fn set_at_nine_utc(&self) {
         self.command(
             "set",
             &[("channel", &CHANNEL.to_string()), ("timezone", "UTC")],
@@ -161,13 +161,13 @@ impl Daily {
         .await;
     }
 
-    async fn command(&self, sub: &str, options: &[(&str, &str)], member: u64) -> String {
+    pub(crate) async fn command(&self, sub: &str, options: &[(&str, &str)], member: u64) -> String {
         self.command_in(CHANNEL, sub, options, member).await
     }
 
     /// `/daily <sub>` sent from `channel`; options named `channel` and `role` are sent as channel and role
-    /// options (with `resolved` data), others as strings.
-    async fn command_in(
+    /// options (with `resolved` data), `thread` as a boolean, others as strings.
+    pub(crate) async fn command_in(
         &self,
         channel: u64,
         sub: &str,
@@ -199,6 +199,7 @@ impl Daily {
             builder = match *name {
                 "channel" => builder.option_channel(name, id),
                 "role" => builder.option_role(name, id),
+                "thread" => builder.option_bool(name, *value == "true"),
                 _ => builder.option_str(name, value),
             };
         }
@@ -319,7 +320,7 @@ async fn followup_text(fake: &FakeDiscord, token: &str) -> String {
 }
 
 /// Waits until `/daily status` says `text`.
-async fn wait_status(daily: &Daily, text: &str) -> String {
+pub(crate) async fn wait_status(daily: &Daily, text: &str) -> String {
     let deadline = tokio::time::Instant::now() + T;
     loop {
         let status = daily.command("status", &[], MANAGER).await;
@@ -539,8 +540,10 @@ async fn another_scene_on_a_daily_post_is_private() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_days_make_thirty_posts_in_shuffled_rounds() {
-    // Set on 30 April at 21:00 in Seoul; posts at 09:00 Seoul (00:00 UTC) from 1 May.
-    let mut daily = Daily::start(at("2027-04-30T12:00:00Z")).await;
+    // Set on 31 July at 21:00 in Seoul; posts at 09:00 Seoul (00:00 UTC) from 1 August: a month without
+    // anniversaries (from 27 July to 15 September none falls), so every day draws from the bag. Special days are
+    // `days.rs`'s.
+    let mut daily = Daily::start(at("2027-07-31T12:00:00Z")).await;
     let text = daily
         .command(
             "set",
@@ -553,7 +556,7 @@ async fn thirty_days_make_thirty_posts_in_shuffled_rounds() {
         )
         .await;
     assert!(text.contains("Daily scene on"), "{text}");
-    let first = at("2027-05-01T00:00:00Z");
+    let first = at("2027-08-01T00:00:00Z");
     for day in 0..30 {
         let slot = first + day * 86_400;
         daily.clock.set(slot - 60);

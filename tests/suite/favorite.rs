@@ -336,6 +336,44 @@ async fn ending_a_poll_announces_the_winner_once() {
     assert_eq!(results(&harness.fake).len(), 1);
 }
 
+/// Issue 28: `/favorite start thread:true` opens one public thread on the results post, named after the winner,
+/// archived after a day; the body is checked against Discord's OpenAPI description.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_opens_on_the_results_when_asked() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let start = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .member_permissions(MODERATOR)
+        .option_bool("thread", true)
+        .send()
+        .await;
+    harness.fake.wait_callback(start.id, T).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(&harness.fake, message, &[(voter(1), 5), (voter(2), 5)]);
+    favorite(&harness, "end", MODERATOR, None).await;
+    let posted = wait_results(&harness.fake, 1).await;
+    let results_id = posted[0]["id"]
+        .as_str()
+        .and_then(|id| id.parse::<u64>().ok());
+    let deadline = tokio::time::Instant::now() + T;
+    while harness.fake.threads().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no thread on the results"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let threads = harness.fake.threads();
+    assert_eq!(threads.len(), 1);
+    let (on, name, archive) = &threads[0];
+    assert_eq!(Some(*on), results_id, "on the results post");
+    assert!(name.starts_with("🏆") && name.contains("Hwarang"), "{name}");
+    assert_eq!(*archive, 1_440);
+    harness.fake.assert_no_violations();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tie_names_co_winners_and_no_votes_says_so() {
     let harness = Harness::start_with(fake_options(), Vec::new()).await;

@@ -31,6 +31,7 @@ mod check;
 mod cluster;
 mod daily;
 mod dataset;
+mod days;
 mod default_mode;
 mod fake;
 mod favorite;

@@ -51,6 +51,7 @@ fn every_command_previews_a_body_discord_accepts() {
         "/quiz start",
         "/quiz start questions:1",
         "/quiz start questions:10",
+        "/anniversaries",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -116,7 +117,7 @@ fn korean_previews_show_the_reviewed_texts() {
                 "`/favorite`으로 최애 장면 투표를 열고",
                 "`/daily`로 오늘의 장면 게시를",
                 &revised,
-                "`/about` · `/favorite` · `/daily`",
+                "`/about` · `/anniversaries` · `/favorite` · `/daily`",
             ][..],
             &["`/favorite`로", "매일 장면", "사랑받는", "최종 수정 2026-"][..],
         ),
@@ -373,6 +374,57 @@ fn daily_previews_show_the_anniversary_and_birthday_cards_in_both_languages() {
         text.contains("국내 방영: 2016년 12월 19일 ~ 2017년 2월 21일"),
         "{text}"
     );
+}
+
+/// `preview /anniversaries --date D`: the next eight special days from that date in UTC (a preview has no server),
+/// each a Discord timestamp (noon UTC, the same date from UTC−11 to UTC+11) and its line, in both languages.
+#[test]
+fn anniversaries_preview_lists_the_next_days_with_discord_timestamps() {
+    let spec = ApiSpec::from_env();
+    // 8 December 2026: next come the birthday (16 December) and Hwarang's premiere (19 December).
+    let birthday = 1_797_422_400; // 2026-12-16T12:00:00Z
+    let premiere = 1_797_681_600; // 2026-12-19T12:00:00Z
+    for (locale, first, second, zone) in [
+        (
+            "en-US",
+            "Park Seo-joon turns 38",
+            "10 years since *Hwarang: The Poet Warrior Youth* premiered on KBS2",
+            "Days in UTC",
+        ),
+        (
+            "ko",
+            "박서준 배우의 38번째 생일",
+            "KBS2 '화랑' 첫 방송 10주년",
+            "UTC 기준",
+        ),
+    ] {
+        let body = json_of(&[
+            "preview",
+            "/anniversaries",
+            "--date",
+            "2026-12-08",
+            "--locale",
+            locale,
+        ]);
+        validate(spec.as_deref(), "preview /anniversaries", &body);
+        let embed = &body["data"]["embeds"][0];
+        let lines: Vec<&str> = embed["description"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .collect();
+        assert_eq!(lines.len(), 8, "{lines:?}");
+        assert_eq!(
+            lines[0],
+            format!("<t:{birthday}:D> (<t:{birthday}:R>) · {first}")
+        );
+        assert_eq!(
+            lines[1],
+            format!("<t:{premiere}:D> (<t:{premiere}:R>) · {second}")
+        );
+        let footer = embed["footer"]["text"].as_str().unwrap_or_default();
+        assert!(footer.starts_with(zone), "{footer}");
+    }
 }
 
 #[test]

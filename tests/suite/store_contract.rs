@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, NaiveTime};
 use scenebot::favorite::Tally;
 use scenebot::locale::Locale;
-use scenebot::reason::{CancelReason, PostFailure};
+use scenebot::locale::Occasion;
+use scenebot::reason::{CancelReason, PostFailure, ThreadNote};
 use scenebot::store::{
-    Claim, DailyPostState, DailySettings, NewPoll, PollState, Store, StoreError, SCHEMA_VERSION,
+    Claim, DailyPostState, DailySettings, NewPoll, Pick, PollState, Store, StoreError,
+    SCHEMA_VERSION,
 };
 
 use crate::support::postgres::PgDatabase;
@@ -29,6 +31,7 @@ type Open<'a> = &'a (dyn Fn() -> Store + Sync);
 
 pub(crate) fn new_poll(guild_id: u64, now: i64) -> NewPoll {
     NewPoll {
+        thread: false,
         guild_id,
         channel_id: 2,
         started_by: 3,
@@ -41,6 +44,7 @@ pub(crate) fn new_poll(guild_id: u64, now: i64) -> NewPoll {
 
 fn settings(guild_id: u64) -> DailySettings {
     DailySettings {
+        thread: false,
         guild_id,
         channel_id: 5,
         time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
@@ -378,6 +382,7 @@ fn records_come_back_typed(open: Open<'_>) -> Result<(), StoreError> {
     assert!(record.enabled && !record.paused);
     let big = u64::MAX >> 1; // snowflakes stay below 2^63
     let Ok(poll) = store.insert_poll(&NewPoll {
+        thread: false,
         guild_id: big,
         locale: Locale::Ko,
         ..new_poll(big, 0)
@@ -416,7 +421,9 @@ fn racing_claims_have_one_winner(open: Open<'_>) -> Result<(), StoreError> {
                 scope.spawn(move || {
                     barrier.wait();
                     let claim = store
-                        .claim_daily(1, date("2027-05-02"), 1_000, |_| Some(format!("scene-{i}")))
+                        .claim_daily(1, date("2027-05-02"), 1_000, |_| {
+                            Some(format!("scene-{i}").into())
+                        })
                         .unwrap_or_else(|e| panic!("{e}"));
                     let poll_claim = store
                         .claim_poll(poll.id, 1_000)
@@ -678,7 +685,7 @@ fn planning_reads_every_active_schedule_with_its_recent_posts(
     }
     assert!(store.daily_off(4)?);
     for day in ["2027-05-01", "2027-05-02", "2027-05-03"] {
-        store.claim_daily(1, date(day), 200, |_| Some(format!("s{day}")))?;
+        store.claim_daily(1, date(day), 200, |_| Some(format!("s{day}").into()))?;
     }
     store.mark_daily_sent(1, Some(date("2027-05-02")), 9, 300)?;
     store.mark_daily_skipped(3, date("2027-05-03"), 300)?;
@@ -725,6 +732,107 @@ fn planning_reads_every_active_schedule_with_its_recent_posts(
 }
 
 /// Generates, for each case, one test on SQLite and one on PostgreSQL.
+/// Issue 28: a special day is claimed with its occasion and draws nothing; a posted message waits on the claim
+/// for its thread (a crash then finds it, never posts again); how the thread went is kept on the post, and a skip
+/// on the schedule for `/daily status`; a poll keeps whether its results get a thread, and the results message
+/// before its thread.
+fn a_special_day_and_its_thread_are_recorded(open: Open<'_>) -> Result<(), StoreError> {
+    let (store, other) = (open(), open().with_lease(Duration::from_secs(60)));
+    store.set_daily(
+        &DailySettings {
+            thread: true,
+            ..settings(1)
+        },
+        100,
+    )?;
+    assert!(store.daily(1)?.is_some_and(|d| d.thread));
+    let birthday = Pick::Special(Occasion::Birthday, None);
+    let premiere = Pick::Special(Occasion::Premiere, Some("hwarang".into()));
+    assert_eq!(
+        store.claim_daily(1, date("2027-12-16"), 200, |_| Some(birthday.clone()))?,
+        Claim::New(birthday.clone())
+    );
+    assert_eq!(
+        store.daily(1)?.map(|d| d.bag),
+        Some(Default::default()),
+        "a special day leaves the bag as it was"
+    );
+    assert_eq!(
+        store.claim_daily(1, date("2027-12-19"), 200, |_| Some(premiere.clone()))?,
+        Claim::New(premiere.clone())
+    );
+    store.mark_daily_posted(1, date("2027-12-16"), 42)?;
+    assert!(
+        matches!(
+            other.mark_daily_posted(1, date("2027-12-16"), 43),
+            Err(StoreError::LeaseLost)
+        ),
+        "only the claim's owner records the message"
+    );
+    let post = store.daily_post(1, date("2027-12-16"))?;
+    assert_eq!(
+        post.as_ref().map(|p| (p.state, p.message_id, p.special)),
+        Some((DailyPostState::Claimed, Some(42), Some(Occasion::Birthday)))
+    );
+    // Our process stops; after the lease, the claim comes back with what it was, its message recorded.
+    assert_eq!(
+        other.claim_daily(1, date("2027-12-16"), 10_000, |_| None)?,
+        Claim::Unsent(birthday)
+    );
+    other.mark_daily_sent_with_thread(
+        1,
+        date("2027-12-16"),
+        42,
+        10_001,
+        ThreadNote::NoPermission,
+    )?;
+    let post = other.daily_post(1, date("2027-12-16"))?;
+    assert_eq!(
+        post.map(|p| (p.state, p.thread)),
+        Some((DailyPostState::Sent, Some(ThreadNote::NoPermission)))
+    );
+    assert_eq!(
+        store.daily(1)?.and_then(|d| d.thread_problem),
+        Some(ThreadNote::NoPermission)
+    );
+    store.mark_daily_sent_with_thread(1, date("2027-12-19"), 44, 10_002, ThreadNote::Opened)?;
+    assert_eq!(
+        store.daily(1)?.and_then(|d| d.thread_problem),
+        None,
+        "an opened thread clears it"
+    );
+    assert_eq!(
+        store
+            .daily_post(1, date("2027-12-19"))?
+            .map(|p| (p.special, p.scene_id)),
+        Some((Some(Occasion::Premiere), Some("hwarang".into())))
+    );
+    let Ok(poll) = store.insert_poll(&NewPoll {
+        thread: true,
+        ..new_poll(1, 1_000)
+    })?
+    else {
+        panic!("no open poll yet");
+    };
+    assert!(poll.thread);
+    store.mark_poll_running(poll.id, 77, 5_000, &[])?;
+    store.mark_poll_ended(poll.id, &Tally { votes: Vec::new() })?;
+    store.mark_results_posted(poll.id, 99)?;
+    let ended = store.poll(poll.id)?.unwrap_or_else(|| panic!("poll"));
+    assert_eq!(
+        (ended.state, ended.result_message_id),
+        (PollState::Ended, Some(99))
+    );
+    store.mark_poll_thread(poll.id, ThreadNote::Opened)?;
+    store.mark_poll_announced(poll.id, 99, 6_000)?;
+    let done = store.poll(poll.id)?.unwrap_or_else(|| panic!("poll"));
+    assert_eq!(
+        (done.state, done.thread_note),
+        (PollState::Announced, Some(ThreadNote::Opened))
+    );
+    Ok(())
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod on_sqlite {
@@ -781,6 +889,7 @@ on_both_backends!(
     a_lease_is_renewed_only_by_its_live_owner,
     writes_after_a_lost_lease_change_nothing,
     planning_reads_every_active_schedule_with_its_recent_posts,
+    a_special_day_and_its_thread_are_recorded,
 );
 
 #[test]

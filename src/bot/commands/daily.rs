@@ -66,6 +66,12 @@ pub async fn set(
     #[description = "A role to mention with each post (optional)"]
     #[description_localized("ko", "오늘의 장면과 함께 멘션할 역할(선택)")]
     role: Option<Role>,
+    #[description = "Open a thread on each post to talk in (needs Create Public Threads; default off)"]
+    #[description_localized(
+        "ko",
+        "게시물마다 이야기할 스레드를 열어요(공개 스레드 만들기 권한 필요, 기본값 끔)"
+    )]
+    thread: Option<bool>,
 ) -> Result<(), Error> {
     let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
@@ -113,7 +119,9 @@ pub async fn set(
         timezone: zone,
         role_id: role.as_ref().map(|r| r.id.get()),
         locale: guild_locale,
+        thread: thread.unwrap_or(false),
     };
+    let thread = settings.thread;
     let now = data.clock.now();
     data.store
         .call(move |store| store.set_daily(&settings, now))
@@ -122,6 +130,10 @@ pub async fn set(
     let next = next_post_at(now, post_time, zone);
     info!(guild = %guild_id, channel = %channel.id, time = %post_time, zone = zone.name(), "daily scene set");
     let mut text = locale.daily_on(channel.id.get(), &time, zone.name(), next);
+    if thread {
+        text.push('\n');
+        text.push_str(locale.daily_thread_on());
+    }
     // A Korean server that skipped the zone most likely wants Korean time, not 09:00 UTC (18:00 in Seoul).
     let seoul = next
         .and_then(|at| DateTime::<Utc>::from_timestamp(at, 0))
@@ -213,6 +225,8 @@ fn status_of(record: &DailyRecord, data: &Data, language_chosen: bool) -> DailyS
         last_post: record.last_post_at,
         last_error: record.last_error,
         failures: record.failures,
+        thread: record.thread,
+        thread_problem: record.thread_problem,
     }
 }
 
@@ -274,9 +288,10 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
     let nonce = format!("n{}", ctx.id() % NOW_NONCE_DIGITS);
     let marker = format!("now{}", ctx.id() % NOW_MARKER_DIGITS);
     let port = data.port(&ctx.serenity_context().http);
+    let post = crate::anniversary::DayPost::Scene(scene);
     let send = DailySend {
         record: &record,
-        scene: &scene,
+        post: &post,
         marker: &marker,
         nonce: &nonce,
     };

@@ -54,6 +54,12 @@ pub async fn start(
     #[description_localized("ko", "투표를 올릴 채널(기본값: 이 채널)")]
     #[channel_types("Text", "News")]
     channel: Option<PartialChannel>,
+    #[description = "Open a thread on the results post to talk in (needs Create Public Threads; default off)"]
+    #[description_localized(
+        "ko",
+        "결과 게시물에 이야기할 스레드를 열어요(공개 스레드 만들기 권한 필요, 기본값 끔)"
+    )]
+    thread: Option<bool>,
 ) -> Result<(), Error> {
     let locale = crate::bot::interaction::locale_of(ctx);
     let Some(guild_id) = ctx.guild_id() else {
@@ -78,6 +84,7 @@ pub async fn start(
         scene_ids: plan.scene_ids.clone(),
         hours,
         now: data.clock.now(),
+        thread: thread.unwrap_or(false),
     };
     let inserted = data
         .store

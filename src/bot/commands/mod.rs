@@ -1,7 +1,7 @@
 //! The slash commands, one module per feature; each command parses its options, asks the core (or the
 //! lifecycle) for the outcome, and sends it; nothing else.
 //!
-//! - [`scene`]: `/scene`, `/scenes`, `/seealso`, `/about`: the card commands over the pure core.
+//! - [`scene`]: `/scene`, `/scenes`, `/seealso`, `/about`, `/anniversaries`: the card commands over the pure core.
 //! - [`favorite`]: `/favorite` polls: start, end, results, the hall of fame.
 //! - [`daily`]: `/daily`: the settings, the status, a post now.
 //! - [`language`]: `/language`: the language of the server's public posts.
@@ -25,6 +25,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         scene::scenes(),
         scene::seealso(),
         scene::about(),
+        scene::anniversaries(),
         favorite::favorite(),
         daily::daily(),
         language::language(),

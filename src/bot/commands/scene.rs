@@ -1,13 +1,13 @@
-//! The card commands: `/scene`, `/scenes`, `/seealso` and `/about`. Each parses its options, asks the pure core
-//! ([`crate::respond`]) for the response, and sends it. All four work in servers, in DMs with the bot and as a
-//! user-installed app, so a fan can share a scene anywhere.
+//! The card commands: `/scene`, `/scenes`, `/seealso`, `/about` and `/anniversaries`. Each parses its options,
+//! asks the pure core ([`crate::respond`]) for the response, and sends it. All five work in servers, in DMs with
+//! the bot and as a user-installed app, so a fan can share a scene anywhere.
 
 use serenity::all::CreateAutocompleteResponse;
 
-use crate::bot::interaction::{locale_of, reply};
+use crate::bot::interaction::{locale_of, reply, send_card, within_deadline};
 use crate::bot::types::{Context, Error};
 use crate::render::AboutFacts;
-use crate::respond::Command;
+use crate::respond::{AnniversariesFrom, Command};
 
 /// Runs `command` through the core and replies.
 async fn answer(ctx: Context<'_>, command: Command) -> Result<(), Error> {
@@ -80,4 +80,34 @@ pub async fn seealso(ctx: Context<'_>) -> Result<(), Error> {
 )]
 pub async fn about(ctx: Context<'_>) -> Result<(), Error> {
     answer(ctx, Command::About).await
+}
+
+/// The next anniversaries of his dramas and kiss scenes, and his birthday, with their dates
+#[poise::command(
+    slash_command,
+    description_localized(
+        "ko",
+        "다가오는 드라마·키스신 방영 기념일과 생일을 날짜와 함께 보여 줘요"
+    ),
+    install_context = "Guild|User",
+    interaction_context = "Guild|BotDm|PrivateChannel"
+)]
+pub async fn anniversaries(ctx: Context<'_>) -> Result<(), Error> {
+    let data = ctx.data();
+    // A server with a daily schedule counts its days in its daily zone (the day its post marks them); anywhere
+    // else (DMs, user installs, a server without one) in UTC, and the card says which.
+    let schedule = match ctx.guild_id() {
+        Some(guild) => {
+            let guild = guild.get();
+            within_deadline(ctx, false, data.store.call(move |store| store.daily(guild)))
+                .await??
+                .map(|record| (record.timezone, record.time))
+        }
+        None => None,
+    };
+    let from = AnniversariesFrom {
+        now: data.clock.now(),
+        schedule,
+    };
+    send_card(ctx, data.responder.anniversaries(from, locale_of(ctx))).await
 }

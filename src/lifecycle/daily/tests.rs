@@ -20,18 +20,24 @@ fn post_minute() -> i64 {
         .map_or(0, |t| t.timestamp())
 }
 
+/// A schedule at 09:00 UTC in English: guild, channel, threads on or off.
+fn settings(guild_id: u64, channel_id: u64, thread: bool) -> DailySettings {
+    DailySettings {
+        thread,
+        guild_id,
+        channel_id,
+        time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+        timezone: chrono_tz::UTC,
+        role_id: None,
+        locale: Locale::En,
+    }
+}
+
 /// `servers` schedules at 09:00 UTC, guild g posting in channel 100 + g.
 fn dailies(servers: u64, clock: Arc<dyn Clock>, lease: Duration) -> Dailies<FakePort> {
     let store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
     for guild in 1..=servers {
-        let settings = DailySettings {
-            guild_id: guild,
-            channel_id: 100 + guild,
-            time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
-            timezone: chrono_tz::UTC,
-            role_id: None,
-            locale: Locale::En,
-        };
+        let settings = settings(guild, 100 + guild, false);
         store
             .set_daily(&settings, post_minute() - 3_600)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -85,14 +91,7 @@ async fn a_schedule_changed_after_planning_is_posted_as_it_is_now() {
     assert_eq!(work.len(), 2);
     // While the work waits in the queue, server 1 turns its post off and server 2 moves it to channel 777.
     assert!(dailies.store.daily_off(1).unwrap_or_else(|e| panic!("{e}")));
-    let moved = DailySettings {
-        guild_id: 2,
-        channel_id: 777,
-        time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
-        timezone: chrono_tz::UTC,
-        role_id: None,
-        locale: Locale::En,
-    };
+    let moved = settings(2, 777, false);
     dailies
         .store
         .set_daily(&moved, post_minute() - 3_600)
@@ -302,3 +301,171 @@ async fn an_unsent_claim_is_looked_for_before_it_is_sent_again() {
 }
 
 use std::sync::PoisonError;
+
+/// One schedule (guild 1, channel 101, 09:00 UTC), threads on or off, and a clock at `at`.
+fn one_server(at: i64, thread: bool) -> Dailies<FakePort> {
+    let dailies = dailies(1, Arc::new(ManualClock::new(at)), Duration::from_secs(120));
+    dailies
+        .store
+        .set_daily(&settings(1, 101, thread), post_minute() - 3_600)
+        .unwrap_or_else(|e| panic!("{e}"));
+    dailies
+}
+
+fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_default()
+}
+
+fn post_record(dailies: &Dailies<FakePort>, date: NaiveDate) -> crate::store::DailyPost {
+    dailies
+        .store
+        .daily_post(1, date)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("a post record for {date}"))
+}
+
+#[tokio::test]
+async fn the_birthday_and_an_anniversary_are_posted_without_drawing_from_the_bag() {
+    let dailies = one_server(post_minute(), false);
+    let bag = |d: &Dailies<FakePort>| d.store.daily(1).ok().flatten().map(|r| r.bag);
+    let before = bag(&dailies);
+    // 16 December: the birthday; 18 February: Kill Me, Heal Me's episode 13 (its kiss), in the dataset.
+    for (date, occasion) in [
+        ("2027-12-16", crate::locale::Occasion::Birthday),
+        ("2028-02-18", crate::locale::Occasion::KissEpisode),
+    ] {
+        assert!(matches!(
+            post_day(&dailies, 1, day(date), false).await,
+            Outcome::Posted(_)
+        ));
+        let post = post_record(&dailies, day(date));
+        assert_eq!(
+            (post.state, post.special),
+            (DailyPostState::Sent, Some(occasion))
+        );
+        assert_eq!(bag(&dailies), before, "{date}: nothing drawn from the bag");
+    }
+    assert_eq!(
+        post_record(&dailies, day("2028-02-18")).scene_id.as_deref(),
+        Some("kill-me-heal-me")
+    );
+    // The next ordinary day draws the round's first scene.
+    assert!(matches!(
+        post_day(&dailies, 1, day("2028-02-19"), false).await,
+        Outcome::Posted(_)
+    ));
+    let ordinary = post_record(&dailies, day("2028-02-19"));
+    assert_eq!(ordinary.special, None);
+    assert!(ordinary.scene_id.is_some());
+    assert_ne!(bag(&dailies), before, "an ordinary day draws");
+    assert_eq!(dailies.port.sent().len(), 3, "one post a day");
+}
+
+#[tokio::test]
+async fn a_thread_opens_once_on_the_days_post_named_after_it() {
+    let dailies = one_server(post_minute(), true);
+    let outcome = post_day(&dailies, 1, day("2027-12-16"), false).await;
+    let Outcome::Posted(message) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(
+        dailies.port.threads(),
+        vec![(message, "Park Seo-joon turns 39 today".to_owned())]
+    );
+    assert_eq!(
+        post_record(&dailies, day("2027-12-16")).thread,
+        Some(ThreadNote::Opened)
+    );
+    // Done: a second pass posts nothing and opens nothing.
+    assert_eq!(
+        post_day(&dailies, 1, day("2027-12-16"), false).await,
+        Outcome::Nothing
+    );
+    assert_eq!(dailies.port.threads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_between_the_post_and_its_thread_opens_the_thread_on_the_recorded_post() {
+    for made_before_the_crash in [false, true] {
+        let dailies = one_server(post_minute(), true);
+        // The thread call fails as a crash or a lost answer would leave it: the thread made or not.
+        dailies
+            .port
+            .thread_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((
+                Failure::Transient("connection reset".to_owned()),
+                made_before_the_crash,
+            ));
+        assert_eq!(post_day(&dailies, 1, date(), false).await, Outcome::Retry);
+        let claimed = post_record(&dailies, date());
+        assert_eq!(
+            claimed.state,
+            DailyPostState::Claimed,
+            "not done until its thread"
+        );
+        assert_eq!(
+            claimed.message_id,
+            Some(1000),
+            "the message is kept on the claim"
+        );
+        // The next pass (this process or another after the lease) opens the thread on that message.
+        assert_eq!(
+            post_day(&dailies, 1, date(), false).await,
+            Outcome::Posted(1000)
+        );
+        assert_eq!(dailies.port.sent().len(), 1, "posted once");
+        let threads = dailies.port.threads();
+        assert_eq!(threads.len(), 1, "one thread");
+        assert_eq!(threads[0].0, 1000);
+        assert_eq!(
+            post_record(&dailies, date()).thread,
+            Some(ThreadNote::Opened)
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_create_public_threads_the_post_goes_out_and_the_thread_is_skipped() {
+    let dailies = one_server(post_minute(), true);
+    dailies
+        .port
+        .no_thread_permission
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(101);
+    assert!(matches!(
+        post_day(&dailies, 1, date(), false).await,
+        Outcome::Posted(_)
+    ));
+    assert!(dailies.port.threads().is_empty());
+    assert_eq!(
+        post_record(&dailies, date()).thread,
+        Some(ThreadNote::NoPermission)
+    );
+    let record = dailies.store.daily(1).ok().flatten();
+    assert_eq!(
+        record.and_then(|r| r.thread_problem),
+        Some(ThreadNote::NoPermission),
+        "kept for /daily status"
+    );
+    // Granted the next day: the thread opens and the problem clears.
+    dailies
+        .port
+        .no_thread_permission
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    let next = date().succ_opt().unwrap_or_default();
+    assert!(matches!(
+        post_day(&dailies, 1, next, false).await,
+        Outcome::Posted(_)
+    ));
+    assert_eq!(dailies.port.threads().len(), 1);
+    let record = dailies.store.daily(1).ok().flatten();
+    assert_eq!(record.and_then(|r| r.thread_problem), None);
+}
+
+use crate::reason::ThreadNote;

@@ -26,6 +26,7 @@ fn polls(clock: Arc<ManualClock>) -> Polls<FakePort> {
 /// A one-hour poll of every scene in guild 1, channel 7, made now.
 fn new_poll(polls: &Polls<FakePort>) -> NewPoll {
     NewPoll {
+        thread: false,
         guild_id: 1,
         channel_id: 7,
         started_by: 3,
@@ -168,6 +169,7 @@ async fn a_new_poll_never_adopts_the_previous_poll_of_its_channel() {
     assert_eq!(finish(&polls, first.id).await, Finished::Announced(7));
     // A second poll whose first send failed transiently: the scheduler looks for it, and must not take the first.
     let new_poll = NewPoll {
+        thread: false,
         guild_id: 1,
         channel_id: 7,
         started_by: 3,
@@ -341,4 +343,68 @@ async fn results_unposted_an_hour_after_the_end_free_the_server() {
     assert!(polls.store.open_poll(1).ok().flatten().is_none(), "free");
     let kept = polls.store.poll(record.id).ok().flatten();
     assert!(kept.and_then(|p| p.tally).is_some(), "counts kept");
+}
+
+#[tokio::test]
+async fn a_thread_opens_once_on_the_results_even_after_a_lost_answer() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    let record = match polls.store.insert_poll(&NewPoll {
+        thread: true,
+        ..new_poll(&polls)
+    }) {
+        Ok(Ok(record)) => record,
+        other => panic!("{other:?}"),
+    };
+    assert!(post_new(&polls, &record).await.is_ok());
+    polls
+        .store
+        .release_poll(record.id)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let message = polls
+        .store
+        .poll(record.id)
+        .ok()
+        .flatten()
+        .and_then(|p| p.message_id)
+        .unwrap_or_default();
+    polls
+        .port
+        .counts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(message, (true, vec![(40, 3)]));
+    clock.advance(3_600);
+    // The thread call's answer is lost after Discord made the thread (a crash would leave the same).
+    polls
+        .port
+        .thread_failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((Failure::Transient("connection reset".to_owned()), true));
+    assert_eq!(finish(&polls, record.id).await, Finished::NotYet);
+    let ended = polls.store.poll(record.id).ok().flatten();
+    let results = ended.as_ref().and_then(|p| p.result_message_id);
+    assert_eq!(
+        ended.map(|p| p.state),
+        Some(PollState::Ended),
+        "not announced before its thread"
+    );
+    assert!(results.is_some(), "the results message is kept");
+    assert_eq!(finish(&polls, record.id).await, Finished::Announced(7));
+    let sent: Vec<String> = polls.port.sent().into_iter().map(|s| s.what).collect();
+    assert_eq!(
+        sent.len(),
+        2,
+        "the poll and its results, once each: {sent:?}"
+    );
+    let threads = polls.port.threads();
+    assert_eq!(threads.len(), 1, "one thread");
+    assert_eq!(Some(threads[0].0), results);
+    assert!(threads[0].1.starts_with("🏆 "), "{}", threads[0].1);
+    let done = polls.store.poll(record.id).ok().flatten();
+    assert_eq!(
+        done.map(|p| (p.state, p.thread_note)),
+        Some((PollState::Announced, Some(ThreadNote::Opened)))
+    );
 }

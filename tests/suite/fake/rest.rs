@@ -410,3 +410,59 @@ async fn interaction_payloads_parse_as_serenity_interactions() {
     }
     bot.stop().await;
 }
+
+/// Issue 28: a thread started from a message, as Discord answers it to serenity: the thread channel (which serenity
+/// reads), one per message (a second is 400 code 160004), a message of another channel 10008, and 403 50013 without
+/// Create Public Threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_thread_per_message_and_the_second_is_160004() {
+    use serenity::all::{AutoArchiveDuration, ChannelType, CreateThread, MessageId};
+    let fake = fake().await;
+    let http = http_for(&fake, &fake.token());
+    let channel = ChannelId::new(C);
+    let message = channel
+        .send_message(&http, CreateMessage::new().content("talk about it"))
+        .await
+        .unwrap();
+    let builder =
+        CreateThread::new("🎭 Kill Me, Heal Me").auto_archive_duration(AutoArchiveDuration::OneDay);
+    let thread = http
+        .create_thread_from_message(channel, message.id, &builder, None)
+        .await
+        .expect("serenity reads the thread channel");
+    assert_eq!(
+        thread.id.get(),
+        message.id.get(),
+        "a thread's id is its message's"
+    );
+    assert_eq!(thread.kind, ChannelType::PublicThread);
+    assert_eq!(thread.parent_id, Some(channel));
+    let again = http
+        .create_thread_from_message(channel, message.id, &builder, None)
+        .await
+        .unwrap_err();
+    assert_eq!(status_and_code(&again), (400, 160_004));
+    let elsewhere = http
+        .create_thread_from_message(channel, MessageId::new(1), &builder, None)
+        .await
+        .unwrap_err();
+    assert_eq!(status_and_code(&elsewhere).0, 404);
+    let second = channel
+        .send_message(&http, CreateMessage::new().content("and this"))
+        .await
+        .unwrap();
+    fake.set_channel_overwrites(
+        C,
+        vec![crate::support::fake_discord::FakeOverwrite::deny_member(
+            FakeDiscord::BOT_USER_ID,
+            permissions::CREATE_PUBLIC_THREADS,
+        )],
+    );
+    let refused = http
+        .create_thread_from_message(channel, second.id, &builder, None)
+        .await
+        .unwrap_err();
+    assert_eq!(status_and_code(&refused), (403, 50_013));
+    assert_eq!(fake.threads().len(), 1);
+    fake.assert_no_violations();
+}

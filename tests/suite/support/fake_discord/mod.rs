@@ -446,6 +446,15 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// The threads started from messages: (message id, name, archive duration in minutes), by message id.
+    pub fn threads(&self) -> Vec<(u64, String, u64)> {
+        self.lock()
+            .threads
+            .values()
+            .map(rest::thread_summary)
+            .collect()
+    }
+
     /// One message as GET would return it (ephemeral ones included).
     pub fn message(&self, message: u64) -> Option<Value> {
         let st = self.lock();

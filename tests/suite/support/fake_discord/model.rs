@@ -26,6 +26,7 @@ pub mod permissions {
     pub const SPEAK: u64 = 1 << 21;
     pub const CHANGE_NICKNAME: u64 = 1 << 26;
     pub const USE_APPLICATION_COMMANDS: u64 = 1 << 31;
+    pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
     pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
     pub const SEND_POLLS: u64 = 1 << 49;
     /// Every permission bit Discord currently defines (and a few spare), as owners get them.
@@ -45,6 +46,7 @@ pub mod permissions {
         | SPEAK
         | CHANGE_NICKNAME
         | USE_APPLICATION_COMMANDS
+        | CREATE_PUBLIC_THREADS
         | SEND_MESSAGES_IN_THREADS
         | SEND_POLLS;
 }

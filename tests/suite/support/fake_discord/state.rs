@@ -137,6 +137,8 @@ pub(crate) struct State {
     pub(crate) left_guilds: Vec<FakeGuild>,
     pub(crate) dm_channels: BTreeMap<u64, u64>, // channel -> user
     pub(crate) messages: BTreeMap<u64, StoredMessage>,
+    /// Threads started from messages, by message id (a thread's id is its message's): one per message.
+    pub(crate) threads: BTreeMap<u64, Value>,
     pub(crate) nonces: HashMap<(u64, String), (u64, Instant)>,
     pub(crate) global_commands: Vec<Value>,
     pub(crate) guild_commands: BTreeMap<u64, Vec<Value>>,
@@ -203,6 +205,7 @@ impl State {
             left_guilds: Vec::new(),
             dm_channels: BTreeMap::new(),
             messages: BTreeMap::new(),
+            threads: BTreeMap::new(),
             nonces: HashMap::new(),
             global_commands: Vec::new(),
             guild_commands: BTreeMap::new(),

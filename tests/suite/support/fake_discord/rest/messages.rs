@@ -31,6 +31,15 @@ impl State {
         value
     }
 
+    /// The message `text` names in `channel`, if it is there (ephemeral ones are not in any channel).
+    pub(crate) fn message_in(&self, channel: u64, text: &str) -> Option<u64> {
+        text.parse::<u64>().ok().filter(|m| {
+            self.messages
+                .get(m)
+                .is_some_and(|stored| stored.channel_id == channel && !stored.ephemeral)
+        })
+    }
+
     pub(crate) fn messages_route(
         &mut self,
         req: &Request<'_>,
@@ -49,12 +58,11 @@ impl State {
             // Without Read Message History Discord answers with no messages at all.
             ("GET", []) if perms & permissions::READ_MESSAGE_HISTORY == 0 => Reply::ok(json!([])),
             ("GET", []) => self.list_messages(req, channel),
+            ("POST", [message, "threads"]) => {
+                self.thread_from_message(req, channel, message, perms)
+            }
             (method, [message]) => {
-                let Some(message) = message.parse::<u64>().ok().filter(|m| {
-                    self.messages
-                        .get(m)
-                        .is_some_and(|stored| stored.channel_id == channel && !stored.ephemeral)
-                }) else {
+                let Some(message) = self.message_in(channel, message) else {
                     return Reply::unknown_message();
                 };
                 match method {

@@ -5,6 +5,9 @@ mod guilds;
 mod interactions;
 mod messages;
 mod polls;
+mod threads;
+
+pub(crate) use threads::thread_summary;
 
 pub(crate) mod limits;
 
