@@ -150,6 +150,8 @@ pub mod route {
     pub const INTERACTION_CALLBACK: &str = "POST /interactions/{interaction}/{token}/callback";
     /// A follow-up message to an interaction already answered.
     pub const FOLLOWUP: &str = "POST /webhooks/{application}/{token}";
+    /// Editing a follow-up (a quiz question's reveal): the interaction's token, not counted globally.
+    pub const EDIT_FOLLOWUP: &str = "PATCH /webhooks/{application}/{token}/messages/{message}";
     /// A message sent to a channel (daily posts, polls, results).
     pub const CREATE_MESSAGE: &str = "POST /channels/{channel}/messages";
     /// A page of a channel's messages (looking for the bot's own post).
@@ -176,6 +178,7 @@ pub mod route {
     pub const ALL: &[&str] = &[
         INTERACTION_CALLBACK,
         FOLLOWUP,
+        EDIT_FOLLOWUP,
         CREATE_MESSAGE,
         CHANNEL_MESSAGES,
         MESSAGE,

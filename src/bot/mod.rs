@@ -172,6 +172,8 @@ pub async fn run(
         wake_daily: Arc::new(tokio::sync::Notify::new()),
         stopping,
         call_cap,
+        quiz_rounds: crate::lifecycle::quiz::RunningRounds::default(),
+        shards: config.shards,
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
@@ -227,6 +229,11 @@ pub async fn run(
                         },
                     )),
                 ];
+                let owner = data.clone();
+                tokio::spawn(crate::lifecycle::quiz::resume(
+                    data.rounds(&ctx.http),
+                    move |guild| owner.owns_guild(guild),
+                ));
                 if let Ok(mut jobs) = setup_jobs.lock() {
                     jobs.extend(started);
                 }

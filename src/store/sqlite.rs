@@ -31,6 +31,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0004.sql"),
     include_str!("migrations/sqlite/0005.sql"),
     include_str!("migrations/sqlite/0006.sql"),
+    include_str!("migrations/sqlite/0007.sql"),
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -183,7 +184,7 @@ impl Sqlite {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll back): carry on.
         self.connection
             .lock()

@@ -4,11 +4,13 @@
 //! - [`scene`]: `/scene`, `/scenes`, `/seealso`, `/about`: the card commands over the pure core.
 //! - [`favorite`]: `/favorite` polls: start, end, results, the hall of fame.
 //! - [`daily`]: `/daily`: the settings, the status, a post now.
+//! - [`quiz`]: `/quiz`: a round in the channel (or solo), stopping it, the server's board; the answer buttons.
 //!
 //! Names stay English everywhere; descriptions carry Korean localizations.
 
 pub mod daily;
 pub mod favorite;
+pub mod quiz;
 pub mod scene;
 
 use serenity::all::GuildId;
@@ -25,6 +27,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         scene::about(),
         favorite::favorite(),
         daily::daily(),
+        quiz::quiz(),
     ]
 }
 
