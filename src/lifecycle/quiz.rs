@@ -262,20 +262,16 @@ impl<P: Port> Rounds<P> {
         let answers = store
             .call(move |s| s.reveal_quiz_question(id, position))
             .await?;
-        let mut record = record;
-        if let Some(slot) = record.slots.iter_mut().find(|s| s.position == position) {
-            slot.revealed = true;
-        }
+        // Read again: the slot now has its message, and the round may have been asked to stop meanwhile.
+        let Some(record) = store.call(move |s| s.quiz_round(id)).await? else {
+            return Ok(Step::Done);
+        };
         let Some(reveal) = reveal_of(&record, position, &answers) else {
             return Ok(Step::Next);
         };
         self.show(&record, position, &reveal).await?;
         let more = position + 1 < record.questions.len();
-        let stopping = store
-            .call(move |s| s.quiz_round(id))
-            .await?
-            .is_some_and(|r| r.stop_requested);
-        if more && !stopping {
+        if more && !record.stop_requested {
             let pause_until = self.now_ms() + REVEAL_PAUSE_SECONDS * 1000;
             self.wait_until(pause_until, wake).await;
         }

@@ -70,6 +70,23 @@ async fn until(rounds: &Rounds<FakePort>, id: u64, done: impl Fn(&RoundRecord) -
     panic!("the round never got there: {:?}", round(rounds, id));
 }
 
+/// Moves the clock a second at a time (through the pause after a reveal) until `done` holds of the round.
+async fn until_moving(
+    rounds: &Rounds<FakePort>,
+    clock: &ManualClock,
+    id: u64,
+    done: impl Fn(&RoundRecord) -> bool,
+) {
+    for _ in 0..200 {
+        if done(&round(rounds, id)) {
+            return;
+        }
+        clock.advance(1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the round never got there: {:?}", round(rounds, id));
+}
+
 /// Moves the clock a minute at a time until the round's scores are posted.
 async fn play_out(rounds: &Rounds<FakePort>, clock: &ManualClock, id: u64) {
     for _ in 0..100 {
@@ -185,7 +202,7 @@ async fn a_round_asks_reveals_and_scores_once_with_answers_judged_by_the_stored_
     assert_eq!(other_round.ok(), Some(Click::NotCounted));
 
     clock.advance(60);
-    until(&rounds, record.id, |r| r.slot(1).is_some()).await;
+    until_moving(&rounds, &clock, record.id, |r| r.slot(1).is_some()).await;
     assert_eq!(
         click(&rounds, &record, 0, right, 16, t + 100),
         Click::TooLate,
@@ -255,7 +272,7 @@ async fn a_restart_reveals_the_question_whose_time_ran_out_and_resumes() {
         edits[0].1, "revealed:0:1/1",
         "the answer before the crash counts"
     );
-    until(&second, record.id, |r| {
+    until_moving(&second, &clock, record.id, |r| {
         r.slot(1).is_some_and(|s| s.message_id.is_some())
     })
     .await;
@@ -279,7 +296,9 @@ async fn a_round_whose_token_runs_out_while_down_ends_with_its_scores_kept() {
     task.abort();
     clock.advance(TOKEN_LIFETIME_SECONDS - 60);
     let second = rounds(Arc::clone(&clock), store);
-    Arc::clone(&second).run(record.id).await;
+    let runner = tokio::spawn(Arc::clone(&second).run(record.id));
+    until_moving(&second, &clock, record.id, |r| r.scores_posted).await;
+    assert!(runner.await.is_ok());
     let ended = round(&second, record.id);
     assert_eq!(
         (ended.state, ended.scores_posted),
