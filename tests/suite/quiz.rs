@@ -343,7 +343,7 @@ async fn a_round_with_three_members_reveals_scores_and_moves_the_board_once() {
         "{before}"
     );
     assert!(
-        before.contains(&format!("You: **#1** · 2 points over 1 round")),
+        before.contains("You: **#1** · 2 points over 1 round"),
         "{before}"
     );
     // A restart changes nothing: the board moved once.
