@@ -393,11 +393,7 @@ impl<P: Port> Rounds<P> {
     /// scores posted.
     async fn finish(&self, record: &RoundRecord, state: RoundState) -> Result<(), StoreError> {
         let id = record.id;
-        let answers = self
-            .store
-            .call(move |s| s.revealed_quiz_answers(id))
-            .await?;
-        let scores = scores_of(record, &answers);
+        let scores = self.scores(record).await?;
         let players = scores.len();
         let now = self.clock.now();
         if self
@@ -413,18 +409,23 @@ impl<P: Port> Rounds<P> {
         }
     }
 
+    /// The round's scores so far, from its revealed questions' stored answers.
+    async fn scores(&self, record: &RoundRecord) -> Result<Vec<Score>, StoreError> {
+        let id = record.id;
+        let answers = self
+            .store
+            .call(move |s| s.revealed_quiz_answers(id))
+            .await?;
+        Ok(scores_of(record, &answers))
+    }
+
     /// Posts an ended round's scores, once, while its token lives.
     async fn post_scores(&self, record: &RoundRecord) -> Result<(), StoreError> {
         if record.scores_posted {
             return Ok(());
         }
         if self.clock.now() < record.started_at + TOKEN_LIFETIME_SECONDS {
-            let id = record.id;
-            let answers = self
-                .store
-                .call(move |s| s.revealed_quiz_answers(id))
-                .await?;
-            let scores = scores_of(record, &answers);
+            let scores = self.scores(record).await?;
             let view = QuizView::Scores {
                 scores: &scores,
                 stopped: record.state == RoundState::Stopped,

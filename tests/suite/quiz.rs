@@ -8,15 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions};
 use crate::support::harness::{MODERATOR, T};
+use crate::support::in_process::RunningBot;
 use crate::support::TempDir;
-use scenebot::catalog::Catalog;
 use scenebot::clock::{Clock, ManualClock, SystemClock};
-use scenebot::config::Config;
 use scenebot::store::{RoundRecord, RoundState, Store};
 
 const GUILD: u64 = FakeDiscord::GUILD_ID;
@@ -26,12 +23,6 @@ const ANA: u64 = 1_170_000_000_000_000_011;
 const BO: u64 = 1_170_000_000_000_000_012;
 const CY: u64 = 1_170_000_000_000_000_013;
 const MEMBER: u64 = permissions::VIEW_CHANNEL | permissions::SEND_MESSAGES;
-
-type RunningBot = (
-    JoinHandle<Result<(), scenebot::bot::RunError>>,
-    oneshot::Sender<()>,
-    tokio::runtime::Runtime,
-);
 
 /// The fake, the clock, the database, and the bot running in this process.
 struct Quiz {
@@ -72,40 +63,16 @@ impl Quiz {
     }
 
     async fn boot(&mut self) {
-        let (api_url, token) = (self.fake.api_url(), self.fake.token());
-        let config = Config::from_lookup(|name| match name {
-            "DISCORD_TOKEN" => Some(token.clone()),
-            "DISCORD_API_URL" => Some(api_url.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let clock: Arc<dyn Clock> = self.clock.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let task = runtime.spawn(scenebot::bot::run(
-            config,
-            catalog,
-            self.store(),
-            clock,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        self.bot = Some((task, stop, runtime));
-        let before = self.registered_at;
-        let registration = self
-            .fake
-            .wait_for_request(
-                |r| r.index >= before && r.method == "PUT" && r.route().ends_with("/commands"),
-                T,
-            )
-            .await;
-        self.registered_at = registration.index + 1;
+        let (bot, registered_at) = crate::support::in_process::boot(
+            &self.fake,
+            self.clock.clone(),
+            &self.dir.path.join("scenebot.sqlite3"),
+            &[],
+            self.registered_at,
+        )
+        .await;
+        self.bot = Some(bot);
+        self.registered_at = registered_at;
     }
 
     /// Kills the bot mid-flight: its runtime is dropped whole, as a crash would end it.
@@ -137,6 +104,15 @@ impl Quiz {
             return self.fake.wait_followup(&interaction.token, T).await.body;
         }
         callback["data"].clone()
+    }
+
+    /// `/quiz start questions:1` by `user`, to be placed (a server, a DM) and sent.
+    fn start_one(&self, user: u64) -> crate::support::fake_discord::InteractionBuilder<'_> {
+        self.fake
+            .slash("quiz")
+            .subcommand("start")
+            .option_int("questions", 1)
+            .user(user)
     }
 
     /// The running (or last) round in the test channel, as stored.
@@ -445,15 +421,7 @@ async fn quiz_stop_is_refused_for_a_member_and_allowed_for_a_moderator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_solo_round_in_a_dm_is_private_and_on_no_board() {
     let quiz = Quiz::start().await;
-    let interaction = quiz
-        .fake
-        .slash("quiz")
-        .subcommand("start")
-        .option_int("questions", 1)
-        .user(ANA)
-        .in_dm()
-        .send()
-        .await;
+    let interaction = quiz.start_one(ANA).in_dm().send().await;
     let intro = quiz.reply_of(interaction).await;
     assert_eq!(intro["flags"], 64, "{intro}");
     assert!(
@@ -491,11 +459,7 @@ async fn a_solo_round_in_a_dm_is_private_and_on_no_board() {
 async fn a_korean_server_gets_a_korean_round() {
     let quiz = Quiz::start().await;
     let interaction = quiz
-        .fake
-        .slash("quiz")
-        .subcommand("start")
-        .option_int("questions", 1)
-        .user(ANA)
+        .start_one(ANA)
         .member_permissions(MEMBER)
         .locale("ko")
         .guild_locale("ko")

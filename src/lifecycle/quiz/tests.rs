@@ -237,12 +237,17 @@ async fn a_round_asks_reveals_and_scores_once_with_answers_judged_by_the_stored_
     );
 }
 
-#[tokio::test]
-async fn a_restart_reveals_the_question_whose_time_ran_out_and_resumes() {
+/// A round of `n` questions whose process dies once `user` answered the first question right, and is down for
+/// `down` seconds: the clock, the round, and the process that comes back (not started yet).
+async fn crashed_after_one_answer(
+    n: usize,
+    user: u64,
+    down: i64,
+) -> (Arc<ManualClock>, RoundRecord, Arc<Rounds<FakePort>>) {
     let clock = Arc::new(ManualClock::new(START));
     let store = store();
     let first = rounds(Arc::clone(&clock), store.clone());
-    let record = new_round(&first, 3, Some(GUILD));
+    let record = new_round(&first, n, Some(GUILD));
     let task = tokio::spawn(Arc::clone(&first).run(record.id));
     until(&first, record.id, |r| {
         r.slot(0).is_some_and(|s| s.message_id.is_some())
@@ -250,13 +255,19 @@ async fn a_restart_reveals_the_question_whose_time_ran_out_and_resumes() {
     .await;
     let right = record.questions[0].answer;
     assert_eq!(
-        click(&first, &record, 0, right, 21, START * 1000 + 10),
+        click(&first, &record, 0, right, user, START * 1000 + 10),
         Click::Counted(right)
     );
-    // The process dies mid-question; it is down past the question's close.
     task.abort();
-    clock.advance(120);
+    clock.advance(down);
     let second = rounds(Arc::clone(&clock), store);
+    (clock, record, second)
+}
+
+#[tokio::test]
+async fn a_restart_reveals_the_question_whose_time_ran_out_and_resumes() {
+    // The process dies mid-question; it is down past the question's close.
+    let (clock, record, second) = crashed_after_one_answer(3, 21, 120).await;
     resume(Arc::clone(&second), |guild| guild == Some(GUILD)).await;
     until(&second, record.id, |r| {
         r.slot(0).is_some_and(|s| s.revealed && s.shown)
@@ -282,20 +293,8 @@ async fn a_restart_reveals_the_question_whose_time_ran_out_and_resumes() {
 
 #[tokio::test]
 async fn a_round_whose_token_runs_out_while_down_ends_with_its_scores_kept() {
-    let clock = Arc::new(ManualClock::new(START));
-    let store = store();
-    let first = rounds(Arc::clone(&clock), store.clone());
-    let record = new_round(&first, 5, Some(GUILD));
-    let task = tokio::spawn(Arc::clone(&first).run(record.id));
-    until(&first, record.id, |r| {
-        r.slot(0).is_some_and(|s| s.message_id.is_some())
-    })
-    .await;
-    let right = record.questions[0].answer;
-    click(&first, &record, 0, right, 31, START * 1000 + 10);
-    task.abort();
-    clock.advance(TOKEN_LIFETIME_SECONDS - 60);
-    let second = rounds(Arc::clone(&clock), store);
+    let (clock, record, second) =
+        crashed_after_one_answer(5, 31, TOKEN_LIFETIME_SECONDS - 60).await;
     let runner = tokio::spawn(Arc::clone(&second).run(record.id));
     until_moving(&second, &clock, record.id, |r| r.scores_posted).await;
     assert!(runner.await.is_ok());
