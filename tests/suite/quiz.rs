@@ -535,3 +535,116 @@ async fn a_channel_the_bot_cannot_post_in_starts_nothing_and_says_so_once() {
         .count();
     assert_eq!(followups, 0, "said once, nothing more");
 }
+
+/// The question messages the bot posted in the channel: those with answer buttons.
+fn questions_posted(fake: &FakeDiscord) -> Vec<Value> {
+    fake.channel_messages(CHANNEL)
+        .into_iter()
+        .filter(|m| {
+            m["components"][0]["components"][0]["custom_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("quiz:answer:"))
+        })
+        .collect()
+}
+
+/// A member's click on `custom_id` on `message`; the bot's answer.
+async fn press(fake: &FakeDiscord, custom_id: String, message: u64, user: u64) -> Value {
+    let interaction = fake
+        .button(&custom_id)
+        .on_message(message)
+        .user(user)
+        .member_permissions(MEMBER)
+        .send()
+        .await;
+    fake.wait_callback(interaction.id, T).await["data"].clone()
+}
+
+/// The real binary killed with SIGKILL while a question is open (on the system clock: the question stays open its
+/// 20 s): restarted, the bot resumes the round, the answers given before the kill count once (a second click is
+/// told the first stands), the question is revealed at its close and the scores posted once, nothing asked twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_question_resumes_the_round_and_counts_each_answer_once() {
+    use crate::support::bot::{BotOptions, BotProcess};
+    use crate::support::harness::Harness;
+
+    let mut harness = Harness::start().await;
+    let fake = &harness.fake;
+    let start = fake
+        .slash("quiz")
+        .subcommand("start")
+        .option_int("questions", 1)
+        .user(ANA)
+        .member_permissions(MEMBER)
+        .send()
+        .await;
+    fake.wait_callback(start.id, T).await;
+    let deadline = tokio::time::Instant::now() + T;
+    let question = loop {
+        if let Some(question) = questions_posted(fake).pop() {
+            break question;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no question posted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let message: u64 = question["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or(0);
+    let id_of = |option: usize| {
+        question["components"][0]["components"][option]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let click = |option: usize, user: u64| press(&harness.fake, id_of(option), message, user);
+    assert_eq!(click(0, BO).await["content"], "Locked in: A");
+    assert_eq!(click(1, CY).await["content"], "Locked in: B");
+    let dir = Arc::clone(&harness.bot.dir);
+    harness.bot.kill().await;
+    let mut options = BotOptions::new(&harness.fake.api_url(), &harness.fake.token());
+    options.dir = Some(dir);
+    harness.bot = BotProcess::start(options);
+    harness.bot.wait_log("resuming a quiz round", T).await;
+    let again = press(&harness.fake, id_of(1), message, BO).await;
+    assert!(
+        again["content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("You already answered A")),
+        "{again}"
+    );
+    // The question closes 20 s after it was asked, restart or not; then the reveal and the scores.
+    let deadline = tokio::time::Instant::now() + T + Duration::from_secs(30);
+    loop {
+        let scores = harness.fake.channel_messages(CHANNEL).into_iter().any(|m| {
+            m["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("🏁"))
+        });
+        if scores {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no scores");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let revealed = harness.fake.message(message).unwrap_or_default();
+    let tally = revealed["embeds"][0]["fields"][1]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(tally.starts_with("2 answered · "), "{tally}");
+    assert_eq!(questions_posted(&harness.fake).len(), 1, "asked once");
+    let scores = harness
+        .fake
+        .channel_messages(CHANNEL)
+        .into_iter()
+        .filter(|m| {
+            m["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("🏁"))
+        })
+        .count();
+    assert_eq!(scores, 1, "scored once");
+    harness.fake.assert_no_violations();
+}
