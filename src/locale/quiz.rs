@@ -311,7 +311,7 @@ pub struct QuizStrings {
     pub not_counted: &'static str,
     /// The scores of a round that ended before its last question.
     pub stopped: &'static str,
-    /// `/quiz stop` with no round running in the channel.
+    /// `/quiz stop` with no round running in the channel (nor a solo round of the caller).
     pub no_round: &'static str,
     /// `/quiz stop` by someone who neither started the round nor moderates the channel.
     pub stop_refused: &'static str,

@@ -32,7 +32,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-pub use quiz::{Board, BoardRow, NewRound, NotStarted, RoundRecord, RoundState, Slot, Stored};
+pub use quiz::{
+    Board, BoardRow, Lane, NewRound, NotStarted, RoundRecord, RoundState, Slot, Stored,
+};
 use records::{
     bag_text, date_text, decode, encode, from_sql, parse_date, read_bag_text, to_sql, DailyRow,
     PlannedRow, PlannedRows, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS,

@@ -3,6 +3,10 @@
 //! a click's time is its interaction id's), so a question closes when the test moves the clock, not after 20 s.
 //! A round runs on its `/quiz start` interaction's token: follow-ups and `PATCH /webhooks/{app}/{token}/messages/…`
 //! edits, validated against Discord's OpenAPI description like every other body.
+//!
+//! Over 600 lines because it is one feature's whole story (answers, reveal, board, crash, SIGKILL, stop, solo,
+//! Korean, a channel the bot cannot use), each case a few lines over the shared `Quiz` driver; split, each part
+//! would repeat the driver.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -441,6 +445,13 @@ async fn a_solo_round_in_a_dm_is_private_and_on_no_board() {
         .click(round.id, 0, round.questions[0].answer, ANA)
         .await;
     assert!(answer.starts_with("Locked in"), "{answer}");
+    // `/quiz stop` in a DM stops only the caller's own solo round.
+    let stranger = quiz.fake.slash("quiz").subcommand("stop").user(BO).in_dm();
+    let stranger = quiz.reply_of(stranger.send().await).await;
+    assert_eq!(
+        stranger["content"],
+        "No quiz round is running in this channel."
+    );
     let revealed = quiz.close(round.id, 0).await;
     assert_eq!(
         revealed["flags"], 64,

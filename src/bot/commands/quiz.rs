@@ -22,7 +22,7 @@ use crate::lifecycle::quiz::{self as lifecycle, Click, COOLDOWN_SECONDS};
 use crate::locale::Locale;
 use crate::quiz::{self, DEFAULT_QUESTIONS, MAX_QUESTIONS};
 use crate::render;
-use crate::store::{NewRound, NotStarted, RoundState};
+use crate::store::{Lane, NewRound, NotStarted, RoundState};
 
 /// A Park Seo-joon quiz: answers on buttons, 1 point a right answer, 1 more for the first right
 #[poise::command(
@@ -188,10 +188,9 @@ pub async fn start(
     Ok(())
 }
 
-/// Stop the running quiz round in this channel (whoever started it, or Manage Messages)
+/// Stop the quiz round running here, or your solo round (its starter, or Manage Messages)
 #[poise::command(
     slash_command,
-    guild_only,
     description_localized(
         "ko",
         "이 채널에서 진행 중인 퀴즈를 멈춰요(시작한 사람이나 메시지 관리 권한)"
@@ -201,19 +200,26 @@ pub async fn stop(ctx: Context<'_>) -> Result<(), Error> {
     let locale = locale_of(ctx);
     let strings = locale.quiz_strings();
     let data = ctx.data();
-    let channel = ctx.channel_id().get();
+    let channel = ctx.guild_id().map(|_| ctx.channel_id().get());
+    let user = ctx.author().id.get();
+    // The channel's public round; else (a DM, a user install) the member's own solo round.
     let running = within_deadline(
         ctx,
         true,
-        data.store
-            .call(move |store| store.running_quiz_round(channel)),
+        data.store.call(move |store| match channel {
+            Some(channel) => match store.running_quiz_round_in(Lane::Channel(channel))? {
+                Some(round) => Ok(Some(round)),
+                None => store.running_quiz_round_in(Lane::User(user)),
+            },
+            None => store.running_quiz_round_in(Lane::User(user)),
+        }),
     )
     .await??;
     let Some(round) = running else {
         return tell(ctx, strings.no_round.to_owned()).await;
     };
-    let allowed = round.started_by == ctx.author().id.get()
-        || gate::member_can(ctx, Permissions::MANAGE_MESSAGES);
+    let allowed = round.started_by == user
+        || (round.guild_id.is_some() && gate::member_can(ctx, Permissions::MANAGE_MESSAGES));
     if !allowed {
         return tell(ctx, strings.stop_refused.to_owned()).await;
     }

@@ -362,7 +362,12 @@ impl Store {
 
     /// The running round in a channel (public rounds only).
     pub fn running_quiz_round(&self, channel_id: u64) -> Result<Option<RoundRecord>, StoreError> {
-        on_backend!(self.running_quiz_round(&Lane::Channel(channel_id).text()))
+        self.running_quiz_round_in(Lane::Channel(channel_id))
+    }
+
+    /// The running round in `lane`: a channel's public round, or a person's solo round.
+    pub fn running_quiz_round_in(&self, lane: Lane) -> Result<Option<RoundRecord>, StoreError> {
+        on_backend!(self.running_quiz_round(&lane.text()))
     }
 
     /// Rounds with work left: running, or ended with their scores unposted, started at or after `since` (unix
