@@ -21,11 +21,13 @@
 //! - [`pace`]: the shared send schedule (GCRA's theoretical arrival time) that keeps every process within one rate.
 //! - [`clock`]: the time, passed in, so schedules are tested without waiting.
 //! - [`config`]: settings from the environment, with errors that name the variable.
-//! - [`lifecycle`]: the poll and daily processes as rules over the store and a port to Discord: bounded, paced,
-//!   leased fan-out; the day's special card, and threads on posts opened once through crashes.
-//! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records.
+//! - [`lifecycle`]: the poll and daily processes and a quiz round's life as rules over the store and a port to
+//!   Discord: bounded, paced, leased fan-out; the day's special card, and threads on posts opened once through
+//!   crashes; rounds resumable, clicks judged by the stored round.
+//! - [`store`]: all SQL, one contract over SQLite or PostgreSQL: migrations, leased claims, typed records (the
+//!   quiz's rounds, answers and board among them).
 //! - [`telemetry`]: Prometheus metrics: the one recorder, every metric's name and labels, one-line recorders.
-//! - [`bot`]: the Discord layer (serenity + poise): start-up, commands, components, shutdown.
+//! - [`bot`]: the Discord layer (serenity + poise): start-up, commands (`/quiz` among them), components, shutdown.
 //! - [`cli`]: `scenebot run | check | preview | complete`; logging, signals and exit codes for `run`.
 
 pub mod anniversary;

@@ -150,6 +150,8 @@ pub mod route {
     pub const INTERACTION_CALLBACK: &str = "POST /interactions/{interaction}/{token}/callback";
     /// A follow-up message to an interaction already answered.
     pub const FOLLOWUP: &str = "POST /webhooks/{application}/{token}";
+    /// Editing a follow-up (a quiz question's reveal): the interaction's token, not counted globally.
+    pub const EDIT_FOLLOWUP: &str = "PATCH /webhooks/{application}/{token}/messages/{message}";
     /// A message sent to a channel (daily posts, polls, results).
     pub const CREATE_MESSAGE: &str = "POST /channels/{channel}/messages";
     /// A page of a channel's messages (looking for the bot's own post).
@@ -178,6 +180,7 @@ pub mod route {
     pub const ALL: &[&str] = &[
         INTERACTION_CALLBACK,
         FOLLOWUP,
+        EDIT_FOLLOWUP,
         CREATE_MESSAGE,
         CHANNEL_MESSAGES,
         MESSAGE,
@@ -599,7 +602,10 @@ mod tests {
     fn route_templates_carry_no_ids() {
         for template in route::ALL {
             let (method, path) = template.split_once(' ').unwrap_or_default();
-            assert!(["GET", "POST", "PUT"].contains(&method), "{template}");
+            assert!(
+                ["GET", "POST", "PUT", "PATCH"].contains(&method),
+                "{template}"
+            );
             assert!(path.starts_with('/'), "{template}");
             assert!(!path.chars().any(|c| c.is_ascii_digit()), "{template}");
         }

@@ -35,6 +35,15 @@ async fn on_component(
         ComponentInteractionDataKind::StringSelect { values } => values.clone(),
         _ => Vec::new(),
     };
+    if let Some(crate::render::ComponentAction::QuizAnswer {
+        round,
+        question,
+        option,
+    }) = crate::render::ComponentAction::parse(&component.data.custom_id)
+    {
+        return super::commands::quiz::on_answer(ctx, component, data, (round, question, option))
+            .await;
+    }
     let locale = Locale::from_discord(&component.locale);
     let clicked = clicked_on(component);
     let response = data.responder.component(

@@ -10,7 +10,7 @@ use super::calls::route;
 use super::types::{Context, Error};
 use crate::locale::Locale;
 
-/// The language of the server's public posts (polls, results, daily posts) for a feature set up now: the
+/// The language of the server's public posts (polls, results, daily posts, quiz rounds) for a feature set up now: the
 /// moderators' `/language` choice, else the server's own locale, else the caller's ([`crate::locale::public_locale`]).
 pub async fn public_locale_of(ctx: Context<'_>) -> Result<Locale, Error> {
     let guild_locale = match ctx {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
-    AutoArchiveDuration, ChannelId, CreateAllowedMentions, CreateMessage, CreateThread, GuildId,
-    Http, Message, MessageId, Nonce, Permissions, UserId,
+    AutoArchiveDuration, Builder, ChannelId, CreateAllowedMentions, CreateMessage, CreateThread,
+    GuildId, Http, Message, MessageId, Nonce, Permissions, UserId,
 };
 use tracing::info;
 
@@ -15,11 +15,13 @@ use super::calls::{self, Failure};
 use crate::anniversary::DayPost;
 use crate::favorite::{self, PollPlan, Tally};
 use crate::lifecycle::fanout::Pacer;
-use crate::lifecycle::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll, ThreadSend};
+use crate::lifecycle::port::{
+    DailySend, PollCounts, Port, PostedPoll, QuizView, ReadPoll, ThreadSend,
+};
 use crate::reason::ThreadNote;
 use crate::render;
 use crate::respond::Responder;
-use crate::store::{DailyRecord, PollRecord};
+use crate::store::{DailyRecord, PollRecord, RoundRecord};
 
 /// Discord for the background processes: the HTTP client, who the bot is (its own messages are searched for), the
 /// cap on one call with its retries, the pacer and the catalog.
@@ -70,6 +72,51 @@ impl DiscordPort {
                 record.locale,
             )
             .is_some()
+    }
+
+    /// A quiz message as the round shows it now.
+    fn quiz_card(&self, round: &RoundRecord, view: QuizView<'_>) -> Result<render::Card, Failure> {
+        let catalog = &self.responder.catalog;
+        let slot = |position: usize, closes_at: i64| render::quiz::Slot {
+            round: round.id,
+            index: position,
+            total: round.questions.len(),
+            closes_at,
+        };
+        let card = match view {
+            QuizView::Question {
+                position,
+                closes_at,
+            } => round.questions.get(position).and_then(|question| {
+                render::quiz::question_card(
+                    catalog,
+                    question,
+                    slot(position, closes_at),
+                    round.locale,
+                )
+            }),
+            QuizView::Revealed { position, reveal } => {
+                let closes_at = round.slot(position).map_or(0, |s| s.closes_at_ms / 1000);
+                round.questions.get(position).and_then(|question| {
+                    render::quiz::revealed_card(
+                        catalog,
+                        question,
+                        slot(position, closes_at),
+                        reveal,
+                        round.locale,
+                    )
+                })
+            }
+            QuizView::Scores { scores, stopped } => {
+                Some(render::quiz::scores_card(scores, round.locale, stopped))
+            }
+        };
+        card.ok_or_else(|| {
+            Failure::Other(format!(
+                "quiz round {}: a scene of its questions is no longer in the dataset",
+                round.id
+            ))
+        })
     }
 
     /// Sends `message` (built anew for each try) to `channel`, paced and retried.
@@ -288,6 +335,43 @@ impl Port for DiscordPort {
             return Ok(ThreadNote::NoPermission);
         }
         self.thread_from_message(send).await
+    }
+
+    async fn quiz_send(&self, round: &RoundRecord, view: QuizView<'_>) -> Result<u64, Failure> {
+        let card = self.quiz_card(round, view)?;
+        // A follow-up carries no nonce, so it is sent once: a retry could show a question twice.
+        let followup = card.into_followup().ephemeral(round.guild_id.is_none());
+        let sent = calls::capped(
+            calls::route::FOLLOWUP,
+            self.cap,
+            followup.execute(&self.http, (None, round.token.as_str())),
+        )
+        .await
+        .map_err(|error| Failure::of(&error))?;
+        Ok(sent.id.get())
+    }
+
+    async fn quiz_edit(
+        &self,
+        round: &RoundRecord,
+        message: u64,
+        view: QuizView<'_>,
+    ) -> Result<(), Failure> {
+        let card = self.quiz_card(round, view)?;
+        let message = MessageId::new(message);
+        calls::with_retries(
+            "revealing a quiz question",
+            calls::route::EDIT_FOLLOWUP,
+            self.cap,
+            || {
+                card.clone()
+                    .into_followup()
+                    .execute(&self.http, (Some(message), round.token.as_str()))
+            },
+        )
+        .await
+        .map(drop)
+        .map_err(|error| Failure::of(&error))
     }
 }
 

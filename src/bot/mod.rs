@@ -173,6 +173,8 @@ pub async fn run(
         stopping,
         call_cap,
         budget: Arc::default(),
+        quiz_rounds: crate::lifecycle::quiz::RunningRounds::default(),
+        shards: config.shards,
     };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
@@ -228,6 +230,11 @@ pub async fn run(
                         },
                     )),
                 ];
+                let owner = data.clone();
+                tokio::spawn(crate::lifecycle::quiz::resume(
+                    data.rounds(&ctx.http),
+                    move |guild| owner.owns_guild(guild),
+                ));
                 if let Ok(mut jobs) = setup_jobs.lock() {
                     jobs.extend(started);
                 }

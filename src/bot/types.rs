@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::lifecycle::daily::Dailies;
 use crate::lifecycle::fanout::Pacer;
 use crate::lifecycle::poll::{PollLocks, Polls};
+use crate::lifecycle::quiz::{Rounds, RunningRounds};
 use crate::respond::Responder;
 use crate::store::Store;
 
@@ -42,6 +43,10 @@ pub struct Data {
     pub wake_daily: Arc<tokio::sync::Notify>,
     /// The longest one Discord call may take, serenity's own 429 retries included (twice the HTTP timeout).
     pub call_cap: Duration,
+    /// The quiz rounds this process runs, each with what wakes it (`/quiz stop`).
+    pub quiz_rounds: RunningRounds,
+    /// The shards this process runs (`SCENEBOT_SHARDS`; all when unset): it resumes the rounds of their servers.
+    pub shards: Option<crate::config::ShardRange>,
     /// Turns true when the bot shuts down: background jobs finish what they are doing and stop.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// What one server or member may spend of the calls every server shares ([`super::budget`]).
@@ -81,6 +86,26 @@ impl Data {
             responder: Arc::clone(&self.responder),
             lease: self.lease,
         }
+    }
+
+    /// The quiz process (shared by `/quiz` and the answer buttons: one set of running rounds).
+    pub fn rounds(&self, http: &Arc<Http>) -> Arc<Rounds<DiscordPort>> {
+        Arc::new(Rounds {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            running: self.quiz_rounds.clone(),
+        })
+    }
+
+    /// Whether this process runs the shard of `guild` (a round without a server: shard 0, as DMs are).
+    pub fn owns_guild(&self, guild: Option<u64>) -> bool {
+        let Some(range) = self.shards else {
+            return true;
+        };
+        let shard = guild.map_or(0, |g| (g >> 22) % u64::from(range.total.max(1)));
+        (u64::from(range.first)..=u64::from(range.last)).contains(&shard)
     }
 
     /// Resolves once the bot is shutting down.

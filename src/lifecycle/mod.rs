@@ -8,10 +8,12 @@
 //! - [`fanout`]: the work queue and its workers, the lease keeper, the pacer.
 //! - [`poll`]: a poll's life from posting to its results, and its scheduler.
 //! - [`daily`]: planning a minute's posts, posting one, and the scheduler.
+//! - [`quiz`]: a quiz round from its first question to its scores, resumable; judging a click.
 
 pub mod daily;
 pub mod fanout;
 pub mod poll;
 pub mod port;
+pub mod quiz;
 #[cfg(test)]
 mod test_port;

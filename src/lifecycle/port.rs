@@ -6,8 +6,9 @@ use std::future::Future;
 
 use crate::anniversary::DayPost;
 use crate::favorite::Tally;
+use crate::quiz::{Reveal, Score};
 use crate::reason::{Failure, ThreadNote};
-use crate::store::{DailyRecord, PollRecord};
+use crate::store::{DailyRecord, PollRecord, RoundRecord};
 
 /// A poll message Discord holds: its id, its end (Discord's expiry) and its answers as Discord numbered them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +67,32 @@ pub struct ThreadSend<'a> {
     pub message: u64,
     /// The thread's name (at most 100 characters).
     pub name: &'a str,
+}
+
+/// What a quiz message shows: its form, with the facts only the round's process knows.
+#[derive(Debug, Clone, Copy)]
+pub enum QuizView<'a> {
+    /// The question at `position`, open until `closes_at` (unix seconds).
+    Question {
+        /// Its position in the round.
+        position: usize,
+        /// When answers close.
+        closes_at: i64,
+    },
+    /// The question at `position`, revealed.
+    Revealed {
+        /// Its position in the round.
+        position: usize,
+        /// Its outcome.
+        reveal: &'a Reveal,
+    },
+    /// The round's scores; `stopped` when it ended early.
+    Scores {
+        /// Best first.
+        scores: &'a [Score],
+        /// Ended before its last question.
+        stopped: bool,
+    },
 }
 
 /// Discord, as the background processes see it. Implementations pace and retry each request themselves (within
@@ -135,4 +162,19 @@ pub trait Port: Send + Sync + 'static {
         &self,
         send: ThreadSend<'_>,
     ) -> impl Future<Output = Result<ThreadNote, Failure>> + Send;
+    /// Sends a quiz message as a follow-up on the round's interaction token (privately for a solo round); its
+    /// message id. Not counted in Discord's global limit, so not paced.
+    fn quiz_send(
+        &self,
+        round: &RoundRecord,
+        view: QuizView<'_>,
+    ) -> impl Future<Output = Result<u64, Failure>> + Send;
+
+    /// Edits a quiz message the round sent, through the same token.
+    fn quiz_edit(
+        &self,
+        round: &RoundRecord,
+        message: u64,
+        view: QuizView<'_>,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
 }

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Notify;
 
-use super::port::{DailySend, PollCounts, Port, PostedPoll, ReadPoll, ThreadSend};
+use super::port::{DailySend, PollCounts, Port, PostedPoll, QuizView, ReadPoll, ThreadSend};
 use crate::favorite::Tally;
 use crate::reason::{Failure, ThreadNote};
-use crate::store::{DailyRecord, PollRecord};
+use crate::store::{DailyRecord, PollRecord, RoundRecord};
 
 /// A message the fake holds.
 #[derive(Debug, Clone)]
@@ -44,6 +44,36 @@ pub struct FakePort {
     pub no_thread_permission: Arc<Mutex<Vec<u64>>>,
     /// Thread calls to fail so, once each (after the thread is made when `.1`: an answer lost on the way).
     pub thread_failures: Arc<Mutex<Vec<(Failure, bool)>>>,
+    /// Each quiz message edit: (message, what it shows now).
+    pub quiz_edits: Arc<Mutex<Vec<(u64, String)>>>,
+}
+
+/// A quiz view as the fake records it: `question:<position>@<closes_at>`, `revealed:<position>:<answered>/<right>`
+/// or `scores:<user>=<points>,…[:stopped]`.
+pub fn quiz_view_text(view: QuizView<'_>) -> String {
+    match view {
+        QuizView::Question {
+            position,
+            closes_at,
+        } => format!("question:{position}@{closes_at}"),
+        QuizView::Revealed { position, reveal } => {
+            format!(
+                "revealed:{position}:{}/{}",
+                reveal.answered, reveal.right_count
+            )
+        }
+        QuizView::Scores { scores, stopped } => {
+            let scores: Vec<String> = scores
+                .iter()
+                .map(|s| format!("{}={}", s.user, s.points))
+                .collect();
+            format!(
+                "scores:{}{}",
+                scores.join(","),
+                if stopped { ":stopped" } else { "" }
+            )
+        }
+    }
 }
 
 impl FakePort {
@@ -257,5 +287,24 @@ impl Port for FakePort {
                 Ok(ThreadNote::Opened)
             }
         }
+    }
+
+    async fn quiz_send(&self, round: &RoundRecord, view: QuizView<'_>) -> Result<u64, Failure> {
+        self.gate(round.channel_id).await?;
+        Ok(self.push(round.channel_id, quiz_view_text(view)))
+    }
+
+    async fn quiz_edit(
+        &self,
+        round: &RoundRecord,
+        message: u64,
+        view: QuizView<'_>,
+    ) -> Result<(), Failure> {
+        self.gate(round.channel_id).await?;
+        self.quiz_edits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((message, quiz_view_text(view)));
+        Ok(())
     }
 }

@@ -32,7 +32,7 @@ pub enum LanguageSource {
     Moderator,
 }
 
-/// The language of what the bot posts publicly in a server (polls, results, daily posts): the moderators' choice;
+/// The language of what the bot posts publicly in a server (polls, results, daily posts, quiz rounds): the moderators' choice;
 /// else the server's own locale when it set one (`guild_locale` other than Discord's `en-US` default, which every
 /// non-Community server reports); else the language of the moderator setting the feature up, who speaks for the
 /// server the way a Korean fan server's moderators do.

@@ -191,6 +191,90 @@ impl Locale {
         }
     }
 
+    /// The reply to `/quiz start`: the round is on, how many questions, how long each stays open, the rule. A
+    /// public round names its starter by mention (which, with mentions off, pings nobody).
+    pub fn quiz_intro(self, questions: usize, window: i64, starter: Option<u64>) -> String {
+        let rules = self.quiz_strings().rules;
+        match (self, starter) {
+            (Locale::En, Some(user)) => format!(
+                "🎬 <@{user}> started a Park Seo-joon quiz: **{questions}** question{}, about {window} s each. \
+                 Answer with the buttons ({rules}).",
+                if questions == 1 { "" } else { "s" }
+            ),
+            (Locale::En, None) => format!(
+                "🎬 Your solo Park Seo-joon quiz: **{questions}** question{}, about {window} s each ({rules}).",
+                if questions == 1 { "" } else { "s" }
+            ),
+            (Locale::Ko, Some(user)) => format!(
+                "🎬 <@{user}> 님이 박서준 퀴즈를 시작했어요: **{questions}**문제, 문제마다 약 {window}초. 버튼으로 답해 주세요 ({rules})."
+            ),
+            (Locale::Ko, None) => {
+                format!("🎬 혼자 푸는 박서준 퀴즈: **{questions}**문제, 문제마다 약 {window}초 ({rules}).")
+            }
+        }
+    }
+
+    /// `/quiz start` where a round is already running: a link to it.
+    pub fn quiz_already_running(self, link: &str) -> String {
+        match self {
+            Locale::En => format!("A quiz round is already running here: {link}"),
+            Locale::Ko => format!("여기서 이미 퀴즈가 진행 중이에요: {link}"),
+        }
+    }
+
+    /// `/quiz start` right after a round: when the next may start.
+    pub fn quiz_cooldown(self, until: i64) -> String {
+        match self {
+            Locale::En => format!("A round just ended here; the next can start <t:{until}:R>."),
+            Locale::Ko => {
+                format!("방금 라운드가 끝났어요. 다음 라운드는 <t:{until}:R>부터 시작할 수 있어요.")
+            }
+        }
+    }
+
+    /// `/quiz leaderboard`'s line for the asker.
+    pub fn quiz_your_place(self, place: u64, points: u64, rounds: u64) -> String {
+        match self {
+            Locale::En => format!(
+                "You: **#{place}** · {points} point{} over {rounds} round{}",
+                if points == 1 { "" } else { "s" },
+                if rounds == 1 { "" } else { "s" }
+            ),
+            Locale::Ko => format!("나: **{place}위** · {rounds}라운드 {points}점"),
+        }
+    }
+
+    /// `/quiz leaderboard`'s count of rounds the server played.
+    pub fn quiz_rounds_played(self, rounds: u64) -> String {
+        match self {
+            Locale::En => format!(
+                "{rounds} round{} played here",
+                if rounds == 1 { "" } else { "s" }
+            ),
+            Locale::Ko => format!("이 서버에서 {rounds}라운드 진행"),
+        }
+    }
+
+    /// A board line: place, player, points, right answers and firsts.
+    pub fn quiz_board_line(
+        self,
+        place: u64,
+        user: u64,
+        points: u64,
+        right: u64,
+        firsts: u64,
+    ) -> String {
+        match self {
+            Locale::En => format!(
+                "**{place}.** <@{user}> · {points} point{} ({right} right, {firsts} first)",
+                if points == 1 { "" } else { "s" }
+            ),
+            Locale::Ko => {
+                format!("**{place}.** <@{user}> · {points}점 (정답 {right}개, 1등 {firsts}번)")
+            }
+        }
+    }
+
     /// The quiz's fixed texts.
     pub fn quiz_strings(self) -> &'static QuizStrings {
         match self {
@@ -225,6 +309,22 @@ pub struct QuizStrings {
     pub too_late: &'static str,
     /// A click the bot cannot count: an option the question did not offer, another round's button, a stale one.
     pub not_counted: &'static str,
+    /// The scores of a round that ended before its last question.
+    pub stopped: &'static str,
+    /// `/quiz stop` with no round running in the channel (nor a solo round of the caller).
+    pub no_round: &'static str,
+    /// `/quiz stop` by someone who neither started the round nor moderates the channel.
+    pub stop_refused: &'static str,
+    /// `/quiz stop` accepted.
+    pub stop_done: &'static str,
+    /// `/quiz start` where the bot cannot post.
+    pub cannot_send: &'static str,
+    /// The board's title.
+    pub board_title: &'static str,
+    /// The board of a server that has played no round.
+    pub board_empty: &'static str,
+    /// `/quiz leaderboard` outside a server.
+    pub board_guild_only: &'static str,
 }
 
 static QUIZ_EN: QuizStrings = QuizStrings {
@@ -239,6 +339,14 @@ static QUIZ_EN: QuizStrings = QuizStrings {
     rules: "1 point for each right answer, 1 more for the first right answer to a question",
     too_late: "Too late: the answers to this question are closed.",
     not_counted: "This button is not part of a running question, so nothing was counted.",
+    stopped: "The round was stopped early; these are the scores of the questions revealed.",
+    no_round: "No quiz round is running in this channel.",
+    stop_refused: "Only whoever started this round, or a member with Manage Messages here, can stop it.",
+    stop_done: "Stopping the round: the open question closes now, then the scores.",
+    cannot_send: "I can't post in this channel (I need View Channel, Send Messages and Embed Links here), so no round was started.",
+    board_title: "🏆 Quiz leaderboard",
+    board_empty: "Nobody has played a quiz round here yet: try `/quiz start`.",
+    board_guild_only: "The leaderboard belongs to a server: use it there.",
 };
 
 static QUIZ_KO: QuizStrings = QuizStrings {
@@ -253,6 +361,14 @@ static QUIZ_KO: QuizStrings = QuizStrings {
     rules: "정답마다 1점, 문제마다 가장 먼저 맞힌 사람은 1점 더",
     too_late: "늦었어요. 이 문제는 이미 마감됐어요.",
     not_counted: "진행 중인 문제의 버튼이 아니라서 답이 반영되지 않았어요.",
+    stopped: "라운드가 일찍 끝났어요. 공개된 문제까지의 점수예요.",
+    no_round: "이 채널에서 진행 중인 퀴즈가 없어요.",
+    stop_refused: "이 라운드를 시작한 사람이나 이 채널의 메시지 관리 권한이 있는 멤버만 멈출 수 있어요.",
+    stop_done: "라운드를 멈출게요. 열려 있는 문제를 지금 마감하고 점수를 보여 드려요.",
+    cannot_send: "이 채널에는 글을 올릴 수 없어서(채널 보기, 메시지 보내기, 링크 첨부 권한 필요) 라운드를 시작하지 않았어요.",
+    board_title: "🏆 퀴즈 순위",
+    board_empty: "아직 이 서버에서 퀴즈를 한 사람이 없어요. `/quiz start`로 시작해 보세요.",
+    board_guild_only: "순위는 서버마다 있어요. 서버에서 써 주세요.",
 };
 
 #[cfg(test)]

@@ -135,28 +135,29 @@ impl Locale {
     /// `/language`'s answer.
     pub fn language_reply(self, change: LanguageChange) -> String {
         let decided = self.choose(
-            "polls, results and daily posts follow this server's own language setting where it has one (Community \
-             servers), else the language of the moderator who runs `/favorite start` or `/daily set`",
-            "투표, 결과, 오늘의 장면은 서버에 언어 설정이 있으면(커뮤니티 서버) 그 언어로, 없으면 `/favorite start`나 \
-             `/daily set`을 실행한 운영진의 언어로 올려요",
+            "polls, results, daily posts and quiz rounds follow this server's own language setting where it has one \
+             (Community servers), else the language of the moderator who runs `/favorite start` or `/daily set` (of \
+             the member who starts a quiz)",
+            "투표, 결과, 오늘의 장면, 퀴즈는 서버에 언어 설정이 있으면(커뮤니티 서버) 그 언어로, 없으면 `/favorite start`나 \
+             `/daily set`을 실행한 운영진(퀴즈는 시작한 멤버)의 언어로 올려요",
         );
         match (self, change) {
             (Locale::En, LanguageChange::Set(language)) => format!(
-                "✅ From now on polls, results and daily posts here are in **{}**. A poll already running keeps its language.",
+                "✅ From now on polls, results, daily posts and quiz rounds here are in **{}**. A poll already running keeps its language.",
                 language.name()
             ),
             (Locale::Ko, LanguageChange::Set(language)) => format!(
-                "✅ 이제부터 이 서버의 투표, 결과, 오늘의 장면을 **{}**로 올려요. 이미 진행 중인 투표는 원래 언어로 끝나요.",
+                "✅ 이제부터 이 서버의 투표, 결과, 오늘의 장면, 퀴즈를 **{}**로 올려요. 이미 진행 중인 투표는 원래 언어로 끝나요.",
                 language.name()
             ),
             (Locale::En, LanguageChange::Automatic) => format!("✅ Back to automatic: {decided}."),
             (Locale::Ko, LanguageChange::Automatic) => format!("✅ 자동으로 되돌렸어요. {decided}."),
             (Locale::En, LanguageChange::Shown(Some(language))) => format!(
-                "Polls, results and daily posts here are in **{}** (chosen with `/language`). `/language language:` changes it.",
+                "Polls, results, daily posts and quiz rounds here are in **{}** (chosen with `/language`). `/language language:` changes it.",
                 language.name()
             ),
             (Locale::Ko, LanguageChange::Shown(Some(language))) => format!(
-                "이 서버의 투표, 결과, 오늘의 장면은 **{}**로 올려요(`/language`로 정함). `/language language:`로 바꿀 수 있어요.",
+                "이 서버의 투표, 결과, 오늘의 장면, 퀴즈는 **{}**로 올려요(`/language`로 정함). `/language language:`로 바꿀 수 있어요.",
                 language.name()
             ),
             (Locale::En, LanguageChange::Shown(None)) => {

@@ -56,6 +56,14 @@ impl Card {
             .allowed_mentions(no_mentions())
     }
 
+    /// The card as a follow-up on an interaction's token (or its edit), mentioning nobody.
+    pub fn into_followup(self) -> serenity::all::CreateInteractionResponseFollowup {
+        serenity::all::CreateInteractionResponseFollowup::new()
+            .embeds(self.embeds)
+            .components(self.components)
+            .allowed_mentions(no_mentions())
+    }
+
     /// The card as a channel message, mentioning nobody.
     pub fn into_channel_message(self) -> CreateMessage {
         CreateMessage::new()

@@ -101,8 +101,8 @@ pub fn revealed_card(
     })
 }
 
-/// The round's scores, best first, with the scoring rule in the footer.
-pub fn scores_card(scores: &[Score], locale: Locale) -> Card {
+/// The round's scores, best first, with the scoring rule in the footer; `stopped` says it ended early.
+pub fn scores_card(scores: &[Score], locale: Locale, stopped: bool) -> Card {
     let strings = locale.quiz_strings();
     let mut lines: Vec<String> = scores
         .iter()
@@ -122,11 +122,44 @@ pub fn scores_card(scores: &[Score], locale: Locale) -> Card {
     if scores.iter().all(|score| score.points == 0) {
         lines.insert(0, strings.no_scores.to_owned());
     }
+    if stopped {
+        lines.insert(0, format!("*{}*", strings.stopped));
+    }
     let embed = CreateEmbed::new()
         .author(CreateEmbedAuthor::new(strings.title))
         .title(strings.scores_title)
         .description(clamp(&lines.join("\n"), limits::EMBED_DESCRIPTION))
         .footer(CreateEmbedFooter::new(strings.rules));
+    Card {
+        embeds: vec![embed],
+        components: Vec::new(),
+    }
+}
+
+/// A server's all-time board: the top players, the asker's own place when they are not among them, and the
+/// rounds played.
+pub fn leaderboard_card(board: &crate::store::Board, locale: Locale) -> Card {
+    let strings = locale.quiz_strings();
+    let line = |row: &crate::store::BoardRow| {
+        locale.quiz_board_line(row.place, row.user, row.points, row.right, row.firsts)
+    };
+    let mut lines: Vec<String> = board.top.iter().map(line).collect();
+    if lines.is_empty() {
+        lines.push(strings.board_empty.to_owned());
+    }
+    if let Some(me) = board.me {
+        lines.push(String::new());
+        lines.push(locale.quiz_your_place(me.place, me.points, me.rounds));
+    }
+    let embed = CreateEmbed::new()
+        .author(CreateEmbedAuthor::new(strings.title))
+        .title(strings.board_title)
+        .description(clamp(&lines.join("\n"), limits::EMBED_DESCRIPTION))
+        .footer(CreateEmbedFooter::new(format!(
+            "{} · {}",
+            locale.quiz_rounds_played(board.rounds),
+            strings.rules
+        )));
     Card {
         embeds: vec![embed],
         components: Vec::new(),
@@ -346,9 +379,10 @@ mod tests {
             });
         }
         let scores = round_scores(&[tally.reveal(0)]);
-        let message =
-            serde_json::to_value(scores_card(&scores, Locale::En).into_interaction_message())
-                .unwrap_or_default();
+        let message = serde_json::to_value(
+            scores_card(&scores, Locale::En, false).into_interaction_message(),
+        )
+        .unwrap_or_default();
         assert_eq!(
             message["embeds"][0]["description"],
             "**1.** <@1> · 2 points (1 right, 1 first)\n**2.** <@2> · 1 point (1 right, 0 first)\n**3.** <@3> · 0 points (0 right, 0 first)"
@@ -357,8 +391,9 @@ mod tests {
             message["embeds"][0]["footer"]["text"],
             Locale::En.quiz_strings().rules
         );
-        let empty = serde_json::to_value(scores_card(&[], Locale::Ko).into_interaction_message())
-            .unwrap_or_default();
+        let empty =
+            serde_json::to_value(scores_card(&[], Locale::Ko, false).into_interaction_message())
+                .unwrap_or_default();
         assert_eq!(
             empty["embeds"][0]["description"],
             Locale::Ko.quiz_strings().no_scores
@@ -373,7 +408,7 @@ mod tests {
             })
             .collect();
         let crowd =
-            serde_json::to_value(scores_card(&crowd, Locale::En).into_interaction_message())
+            serde_json::to_value(scores_card(&crowd, Locale::En, true).into_interaction_message())
                 .unwrap_or_default();
         assert_within_limits(&crowd, "scores of 600");
     }

@@ -4,6 +4,7 @@
 //! - [`sqlite`]: one file (WAL), one connection behind a mutex; a transaction is the single writer.
 //! - [`postgres`]: a connection pool driven by the store's own small runtime; claims use `FOR UPDATE SKIP LOCKED`.
 //! - `records.rs`: the typed records both return (re-exported here).
+//! - `quiz/`: the quiz's rounds, answers and board, with their SQL in both dialects.
 //!
 //! Just over 600 lines: the facade forwards each contract method to both backends (one short match each) beside
 //! its doc, so the contract reads in one place.
@@ -20,6 +21,7 @@
 //! would both answer every interaction, which is a misconfiguration Discord does not allow for either).
 
 mod postgres;
+mod quiz;
 mod records;
 mod sqlite;
 mod tls;
@@ -30,6 +32,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+pub use quiz::{
+    Board, BoardRow, Lane, NewRound, NotStarted, RoundRecord, RoundState, Slot, Stored,
+};
 use records::{
     bag_text, date_text, decode, encode, from_sql, parse_date, read_bag_text, to_sql, DailyRow,
     PlannedRow, PlannedRows, PollRow, SettingsText, DAILY_COLUMNS, POLL_COLUMNS, POST_COLUMNS,

@@ -51,6 +51,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0006.sql"),
     include_str!("migrations/postgres/0007.sql"),
     include_str!("migrations/postgres/0008.sql"),
+    include_str!("migrations/postgres/0009.sql"),
 ];
 
 /// The bucket of the bot's one global request schedule. Its `tat_ms` column holds microseconds (whole milliseconds
@@ -364,7 +365,7 @@ impl Postgres {
 
     /// Runs `work` on a pooled connection on the store's runtime and waits for it, within the store timeout.
     /// Never call from an async task (use `Store::call`).
-    fn run<T>(
+    pub(super) fn run<T>(
         &self,
         work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -35,6 +35,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0006.sql"),
     include_str!("migrations/sqlite/0007.sql"),
     include_str!("migrations/sqlite/0008.sql"),
+    include_str!("migrations/sqlite/0009.sql"),
 ];
 
 /// How long a write waits for another connection's lock before giving up, until the store sets its own timeout.
@@ -187,7 +188,7 @@ impl Sqlite {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll back): carry on.
         self.connection
             .lock()

@@ -40,7 +40,8 @@ async fn registration_declares_every_command_with_korean_descriptions() {
             "anniversaries",
             "favorite",
             "daily",
-            "language"
+            "language",
+            "quiz"
         ]
     );
     for command in &registered {
@@ -93,6 +94,31 @@ async fn registration_declares_every_command_with_korean_descriptions() {
             }
         }
     }
+    // `/quiz`: its subcommands, each described in Korean too, `questions` bounded to 1..=10.
+    let quiz = registered
+        .iter()
+        .find(|c| c["name"] == "quiz")
+        .cloned()
+        .unwrap_or_default();
+    let subcommands: Vec<&str> = quiz["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(subcommands, ["start", "stop", "leaderboard"]);
+    for sub in quiz["options"].as_array().into_iter().flatten() {
+        assert!(sub["description_localizations"]["ko"].is_string(), "{sub}");
+    }
+    let questions = &quiz["options"][0]["options"][0];
+    assert_eq!(
+        (
+            questions["min_value"].as_f64(),
+            questions["max_value"].as_f64()
+        ),
+        (Some(1.0), Some(10.0)),
+        "{quiz}"
+    );
     let scene = &registered[0];
     assert_eq!(scene["options"][0]["name"], "drama");
     assert_eq!(scene["options"][0]["autocomplete"], true);
@@ -112,7 +138,7 @@ async fn guild_registration_when_a_guild_is_configured() {
             .fake
             .registered_commands(Some(FakeDiscord::GUILD_ID))
             .len(),
-        8
+        9
     );
     assert!(
         harness.fake.registered_commands(None).is_empty(),

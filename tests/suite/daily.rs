@@ -10,18 +10,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::support::fake_discord::{
     permissions, FakeChannel, FakeDiscord, FakeOptions, FakeOverwrite, FakeRole, FakeUser,
 };
 use crate::support::harness::{MANAGER, T};
 use crate::support::TempDir;
-use scenebot::catalog::Catalog;
 use scenebot::clock::{Clock, ManualClock};
-use scenebot::config::Config;
-use scenebot::store::Store;
 
 const GUILD: u64 = FakeDiscord::GUILD_ID;
 const CHANNEL: u64 = FakeDiscord::CHANNEL_ID;
@@ -33,13 +28,7 @@ pub(crate) fn at(text: &str) -> i64 {
         .timestamp()
 }
 
-/// The bot running in this process: its task, the switch that stops it, and its own runtime (dropped whole on a
-/// crash, so no task of the dead bot, such as a lease keeper, lives on behind the test's back).
-type RunningBot = (
-    JoinHandle<Result<(), scenebot::bot::RunError>>,
-    oneshot::Sender<()>,
-    tokio::runtime::Runtime,
-);
+use crate::support::in_process::RunningBot;
 
 /// The fake, the clock, the database directory, and the bot running in this process.
 pub(crate) struct Daily {
@@ -88,47 +77,16 @@ impl Daily {
 
     /// Starts the bot on the database in `dir` and waits until it has registered its commands.
     pub(crate) async fn boot(&mut self) {
-        let (api_url, token) = (self.fake.api_url(), self.fake.token());
-        let settings = self.settings.clone();
-        let config = Config::from_lookup(|name| match name {
-            "DISCORD_TOKEN" => Some(token.clone()),
-            "DISCORD_API_URL" => Some(api_url.clone()),
-            _ => settings
-                .iter()
-                .find(|(setting, _)| *setting == name)
-                .map(|(_, value)| value.clone()),
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-        let store =
-            Store::open(&self.dir.path.join("scenebot.sqlite3")).unwrap_or_else(|e| panic!("{e}"));
-        let catalog = Catalog::bundled().unwrap_or_else(|e| panic!("{e}"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let clock: Arc<dyn Clock> = self.clock.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let task = runtime.spawn(scenebot::bot::run(
-            config,
-            catalog,
-            store,
-            clock,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        self.bot = Some((task, stop, runtime));
-        // Ready once this start has registered its commands (setup ran) and the gateway session is live.
-        let before = self.registered_at;
-        let registration = self
-            .fake
-            .wait_for_request(
-                |r| r.index >= before && r.method == "PUT" && r.route().ends_with("/commands"),
-                T,
-            )
-            .await;
-        self.registered_at = registration.index + 1;
+        let (bot, registered_at) = crate::support::in_process::boot(
+            &self.fake,
+            self.clock.clone(),
+            &self.dir.path.join("scenebot.sqlite3"),
+            &self.settings,
+            self.registered_at,
+        )
+        .await;
+        self.bot = Some(bot);
+        self.registered_at = registered_at;
     }
 
     /// Stops the bot cleanly and waits for it.

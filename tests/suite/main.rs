@@ -11,6 +11,8 @@
 //! - `input`: malformed interaction payloads and hostile option text answered safely, or ignored, never fatal.
 //! - `favorite`: `/favorite` polls end to end: permissions, votes, results exactly once through SIGKILLs.
 //! - `daily`: `/daily` end to end with a test-driven clock: a month of posts, restarts, lost access.
+//! - `quiz`: `/quiz` rounds end to end with a test-driven clock: answers, reveals, the board once, a crash, stop,
+//!   a solo round, a Korean round.
 //! - `cluster`: several processes on one PostgreSQL database and several shards: everything exactly once.
 //! - `fuzz_dataset`: property tests: the dataset loader never panics and its errors name the file.
 //! - `operations`: the health endpoint and its metrics, the shard watchdog, REST timeouts, a locked database,
@@ -43,6 +45,7 @@ mod input;
 mod log_format;
 mod operations;
 mod preview;
+mod quiz;
 mod spec;
 mod store_contract;
 mod store_faults;

@@ -933,3 +933,6 @@ fn an_unreachable_postgres_is_a_clear_error_without_the_password() {
     assert!(error.starts_with("PostgreSQL error:"), "{error}");
     assert!(!error.contains("hunter2"), "{error}");
 }
+
+#[path = "store_contract_quiz.rs"]
+mod quiz;

@@ -1,4 +1,4 @@
-//! `/language`: the language of what the bot posts publicly in a server (polls, results, daily posts). Discord
+//! `/language`: the language of what the bot posts publicly in a server (polls, results, daily posts, quiz rounds). Discord
 //! reports every non-Community server as `en-US`, so an ordinary Korean fan server would otherwise get English
 //! posts; the moderators choose here, and the choice is kept per server ([`crate::locale::public_locale`]).
 
@@ -33,7 +33,7 @@ impl LanguageChoice {
     }
 }
 
-/// Choose the language of the bot's posts here (polls, results, daily posts)
+/// Choose the language of the bot's posts here (polls, results, daily posts, quiz rounds)
 #[poise::command(
     slash_command,
     guild_only,
@@ -41,7 +41,7 @@ impl LanguageChoice {
     interaction_context = "Guild",
     default_member_permissions = "MANAGE_GUILD",
     check = "gate::manager",
-    description_localized("ko", "이 서버에 올리는 투표, 결과, 오늘의 장면의 언어를 정해요")
+    description_localized("ko", "이 서버에 올리는 투표, 결과, 오늘의 장면, 퀴즈의 언어를 정해요")
 )]
 pub async fn language(
     ctx: Context<'_>,

@@ -5,12 +5,14 @@
 //! - [`favorite`]: `/favorite` polls: start, end, results, the hall of fame.
 //! - [`daily`]: `/daily`: the settings, the status, a post now.
 //! - [`language`]: `/language`: the language of the server's public posts.
+//! - [`quiz`]: `/quiz`: a round in the channel (or solo), stopping it, the server's board; the answer buttons.
 //!
 //! Names stay English everywhere; descriptions carry Korean localizations.
 
 pub mod daily;
 pub mod favorite;
 pub mod language;
+pub mod quiz;
 pub mod scene;
 
 use serenity::all::GuildId;
@@ -29,6 +31,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         favorite::favorite(),
         daily::daily(),
         language::language(),
+        quiz::quiz(),
     ]
 }
 

@@ -3,6 +3,7 @@
 pub mod bot;
 pub mod fake_discord;
 pub mod harness;
+pub mod in_process;
 pub mod openapi;
 pub mod postgres;
 pub mod skip;
