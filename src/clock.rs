@@ -10,6 +10,12 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in seconds since 1970-01-01 UTC.
     fn now(&self) -> i64;
 
+    /// Now, in milliseconds since 1970-01-01 UTC: for waits that must end on a boundary (the daily planner wakes
+    /// on the minute, not up to a second after it). A clock of whole seconds reads as its second's start.
+    fn now_ms(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
+
     /// For a clock moved by hand: a receiver that sees every move, so schedulers re-check at once. `None` for the
     /// system clock, which schedulers simply re-read at least every minute.
     fn watch(&self) -> Option<watch::Receiver<i64>>;
@@ -24,6 +30,12 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    fn now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 
     fn watch(&self) -> Option<watch::Receiver<i64>> {

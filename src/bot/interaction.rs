@@ -70,7 +70,7 @@ pub fn answer_deadline(ctx: Context<'_>) -> tokio::time::Instant {
         poise::Context::Application(app)
             if app.has_sent_initial_response.load(Ordering::SeqCst) =>
         {
-            let now_ms = u64::try_from(ctx.data().clock.now().saturating_mul(1000)).unwrap_or(0);
+            let now_ms = u64::try_from(ctx.data().clock.now_ms()).unwrap_or(0);
             let age = crate::telemetry::snowflake_age(app.interaction.id.get(), now_ms);
             now + FOLLOWUP_WINDOW.saturating_sub(age)
         }

@@ -33,6 +33,8 @@ use crate::store::{Claim, DailyPostState, Pick, PlannedDaily, Store, StoreError}
 const SCHEDULER_TICK: Duration = Duration::from_secs(60);
 /// How soon a post that failed transiently is tried again.
 const RETRY_SOON: Duration = Duration::from_secs(15);
+/// The shortest wait between planning passes, so a post due this very millisecond cannot spin the planner.
+const MIN_WAKE: Duration = Duration::from_millis(1);
 /// How far our clock and Discord's may disagree: a day's post is looked for from this long before its time.
 const CLOCK_SKEW_SECONDS: i64 = 10;
 
@@ -112,9 +114,10 @@ impl Planner {
             Due::Skip(date) => self.work.push(Work::Skip(record.guild_id, date)),
             Due::Wait => {}
         }
+        // To the millisecond: a wake rounded to whole seconds sent a minute's first posts up to a second late.
         let (_, next) = daily::next_post(now, time, zone);
-        let until = u64::try_from((next - now).num_seconds()).unwrap_or(0);
-        self.next_wake = self.next_wake.min(Duration::from_secs(until.max(1)));
+        let until = (next - now).to_std().unwrap_or(Duration::ZERO);
+        self.next_wake = self.next_wake.min(until.max(MIN_WAKE));
     }
 
     /// The work due, in its fair order, and how long until the next post.
@@ -474,9 +477,9 @@ pub async fn run<P: Port>(
     let mut clock_moves = dailies.clock.watch();
     loop {
         crate::clock::mark_seen(&mut clock_moves);
-        let now = dailies.clock.now();
-        let Some(now_utc) = DateTime::<Utc>::from_timestamp(now, 0) else {
-            error!(now, "the clock is out of range; the daily scheduler waits");
+        let now = dailies.clock.now_ms();
+        let Some(now_utc) = DateTime::<Utc>::from_timestamp_millis(now) else {
+            error!(now, "the clock is out of range; the daily scheduler stops");
             break;
         };
         // Local dates run at most a day ahead of or behind UTC: two days back covers every zone's latest post.

@@ -406,6 +406,27 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_global_429_asking_for_a_day_pauses_background_work_ten_minutes_at_most() {
+        let pacer = Pacer::new(45);
+        pacer.pause(Duration::from_secs(24 * 3_600)).await;
+        // The next request's slot comes after the pause: ten minutes away, not a day.
+        let next = pacer.reserve(1).await;
+        assert!(next <= LONGEST_PAUSE + pacer.interval(), "{next:?}");
+        assert!(
+            next + Duration::from_secs(1) >= LONGEST_PAUSE,
+            "the pause still holds: {next:?}"
+        );
+        // A short 429 is kept as asked.
+        let pacer = Pacer::new(45);
+        pacer.pause(Duration::from_secs(2)).await;
+        let next = pacer.reserve(1).await;
+        assert!(
+            next > Duration::from_millis(1_900) && next <= Duration::from_secs(3),
+            "{next:?}"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_panicking_job_is_reported_down_until_it_runs_again() {
         let health = Arc::new(JobHealth::default());

@@ -174,7 +174,7 @@ enum Step {
 
 impl<P: Port> Rounds<P> {
     fn now_ms(&self) -> i64 {
-        self.clock.now().saturating_mul(1000)
+        self.clock.now_ms()
     }
 
     /// Runs round `id` to its end, unless it already runs in this process or another live process holds it.

@@ -54,7 +54,12 @@ fn dailies(servers: u64, clock: Arc<dyn Clock>, lease: Duration) -> Dailies<Fake
 }
 
 fn planned(dailies: &Dailies<FakePort>, now: i64) -> Vec<Work> {
-    let now = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
+    plan_at_ms(dailies, now * 1000).0
+}
+
+/// A planning pass at `now_ms` (unix milliseconds): the work due and the wait until the next post.
+fn plan_at_ms(dailies: &Dailies<FakePort>, now_ms: i64) -> (Vec<Work>, Duration) {
+    let now = DateTime::<Utc>::from_timestamp_millis(now_ms).unwrap_or_default();
     let mut planner = Planner::new(now);
     dailies
         .store
@@ -62,7 +67,21 @@ fn planned(dailies: &Dailies<FakePort>, now: i64) -> Vec<Work> {
             planner.add(&daily)
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    planner.finish().0
+    planner.finish()
+}
+
+#[test]
+fn the_planner_wakes_on_the_minute_not_a_second_after() {
+    let dailies = dailies(1, Arc::new(SystemClock), Duration::from_secs(60));
+    // 08:59:59.400 UTC: the 09:00 post is 600 ms away; a wake rounded to whole seconds slept 1 s (400 ms late).
+    let nine = (post_minute() - 30) * 1000;
+    let (work, wait) = plan_at_ms(&dailies, nine - 600);
+    assert!(work.is_empty(), "{work:?}");
+    assert_eq!(wait, Duration::from_millis(600));
+    // On the minute, the post is due at once and the next wake is the tick, not a spin.
+    let (work, wait) = plan_at_ms(&dailies, nine);
+    assert_eq!(guilds(&work), [1]);
+    assert_eq!(wait, SCHEDULER_TICK);
 }
 
 fn guilds(work: &[Work]) -> Vec<u64> {
