@@ -16,7 +16,7 @@ use tracing_subscriber::layer::{Filter, Layer, SubscriberExt};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::bot::{self, RunError};
+use crate::bot;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::locale::Locale;
@@ -25,13 +25,10 @@ use crate::render::AboutFacts;
 use crate::respond::{Command, Responder};
 use crate::store::Store;
 
-/// Exit code when retrying cannot help: a missing or rejected token, a wrong `DISCORD_API_URL`, a database that is
-/// not ours or is locked. A supervisor should not restart (the README's systemd unit does not).
-pub const EXIT_FATAL: u8 = 1;
+pub use crate::bot::{EXIT_FATAL, EXIT_TEMPFAIL};
+
 /// Exit code for invalid input (a bad dataset or command line).
 pub const EXIT_INVALID: u8 = 2;
-/// Exit code for failures worth a restart later (sysexits' EX_TEMPFAIL): Discord could not be reached.
-pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// The log filter when `RUST_LOG` is unset: our info lines and the libraries' warnings.
 pub const DEFAULT_LOG_FILTER: &str = "scenebot=info,serenity=warn,poise=warn";
@@ -196,16 +193,8 @@ pub fn run_from_env() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             error!("{error}");
-            ExitCode::from(exit_code(&error))
+            ExitCode::from(error.exit_code())
         }
-    }
-}
-
-/// The process exit code for why the bot stopped.
-pub fn exit_code(error: &RunError) -> u8 {
-    match error {
-        RunError::Fatal(_) => EXIT_FATAL,
-        RunError::Transient(_) => EXIT_TEMPFAIL,
     }
 }
 

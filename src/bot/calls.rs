@@ -4,9 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serenity::all::{
-    ChannelId, GetMessages, GuildId, Http, HttpError, Message, MessageId, Permissions, UserId,
-};
+use serenity::all::HttpError;
 use tracing::{error, warn};
 
 pub use crate::reason::Failure;
@@ -454,120 +452,6 @@ where
 
 /// How many tries [`answering`] makes at most.
 const ANSWER_ATTEMPTS: u32 = 5;
-
-/// How many pages of 100 messages [`find_own_message`] reads at most: the 2,000 messages sent right after the
-/// claim, where a post made for it stands.
-const SEARCH_PAGES: usize = 20;
-
-/// The bot's message in `channel` that `is_ours` recognises among those sent at or after `since` (unix seconds:
-/// when the claim or send attempt that stands for it was made, less the clock skew). Called before any resend of a
-/// post whose first send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes only, so after a
-/// crash and a long restart only the channel itself can say whether the post is already there.
-///
-/// It reads *forward* from `since` (Discord's `after`), oldest pages first: a post made for the claim was sent right
-/// after it, so it is in the first page however busy the channel has been since, and a search ends when it has read
-/// up to the present. Only a channel with more than [`SEARCH_PAGES`] full pages since the claim and without the
-/// post in them is "unknown" (a transient failure: looked at again later), never "not there". Needs View Channel and
-/// Read Message History: without the first the read is refused, without the second Discord answers an empty channel;
-/// either is [`Failure::Unreadable`], never "not there" (an empty first page is believed only once the bot's
-/// permissions there say it may read the history).
-#[allow(clippy::too_many_arguments)] // one search's whole context; a struct would only rename these
-pub async fn find_own_message(
-    http: &Http,
-    me: UserId,
-    cap: Duration,
-    pacer: &Pacer,
-    guild: GuildId,
-    channel: ChannelId,
-    since: i64,
-    is_ours: impl Fn(&Message) -> bool,
-) -> Result<Option<Message>, Failure> {
-    let mut after = snowflake_at(since);
-    for page_number in 0..SEARCH_PAGES {
-        let page = with_retries_paced(
-            "reading the channel's messages",
-            route::CHANNEL_MESSAGES,
-            cap,
-            Some(pacer),
-            || channel.messages(http, GetMessages::new().after(after).limit(100)),
-        )
-        .await
-        .map_err(|e| unreadable_if_forbidden(Failure::of(&e)))?;
-        if page.is_empty() && page_number == 0 {
-            // Nothing since the claim, or a channel whose history the bot may no longer read: Discord answers both
-            // alike.
-            let permissions = super::gate::bot_permissions_in(http, me, cap, pacer, guild, channel)
-                .await
-                .map_err(unreadable_if_forbidden)?;
-            let lacking = super::gate::missing(
-                permissions,
-                Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY,
-            );
-            if !lacking.is_empty() {
-                return Err(Failure::Unreadable(format!(
-                    "the bot lacks {lacking} in channel {channel}: cannot tell whether its message is there"
-                )));
-            }
-            return Ok(None);
-        }
-        // Only what was sent since the claim: an older message with the same content is an earlier post's.
-        if let Some(found) = page.iter().find(|m| {
-            m.author.id == me && m.id.created_at().unix_timestamp() >= since && is_ours(m)
-        }) {
-            return Ok(Some(found.clone()));
-        }
-        let Some(newest) = page.iter().map(|m| m.id).max() else {
-            return Ok(None);
-        };
-        if page.len() < 100 {
-            // Everything since the claim, up to now, has been read.
-            return Ok(None);
-        }
-        after = newest;
-    }
-    Err(Failure::Transient(format!(
-        "more than {} messages since the post was claimed, none of them the post; cannot tell whether it is there",
-        SEARCH_PAGES * 100
-    )))
-}
-
-/// The id `after` which every message sent since `unix_seconds` stands.
-fn snowflake_at(unix_seconds: i64) -> MessageId {
-    let unix_ms = u64::try_from(unix_seconds.saturating_mul(1000)).unwrap_or(0);
-    MessageId::new(
-        telemetry::snowflake_at_unix_ms(unix_ms)
-            .saturating_sub(1)
-            .max(1),
-    )
-}
-
-/// A refusal met while searching a channel: whether the bot's message is there is then unknown, not "not there".
-fn unreadable_if_forbidden(failure: Failure) -> Failure {
-    match failure {
-        Failure::Forbidden(cause) => Failure::Unreadable(format!(
-            "{cause}: the bot needs View Channel and Read Message History to tell whether its message is there"
-        )),
-        other => other,
-    }
-}
-
-/// The buttons of `message`, whatever row they are in: how the bot recognises its own posts (a marker in a button's
-/// `custom_id`, a link to a poll).
-pub fn buttons(message: &Message) -> impl Iterator<Item = &serenity::all::ButtonKind> {
-    message
-        .components
-        .iter()
-        .flat_map(|row| row.components.iter())
-        .filter_map(|component| match component {
-            serenity::all::ActionRowComponent::Button(button) => Some(&button.data),
-            _ => None,
-        })
-}
-
-/// A link to a message.
-pub fn message_link(guild: u64, channel: u64, message: u64) -> String {
-    format!("https://discord.com/channels/{guild}/{channel}/{message}")
-}
 
 #[cfg(test)]
 mod tests {

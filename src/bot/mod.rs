@@ -1,13 +1,17 @@
 //! The Discord layer: serenity + poise. It only translates between Discord and the pure core ([`crate::respond`]).
 //!
-//! - [`commands`]: the slash commands, one module per feature (`scene`, `favorite`, `daily`), and [`commands::all`].
+//! - [`commands`]: the slash commands, one module per feature (`scene`, `favorite`, `daily`, `language`, `quiz`),
+//!   and [`commands::all`].
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
-//! - [`jobs`]: the background processes' port to Discord (posts, polls, searches), paced and retried.
-//! - [`calls`]: bounded retries, failure kinds, finding the bot's own message in a channel.
+//! - [`port`]: the background processes' port to Discord (posts, polls, threads, quiz messages, finding the bot's
+//!   own message in a channel), paced and retried; the processes built over it from [`Data`].
+//! - [`calls`]: bounded retries, failure kinds, routes for the metrics, redaction.
+//! - [`perms`]: the permission sets each feature needs, and reading the bot's and a member's from Discord.
 //! - [`budget`]: the invalid-request budget every server shares: the count, the guard, remembered refusals, limits.
 //! - [`relay`]: proxy mode's loopback relay that reads Discord's 429 answers, which serenity drops.
 //! - [`interaction`]: what every command does with its interaction: languages, defer, private and card replies.
-//! - [`gate`]: who may do what, where: the member's and the bot's permissions in the channel acted on.
+//! - [`gate`]: who may do what, where: the poise checks, and the member's and the bot's permissions in the channel
+//!   acted on.
 //! - [`health`]: last-event ages, the optional health endpoint, the shard watchdog.
 //! - [`close_codes`]: the gateway closes serenity would reconnect after and Discord says not to (4010–4012).
 //! - [`types`]: [`Data`], [`Error`] and [`Context`], shared by every sibling.
@@ -22,7 +26,8 @@ pub mod events;
 pub mod gate;
 pub mod health;
 pub mod interaction;
-pub mod jobs;
+pub mod perms;
+pub mod port;
 pub mod relay;
 pub mod types;
 
@@ -55,8 +60,14 @@ const FATAL_EXIT_DEADLINE: Duration = Duration::from_secs(15);
 /// The intents the bot needs: guild create/delete only. Slash commands need none; MESSAGE_CONTENT never.
 pub const INTENTS: GatewayIntents = GatewayIntents::GUILDS;
 
-/// Why the bot stopped with an error: one line for the operator, never with the token. `cli` turns it into the
-/// process exit code.
+/// Exit code when retrying cannot help: a missing or rejected token, a wrong `DISCORD_API_URL`, a database that is
+/// not ours or is locked. A supervisor should not restart (the README's systemd unit does not).
+pub const EXIT_FATAL: u8 = 1;
+/// Exit code for failures worth a restart later (sysexits' EX_TEMPFAIL): Discord could not be reached.
+pub const EXIT_TEMPFAIL: u8 = 75;
+
+/// Why the bot stopped with an error: one line for the operator, never with the token, and the process exit code
+/// it stands for ([`RunError::exit_code`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
     /// Retrying cannot help (a rejected token, a wrong `DISCORD_API_URL`, refused intents): a supervisor should
@@ -66,6 +77,16 @@ pub enum RunError {
     /// Discord could not be reached, or failed for a while: worth a restart with back-off.
     #[error("{0}")]
     Transient(String),
+}
+
+impl RunError {
+    /// The process exit code: [`EXIT_FATAL`] or [`EXIT_TEMPFAIL`], which supervisors read to restart or not.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Fatal(_) => EXIT_FATAL,
+            RunError::Transient(_) => EXIT_TEMPFAIL,
+        }
+    }
 }
 
 /// Connects, serves until `shutdown` resolves (SIGINT or SIGTERM in production), and shuts down cleanly: the
@@ -325,7 +346,7 @@ pub async fn run(
         close = close_codes::fatal() => {
             fatal_close = Some(close);
             stop_closed_shards(&shard_manager).await;
-            let code = crate::cli::exit_code(&RunError::Fatal(String::new()));
+            let code = EXIT_FATAL;
             close_codes::exit_unless_stopped_within(close, FATAL_EXIT_DEADLINE, code);
             Ok(())
         }

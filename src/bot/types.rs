@@ -5,14 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serenity::all::{Http, UserId};
+use serenity::all::UserId;
 
-use super::jobs::DiscordPort;
 use crate::clock::Clock;
-use crate::lifecycle::daily::Dailies;
 use crate::lifecycle::fanout::Pacer;
-use crate::lifecycle::poll::{PollLocks, Polls};
-use crate::lifecycle::quiz::{Rounds, RunningRounds};
+use crate::lifecycle::poll::PollLocks;
+use crate::lifecycle::quiz::RunningRounds;
 use crate::respond::Responder;
 use crate::store::Store;
 
@@ -54,51 +52,6 @@ pub struct Data {
 }
 
 impl Data {
-    /// Discord for the background processes, over `http`.
-    pub fn port(&self, http: &Arc<Http>) -> DiscordPort {
-        DiscordPort {
-            http: Arc::clone(http),
-            me: self.me,
-            cap: self.call_cap,
-            pacer: Arc::clone(&self.pacer),
-            responder: Arc::clone(&self.responder),
-        }
-    }
-
-    /// The poll process (shared by `/favorite` and the scheduler: one set of locks).
-    pub fn polls(&self, http: &Arc<Http>) -> Polls<DiscordPort> {
-        Polls {
-            store: self.store.clone(),
-            clock: Arc::clone(&self.clock),
-            port: self.port(http),
-            responder: Arc::clone(&self.responder),
-            locks: self.poll_locks.clone(),
-            lease: self.lease,
-        }
-    }
-
-    /// The daily process.
-    pub fn dailies(&self, http: &Arc<Http>) -> Dailies<DiscordPort> {
-        Dailies {
-            store: self.store.clone(),
-            clock: Arc::clone(&self.clock),
-            port: self.port(http),
-            responder: Arc::clone(&self.responder),
-            lease: self.lease,
-        }
-    }
-
-    /// The quiz process (shared by `/quiz` and the answer buttons: one set of running rounds).
-    pub fn rounds(&self, http: &Arc<Http>) -> Arc<Rounds<DiscordPort>> {
-        Arc::new(Rounds {
-            store: self.store.clone(),
-            clock: Arc::clone(&self.clock),
-            port: self.port(http),
-            responder: Arc::clone(&self.responder),
-            running: self.quiz_rounds.clone(),
-        })
-    }
-
     /// Whether this process runs the shard of `guild` (a round without a server: shard 0, as DMs are).
     pub fn owns_guild(&self, guild: Option<u64>) -> bool {
         let Some(range) = self.shards else {

@@ -1,5 +1,5 @@
 //! What the poll and daily processes ask of Discord, as plain data: the Discord layer implements [`Port`] over
-//! serenity (`bot::jobs`), and the lifecycle's unit tests implement it by hand, so the rules are tested without a
+//! serenity (`bot::port`), and the lifecycle's unit tests implement it by hand, so the rules are tested without a
 //! fake Discord. Every method is one step whose outcome the process records; a [`Failure`] says what went wrong.
 
 use std::future::Future;

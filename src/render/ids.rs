@@ -140,6 +140,11 @@ pub fn posted_marker(custom_id: &str) -> Option<String> {
     }
 }
 
+/// A link to a message.
+pub fn message_link(guild: u64, channel: u64, message: u64) -> String {
+    format!("https://discord.com/channels/{guild}/{channel}/{message}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ pub mod poll;
 pub mod quiz;
 
 pub use anniversary::{day_post_card, headline, special_card, thread_name, upcoming_card};
-pub use ids::{posted_marker, ComponentAction};
+pub use ids::{message_link, posted_marker, ComponentAction};
 
 /// The video site searched by the "Find the clip" button (a search, never an invented video URL).
 pub const CLIP_SEARCH_URL: &str = "https://www.youtube.com/results?search_query=";

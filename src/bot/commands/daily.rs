@@ -8,9 +8,9 @@ use chrono_tz::Tz;
 use serenity::all::{CreateAutocompleteResponse, PartialChannel, Permissions, Role};
 use tracing::{info, warn};
 
-use crate::bot::gate;
 use crate::bot::interaction::tell;
 use crate::bot::types::{Context, Data, Error};
+use crate::bot::{gate, perms};
 use crate::daily;
 use crate::lifecycle::port::{DailySend, Port};
 use crate::locale::{DailyState, DailyStatus, Locale};
@@ -92,11 +92,11 @@ pub async fn set(
     // pinged only for a manager who could ping it themselves.
     let unmentionable = role.as_ref().filter(|role| !role.mentionable);
     let member_needs = match unmentionable {
-        Some(_) => gate::MANAGER_IN_CHANNEL | Permissions::MENTION_EVERYONE,
-        None => gate::MANAGER_IN_CHANNEL,
+        Some(_) => perms::MANAGER_IN_CHANNEL | Permissions::MENTION_EVERYONE,
+        None => perms::MANAGER_IN_CHANNEL,
     };
     if let Err(refusal) =
-        gate::channel_allows(ctx, guild_id, channel.id, member_needs, gate::DAILY).await
+        gate::channel_allows(ctx, guild_id, channel.id, member_needs, perms::DAILY).await
     {
         info!(guild = %guild_id, channel = %channel.id, ?refusal, "daily scene refused");
         let text = match (&refusal, unmentionable) {
@@ -255,8 +255,8 @@ pub async fn now(ctx: Context<'_>) -> Result<(), Error> {
         ctx,
         guild_id,
         channel,
-        gate::MANAGER_IN_CHANNEL,
-        gate::DAILY,
+        perms::MANAGER_IN_CHANNEL,
+        perms::DAILY,
     )
     .await
     {

@@ -7,10 +7,10 @@
 use serenity::all::{ChannelId, PartialChannel};
 use tracing::{info, warn};
 
-use crate::bot::calls::{self, Failure};
-use crate::bot::gate;
+use crate::bot::calls::Failure;
 use crate::bot::interaction::tell;
 use crate::bot::types::{Context, Error};
+use crate::bot::{gate, perms};
 use crate::favorite::{self, Tally, DEFAULT_HOURS, MAX_HOURS};
 use crate::lifecycle::poll::{self as lifecycle, Finished};
 use crate::locale::Locale;
@@ -95,7 +95,7 @@ pub async fn start(
         Err(open) => {
             let link = open
                 .message_id
-                .map(|m| calls::message_link(open.guild_id, open.channel_id, m))
+                .map(|m| crate::render::message_link(open.guild_id, open.channel_id, m))
                 .unwrap_or_else(|| format!("<#{}>", open.channel_id));
             return tell(ctx, locale.poll_already_running(&link, open.ends_at)).await;
         }
@@ -151,7 +151,15 @@ async fn poll_channel_allows(
     channel: ChannelId,
     locale: Locale,
 ) -> Result<bool, Error> {
-    match gate::channel_allows(ctx, guild, channel, gate::MODERATOR_IN_CHANNEL, gate::POLL).await {
+    match gate::channel_allows(
+        ctx,
+        guild,
+        channel,
+        perms::MODERATOR_IN_CHANNEL,
+        perms::POLL,
+    )
+    .await
+    {
         Ok(_) => Ok(true),
         Err(refusal) => {
             info!(guild = %guild, channel = %channel, ?refusal, "favorite poll refused in that channel");
@@ -235,7 +243,7 @@ pub async fn results(ctx: Context<'_>) -> Result<(), Error> {
             let tally = poll.tally.clone().unwrap_or(Tally { votes: Vec::new() });
             let link = poll
                 .message_id
-                .map(|m| calls::message_link(poll.guild_id, poll.channel_id, m));
+                .map(|m| crate::render::message_link(poll.guild_id, poll.channel_id, m));
             let card = render::poll::results_card(
                 &data.responder.catalog,
                 &tally,

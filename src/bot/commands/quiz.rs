@@ -15,9 +15,9 @@ use serenity::all::{
 use tracing::{info, warn};
 
 use crate::bot::calls::{self, describe, route};
-use crate::bot::gate;
 use crate::bot::interaction::{locale_of, public_locale_of, tell, within_deadline};
 use crate::bot::types::{Context, Data, Error};
+use crate::bot::{gate, perms};
 use crate::lifecycle::quiz::{self as lifecycle, Click, COOLDOWN_SECONDS};
 use crate::locale::Locale;
 use crate::quiz::{self, DEFAULT_QUESTIONS, MAX_QUESTIONS};
@@ -61,12 +61,12 @@ fn bot_cannot_post(interaction: &CommandInteraction) -> bool {
         )
     });
     let needed = if thread {
-        gate::in_thread(gate::CARD)
+        perms::in_thread(perms::CARD)
     } else {
-        gate::CARD
+        perms::CARD
     };
     let have = interaction.app_permissions.unwrap_or(Permissions::empty());
-    !gate::missing(have, needed).is_empty()
+    !perms::missing(have, needed).is_empty()
 }
 
 /// Start a quiz round here (solo in DMs): 1 point a right answer, 1 more for the first right
@@ -138,7 +138,7 @@ pub async fn start(
                 running.slots.first().and_then(|s| s.message_id),
             ) {
                 (Some(guild), Some(message)) => {
-                    calls::message_link(guild, running.channel_id, message)
+                    crate::render::message_link(guild, running.channel_id, message)
                 }
                 _ => format!("<#{}>", running.channel_id),
             };

@@ -7,17 +7,21 @@ use std::time::Duration;
 
 use serenity::all::{
     AutoArchiveDuration, Builder, ChannelId, CreateAllowedMentions, CreateMessage, CreateThread,
-    GuildId, Http, Message, MessageId, Nonce, Permissions, UserId,
+    GetMessages, GuildId, Http, Message, MessageId, Nonce, Permissions, UserId,
 };
 use tracing::info;
 
 use super::calls::{self, Failure};
+use super::types::Data;
 use crate::anniversary::DayPost;
 use crate::favorite::{self, PollPlan, Tally};
+use crate::lifecycle::daily::Dailies;
 use crate::lifecycle::fanout::Pacer;
+use crate::lifecycle::poll::Polls;
 use crate::lifecycle::port::{
     DailySend, PollCounts, Port, PostedPoll, QuizView, ReadPoll, ThreadSend,
 };
+use crate::lifecycle::quiz::Rounds;
 use crate::reason::ThreadNote;
 use crate::render;
 use crate::respond::Responder;
@@ -37,6 +41,55 @@ pub struct DiscordPort {
     pub pacer: Arc<Pacer>,
     /// The catalog.
     pub responder: Arc<Responder>,
+}
+
+/// The background processes over this port, built from what the commands share: the Discord layer's one place
+/// that ties [`Data`] to serenity's HTTP client.
+impl Data {
+    /// Discord for the background processes, over `http`.
+    pub fn port(&self, http: &Arc<Http>) -> DiscordPort {
+        DiscordPort {
+            http: Arc::clone(http),
+            me: self.me,
+            cap: self.call_cap,
+            pacer: Arc::clone(&self.pacer),
+            responder: Arc::clone(&self.responder),
+        }
+    }
+
+    /// The poll process (shared by `/favorite` and the scheduler: one set of locks).
+    pub fn polls(&self, http: &Arc<Http>) -> Polls<DiscordPort> {
+        Polls {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            locks: self.poll_locks.clone(),
+            lease: self.lease,
+        }
+    }
+
+    /// The daily process.
+    pub fn dailies(&self, http: &Arc<Http>) -> Dailies<DiscordPort> {
+        Dailies {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            lease: self.lease,
+        }
+    }
+
+    /// The quiz process (shared by `/quiz` and the answer buttons: one set of running rounds).
+    pub fn rounds(&self, http: &Arc<Http>) -> Arc<Rounds<DiscordPort>> {
+        Arc::new(Rounds {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            port: self.port(http),
+            responder: Arc::clone(&self.responder),
+            running: self.quiz_rounds.clone(),
+        })
+    }
 }
 
 /// A poll's answers as Discord numbered them: (answer id, text).
@@ -146,7 +199,7 @@ impl DiscordPort {
         since: i64,
         is_ours: impl Fn(&Message) -> bool,
     ) -> Result<Option<Message>, Failure> {
-        calls::find_own_message(
+        find_own_message(
             &self.http,
             self.me,
             self.cap,
@@ -247,7 +300,7 @@ impl Port for DiscordPort {
         let found = self
             .find(record.guild_id, record.channel_id, since, |message| {
                 message.poll.is_none()
-                    && calls::buttons(message).any(|button| {
+                    && buttons(message).any(|button| {
                         matches!(button, serenity::all::ButtonKind::Link { url } if url.ends_with(&suffix))
                     })
             })
@@ -261,7 +314,7 @@ impl Port for DiscordPort {
         tally: &Tally,
         poll_message: u64,
     ) -> Result<u64, Failure> {
-        let link = calls::message_link(record.guild_id, record.channel_id, poll_message);
+        let link = render::message_link(record.guild_id, record.channel_id, poll_message);
         let catalog = &self.responder.catalog;
         let sent = self
             .send("posting poll results", record.channel_id, || {
@@ -322,7 +375,7 @@ impl Port for DiscordPort {
 
     async fn open_thread(&self, send: ThreadSend<'_>) -> Result<ThreadNote, Failure> {
         // Checked first: a refused thread is a 403, which counts toward Discord's invalid-request ban.
-        let permissions = super::gate::bot_permissions_in(
+        let permissions = super::perms::bot_permissions_in(
             &self.http,
             self.me,
             self.cap,
@@ -331,7 +384,7 @@ impl Port for DiscordPort {
             ChannelId::new(send.channel),
         )
         .await?;
-        if !super::gate::missing(permissions, THREAD).is_empty() {
+        if !super::perms::missing(permissions, super::perms::THREAD).is_empty() {
             return Ok(ThreadNote::NoPermission);
         }
         self.thread_from_message(send).await
@@ -411,15 +464,122 @@ impl DiscordPort {
 /// Discord's code for a second thread on one message: "A thread has already been created for this message".
 const THREAD_ALREADY_MADE: isize = 160_004;
 
-/// What the bot needs to open a thread on its post: Create Public Threads (in a server's text channel).
-pub const THREAD: Permissions = Permissions::CREATE_PUBLIC_THREADS;
-
 /// Whether `message` carries `marker` on one of its buttons.
 fn carries_marker(message: &Message, marker: &str) -> bool {
-    calls::buttons(message).any(|button| match button {
+    buttons(message).any(|button| match button {
         serenity::all::ButtonKind::NonLink { custom_id, .. } => {
             render::posted_marker(custom_id).as_deref() == Some(marker)
         }
         _ => false,
     })
+}
+
+/// How many pages of 100 messages [`find_own_message`] reads at most: the 2,000 messages sent right after the
+/// claim, where a post made for it stands.
+const SEARCH_PAGES: usize = 20;
+
+/// The bot's message in `channel` that `is_ours` recognises among those sent at or after `since` (unix seconds:
+/// when the claim or send attempt that stands for it was made, less the clock skew). Called before any resend of a
+/// post whose first send may have reached Discord: `enforce_nonce` de-duplicates for a few minutes only, so after a
+/// crash and a long restart only the channel itself can say whether the post is already there.
+///
+/// It reads *forward* from `since` (Discord's `after`), oldest pages first: a post made for the claim was sent right
+/// after it, so it is in the first page however busy the channel has been since, and a search ends when it has read
+/// up to the present. Only a channel with more than [`SEARCH_PAGES`] full pages since the claim and without the
+/// post in them is "unknown" (a transient failure: looked at again later), never "not there". Needs View Channel and
+/// Read Message History: without the first the read is refused, without the second Discord answers an empty channel;
+/// either is [`Failure::Unreadable`], never "not there" (an empty first page is believed only once the bot's
+/// permissions there say it may read the history).
+#[allow(clippy::too_many_arguments)] // one search's whole context; a struct would only rename these
+pub async fn find_own_message(
+    http: &Http,
+    me: UserId,
+    cap: Duration,
+    pacer: &Pacer,
+    guild: GuildId,
+    channel: ChannelId,
+    since: i64,
+    is_ours: impl Fn(&Message) -> bool,
+) -> Result<Option<Message>, Failure> {
+    let mut after = snowflake_at(since);
+    for page_number in 0..SEARCH_PAGES {
+        let page = calls::with_retries_paced(
+            "reading the channel's messages",
+            calls::route::CHANNEL_MESSAGES,
+            cap,
+            Some(pacer),
+            || channel.messages(http, GetMessages::new().after(after).limit(100)),
+        )
+        .await
+        .map_err(|e| unreadable_if_forbidden(Failure::of(&e)))?;
+        if page.is_empty() && page_number == 0 {
+            // Nothing since the claim, or a channel whose history the bot may no longer read: Discord answers both
+            // alike.
+            let permissions =
+                super::perms::bot_permissions_in(http, me, cap, pacer, guild, channel)
+                    .await
+                    .map_err(unreadable_if_forbidden)?;
+            let lacking = super::perms::missing(
+                permissions,
+                Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY,
+            );
+            if !lacking.is_empty() {
+                return Err(Failure::Unreadable(format!(
+                    "the bot lacks {lacking} in channel {channel}: cannot tell whether its message is there"
+                )));
+            }
+            return Ok(None);
+        }
+        // Only what was sent since the claim: an older message with the same content is an earlier post's.
+        if let Some(found) = page.iter().find(|m| {
+            m.author.id == me && m.id.created_at().unix_timestamp() >= since && is_ours(m)
+        }) {
+            return Ok(Some(found.clone()));
+        }
+        let Some(newest) = page.iter().map(|m| m.id).max() else {
+            return Ok(None);
+        };
+        if page.len() < 100 {
+            // Everything since the claim, up to now, has been read.
+            return Ok(None);
+        }
+        after = newest;
+    }
+    Err(Failure::Transient(format!(
+        "more than {} messages since the post was claimed, none of them the post; cannot tell whether it is there",
+        SEARCH_PAGES * 100
+    )))
+}
+
+/// The id `after` which every message sent since `unix_seconds` stands.
+fn snowflake_at(unix_seconds: i64) -> MessageId {
+    let unix_ms = u64::try_from(unix_seconds.saturating_mul(1000)).unwrap_or(0);
+    MessageId::new(
+        crate::telemetry::snowflake_at_unix_ms(unix_ms)
+            .saturating_sub(1)
+            .max(1),
+    )
+}
+
+/// A refusal met while searching a channel: whether the bot's message is there is then unknown, not "not there".
+fn unreadable_if_forbidden(failure: Failure) -> Failure {
+    match failure {
+        Failure::Forbidden(cause) => Failure::Unreadable(format!(
+            "{cause}: the bot needs View Channel and Read Message History to tell whether its message is there"
+        )),
+        other => other,
+    }
+}
+
+/// The buttons of `message`, whatever row they are in: how the bot recognises its own posts (a marker in a button's
+/// `custom_id`, a link to a poll).
+pub fn buttons(message: &Message) -> impl Iterator<Item = &serenity::all::ButtonKind> {
+    message
+        .components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .filter_map(|component| match component {
+            serenity::all::ActionRowComponent::Button(button) => Some(&button.data),
+            _ => None,
+        })
 }
