@@ -92,7 +92,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     super::dedup::set_outcome(outcome_of(&error));
     match error {
         FrameworkError::Command { error, ctx, .. } => {
-            error!(command = %ctx.command().name, "command failed: {}", describe(&*error));
+            error!(command = %ctx.command().name, "command failed: {error}");
             tell_user(ctx, |s| s.internal_error).await;
         }
         FrameworkError::CommandPanic { payload, ctx, .. } => {
@@ -155,8 +155,7 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         FrameworkError::EventHandler { error, event, .. } => {
             error!(
                 event = event.snake_case_name(),
-                "event handler failed: {}",
-                describe(&*error)
+                "event handler failed: {error}"
             );
         }
         // A permission gate said no, and told the member why.
@@ -185,9 +184,6 @@ async fn tell_user(
     let locale = super::interaction::locale_of(ctx);
     let told = super::interaction::tell(ctx, text(locale.strings()).to_owned()).await;
     if let Err(error) = told {
-        warn!(
-            "cannot tell the user about the failure: {}",
-            describe(&*error)
-        );
+        warn!("cannot tell the user about the failure: {error}");
     }
 }

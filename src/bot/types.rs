@@ -11,8 +11,9 @@ use crate::clock::Clock;
 use crate::lifecycle::fanout::Pacer;
 use crate::lifecycle::poll::PollLocks;
 use crate::lifecycle::quiz::RunningRounds;
+use crate::reason::Failure;
 use crate::respond::Responder;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Everything a command reads: one typed struct, no TypeMap. Cheap to clone (background tasks hold a copy).
 #[derive(Clone)]
@@ -68,8 +69,29 @@ impl Data {
     }
 }
 
-/// The error every handler returns; users never see its text (see [`super::events::on_error`]).
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
+/// The error every handler returns: what failed, already sorted and log-safe (tokens redacted), so the funnel
+/// ([`super::events::on_error`]) logs one line and tells the user a short friendly text; users never see this one.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Discord call failed, sorted by [`Failure::of`] (refused, gone, transient, ...).
+    #[error("{}", .0.text())]
+    Discord(Failure),
+    /// The store failed (a timeout, the database down, a lease lost).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<serenity::Error> for Error {
+    fn from(error: serenity::Error) -> Error {
+        Error::Discord(Failure::of(&error))
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        Error::Discord(failure)
+    }
+}
 
 /// The poise context of our commands.
 pub type Context<'a> = poise::Context<'a, Data, Error>;
