@@ -20,12 +20,52 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between tries, whatever `Retry-After` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// What a serenity error is, read once: the one place that knows serenity's error shapes. The failure kind (and so
+/// the retry decision), the metric's `status` label, Discord's code, the 429 reading and the start-up text all
+/// derive from it.
+#[derive(Debug, Clone, Copy)]
+pub enum Classified<'a> {
+    /// Discord (or the proxy) answered with an error status.
+    Refused(&'a serenity::all::ErrorResponse),
+    /// No answer: the connection failed (DNS, refused, reset, TLS).
+    Network(&'a reqwest::Error),
+    /// No answer within the cap.
+    Timeout,
+    /// A success whose body did not decode: the request may well have gone through.
+    Unreadable,
+    /// Anything else serenity reports.
+    Other,
+}
+
+impl Classified<'_> {
+    /// The HTTP status of a refusal.
+    pub fn status(self) -> Option<u16> {
+        match self {
+            Classified::Refused(response) => Some(response.status_code.as_u16()),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a serenity error ([`Classified`]).
+pub fn classify(error: &serenity::Error) -> Classified<'_> {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            Classified::Refused(response)
+        }
+        serenity::Error::Http(HttpError::Request(request)) => Classified::Network(request),
+        serenity::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Classified::Timeout,
+        serenity::Error::Json(_) => Classified::Unreadable,
+        _ => Classified::Other,
+    }
+}
+
 impl Failure {
     /// Sorts a serenity error. The text is precise (status, Discord's code, the route, the network cause) and has
     /// interaction tokens redacted, so it is safe for any log line.
     pub fn of(error: &serenity::Error) -> Failure {
-        match error {
-            serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+        match classify(error) {
+            Classified::Refused(response) => {
                 let status = response.status_code.as_u16();
                 let text = if status == 429 {
                     // Discord's 429 body has no `code`, so serenity's reading of it is a decoding complaint that
@@ -51,18 +91,16 @@ impl Failure {
                     _ => Failure::Other(text),
                 }
             }
-            serenity::Error::Http(HttpError::Request(request)) => {
+            Classified::Network(request) => {
                 Failure::Transient(redact(&format!("network: {}", with_causes(request))))
             }
-            serenity::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                Failure::Transient(format!("timeout: {io}"))
-            }
+            Classified::Timeout => Failure::Transient(format!("timeout: {error}")),
             // A success whose body does not decode: the request may well have gone through, so it is unknown, not
             // refused: look before sending again.
-            serenity::Error::Json(json) => Failure::Transient(format!(
-                "Discord's answer could not be read (the request may have succeeded): {json}"
+            Classified::Unreadable => Failure::Transient(format!(
+                "Discord's answer could not be read (the request may have succeeded): {error}"
             )),
-            other => Failure::Other(redact(&with_causes(other))),
+            Classified::Other => Failure::Other(redact(&with_causes(error))),
         }
     }
 }
@@ -197,20 +235,8 @@ pub mod route {
 /// Discord's JSON error code (`code` in the body of a refusal), for an error that has one: 160004 is "a thread
 /// has already been created for this message".
 pub fn discord_code(error: &serenity::Error) -> Option<isize> {
-    match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
-            Some(response.error.code)
-        }
-        _ => None,
-    }
-}
-
-/// The HTTP status Discord answered with, for an error that has one.
-fn http_status(error: &serenity::Error) -> Option<u16> {
-    match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
-            Some(response.status_code.as_u16())
-        }
+    match classify(error) {
+        Classified::Refused(response) => Some(response.error.code),
         _ => None,
     }
 }
@@ -218,15 +244,13 @@ fn http_status(error: &serenity::Error) -> Option<u16> {
 /// The `status` label of a call's outcome: the HTTP status of a refusal, `2xx` for a success (serenity does not
 /// keep which), else what went wrong (`timeout`, `network`, `unreadable`, `other`). A bounded set.
 pub fn status_of<T>(outcome: &Result<T, serenity::Error>) -> String {
-    let text = match outcome {
+    let text = match outcome.as_ref().map_err(classify) {
         Ok(_) => "2xx",
-        Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(response))) => {
-            return response.status_code.as_u16().to_string()
-        }
-        Err(serenity::Error::Http(HttpError::Request(_))) => "network",
-        Err(serenity::Error::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut => "timeout",
-        Err(serenity::Error::Json(_)) => "unreadable",
-        Err(_) => "other",
+        Err(Classified::Refused(response)) => return response.status_code.as_u16().to_string(),
+        Err(Classified::Network(_)) => "network",
+        Err(Classified::Timeout) => "timeout",
+        Err(Classified::Unreadable) => "unreadable",
+        Err(Classified::Other) => "other",
     };
     text.to_owned()
 }
@@ -243,16 +267,18 @@ async fn metered<T>(
         Ok(outcome) => outcome,
         Err(_) => Err(timed_out(cap)),
     };
-    if let Some(serenity::Error::Http(HttpError::UnsuccessfulRequest(response))) =
-        outcome.as_ref().err().filter(|error| is_429(error))
-    {
+    let refused = outcome.as_ref().err().map(classify).and_then(|c| match c {
+        Classified::Refused(response) => Some(response),
+        _ => None,
+    });
+    if let Some(response) = refused.filter(|r| r.status_code.as_u16() == 429) {
         // Only a 429 serenity's limiter did not absorb gets here: in proxy mode, where the proxy limits the rate.
         // The relay's reading names its scope; an https:// proxy's 429 cannot be read ("unread").
         let scope =
             super::relay::peek_rate_limit(&response.url).map_or("unread", |limit| limit.scope());
         telemetry::rate_limited(scope);
     }
-    if let Some(status @ (401 | 403 | 429)) = outcome.as_ref().err().and_then(http_status) {
+    if let Some(status @ (401 | 403 | 429)) = refused.map(|r| r.status_code.as_u16()) {
         telemetry::invalid_request(status);
     }
     telemetry::rest_call(route, status_of(&outcome), started.elapsed());
@@ -360,11 +386,6 @@ fn timed_out(cap: Duration) -> serenity::Error {
     ))
 }
 
-/// Whether `error` is a 429 (without taking the relay's reading of it, which [`rate_limited`] does).
-fn is_429(error: &serenity::Error) -> bool {
-    matches!(error, serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if response.status_code.as_u16() == 429)
-}
-
 /// What a 429 said, or `None` for any other error.
 ///
 /// serenity 0.12.5 keeps neither Discord's `Retry-After` header nor the body's `retry_after` in the error it
@@ -376,8 +397,8 @@ fn is_429(error: &serenity::Error) -> bool {
 /// code is one (see below), and a global 429, which serenity waits out itself, is seen by
 /// [`super::health::RateLimits`] instead.
 pub fn rate_limited(error: &serenity::Error) -> Option<RateLimit> {
-    match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if is_429(error) => {
+    match classify(error) {
+        Classified::Refused(response) if response.status_code.as_u16() == 429 => {
             let mut limit = super::relay::rate_limit_of(&response.url).unwrap_or(RateLimit {
                 retry_after: RATE_LIMITED_WAIT,
                 global: false,

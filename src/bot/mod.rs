@@ -37,8 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serenity::all::{
-    ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, HttpBuilder, HttpError,
-    ShardManager,
+    ClientBuilder, CreateAllowedMentions, GatewayIntents, GuildId, HttpBuilder, ShardManager,
 };
 use tracing::{info, warn};
 
@@ -49,6 +48,7 @@ use crate::lifecycle::fanout::{supervise, JobHealth, Pacer};
 use crate::lifecycle::poll::PollLocks;
 use crate::respond::Responder;
 use crate::store::Store;
+use calls::Classified;
 
 /// How long a shutdown waits for replies in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -440,47 +440,35 @@ async fn proxy_gateway(
     }
 }
 
-/// One clear line for a failure to connect or stay connected; never the token.
-/// Whether `error` says Discord (or `DISCORD_API_URL`) could not be reached at all: a network error, or the
-/// relay's 502 saying so.
-fn unreachable(error: &serenity::Error) -> bool {
-    match error {
-        serenity::Error::Http(HttpError::Request(_)) => true,
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
-            response.error.message.starts_with(relay::UNREACHABLE)
-        }
-        _ => false,
-    }
-}
-
-/// `proxy`: whether `DISCORD_API_URL` is set (only then can a wrong one be the cause).
+/// One clear line for a failure to connect or stay connected; never the token. `proxy`: whether `DISCORD_API_URL`
+/// is set (only then can a wrong one be the cause).
 fn describe_start_error(error: &serenity::Error, proxy: bool) -> RunError {
     use serenity::gateway::GatewayError;
-    match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) if response.status_code.as_u16() == 401 => {
+    match (error, calls::classify(error)) {
+        (_, Classified::Refused(response)) if response.status_code.as_u16() == 401 => {
             RunError::Fatal(
                 "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer Portal \
                  (your application → Bot) and put the new one in .env; not retrying"
                     .to_owned(),
             )
         }
-        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => RunError::Fatal(
+        (serenity::Error::Gateway(GatewayError::InvalidAuthentication), _) => RunError::Fatal(
             "Discord rejected DISCORD_TOKEN on the gateway (close 4004): reset the token in the Developer Portal \
              and put the new one in .env; not retrying"
                 .to_owned(),
         ),
-        serenity::Error::Gateway(GatewayError::InvalidGatewayIntents) => RunError::Fatal(
+        (serenity::Error::Gateway(GatewayError::InvalidGatewayIntents), _) => RunError::Fatal(
             "Discord closed the gateway with 4013 (invalid intents): the intents value sent is not valid; the bot asks \
              only for GUILDS, so this build is at fault; not reconnecting"
                 .to_owned(),
         ),
-        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents) => RunError::Fatal(
+        (serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents), _) => RunError::Fatal(
             "Discord closed the gateway with 4014 (disallowed intents): the application may not use an intent it \
              asked for; the bot asks only for GUILDS, which needs no approval, so check the application in the \
              Developer Portal; not reconnecting"
                 .to_owned(),
         ),
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response))
+        (_, Classified::Refused(response))
             if matches!(response.status_code.as_u16(), 400 | 403 | 404) =>
         {
             // A wrong base URL or a server that is not Discord answers these in proxy mode; from Discord itself
@@ -500,11 +488,12 @@ fn describe_start_error(error: &serenity::Error, proxy: bool) -> RunError {
             ))
         }
         // A network error, or the relay's 502 for one (proxy mode).
-        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Http(HttpError::UnsuccessfulRequest(_))
-            if unreachable(error) =>
-        {
+        (_, Classified::Network(_)) => {
             RunError::Transient(format!("cannot reach Discord: {}", calls::Failure::of(error).text()))
         }
-        other => RunError::Transient(format!("Discord connection failed: {other}")),
+        (_, Classified::Refused(response)) if response.error.message.starts_with(relay::UNREACHABLE) => {
+            RunError::Transient(format!("cannot reach Discord: {}", calls::Failure::of(error).text()))
+        }
+        (other, _) => RunError::Transient(format!("Discord connection failed: {other}")),
     }
 }

@@ -72,15 +72,15 @@ pub fn register_beside(
 
 /// What a failed registration means: only a refusal leaves the previous registration in place.
 fn registration_failure(error: &serenity::Error) -> String {
-    use serenity::all::HttpError;
+    use crate::bot::calls::{classify, Classified};
     let failure = crate::bot::calls::Failure::of(error);
-    match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(_)) => format!(
+    match classify(error) {
+        Classified::Refused(_) => format!(
             "command registration refused ({}); the previous registration stays in place",
             failure.text()
         ),
         // serenity decodes the answer after a 2xx: only a successful call gets this far.
-        serenity::Error::Json(_) => format!(
+        Classified::Unreadable => format!(
             "command registration: Discord accepted it (HTTP success) but its answer could not be read ({}); \
              the commands as sent are most likely registered",
             failure.text()
