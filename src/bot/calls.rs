@@ -10,7 +10,7 @@ use tracing::{error, warn};
 pub use crate::reason::Failure;
 
 use super::relay::RateLimit;
-use crate::lifecycle::fanout::Pacer;
+use crate::lifecycle::pacer::Pacer;
 use crate::telemetry;
 
 /// How many times a call is tried at most.
@@ -429,7 +429,7 @@ const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
 
 /// How long the background work stops after a 429 from Cloudflare (no rate-limit headers): its bans last minutes to
 /// an hour, and every request meanwhile counts toward the next.
-pub const CLOUDFLARE_BACKOFF: Duration = crate::lifecycle::fanout::LONGEST_PAUSE;
+pub const CLOUDFLARE_BACKOFF: Duration = crate::lifecycle::pacer::LONGEST_PAUSE;
 
 /// Runs an interaction reply or follow-up, each try cut after `cap`, tried again after a 429 only (Discord did not
 /// act on it, so another try cannot double the answer) after the wait Discord asked for, while `until` allows: a

@@ -17,7 +17,7 @@ use serenity::all::{Event, RawEventHandler, ShardId, ShardManager};
 use serenity::gateway::ConnectionStage;
 use tracing::{info, warn};
 
-use crate::lifecycle::fanout::JobHealth;
+use crate::lifecycle::supervise::JobHealth;
 use crate::store::Store;
 use crate::telemetry;
 
@@ -413,7 +413,7 @@ const BAN_LIKE_WAIT: Duration = Duration::from_secs(60);
 /// out and retries by itself, is also an invalid request, and pauses the background work as it does in proxy mode.
 pub struct RateLimits {
     /// The background work's pacer.
-    pub pacer: Arc<crate::lifecycle::fanout::Pacer>,
+    pub pacer: Arc<crate::lifecycle::pacer::Pacer>,
 }
 
 #[serenity::async_trait]

@@ -16,7 +16,7 @@ use super::types::Data;
 use crate::anniversary::DayPost;
 use crate::favorite::{self, PollPlan, Tally};
 use crate::lifecycle::daily::Dailies;
-use crate::lifecycle::fanout::Pacer;
+use crate::lifecycle::pacer::Pacer;
 use crate::lifecycle::poll::Polls;
 use crate::lifecycle::port::{
     DailySend, PollCounts, Port, PostedPoll, QuizView, ReadPoll, ThreadSend,

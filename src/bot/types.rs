@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serenity::all::UserId;
 
 use crate::clock::Clock;
-use crate::lifecycle::fanout::Pacer;
+use crate::lifecycle::pacer::Pacer;
 use crate::lifecycle::poll::PollLocks;
 use crate::lifecycle::quiz::RunningRounds;
 use crate::reason::Failure;

@@ -20,7 +20,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
-use super::fanout::{end_workers, spawn_workers, LeaseKeeper, WorkQueue};
+use super::fanout::{end_workers, spawn_workers, WorkQueue};
+use super::lease::LeaseKeeper;
 use super::port::{DailySend, Port, ThreadSend};
 use crate::anniversary::{self, DayPost};
 use crate::clock::Clock;

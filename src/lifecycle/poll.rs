@@ -16,7 +16,8 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tracing::{error, info, warn};
 
-use super::fanout::{spawn_workers, LeaseKeeper, WorkQueue};
+use super::fanout::{spawn_workers, WorkQueue};
+use super::lease::LeaseKeeper;
 use super::port::{Port, PostedPoll, ThreadSend};
 use crate::clock::Clock;
 use crate::favorite::{self, Tally, POSTING_GIVE_UP_SECONDS};
