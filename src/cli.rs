@@ -226,7 +226,7 @@ where
     requested.and(caps)
 }
 
-/// stderr with every interaction token in the text replaced (`bot::calls::redact`): serenity's warnings name
+/// stderr with every interaction token in the text replaced (`bot::errors::redact`): serenity's warnings name
 /// routes with the token in them ("Mismatched successful response status from /interactions/…/callback"), and
 /// no filter can reach inside a line that must stay.
 #[derive(Debug, Clone, Copy, Default)]
@@ -236,7 +236,7 @@ impl Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // The fmt layer writes one whole line per call, so a token never straddles two writes.
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(crate::bot::calls::redact(&text).as_bytes())?;
+        std::io::stderr().write_all(crate::bot::errors::redact(&text).as_bytes())?;
         Ok(buf.len())
     }
 

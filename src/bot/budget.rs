@@ -83,42 +83,66 @@ pub enum Held {
 /// and the channels that refused it. The invalid-request count itself is the process's ([`count_invalid`]):
 /// Discord bans the IP, whatever runs behind it.
 pub struct Budget {
+    /// The count the guard reads: the process's, or a test's own.
+    invalid: &'static InvalidRequests,
     refused: Mutex<HashMap<u64, Instant>>,
     per_server: Keyed,
     per_user: Keyed,
     daily_now: Keyed,
 }
 
-/// The process's invalid requests of the last ten minutes, and when it started counting.
-static INVALID: LazyLock<(Instant, Mutex<Window>)> =
-    LazyLock::new(|| (Instant::now(), Mutex::default()));
-
-/// The minute of the process's life now.
-fn minute() -> u64 {
-    INVALID.0.elapsed().as_secs() / 60
+/// Invalid requests of the last ten minutes, and when the count started.
+struct InvalidRequests {
+    started: Instant,
+    window: Mutex<Window>,
 }
+
+impl InvalidRequests {
+    fn new() -> InvalidRequests {
+        InvalidRequests {
+            started: Instant::now(),
+            window: Mutex::default(),
+        }
+    }
+
+    /// The minute of the count's life now.
+    fn minute(&self) -> u64 {
+        self.started.elapsed().as_secs() / 60
+    }
+
+    fn count(&self) {
+        let minute = self.minute();
+        self.window
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count(minute);
+    }
+
+    fn last_ten_minutes(&self) -> u32 {
+        let minute = self.minute();
+        self.window
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total(minute)
+    }
+
+    /// Whether optional calls must wait: the last ten minutes hold [`GUARD_AT`] or more invalid requests.
+    fn near_the_ban(&self) -> bool {
+        self.last_ten_minutes() >= GUARD_AT
+    }
+}
+
+/// The process's invalid requests: Discord bans the IP, whatever runs behind it.
+static INVALID: LazyLock<InvalidRequests> = LazyLock::new(InvalidRequests::new);
 
 /// Counts one invalid request now (401, 403 or 429), for the whole process.
 pub fn count_invalid() {
-    INVALID
-        .1
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .count(minute());
+    INVALID.count();
 }
 
 /// The process's invalid requests in the last ten minutes.
 pub fn invalid_last_ten_minutes() -> u32 {
-    INVALID
-        .1
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .total(minute())
-}
-
-/// Whether optional calls may be made: the last ten minutes hold fewer than [`GUARD_AT`] invalid requests.
-fn near_the_ban() -> bool {
-    invalid_last_ten_minutes() >= GUARD_AT
+    INVALID.last_ten_minutes()
 }
 
 /// A quota of `count` a minute (at least one).
@@ -133,6 +157,7 @@ impl Budget {
             |quota| RateLimiter::new(quota, HashMapStateStore::default(), DefaultClock::default());
         let cooldown = Quota::with_period(DAILY_NOW_EVERY).unwrap_or_else(|| per_minute(1));
         Budget {
+            invalid: &INVALID,
             refused: Mutex::default(),
             per_server: keyed(per_minute(SERVER_READS_PER_MINUTE)),
             per_user: keyed(per_minute(USER_READS_PER_MINUTE)),
@@ -143,7 +168,7 @@ impl Budget {
     /// Whether a command in `guild` by `user` may read a channel's permissions from Discord now; one that may is
     /// counted against both limits.
     pub fn may_read_channel(&self, guild: u64, user: u64) -> Result<(), Held> {
-        if near_the_ban() {
+        if self.invalid.near_the_ban() {
             return Err(Held::NearBan);
         }
         // The member's own limit first: a member past it spends nothing of the server's.
@@ -238,9 +263,14 @@ mod tests {
 
     #[test]
     fn near_the_ban_optional_reads_stop() {
-        let budget = Budget::new();
+        // A count of its own: the process's is shared by every test running beside this one.
+        let budget = Budget {
+            invalid: Box::leak(Box::new(InvalidRequests::new())),
+            ..Budget::new()
+        };
+        assert_eq!(budget.may_read_channel(3, 300), Ok(()));
         for _ in 0..GUARD_AT {
-            count_invalid();
+            budget.invalid.count();
         }
         assert_eq!(budget.may_read_channel(3, 300), Err(Held::NearBan));
     }

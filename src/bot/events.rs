@@ -7,7 +7,8 @@ use serenity::all::{
 };
 use tracing::{error, warn};
 
-use super::calls::{capped, describe, route};
+use super::calls::{capped, route};
+use super::errors::describe;
 use super::types::{Data, Error};
 use crate::locale::Locale;
 use crate::respond::ClickedOn;

@@ -7,7 +7,7 @@ use serenity::all::{ChannelId, GuildId, Permissions};
 use tracing::{info, warn};
 
 use super::budget::Held;
-use super::calls::Failure;
+use super::errors::Failure;
 use super::interaction::tell;
 use super::perms::{in_thread, is_thread, missing, read_channel};
 use super::types::{Context, Error};

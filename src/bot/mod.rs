@@ -5,7 +5,8 @@
 //! - [`events`]: buttons and menus, and the one error funnel users' errors go through.
 //! - [`port`]: the background processes' port to Discord (posts, polls, threads, quiz messages, finding the bot's
 //!   own message in a channel), paced and retried; the processes built over it from [`Data`].
-//! - [`calls`]: bounded retries, failure kinds, routes for the metrics, redaction.
+//! - [`calls`]: every call capped and counted, bounded retries, 429s waited out, answers tried again.
+//! - [`errors`]: the one classifier of serenity's errors, failure kinds, log-safe text (tokens redacted).
 //! - [`perms`]: the permission sets each feature needs, and reading the bot's and a member's from Discord.
 //! - [`budget`]: the invalid-request budget every server shares: the count, the guard, remembered refusals, limits.
 //! - [`relay`]: proxy mode's loopback relay that reads Discord's 429 answers, which serenity drops.
@@ -22,6 +23,7 @@ pub mod calls;
 pub mod close_codes;
 pub mod commands;
 pub mod dedup;
+pub mod errors;
 pub mod events;
 pub mod gate;
 pub mod health;
@@ -49,7 +51,7 @@ use crate::lifecycle::poll::PollLocks;
 use crate::lifecycle::supervise::{supervise, JobHealth};
 use crate::respond::Responder;
 use crate::store::Store;
-use calls::Classified;
+use errors::Classified;
 
 /// How long a shutdown waits for replies in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -427,7 +429,7 @@ async fn proxy_gateway(
             "{}; not retrying",
             not_read(format!(
                 "its url {:?} is not a websocket URL",
-                calls::redact(&gateway.url)
+                errors::redact(&gateway.url)
             ))
         ))),
         Err(error) => match describe_start_error(&error, true) {
@@ -435,7 +437,7 @@ async fn proxy_gateway(
             fatal @ RunError::Fatal(_) => Err(fatal),
             RunError::Transient(_) => Err(RunError::Transient(format!(
                 "{}; stopping to be started again",
-                not_read(calls::Failure::of(&error).text().to_owned())
+                not_read(errors::Failure::of(&error).text().to_owned())
             ))),
         },
     }
@@ -445,7 +447,7 @@ async fn proxy_gateway(
 /// is set (only then can a wrong one be the cause).
 fn describe_start_error(error: &serenity::Error, proxy: bool) -> RunError {
     use serenity::gateway::GatewayError;
-    match (error, calls::classify(error)) {
+    match (error, errors::classify(error)) {
         (_, Classified::Refused(response)) if response.status_code.as_u16() == 401 => {
             RunError::Fatal(
                 "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer Portal \
@@ -483,17 +485,17 @@ fn describe_start_error(error: &serenity::Error, proxy: bool) -> RunError {
             RunError::Fatal(format!(
                 "{} {} answered {} ({}): {advice}; not retrying",
                 response.method,
-                calls::redact(&crate::config::api_url_for_logs(&response.url)),
+                errors::redact(&crate::config::api_url_for_logs(&response.url)),
                 response.status_code,
-                calls::redact(&response.error.message)
+                errors::redact(&response.error.message)
             ))
         }
         // A network error, or the relay's 502 for one (proxy mode).
         (_, Classified::Network(_)) => {
-            RunError::Transient(format!("cannot reach Discord: {}", calls::Failure::of(error).text()))
+            RunError::Transient(format!("cannot reach Discord: {}", errors::Failure::of(error).text()))
         }
         (_, Classified::Refused(response)) if response.error.message.starts_with(relay::UNREACHABLE) => {
-            RunError::Transient(format!("cannot reach Discord: {}", calls::Failure::of(error).text()))
+            RunError::Transient(format!("cannot reach Discord: {}", errors::Failure::of(error).text()))
         }
         (other, _) => RunError::Transient(format!("Discord connection failed: {other}")),
     }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serenity::all::{ChannelId, ChannelType, GuildId, Http, Member, Permissions, UserId};
 
-use super::calls::{route, with_retries_paced, Failure};
+use super::calls::{route, with_retries_paced};
+use super::errors::Failure;
 use crate::lifecycle::pacer::Pacer;
 /// What the bot needs to post a card in a channel.
 pub const CARD: Permissions = Permissions::VIEW_CHANNEL

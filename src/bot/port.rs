@@ -11,7 +11,8 @@ use serenity::all::{
 };
 use tracing::info;
 
-use super::calls::{self, Failure};
+use super::calls;
+use super::errors::{self, Failure};
 use super::types::Data;
 use crate::anniversary::DayPost;
 use crate::favorite::{self, PollPlan, Tally};
@@ -448,7 +449,7 @@ impl DiscordPort {
         .await;
         match made {
             Ok(_) => Ok(ThreadNote::Opened),
-            Err(error) if calls::discord_code(&error) == Some(THREAD_ALREADY_MADE) => {
+            Err(error) if errors::discord_code(&error) == Some(THREAD_ALREADY_MADE) => {
                 info!(
                     channel = send.channel,
                     message = send.message,

@@ -7,7 +7,7 @@
 use serenity::all::{ChannelId, PartialChannel};
 use tracing::{info, warn};
 
-use crate::bot::calls::Failure;
+use crate::bot::errors::Failure;
 use crate::bot::interaction::tell;
 use crate::bot::types::{Context, Error};
 use crate::bot::{gate, perms};

@@ -72,8 +72,8 @@ pub fn register_beside(
 
 /// What a failed registration means: only a refusal leaves the previous registration in place.
 fn registration_failure(error: &serenity::Error) -> String {
-    use crate::bot::calls::{classify, Classified};
-    let failure = crate::bot::calls::Failure::of(error);
+    use crate::bot::errors::{classify, Classified};
+    let failure = crate::bot::errors::Failure::of(error);
     match classify(error) {
         Classified::Refused(_) => format!(
             "command registration refused ({}); the previous registration stays in place",

@@ -14,7 +14,8 @@ use serenity::all::{
 };
 use tracing::{info, warn};
 
-use crate::bot::calls::{self, describe, route};
+use crate::bot::calls::{self, route};
+use crate::bot::errors::describe;
 use crate::bot::interaction::{locale_of, public_locale_of, tell, within_deadline};
 use crate::bot::types::{Context, Data, Error};
 use crate::bot::{gate, perms};
