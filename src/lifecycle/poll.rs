@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::favorite::{self, Tally, POSTING_GIVE_UP_SECONDS};
 use crate::reason::{CancelReason, Failure, ThreadNote};
 use crate::respond::Responder;
-use crate::store::{PollRecord, PollState, Store, StoreError};
+use crate::store::{NewPoll, PollRecord, PollState, Store, StoreError};
 
 /// After its end, how long we wait for Discord to finalize the counts of a closed poll before announcing them as
 /// they are.
@@ -196,6 +196,77 @@ async fn record_step(
             Err(Step::Stop(Finished::NotYet))
         }
     }
+}
+
+/// What starting a poll came to, for the moderator's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// Another poll is open in the server (one at a time): nothing was made.
+    AlreadyOpen(PollRecord),
+    /// The poll is in its channel and ends at this time (unix seconds).
+    Posted {
+        /// Discord's end of the poll.
+        ends_at: i64,
+    },
+    /// Discord did not answer yet: the poll stays in `posting`, and the scheduler (looking in the channel first)
+    /// posts it when Discord answers. The scheduler should be woken.
+    Pending,
+    /// It could not be posted, for this reason; nothing stays open.
+    Cancelled(CancelReason),
+}
+
+/// `/favorite start` without Discord's interaction: records the poll (one open poll per server), posts it under
+/// the claim the insert took and releases that claim, so from then on the scheduler (of any process) owns it. The
+/// poll's lock is held throughout, so the scheduler never posts it a second time meanwhile.
+pub async fn start<P: Port>(polls: &Polls<P>, new_poll: NewPoll) -> Result<Started, StoreError> {
+    let inserted = polls
+        .store
+        .call(move |store| store.insert_poll(&new_poll))
+        .await?;
+    let record = match inserted {
+        Ok(record) => record,
+        Err(open) => return Ok(Started::AlreadyOpen(open)),
+    };
+    let id = record.id;
+    let _poll = polls.locks.lock(id).await;
+    // The scheduler may have taken the poll between the insert and the lock: post only what is still unposted.
+    let current = polls.store.call(move |store| store.poll(id)).await?;
+    match current {
+        Some(taken) if taken.state == PollState::Cancelled => {
+            return Ok(Started::Cancelled(
+                taken.reason.unwrap_or(CancelReason::Refused),
+            ));
+        }
+        Some(taken) if taken.state != PollState::Posting => {
+            return Ok(Started::Posted {
+                ends_at: taken.ends_at,
+            });
+        }
+        _ => {}
+    }
+    let posted = post_new(polls, &record).await;
+    // Posted or not, the claim from recording it ends here: the scheduler (of any process) takes it from now on.
+    if let Err(error) = polls.store.call(move |store| store.release_poll(id)).await {
+        warn!(
+            poll = id,
+            "cannot release the new poll (its lease will run out): {error}"
+        );
+    }
+    Ok(match posted {
+        Ok(ends_at) => Started::Posted { ends_at },
+        Err(Failure::Transient(cause)) => {
+            // Kept in `posting`: the scheduler looks for it in the channel and posts it when Discord answers.
+            warn!(
+                poll = id,
+                "poll not posted yet ({cause}); the scheduler keeps trying"
+            );
+            Started::Pending
+        }
+        Err(failure) => {
+            warn!(poll = id, "poll not posted: {}", failure.text());
+            Started::Cancelled(failure.cancel_reason())
+        }
+    })
 }
 
 /// Posts the poll of a `posting` record that `/favorite start` just made (under the claim the insert took), and

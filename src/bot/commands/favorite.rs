@@ -5,14 +5,13 @@
 //! scheduler that announces results is the same process, run for every poll that is due.
 
 use serenity::all::{ChannelId, PartialChannel};
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::bot::errors::Failure;
 use crate::bot::interaction::tell;
 use crate::bot::types::{Context, Error};
 use crate::bot::{gate, perms};
 use crate::favorite::{self, Tally, DEFAULT_HOURS, MAX_HOURS};
-use crate::lifecycle::poll::{self as lifecycle, Finished};
+use crate::lifecycle::poll::{self as lifecycle, Finished, Started};
 use crate::locale::Locale;
 use crate::reason::CancelReason;
 use crate::render;
@@ -86,59 +85,21 @@ pub async fn start(
         now: data.clock.now(),
         thread: thread.unwrap_or(false),
     };
-    let inserted = data
-        .store
-        .call(move |store| store.insert_poll(&new_poll))
-        .await?;
-    let record = match inserted {
-        Ok(record) => record,
-        Err(open) => {
+    let polls = data.polls(&ctx.serenity_context().http);
+    let text = match lifecycle::start(&polls, new_poll).await? {
+        Started::AlreadyOpen(open) => {
             let link = open
                 .message_id
                 .map(|m| crate::render::message_link(open.guild_id, open.channel_id, m))
                 .unwrap_or_else(|| format!("<#{}>", open.channel_id));
-            return tell(ctx, locale.poll_already_running(&link, open.ends_at)).await;
+            locale.poll_already_running(&link, open.ends_at)
         }
-    };
-    let polls = data.polls(&ctx.serenity_context().http);
-    let _poll = polls.locks.lock(record.id).await;
-    // The scheduler may have taken the poll between the insert and the lock: post only what is still unposted.
-    let id = record.id;
-    let current = data.store.call(move |store| store.poll(id)).await?;
-    match current {
-        Some(taken) if taken.state == PollState::Cancelled => {
-            let reason = taken.reason.unwrap_or(CancelReason::Refused);
-            return tell(ctx, locale.poll_cancelled(reason)).await;
-        }
-        Some(taken) if taken.state != PollState::Posting => {
-            let text = locale.poll_posted(channel_id.get(), taken.ends_at, plan.sampled);
-            return tell(ctx, text).await;
-        }
-        _ => {}
-    }
-    let posted = lifecycle::post_new(&polls, &record).await;
-    // Posted or not, the claim from recording it ends here: the scheduler (of any process) takes it from now on.
-    if let Err(error) = data.store.call(move |store| store.release_poll(id)).await {
-        warn!(
-            poll = id,
-            "cannot release the new poll (its lease will run out): {error}"
-        );
-    }
-    let text = match posted {
-        Ok(ends_at) => locale.poll_posted(channel_id.get(), ends_at, plan.sampled),
-        Err(Failure::Transient(cause)) => {
-            // Kept in `posting`: the scheduler looks for it in the channel and posts it when Discord answers.
-            warn!(
-                poll = record.id,
-                "poll not posted yet ({cause}); the scheduler keeps trying"
-            );
+        Started::Posted { ends_at } => locale.poll_posted(channel_id.get(), ends_at, plan.sampled),
+        Started::Pending => {
             data.wake_polls.notify_one();
             locale.poll_pending(channel_id.get())
         }
-        Err(failure) => {
-            warn!(poll = record.id, "poll not posted: {}", failure.text());
-            locale.poll_cancelled(failure.cancel_reason())
-        }
+        Started::Cancelled(reason) => locale.poll_cancelled(reason),
     };
     tell(ctx, text).await
 }

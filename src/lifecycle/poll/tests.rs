@@ -408,3 +408,60 @@ async fn a_thread_opens_once_on_the_results_even_after_a_lost_answer() {
         Some((PollState::Announced, Some(ThreadNote::Opened)))
     );
 }
+
+#[tokio::test]
+async fn start_posts_one_poll_per_server_and_says_what_became_of_it() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    let ends_at = START + 3_600;
+    assert_eq!(
+        start(&polls, new_poll(&polls)).await.ok(),
+        Some(Started::Posted { ends_at })
+    );
+    // One open poll per server: a second start makes nothing and names the open one.
+    match start(&polls, new_poll(&polls)).await {
+        Ok(Started::AlreadyOpen(open)) => assert_eq!(open.ends_at, ends_at),
+        other => panic!("{other:?}"),
+    }
+    let posted = polls.port.sent();
+    assert_eq!(posted.len(), 1, "one poll posted: {posted:?}");
+}
+
+#[tokio::test]
+async fn start_keeps_a_poll_discord_did_not_answer_for_and_cancels_a_refused_one() {
+    let clock = Arc::new(ManualClock::new(START));
+    let polls = polls(Arc::clone(&clock));
+    polls
+        .port
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(7, Failure::Transient("a 503".to_owned()));
+    assert_eq!(
+        start(&polls, new_poll(&polls)).await.ok(),
+        Some(Started::Pending)
+    );
+    // Still open, in `posting`, for the scheduler; and released for it to take.
+    match start(&polls, new_poll(&polls)).await {
+        Ok(Started::AlreadyOpen(open)) => assert_eq!(open.state, PollState::Posting),
+        other => panic!("{other:?}"),
+    }
+    // Another server whose channel refuses the bot: cancelled, nothing left open.
+    let mut refused = new_poll(&polls);
+    (refused.guild_id, refused.channel_id) = (2, 8);
+    polls
+        .port
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(8, Failure::Forbidden("403 Missing Access".to_owned()));
+    assert!(matches!(
+        start(&polls, refused.clone()).await,
+        Ok(Started::Cancelled(_))
+    ));
+    // The fake refuses once: the next start posts.
+    assert!(
+        matches!(start(&polls, refused).await, Ok(Started::Posted { .. })),
+        "the cancelled poll holds nothing open"
+    );
+}
