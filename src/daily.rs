@@ -10,12 +10,16 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::locale::Locale;
+
 /// A post more than this late (after downtime) is skipped rather than made.
 pub const LATE_LIMIT: Duration = Duration::hours(6);
 /// After this many failed days in a row the schedule pauses.
 pub const FAILURES_BEFORE_PAUSE: u32 = 3;
 /// The default post time.
 pub const DEFAULT_TIME: &str = "09:00";
+/// How a post time is shown: `HH:MM`, as [`parse_time`] reads it.
+pub const TIME_FORMAT: &str = "%H:%M";
 /// The default zone.
 pub const DEFAULT_ZONE: &str = "UTC";
 
@@ -255,6 +259,55 @@ pub fn post_nonce(guild_id: u64, date: NaiveDate) -> String {
     }
     let base36: String = digits.into_iter().rev().collect();
     format!("d{base36}{}", date.format("%Y%m%d"))
+}
+
+/// The next post's unix time after `now` (unix seconds), for messages; `None` for a time out of chrono's range.
+pub fn next_post_at(now: i64, time: NaiveTime, zone: Tz) -> Option<i64> {
+    let now = DateTime::<Utc>::from_timestamp(now, 0)?;
+    Some(next_post(now, time, zone).1.timestamp())
+}
+
+/// A saved `/daily set`, as its answer tells it.
+#[derive(Debug, Clone, Copy)]
+pub struct SetDone {
+    /// The channel posts go to.
+    pub channel: u64,
+    /// The local time of the post.
+    pub time: NaiveTime,
+    /// The zone it is read in.
+    pub zone: Tz,
+    /// Whether the manager named the zone (else it is the default, UTC).
+    pub zone_given: bool,
+    /// Whether each post gets a thread.
+    pub thread: bool,
+    /// The language of the server's posts.
+    pub server_locale: Locale,
+    /// Now, unix seconds.
+    pub now: i64,
+}
+
+/// What `/daily set` tells the manager (in `locale`): where and when, the next post, threads, and for a server
+/// whose posts are Korean and that named no zone, what UTC means in Korea and how to get Korean time (09:00 UTC
+/// is 18:00 in Seoul: most likely not what a Korean server wanted).
+pub fn set_answer(locale: Locale, done: SetDone) -> String {
+    let time = done.time.format(TIME_FORMAT).to_string();
+    let next = next_post_at(done.now, done.time, done.zone);
+    let mut text = locale.daily_on(done.channel, &time, done.zone.name(), next);
+    if done.thread {
+        text.push('\n');
+        text.push_str(locale.daily_thread_on());
+    }
+    let seoul = next
+        .and_then(|at| DateTime::<Utc>::from_timestamp(at, 0))
+        .map(|at| {
+            at.with_timezone(&chrono_tz::Asia::Seoul)
+                .format(TIME_FORMAT)
+        });
+    if let (false, Locale::Ko, Some(seoul)) = (done.zone_given, done.server_locale, seoul) {
+        text.push('\n');
+        text.push_str(&locale.default_zone_hint(&time, &seoul.to_string()));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -515,5 +568,46 @@ mod tests {
             post_nonce(1, date(2027, 1, 1)),
             post_nonce(2, date(2027, 1, 1))
         );
+    }
+
+    #[test]
+    fn the_set_answer_offers_korean_time_to_a_korean_server_that_named_no_zone() {
+        let done = SetDone {
+            channel: 7,
+            time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            zone: chrono_tz::UTC,
+            zone_given: false,
+            thread: true,
+            server_locale: Locale::Ko,
+            // 2026-12-08 00:00 UTC: the next post is 09:00 UTC the same day, 18:00 in Seoul.
+            now: 1_796_688_000,
+        };
+        let text = set_answer(Locale::En, done);
+        assert!(text.contains("every day at 09:00 (UTC) in <#7>"), "{text}");
+        assert!(text.contains("<t:1796720400:F>"), "{text}");
+        assert!(text.contains("🧵"), "{text}");
+        assert!(text.contains("09:00 UTC is 18:00 in Korea"), "{text}");
+        // A zone named, or a server whose posts are English: no hint.
+        for done in [
+            SetDone {
+                zone_given: true,
+                zone: chrono_tz::Asia::Seoul,
+                ..done
+            },
+            SetDone {
+                server_locale: Locale::En,
+                ..done
+            },
+        ] {
+            assert!(!set_answer(Locale::Ko, done).contains("ℹ️"), "{done:?}");
+        }
+        assert!(!set_answer(
+            Locale::Ko,
+            SetDone {
+                thread: false,
+                ..done
+            }
+        )
+        .contains("🧵"));
     }
 }

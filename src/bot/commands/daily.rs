@@ -3,8 +3,6 @@
 //! The commands only translate: they keep the settings and wake the daily process ([`crate::lifecycle::daily`]),
 //! which claims, sends and records each day's post; `now` sends one post at once through the same port.
 
-use chrono::{DateTime, NaiveTime, Utc};
-use chrono_tz::Tz;
 use serenity::all::{CreateAutocompleteResponse, PartialChannel, Permissions, Role};
 use tracing::{info, warn};
 
@@ -13,7 +11,7 @@ use crate::bot::types::{Context, Data, Error};
 use crate::bot::{gate, perms};
 use crate::daily;
 use crate::lifecycle::port::{DailySend, Port};
-use crate::locale::{DailyState, DailyStatus, Locale};
+use crate::locale::{DailyState, DailyStatus};
 use crate::render;
 use crate::store::{DailyRecord, DailySettings};
 
@@ -110,7 +108,6 @@ pub async fn set(
         return tell(ctx, text).await;
     }
     let data = ctx.data();
-    let time = post_time.format("%H:%M").to_string();
     let guild_locale = crate::bot::interaction::public_locale_of(ctx).await?;
     let settings = DailySettings {
         guild_id: guild_id.get(),
@@ -121,34 +118,22 @@ pub async fn set(
         locale: guild_locale,
         thread: thread.unwrap_or(false),
     };
-    let thread = settings.thread;
-    let now = data.clock.now();
+    let done = daily::SetDone {
+        channel: channel.id.get(),
+        time: post_time,
+        zone,
+        zone_given,
+        thread: settings.thread,
+        server_locale: guild_locale,
+        now: data.clock.now(),
+    };
     data.store
-        .call(move |store| store.set_daily(&settings, now))
+        .call(move |store| store.set_daily(&settings, done.now))
         .await?;
     data.wake_daily.notify_one();
-    let next = next_post_at(now, post_time, zone);
     info!(guild = %guild_id, channel = %channel.id, time = %post_time, zone = zone.name(), "daily scene set");
-    let mut text = locale.daily_on(channel.id.get(), &time, zone.name(), next);
-    if thread {
-        text.push('\n');
-        text.push_str(locale.daily_thread_on());
-    }
-    // A Korean server that skipped the zone most likely wants Korean time, not 09:00 UTC (18:00 in Seoul).
-    let seoul = next
-        .and_then(|at| DateTime::<Utc>::from_timestamp(at, 0))
-        .map(|at| at.with_timezone(&chrono_tz::Asia::Seoul).format("%H:%M"));
-    if let (false, Locale::Ko, Some(seoul)) = (zone_given, guild_locale, seoul) {
-        text.push('\n');
-        text.push_str(&locale.default_zone_hint(&time, &seoul.to_string()));
-    }
+    let text = daily::set_answer(locale, done);
     tell(ctx, text).await
-}
-
-/// The next post's unix time, for messages.
-fn next_post_at(now: i64, time: NaiveTime, zone: Tz) -> Option<i64> {
-    let now = DateTime::<Utc>::from_timestamp(now, 0)?;
-    Some(daily::next_post(now, time, zone).1.timestamp())
 }
 
 /// Stop the daily scene (your settings are kept)
@@ -208,14 +193,14 @@ fn status_of(record: &DailyRecord, data: &Data, language_chosen: bool) -> DailyS
         DailyState::Paused
     } else {
         DailyState::On {
-            next: next_post_at(data.clock.now(), record.time, record.timezone),
+            next: daily::next_post_at(data.clock.now(), record.time, record.timezone),
         }
     };
     DailyStatus {
         channel: record.channel_id,
         language: record.locale,
         language_chosen,
-        time: record.time.format("%H:%M").to_string(),
+        time: record.time.format(daily::TIME_FORMAT).to_string(),
         zone: record.timezone.name().to_owned(),
         role: record.role_id,
         state,
