@@ -106,53 +106,9 @@ pub async fn run(
         // metrics (or drain their histograms): no recorder then.
         crate::telemetry::install();
     }
-    // serenity 0.12.5 sets no timeout: every REST call gets one. The client honours HTTPS_PROXY and SSL_CERT_FILE.
-    let client = |proxy: Option<reqwest::Proxy>| {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(config.http_timeout)
-            .connect_timeout(config.http_timeout.min(Duration::from_secs(10)));
-        if let Some(proxy) = proxy {
-            builder = builder.proxy(proxy);
-        }
-        builder
-            .build()
-            .map_err(|error| RunError::Fatal(format!("cannot build the HTTP client: {error}")))
-    };
     // Turns true at shutdown (or drops with an early error): the relay, schedulers and health endpoint stop.
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let mut http = match &config.api_url {
-        Some(api_url) if api_url.starts_with("http://") => {
-            let mut until_stopped = stopping.clone();
-            let stopped = async move {
-                let _ = until_stopped.wait_for(|stop| *stop).await;
-            };
-            let relay = relay::start(api_url, client(None)?, stopped)
-                .await
-                .map_err(|error| {
-                    RunError::Fatal(format!("cannot start the 429 relay on 127.0.0.1: {error}"))
-                })?;
-            let through_relay = reqwest::Proxy::http(format!("http://{relay}"))
-                .map_err(|error| RunError::Fatal(format!("cannot use the 429 relay: {error}")))?;
-            HttpBuilder::new(config.token.expose()).client(client(Some(through_relay))?)
-        }
-        _ => HttpBuilder::new(config.token.expose()).client(client(None)?),
-    }
-    .default_allowed_mentions(CreateAllowedMentions::new());
-    if let Some(api_url) = &config.api_url {
-        // serenity applies a proxy only while its own ratelimiter is off (Ratelimiter::perform ignores it).
-        http = http.proxy(api_url.as_str()).ratelimiter_disabled(true);
-        let shown = crate::config::api_url_for_logs(api_url);
-        info!(api_url = %shown, "proxy mode: every REST call goes to DISCORD_API_URL");
-        if let Some(path) = crate::config::api_url_path(api_url) {
-            warn!(
-                api_url = %shown,
-                "DISCORD_API_URL has a path ({path}): serenity appends /api/v10 itself, so calls go to \
-                 {shown}/api/v10/…; give the base URL only (scheme, host and port)"
-            );
-        }
-    }
-    let http = http.build();
+    let http = discord_http(&config, &stopping).await?;
     let call_cap = config.http_timeout * 2;
     let me = calls::capped(
         calls::route::CURRENT_USER,
@@ -212,53 +168,13 @@ pub async fn run(
             Box::pin(async move {
                 // poise runs this once, on the first READY only: start-once work belongs here. poise holds every
                 // interaction back until it returns, so nothing slow is awaited here.
-                let polls = Arc::new(data.polls(&ctx.http));
-                let dailies = Arc::new(data.dailies(&ctx.http));
-                let (wake_polls, wake_daily) =
-                    (Arc::clone(&data.wake_polls), Arc::clone(&data.wake_daily));
-                let (stopping, fanout) = (data.stopping.clone(), data.fanout);
-                let started = [
-                    commands::register_beside(
-                        Arc::clone(&ctx.http),
-                        &framework.options().commands,
-                        guild_id,
-                        call_cap,
-                    ),
-                    tokio::spawn(supervise(
-                        "poll scheduler",
-                        Arc::clone(&setup_health),
-                        data.stopping.clone(),
-                        {
-                            let stopping = stopping.clone();
-                            move || {
-                                crate::lifecycle::poll::run(
-                                    Arc::clone(&polls),
-                                    Arc::clone(&wake_polls),
-                                    stopping.clone(),
-                                    fanout,
-                                )
-                            }
-                        },
-                    )),
-                    tokio::spawn(supervise(
-                        "daily scheduler",
-                        Arc::clone(&setup_health),
-                        data.stopping.clone(),
-                        move || {
-                            crate::lifecycle::daily::run(
-                                Arc::clone(&dailies),
-                                Arc::clone(&wake_daily),
-                                stopping.clone(),
-                                fanout,
-                            )
-                        },
-                    )),
-                ];
-                let owner = data.clone();
-                tokio::spawn(crate::lifecycle::quiz::resume(
-                    data.rounds(&ctx.http),
-                    move |guild| owner.owns_guild(guild),
-                ));
+                let started = start_jobs(
+                    &data,
+                    &ctx.http,
+                    &framework.options().commands,
+                    guild_id,
+                    &setup_health,
+                );
                 if let Ok(mut jobs) = setup_jobs.lock() {
                     jobs.extend(started);
                 }
@@ -372,16 +288,7 @@ pub async fn run(
         .map(|mut jobs| jobs.drain(..).collect())
         .unwrap_or_default();
     jobs.extend(operations);
-    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        for job in jobs {
-            let _ = job.await;
-        }
-        in_flight.wait_idle(SHUTDOWN_GRACE).await
-    })
-    .await;
-    if !matches!(finished, Ok(true)) {
-        warn!("some work was still running after {SHUTDOWN_GRACE:?}; stopping anyway");
-    }
+    finish_work(jobs, &in_flight).await;
     if let Some(close) = fatal_close {
         return Err(RunError::Fatal(close.explain()));
     }
@@ -392,6 +299,130 @@ pub async fn run(
         }
         Err(error) => Err(describe_start_error(&error, config.api_url.is_some())),
     }
+}
+
+/// After the gateway closed and `stopping` turned true: waits for the background jobs to stop and the replies in
+/// flight to finish, [`SHUTDOWN_GRACE`] at most, and says so when something was still running.
+async fn finish_work(jobs: Vec<tokio::task::JoinHandle<()>>, in_flight: &dedup::InFlight) {
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        for job in jobs {
+            let _ = job.await;
+        }
+        in_flight.wait_idle(SHUTDOWN_GRACE).await
+    })
+    .await;
+    if !matches!(finished, Ok(true)) {
+        warn!("some work was still running after {SHUTDOWN_GRACE:?}; stopping anyway");
+    }
+}
+
+/// What runs once per process, started on the first READY: command registration beside the first answers, the
+/// poll and daily schedulers (supervised: a panic starts them again, `/health` says so meanwhile), and the quiz
+/// rounds this process owns, resumed. poise holds every interaction back until setup returns, so nothing here is
+/// awaited. The handles are what shutdown waits for.
+fn start_jobs(
+    data: &Data,
+    http: &Arc<serenity::all::Http>,
+    commands: &[poise::Command<Data, Error>],
+    guild: Option<GuildId>,
+    health: &Arc<JobHealth>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let polls = Arc::new(data.polls(http));
+    let dailies = Arc::new(data.dailies(http));
+    let (wake_polls, wake_daily) = (Arc::clone(&data.wake_polls), Arc::clone(&data.wake_daily));
+    let (stopping, fanout) = (data.stopping.clone(), data.fanout);
+    let mut started = vec![
+        commands::register_beside(Arc::clone(http), commands, guild, data.call_cap),
+        tokio::spawn(supervise(
+            "poll scheduler",
+            Arc::clone(health),
+            data.stopping.clone(),
+            {
+                let stopping = stopping.clone();
+                move || {
+                    crate::lifecycle::poll::run(
+                        Arc::clone(&polls),
+                        Arc::clone(&wake_polls),
+                        stopping.clone(),
+                        fanout,
+                    )
+                }
+            },
+        )),
+        tokio::spawn(supervise(
+            "daily scheduler",
+            Arc::clone(health),
+            data.stopping.clone(),
+            move || {
+                crate::lifecycle::daily::run(
+                    Arc::clone(&dailies),
+                    Arc::clone(&wake_daily),
+                    stopping.clone(),
+                    fanout,
+                )
+            },
+        )),
+    ];
+    let owner = data.clone();
+    started.push(tokio::spawn(crate::lifecycle::quiz::resume(
+        data.rounds(http),
+        move |guild| owner.owns_guild(guild),
+    )));
+    started
+}
+
+/// serenity's HTTP client for `config`: every REST call with a timeout (serenity 0.12.5 sets none), mentions off by
+/// default, and in proxy mode every call through `DISCORD_API_URL` (an `http://` one behind the loopback 429 relay,
+/// which stops when `stopping` turns true).
+async fn discord_http(
+    config: &Config,
+    stopping: &tokio::sync::watch::Receiver<bool>,
+) -> Result<serenity::all::Http, RunError> {
+    // serenity 0.12.5 sets no timeout: every REST call gets one. The client honours HTTPS_PROXY and SSL_CERT_FILE.
+    let client = |proxy: Option<reqwest::Proxy>| {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(config.http_timeout)
+            .connect_timeout(config.http_timeout.min(Duration::from_secs(10)));
+        if let Some(proxy) = proxy {
+            builder = builder.proxy(proxy);
+        }
+        builder
+            .build()
+            .map_err(|error| RunError::Fatal(format!("cannot build the HTTP client: {error}")))
+    };
+    let mut http = match &config.api_url {
+        Some(api_url) if api_url.starts_with("http://") => {
+            let mut until_stopped = stopping.clone();
+            let stopped = async move {
+                let _ = until_stopped.wait_for(|stop| *stop).await;
+            };
+            let relay = relay::start(api_url, client(None)?, stopped)
+                .await
+                .map_err(|error| {
+                    RunError::Fatal(format!("cannot start the 429 relay on 127.0.0.1: {error}"))
+                })?;
+            let through_relay = reqwest::Proxy::http(format!("http://{relay}"))
+                .map_err(|error| RunError::Fatal(format!("cannot use the 429 relay: {error}")))?;
+            HttpBuilder::new(config.token.expose()).client(client(Some(through_relay))?)
+        }
+        _ => HttpBuilder::new(config.token.expose()).client(client(None)?),
+    }
+    .default_allowed_mentions(CreateAllowedMentions::new());
+    if let Some(api_url) = &config.api_url {
+        // serenity applies a proxy only while its own ratelimiter is off (Ratelimiter::perform ignores it).
+        http = http.proxy(api_url.as_str()).ratelimiter_disabled(true);
+        let shown = crate::config::api_url_for_logs(api_url);
+        info!(api_url = %shown, "proxy mode: every REST call goes to DISCORD_API_URL");
+        if let Some(path) = crate::config::api_url_path(api_url) {
+            warn!(
+                api_url = %shown,
+                "DISCORD_API_URL has a path ({path}): serenity appends /api/v10 itself, so calls go to \
+                 {shown}/api/v10/…; give the base URL only (scheme, host and port)"
+            );
+        }
+    }
+    Ok(http.build())
 }
 
 /// Ends every shard runner after a fatal close. serenity 0.12.5 keeps a runner whose websocket Discord closed
