@@ -11,8 +11,8 @@ use crate::store::Store;
 
 /// Spaces the bot's own requests (posts, reads, poll expiries: not interaction replies, which Discord does not
 /// count) at most `rate` a second, all of the bot's processes together: each request takes the next free slot of one
-/// schedule kept in the store ([`Store::reserve_slots`]: in PostgreSQL on the database's clock, shared by every
-/// process; in SQLite in this process, the only one), so the bot stays under Discord's global limit before Discord
+/// schedule (in PostgreSQL kept in the store on the database's clock, [`Store::reserve_slots`], shared by every
+/// process; over SQLite in this process, the only one), so the bot stays under Discord's global limit before Discord
 /// has to say so. A 429 pushes the whole schedule back by Discord's wait, for every job at once. When the store
 /// cannot be reached the pacer keeps its own schedule at the same rate (no work is claimed meanwhile anyway).
 pub struct Pacer {
@@ -36,10 +36,11 @@ impl Pacer {
         }
     }
 
-    /// A pacer for `rate` requests a second shared through `store` by every process that uses it.
+    /// A pacer for `rate` requests a second shared through `store` by every process that uses it (PostgreSQL);
+    /// over a database only one process uses (SQLite), a pacer of this process alone, which is the same.
     pub fn shared(rate: u32, store: Store) -> Pacer {
         Pacer {
-            shared: Some(store),
+            shared: store.shares_send_schedule().then_some(store),
             ..Pacer::new(rate)
         }
     }
@@ -63,6 +64,11 @@ impl Pacer {
                 ),
             }
         }
+        self.reserve_local(count)
+    }
+
+    /// Reserves `count` slots of this process's own schedule: how long until the first.
+    fn reserve_local(&self, count: u32) -> Duration {
         let mut next_free = self
             .next_free
             .lock()
@@ -101,6 +107,26 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fractional_interval_keeps_its_rate_in_the_process() {
+        // 450 a second is 2.222 ms apart: 451 slots span a second, not the 0.9 s whole milliseconds made of them.
+        let pacer = Pacer::new(450);
+        let started = Instant::now();
+        let mut last = Duration::ZERO;
+        for _ in 0..=450 {
+            last = pacer.reserve_local(1);
+        }
+        let opens = started.elapsed() + last;
+        assert!(opens >= Duration::from_millis(995), "{opens:?}");
+        assert!(opens <= Duration::from_millis(1_100), "{opens:?}");
+    }
+
+    #[test]
+    fn over_sqlite_the_pacer_asks_the_store_nothing() {
+        let store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        assert!(Pacer::shared(45, store).shared.is_none());
+    }
 
     #[tokio::test]
     async fn a_global_429_asking_for_a_day_pauses_background_work_ten_minutes_at_most() {

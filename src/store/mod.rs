@@ -304,14 +304,26 @@ impl Store {
         now.saturating_add(self.lease_seconds)
     }
 
+    /// Whether several processes may share this database (PostgreSQL), and with it the bot's send schedule
+    /// ([`Store::reserve_slots`]). An SQLite database is one process's (its lock file says so): that process's
+    /// pacer keeps the schedule itself, at no store call per request.
+    pub fn shares_send_schedule(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// Reserves `count` consecutive send slots `interval` apart in the bot's one global request schedule, shared
-    /// by every process on this database, and returns how long to wait before sending in the first (the others
-    /// follow `interval` apart). Slots are never closer than `interval` whoever reserves them, and an idle
-    /// schedule banks no burst (see [`crate::pace`]). SQLite keeps the schedule in the process; PostgreSQL in one
-    /// row, on the database's clock.
+    /// by every process on this PostgreSQL database (one row, on the database's clock), and returns how long to
+    /// wait before sending in the first (the others follow `interval` apart). Slots are never closer than
+    /// `interval` whoever reserves them, and an idle schedule banks no burst (see [`crate::pace`]). SQLite keeps
+    /// no shared schedule ([`Store::shares_send_schedule`]): asked there, this is an error.
     pub fn reserve_slots(&self, count: u32, interval: Duration) -> Result<Duration, StoreError> {
+        let Backend::Postgres(backend) = &self.backend else {
+            return Err(StoreError::Task(
+                "SQLite keeps no shared send schedule: its one process paces itself".to_owned(),
+            ));
+        };
         let interval_us = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
-        let wait_us = on_backend!(self.reserve_slots(count, interval_us))?;
+        let wait_us = backend.reserve_slots(count, interval_us)?;
         Ok(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
     }
 

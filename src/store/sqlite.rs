@@ -48,23 +48,12 @@ pub(super) struct Sqlite {
     path: PathBuf,
     /// The lock beside the file, held while any store of this process has it open (`None` in memory).
     _lock: Option<Arc<FileLock>>,
-    /// The send schedule's tat on [`monotonic_us`]'s clock: one per database in this process (shared through
-    /// the file's lock), as the database is one process's.
-    schedule: Arc<Mutex<i64>>,
 }
 
-/// An exclusive lock on `<database>.lock` (the kernel frees it when the process ends, however it ends), and what
-/// every store of this process on that database shares.
+/// An exclusive lock on `<database>.lock` (the kernel frees it when the process ends, however it ends), shared by
+/// every store of this process on that database.
 struct FileLock {
     _file: File,
-    schedule: Arc<Mutex<i64>>,
-}
-
-/// Milliseconds on a clock that never goes back (the wall clock may be stepped), from the first call.
-fn monotonic_us() -> i64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(std::time::Instant::now);
-    i64::try_from(start.elapsed().as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Takes the lock beside `database`, or shares the one this process holds already (a test opens several stores
@@ -102,10 +91,7 @@ fn lock_beside(database: &Path) -> Result<Arc<FileLock>, StoreError> {
         Err(TryLockError::WouldBlock) => return Err(StoreError::Locked(lock_path)),
         Err(TryLockError::Error(error)) => return Err(StoreError::File(lock_path, error)),
     }
-    let lock = Arc::new(FileLock {
-        _file: file,
-        schedule: Arc::default(),
-    });
+    let lock = Arc::new(FileLock { _file: file });
     held.push((key, Arc::downgrade(&lock)));
     Ok(lock)
 }
@@ -169,9 +155,6 @@ impl Sqlite {
         Ok(Sqlite {
             connection: Arc::new(Mutex::new(connection)),
             path: path.to_owned(),
-            schedule: lock
-                .as_ref()
-                .map_or_else(Arc::default, |lock| Arc::clone(&lock.schedule)),
             _lock: lock,
         })
     }
@@ -193,17 +176,6 @@ impl Sqlite {
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// See [`super::Store::reserve_slots`]; the interval and the wait in microseconds.
-    pub(super) fn reserve_slots(&self, count: u32, interval_us: i64) -> Result<i64, StoreError> {
-        let mut tat = self
-            .schedule
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (next, wait) = crate::pace::reserve(*tat, monotonic_us(), count, interval_us);
-        *tat = next;
-        Ok(wait)
     }
 
     pub(super) fn integrity_ok(&self) -> Result<bool, StoreError> {

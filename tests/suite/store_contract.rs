@@ -884,13 +884,58 @@ on_both_backends!(
     records_come_back_typed,
     a_servers_language_choice_is_kept_and_becomes_its_daily_posts,
     racing_claims_have_one_winner,
-    three_processes_share_one_send_schedule,
-    a_fractional_interval_keeps_its_rate,
     a_lease_is_renewed_only_by_its_live_owner,
     writes_after_a_lost_lease_change_nothing,
     planning_reads_every_active_schedule_with_its_recent_posts,
     a_special_day_and_its_thread_are_recorded,
 );
+
+/// The send schedule is shared through the database on PostgreSQL only: an SQLite database is one process's, whose
+/// pacer keeps the schedule itself (`lifecycle::pacer`'s unit tests) and asks the store nothing.
+mod send_schedule_on_postgres {
+    use super::*;
+
+    /// Runs `case` on a fresh PostgreSQL database, each store it opens a process of its own.
+    fn on_postgres(
+        name: &str,
+        case: fn(Open<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let Some(database) = PgDatabase::fresh(name) else {
+            return Ok(());
+        };
+        let stores = AtomicUsize::new(0);
+        case(&|| {
+            database.open().with_instance(&format!(
+                "process{}",
+                stores.fetch_add(1, Ordering::Relaxed)
+            ))
+        })
+    }
+
+    #[test]
+    fn three_processes_share_one_send_schedule() -> Result<(), StoreError> {
+        on_postgres(
+            "three_processes_share_one_send_schedule",
+            super::three_processes_share_one_send_schedule,
+        )
+    }
+
+    #[test]
+    fn a_fractional_interval_keeps_its_rate() -> Result<(), StoreError> {
+        on_postgres(
+            "a_fractional_interval_keeps_its_rate",
+            super::a_fractional_interval_keeps_its_rate,
+        )
+    }
+}
+
+#[test]
+fn sqlite_keeps_no_shared_send_schedule() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.path.join("one.sqlite3")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!store.shares_send_schedule());
+    assert!(store.reserve_slots(1, Duration::from_millis(10)).is_err());
+}
 
 #[test]
 fn a_newer_postgres_schema_is_refused_and_untouched() {
