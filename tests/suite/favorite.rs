@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::support::bot::{BotOptions, BotProcess};
 use crate::support::fake_discord::{
     permissions, FakeChannel, FakeDiscord, FakeMember, FakeOptions, FakeOverwrite, FakeRole,
+    Recorded,
 };
 use crate::support::harness::{background_pause_left, sample, scrape, Harness, MODERATOR, T};
 
@@ -371,6 +372,56 @@ async fn a_thread_opens_on_the_results_when_asked() {
     assert_eq!(Some(*on), results_id, "on the results post");
     assert!(name.starts_with("🏆") && name.contains("Hwarang"), "{name}");
     assert_eq!(*archive, 1_440);
+    harness.fake.assert_no_violations();
+}
+
+/// Issue 28: the real bot killed with SIGKILL between the results post and its thread (Discord made the thread; the
+/// bot never read the answer). Restarted on the same database, it opens the thread on the recorded results message
+/// again, reads Discord's 160004 ("already created") as done, and announces once: one results post, one thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_between_the_results_and_their_thread_gives_one_of_each() {
+    let mut harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let dir = Arc::clone(&harness.bot.dir);
+    let start = harness
+        .fake
+        .slash("favorite")
+        .subcommand("start")
+        .member_permissions(MODERATOR)
+        .option_bool("thread", true)
+        .send()
+        .await;
+    harness.fake.wait_callback(start.id, T).await;
+    let message = wait_poll(&harness.fake).await;
+    vote(&harness.fake, message, &[(voter(1), 5)]);
+    // Only the thread call matches: a POST under one of the channel's messages.
+    harness.fake.hold_answer_next(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages/"),
+        Duration::from_secs(120),
+    );
+    send_end(&harness.fake).await;
+    let thread_call = |r: &Recorded| r.method == "POST" && r.route().ends_with("/threads");
+    harness.fake.wait_for_request(thread_call, T).await;
+    harness.bot.kill().await;
+    assert_eq!(harness.fake.threads().len(), 1, "Discord made the thread");
+    harness.bot = restart(&harness.fake, Arc::clone(&dir));
+    harness.bot.wait_log("results announced", T).await;
+    assert_eq!(
+        wait_results(&harness.fake, 1).await.len(),
+        1,
+        "one results post"
+    );
+    assert_eq!(harness.fake.threads().len(), 1, "one thread");
+    let thread_calls = harness
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| thread_call(r))
+        .count();
+    assert_eq!(
+        thread_calls, 2,
+        "asked again after the kill, answered 160004"
+    );
     harness.fake.assert_no_violations();
 }
 
