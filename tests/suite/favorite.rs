@@ -337,21 +337,25 @@ async fn ending_a_poll_announces_the_winner_once() {
     assert_eq!(results(&harness.fake).len(), 1);
 }
 
-/// Issue 28: `/favorite start thread:true` opens one public thread on the results post, named after the winner,
-/// archived after a day; the body is checked against Discord's OpenAPI description.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thread_opens_on_the_results_when_asked() {
-    let harness = Harness::start_with(fake_options(), Vec::new()).await;
-    let start = harness
-        .fake
+/// `/favorite start thread:true` by a moderator, answered; the poll's message id.
+async fn start_with_thread(fake: &FakeDiscord) -> u64 {
+    let start = fake
         .slash("favorite")
         .subcommand("start")
         .member_permissions(MODERATOR)
         .option_bool("thread", true)
         .send()
         .await;
-    harness.fake.wait_callback(start.id, T).await;
-    let message = wait_poll(&harness.fake).await;
+    fake.wait_callback(start.id, T).await;
+    wait_poll(fake).await
+}
+
+/// Issue 28: `/favorite start thread:true` opens one public thread on the results post, named after the winner,
+/// archived after a day; the body is checked against Discord's OpenAPI description.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_opens_on_the_results_when_asked() {
+    let harness = Harness::start_with(fake_options(), Vec::new()).await;
+    let message = start_with_thread(&harness.fake).await;
     vote(&harness.fake, message, &[(voter(1), 5), (voter(2), 5)]);
     favorite(&harness, "end", MODERATOR, None).await;
     let posted = wait_results(&harness.fake, 1).await;
@@ -382,16 +386,7 @@ async fn a_thread_opens_on_the_results_when_asked() {
 async fn a_sigkill_between_the_results_and_their_thread_gives_one_of_each() {
     let mut harness = Harness::start_with(fake_options(), Vec::new()).await;
     let dir = Arc::clone(&harness.bot.dir);
-    let start = harness
-        .fake
-        .slash("favorite")
-        .subcommand("start")
-        .member_permissions(MODERATOR)
-        .option_bool("thread", true)
-        .send()
-        .await;
-    harness.fake.wait_callback(start.id, T).await;
-    let message = wait_poll(&harness.fake).await;
+    let message = start_with_thread(&harness.fake).await;
     vote(&harness.fake, message, &[(voter(1), 5)]);
     // Only the thread call matches: a POST under one of the channel's messages.
     harness.fake.hold_answer_next(
