@@ -237,8 +237,11 @@ pub struct Strings {
     pub find_clip: &'static str,
     /// Words added to the video-site search.
     pub clip_search_words: &'static str,
-    /// Button and title prefix: the See Also item.
+    /// Title prefix: the See Also item.
     pub see_also: &'static str,
+    /// Button to the See Also item: the dataset's link is a search of the source's site for it (the article
+    /// itself was never found), and the Korean label says so.
+    pub see_also_button: &'static str,
     /// `/scenes` card title.
     pub all_scenes_title: &'static str,
     /// `/scenes` card description.
@@ -301,6 +304,7 @@ static EN: Strings = Strings {
     find_clip: "Find the clip",
     clip_search_words: "kiss scene",
     see_also: "See also",
+    see_also_button: "See also",
     all_scenes_title: "Park Seo-joon's best kiss scenes",
     all_scenes_intro: "Pick a scene from the menu below, or use `/scene` with a drama's name.",
     open_scene: "Open a scene…",
@@ -342,6 +346,7 @@ static KO: Strings = Strings {
     find_clip: "영상 찾기",
     clip_search_words: "키스신",
     see_also: "관련 기사",
+    see_also_button: "관련 기사 검색",
     all_scenes_title: "박서준 키스신 명장면 모음",
     all_scenes_intro: "아래 메뉴에서 장면을 고르거나, `/scene`에 드라마 이름을 입력해 보세요.",
     open_scene: "장면을 골라 보세요",

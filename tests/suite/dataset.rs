@@ -56,8 +56,8 @@ fn hwarang_names_sun_woo_and_ah_ro_without_a_surname_in_korean() {
 fn kill_me_heal_me_partner_is_cha_do_hyun_who_switches_into_yo_na() {
     let catalog = bundled();
     let kill_me = scene(&catalog, "kill-me-heal-me");
-    assert_eq!(kill_me.partner.role.en, "Cha Do-hyun");
-    assert_eq!(kill_me.partner.role.ko, "차도현");
+    assert_eq!(kill_me.partner.role.en, "Cha Do-hyun (Ahn Yo-na)");
+    assert_eq!(kill_me.partner.role.ko, "차도현(안요나)");
     assert!(
         kill_me.summary.en.contains("switches into Yo-na"),
         "{}",

@@ -130,7 +130,7 @@ fn korean_previews_show_the_reviewed_texts() {
                 "밀쳐 내며 2회가 끝난다",
                 "## 다른 영문 제목",
                 "## 드라마\nWitch's Romance\n2014",
-                "[🔗 관련 기사 ↗",
+                "[🔗 관련 기사 검색 ↗",
             ][..],
             &[
                 "팬 노트",
