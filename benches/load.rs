@@ -18,7 +18,9 @@
 //!   processes on one PostgreSQL (shard ranges `0-0/3`, `1-1/3`, `2-2/3`; the fake runs 3 shards); `--global-rate
 //!   R` raises the fake's global limit (for 100,000 servers; the output says so); `--timeout S` bounds a run.
 //!   `-- fanout-polls [--polls N]`: N servers (default 1,000) each with a running poll ending in the same minute;
-//!   every result once, and the time to the last against the requests made divided by the limit.
+//!   every result once, and the time to the last against the requests made divided by the limit. `--threads`
+//!   (daily posts only) turns threads on for every schedule: each post's thread once, the time to the last thread,
+//!   and the requests by route (what the bot's permission check before each thread costs).
 
 #[path = "../tests/suite/support/fake_discord/mod.rs"]
 mod fake_discord;
