@@ -465,6 +465,7 @@ async fn one_run(options: &Fanout, servers: u64) -> Report {
                 index: p,
                 processes: options.processes,
                 global_rate: options.global_rate,
+                health: None,
             };
             start_bot(&fake, &database, &dir, launch)
         })
@@ -602,6 +603,8 @@ pub struct Launch {
     pub processes: u32,
     /// The fake's global limit per second (Discord: 50).
     pub global_rate: u32,
+    /// Where the bot answers `/health` and `/metrics` (`SCENEBOT_HEALTH_ADDR`), if anywhere.
+    pub health: Option<std::net::SocketAddr>,
 }
 
 /// Starts bot process `launch.index` of `launch.processes` on `database`, its log in `dir`. With the fake's global
@@ -611,6 +614,7 @@ pub fn start_bot(fake: &FakeDiscord, database: &Path, dir: &Path, launch: Launch
         index,
         processes,
         global_rate,
+        health,
     } = launch;
     let log_path = dir.join(format!("bot-{index}.log"));
     let log = std::fs::File::create(&log_path)
@@ -640,6 +644,10 @@ pub fn start_bot(fake: &FakeDiscord, database: &Path, dir: &Path, launch: Launch
     if processes > 1 {
         command.env("SCENEBOT_SHARDS", format!("{index}-{index}/{processes}"));
     }
+    match health {
+        Some(addr) => command.env("SCENEBOT_HEALTH_ADDR", addr.to_string()),
+        None => command.env_remove("SCENEBOT_HEALTH_ADDR"),
+    };
     command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start the bot: {e}"))
