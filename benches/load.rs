@@ -18,7 +18,14 @@
 //!   processes on one PostgreSQL (shard ranges `0-0/3`, `1-1/3`, `2-2/3`; the fake runs 3 shards); `--global-rate
 //!   R` raises the fake's global limit (for 100,000 servers; the output says so); `--timeout S` bounds a run.
 //!   `-- fanout-polls [--polls N]`: N servers (default 1,000) each with a running poll ending in the same minute;
-//!   every result once, and the time to the last against the requests made divided by the limit.
+//!   every result once, and the time to the last against the requests made divided by the limit. `--threads`
+//!   (daily posts only) turns threads on for every schedule: each post's thread once, the time to the last thread,
+//!   and the requests by route (what the bot's permission check before each thread costs).
+//! - Quiz (`-- quiz [--servers N] [--timeout S]`, not part of the default run; see `load/quiz.rs`): N servers
+//!   (default 1,000) each start a 5-question `/quiz` round at once and 5 members answer every question: each
+//!   reveal against its deadline, answers clicked / acknowledged / counted / in the scores and on the board,
+//!   requests counted toward the global limit (the rounds run on interaction tokens: none expected), max RSS,
+//!   `/scene` during the rounds.
 
 #[path = "../tests/suite/support/fake_discord/mod.rs"]
 mod fake_discord;
@@ -30,6 +37,8 @@ mod postgres;
 
 #[path = "load/fanout.rs"]
 mod fanout;
+#[path = "load/quiz.rs"]
+mod quiz;
 #[path = "../tests/suite/support/skip.rs"]
 mod skip;
 /// The support modules report skips through the crate root, as in the test suite.
@@ -66,6 +75,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(fanout) = fanout::Fanout::from_args(&args) {
         runtime.block_on(fanout::run(fanout));
+        return;
+    }
+    if let Some(quiz) = quiz::Quiz::from_args(&args) {
+        runtime.block_on(quiz::run(quiz));
         return;
     }
     // `cargo bench` passes `--bench`; anything else named is a filter we accept as "quick".

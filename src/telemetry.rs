@@ -239,6 +239,15 @@ pub fn snowflake_age(id: u64, now_unix_ms: u64) -> Duration {
     Duration::from_millis(now_unix_ms.saturating_sub(snowflake_unix_ms(id)))
 }
 
+/// The wall clock now, in Unix milliseconds (0 before 1970): the clock Discord's snowflakes and deadlines run on.
+pub fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 /// Counts one REST try on `route` (a template such as `POST /channels/{channel}/messages`) and its time.
 pub fn rest_call(route: &'static str, status: String, took: Duration) {
     counter!(REST_CALLS, "route" => route, "status" => status).increment(1);

@@ -187,10 +187,7 @@ impl<F: Framework> Framework for Deduplicating<F> {
         };
         let started = Instant::now();
         if let Some(id) = interaction {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |since| since.as_millis() as u64);
-            crate::telemetry::interaction_age(kind, id.get(), now_ms);
+            crate::telemetry::interaction_age(kind, id.get(), crate::telemetry::wall_clock_ms());
         }
         let handled = async {
             self.inner.dispatch(ctx, event).await;

@@ -101,16 +101,41 @@ pub async fn defer_ephemeral(ctx: Context<'_>) -> Result<(), Error> {
 /// answered within 3 s, and the deferral itself needs time to get there.
 pub const DEFER_AFTER: std::time::Duration = std::time::Duration::from_millis(1500);
 
-/// Runs `work` (store calls, typically) and returns its output; should it take longer than [`DEFER_AFTER`], the
-/// reply is deferred meanwhile (ephemerally when `private`), so a slow store (a PostgreSQL pool wait, a locked
-/// SQLite file) never costs the user their answer. What is sent afterwards goes through poise, which follows up.
+/// Discord's deadline for an interaction's first answer, from the interaction's creation.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long a command may still spend before deferring, for an interaction `age` old (its snowflake's time to now,
+/// on the wall clock): [`DEFER_AFTER`] counted from the interaction's creation, since Discord's 3 s run from there,
+/// not from the moment the bot got it (a burst of interactions on one shard reaches the bot a second or more late).
+/// An age of 3 s or more means a clock that disagrees with Discord's (such an interaction could not be answered
+/// at all): then the full [`DEFER_AFTER`], as if the age were unknown.
+pub fn defer_after(age: std::time::Duration) -> std::time::Duration {
+    if age >= ANSWER_WITHIN {
+        DEFER_AFTER
+    } else {
+        DEFER_AFTER.saturating_sub(age)
+    }
+}
+
+/// How old this interaction is now, by the wall clock (Discord's 3 s are real time, whatever the bot's clock).
+fn interaction_age(ctx: Context<'_>) -> std::time::Duration {
+    let poise::Context::Application(app) = ctx else {
+        return std::time::Duration::ZERO;
+    };
+    crate::telemetry::snowflake_age(app.interaction.id.get(), crate::telemetry::wall_clock_ms())
+}
+
+/// Runs `work` (store calls, typically) and returns its output; should it run past [`defer_after`] (1.5 s from the
+/// interaction's creation), the reply is deferred meanwhile (ephemerally when `private`), so a slow store (a
+/// PostgreSQL pool wait, a locked SQLite file, a burst of commands queued on it) never costs the user their answer.
+/// What is sent afterwards goes through poise, which follows up.
 pub async fn within_deadline<T>(
     ctx: Context<'_>,
     private: bool,
     work: impl std::future::Future<Output = T>,
 ) -> Result<T, Error> {
     let mut work = std::pin::pin!(work);
-    match tokio::time::timeout(DEFER_AFTER, &mut work).await {
+    match tokio::time::timeout(defer_after(interaction_age(ctx)), &mut work).await {
         Ok(done) => Ok(done),
         Err(_) => {
             let cap = ctx.data().call_cap;
@@ -167,7 +192,24 @@ pub async fn reply(ctx: Context<'_>, response: CreateInteractionResponse) -> Res
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[test]
+    fn the_deferral_deadline_counts_from_the_interactions_creation() {
+        assert_eq!(defer_after(Duration::ZERO), DEFER_AFTER);
+        assert_eq!(
+            defer_after(Duration::from_millis(400)),
+            Duration::from_millis(1100)
+        );
+        // Received at 1.5 s or later: defer at once.
+        assert_eq!(defer_after(Duration::from_millis(1500)), Duration::ZERO);
+        assert_eq!(defer_after(Duration::from_millis(2900)), Duration::ZERO);
+        // Older than Discord's 3 s: the clocks disagree; the full wait, as before.
+        assert_eq!(defer_after(Duration::from_secs(3)), DEFER_AFTER);
+        assert_eq!(defer_after(Duration::from_secs(3600)), DEFER_AFTER);
+    }
 
     #[test]
     fn a_notice_is_private_and_mentions_nobody() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::fake_discord::{permissions, FakeDiscord, FakeOptions};
+use crate::support::fake_discord::{button_ids, permissions, FakeDiscord, FakeOptions};
 use crate::support::harness::{MODERATOR, T};
 use crate::support::in_process::RunningBot;
 use crate::support::TempDir;
@@ -169,14 +169,8 @@ impl Quiz {
     /// `user` clicks option `option` of question `position` on its message; the private answer's text.
     async fn click(&self, round: u64, position: usize, option: usize, user: u64) -> String {
         let message = self.question_message(round, position).await;
-        let interaction = self
-            .fake
-            .button(&format!("quiz:answer:{round}:{position}:{option}"))
-            .on_message(message)
-            .user(user)
-            .member_permissions(MEMBER)
-            .send()
-            .await;
+        let custom_id = format!("quiz:answer:{round}:{position}:{option}");
+        let interaction = self.fake.click(&custom_id, message, user, MEMBER).await;
         let reply = self.reply_of(interaction).await;
         assert_eq!(reply["flags"], 64, "acknowledged privately: {reply}");
         reply["content"].as_str().unwrap_or_default().to_owned()
@@ -549,26 +543,12 @@ async fn a_channel_the_bot_cannot_post_in_starts_nothing_and_says_so_once() {
 
 /// The question messages the bot posted in the channel: those with answer buttons.
 fn questions_posted(fake: &FakeDiscord) -> Vec<Value> {
-    fake.channel_messages(CHANNEL)
-        .into_iter()
-        .filter(|m| {
-            m["components"][0]["components"][0]["custom_id"]
-                .as_str()
-                .is_some_and(|id| id.starts_with("quiz:answer:"))
-        })
-        .collect()
+    fake.messages_with_button(CHANNEL, "quiz:answer:")
 }
 
 /// A member's click on `custom_id` on `message`; the bot's answer.
 async fn press(fake: &FakeDiscord, custom_id: String, message: u64, user: u64) -> Value {
-    let interaction = fake
-        .button(&custom_id)
-        .on_message(message)
-        .user(user)
-        .member_permissions(MEMBER)
-        .send()
-        .await;
-    fake.wait_callback(interaction.id, T).await["data"].clone()
+    fake.press(&custom_id, message, user, MEMBER, T).await
 }
 
 /// The real binary killed with SIGKILL while a question is open (on the system clock: the question stays open its
@@ -603,12 +583,8 @@ async fn sigkill_mid_question_resumes_the_round_and_counts_each_answer_once() {
         .unwrap_or_default()
         .parse()
         .unwrap_or(0);
-    let id_of = |option: usize| {
-        question["components"][0]["components"][option]["custom_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let ids = button_ids(&question);
+    let id_of = |option: usize| ids.get(option).cloned().unwrap_or_default();
     let click = |option: usize, user: u64| press(&harness.fake, id_of(option), message, user);
     assert_eq!(click(0, BO).await["content"], "Locked in: A");
     assert_eq!(click(1, CY).await["content"], "Locked in: B");

@@ -91,12 +91,6 @@ pub async fn start(
     };
     let interaction = app.interaction;
     let public = is_public(interaction);
-    // A public round speaks the server's language (`/language`, else its own locale, else the starter's).
-    let locale = if public {
-        public_locale_of(ctx).await?
-    } else {
-        locale_of(ctx)
-    };
     if public && bot_cannot_post(interaction) {
         info!(channel = %interaction.channel_id, "quiz refused: the bot cannot post in the channel");
         return tell(ctx, locale_of(ctx).quiz_strings().cannot_send.to_owned()).await;
@@ -106,30 +100,39 @@ pub async fn start(
         .map_or(DEFAULT_QUESTIONS, usize::from)
         .clamp(1, MAX_QUESTIONS);
     let drawn = quiz::draw(&data.responder.catalog, count, &mut rand::rng());
-    let window = drawn
-        .first()
-        .and_then(|q| q.prompt(&data.responder.catalog, locale))
-        .map_or(quiz::round::ANSWER_WINDOW_SECONDS, |p| {
-            quiz::answer_window_seconds(&p)
-        });
     let total = drawn.len();
-    let new_round = NewRound {
-        guild_id: interaction.guild_id.filter(|_| public).map(|g| g.get()),
-        channel_id: interaction.channel_id.get(),
-        started_by: interaction.user.id.get(),
-        locale,
-        questions: drawn,
-        application_id: interaction.application_id.get(),
-        token: interaction.token.clone(),
-        now: data.clock.now(),
-        cooldown: COOLDOWN_SECONDS,
-    };
-    let inserted = within_deadline(
-        ctx,
-        !public,
-        data.store
-            .call(move |store| store.insert_quiz_round(&new_round)),
-    )
+    // Both store calls run under the deadline, the server's language as well as the round: rounds started together
+    // queue on the store, and a first answer later than 3 s loses its round (BENCHMARKS.md, "The quiz").
+    let (locale, window, inserted) = within_deadline(ctx, !public, async {
+        // A public round speaks the server's language (`/language`, else its own locale, else the starter's).
+        let locale = if public {
+            public_locale_of(ctx).await?
+        } else {
+            locale_of(ctx)
+        };
+        let window = drawn
+            .first()
+            .and_then(|q| q.prompt(&data.responder.catalog, locale))
+            .map_or(quiz::round::ANSWER_WINDOW_SECONDS, |p| {
+                quiz::answer_window_seconds(&p)
+            });
+        let new_round = NewRound {
+            guild_id: interaction.guild_id.filter(|_| public).map(|g| g.get()),
+            channel_id: interaction.channel_id.get(),
+            started_by: interaction.user.id.get(),
+            locale,
+            questions: drawn,
+            application_id: interaction.application_id.get(),
+            token: interaction.token.clone(),
+            now: data.clock.now(),
+            cooldown: COOLDOWN_SECONDS,
+        };
+        let inserted = data
+            .store
+            .call(move |store| store.insert_quiz_round(&new_round))
+            .await?;
+        Ok::<_, Error>((locale, window, inserted))
+    })
     .await??;
     let record = match inserted {
         Ok(record) => record,

@@ -11,7 +11,7 @@ use serenity::all::{
     CreateSelectMenuOption, GuildId, Interaction,
 };
 
-use crate::support::fake_discord::{permissions, FakeDiscord};
+use crate::support::fake_discord::{button_ids, permissions, FakeDiscord};
 
 use super::{fake, http_for, start_bot, status_and_code, C, G, WAIT};
 
@@ -164,6 +164,21 @@ async fn buttons_and_selects_arrive_with_their_message() {
         fake.message(sent.id.get()).expect("the message")["content"],
         json!("chose she-was-pretty")
     );
+    // The helpers over components: a link button has no custom id.
+    let message = fake.message(sent.id.get()).expect("the message");
+    assert_eq!(button_ids(&message), vec!["scene:again".to_owned()]);
+    assert_eq!(fake.messages_with_button(C, "scene:").len(), 1);
+    assert!(fake.messages_with_button(C, "quiz:").is_empty());
+    let pressed = fake
+        .press(
+            "scene:again",
+            sent.id.get(),
+            FakeDiscord::USER_ID,
+            permissions::VIEW_CHANNEL,
+            WAIT,
+        )
+        .await;
+    assert_eq!(pressed["content"], json!("pressed scene:again"));
 
     fake.assert_no_violations();
     bot.stop().await;
@@ -464,5 +479,33 @@ async fn one_thread_per_message_and_the_second_is_160004() {
         .unwrap_err();
     assert_eq!(status_and_code(&refused), (403, 50_013));
     assert_eq!(fake.threads().len(), 1);
+    // Only the thread that was opened has its time, under its parent channel.
+    let starts = fake.channel_threads();
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts.get(&C).map(Vec::len), Some(1));
     fake.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_read_from_an_index_on() {
+    let fake = fake().await;
+    let http = http_for(&fake, &fake.token());
+    let channel = ChannelId::new(C);
+    for n in 0..3 {
+        channel
+            .send_message(&http, CreateMessage::new().content(format!("post {n}")))
+            .await
+            .unwrap();
+    }
+    let all = fake.requests();
+    let indexes: Vec<usize> = all.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, (0..all.len()).collect::<Vec<_>>());
+    let from = all.len() - 2;
+    let tail = fake.requests_since(from);
+    assert_eq!(
+        tail.iter().map(|r| r.index).collect::<Vec<_>>(),
+        vec![from, from + 1]
+    );
+    assert_eq!(tail[1].body["content"], "post 2");
+    assert!(fake.requests_since(all.len()).is_empty());
 }

@@ -483,6 +483,7 @@ impl State {
         let Some(seq) = self.dispatch("INTERACTION_CREATE", payload) else {
             return Err("no gateway session (wait_connected first)".to_owned());
         };
+        self.interaction_tokens.insert(token.clone(), id);
         self.interactions.insert(
             id,
             Interaction {

@@ -300,6 +300,19 @@ impl FakeDiscord {
         self.lock().requests.iter().cloned().collect()
     }
 
+    /// The REST requests from the one numbered `from` on (by [`Recorded::index`]), in order: what a benchmark reads
+    /// as it goes, without copying the whole record each time. Records dropped past the record limit are missing
+    /// (the first returned then has a higher index than `from`).
+    pub fn requests_since(&self, from: usize) -> Vec<Recorded> {
+        let st = self.lock();
+        let first = st.requests.front().map_or(0, |r| r.index);
+        st.requests
+            .iter()
+            .skip(from.saturating_sub(first))
+            .cloned()
+            .collect()
+    }
+
     /// The REST traffic so far as Discord's rate limits see it (kept whole, unlike [`FakeDiscord::requests`]).
     pub fn rate_stats(&self) -> RateStats {
         self.lock().limiter.stats()
@@ -309,6 +322,12 @@ impl FakeDiscord {
     /// returned the existing message is not a post). Kept whole, unlike [`FakeDiscord::requests`].
     pub fn channel_posts(&self) -> HashMap<u64, Vec<SystemTime>> {
         self.lock().posts.clone()
+    }
+
+    /// When each thread started from a message arrived, per parent channel. Kept whole, like
+    /// [`FakeDiscord::channel_posts`].
+    pub fn channel_threads(&self) -> HashMap<u64, Vec<SystemTime>> {
+        self.lock().thread_starts.clone()
     }
 
     /// The first request (in order of arrival) that `pred` accepts, waiting for it.
@@ -452,6 +471,15 @@ impl FakeDiscord {
             .threads
             .values()
             .map(rest::thread_summary)
+            .collect()
+    }
+
+    /// The bot's messages in `channel`, oldest first, with a button whose `custom_id` starts with `prefix` (see
+    /// [`button_ids`]).
+    pub fn messages_with_button(&self, channel: u64, prefix: &str) -> Vec<Value> {
+        self.channel_messages(channel)
+            .into_iter()
+            .filter(|m| button_ids(m).iter().any(|id| id.starts_with(prefix)))
             .collect()
     }
 
@@ -1003,6 +1031,36 @@ impl FakeDiscord {
         InteractionBuilder::new(self, Kind::Button, custom_id)
     }
 
+    /// `user`, a member with `permissions` in the channel, clicks the button `custom_id` on `message` (without
+    /// waiting for the answer).
+    pub async fn click(
+        &self,
+        custom_id: &str,
+        message: u64,
+        user: u64,
+        permissions: u64,
+    ) -> InteractionRef {
+        self.button(custom_id)
+            .on_message(message)
+            .user(user)
+            .member_permissions(permissions)
+            .send()
+            .await
+    }
+
+    /// [`FakeDiscord::click`], then the bot's answer: its callback's `data`, waited for at most `timeout`.
+    pub async fn press(
+        &self,
+        custom_id: &str,
+        message: u64,
+        user: u64,
+        permissions: u64,
+        timeout: Duration,
+    ) -> Value {
+        let interaction = self.click(custom_id, message, user, permissions).await;
+        self.wait_callback(interaction.id, timeout).await["data"].clone()
+    }
+
     /// A string-select choice (interaction type 3, component type 3) with the chosen `values`.
     pub fn string_select(&self, custom_id: &str, values: &[&str]) -> InteractionBuilder<'_> {
         let mut builder = InteractionBuilder::new(self, Kind::StringSelect, custom_id);
@@ -1018,4 +1076,17 @@ impl FakeDiscord {
             Err(e) => panic!("send_interaction: {e}"),
         })
     }
+}
+
+/// The `custom_id`s of a message's first action row (its buttons), in order; empty when it has none.
+pub fn button_ids(message: &Value) -> Vec<String> {
+    message["components"][0]["components"]
+        .as_array()
+        .map(|buttons| {
+            buttons
+                .iter()
+                .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -143,6 +143,9 @@ pub(crate) struct State {
     pub(crate) global_commands: Vec<Value>,
     pub(crate) guild_commands: BTreeMap<u64, Vec<Value>>,
     pub(crate) interactions: HashMap<u64, Interaction>,
+    /// Each interaction's id by its token: the webhook routes find theirs in one look-up (a benchmark makes tens
+    /// of thousands of interactions).
+    pub(crate) interaction_tokens: HashMap<String, u64>,
     pub(crate) last_snowflake: u64,
     /// Moved back by [`super::FakeDiscord::backdate_next_message`]: the next message id's time, as ms before now.
     pub(crate) backdate_ms: u64,
@@ -160,6 +163,8 @@ pub(crate) struct State {
     /// The arrival time of every message created by `POST /channels/{id}/messages`, per channel: compact, and
     /// kept whole past `RECORD_LIMIT`, so a benchmark counts every post.
     pub(crate) posts: HashMap<u64, Vec<SystemTime>>,
+    /// The time every thread was started from a message, per parent channel: kept whole, as `posts` is.
+    pub(crate) thread_starts: HashMap<u64, Vec<SystemTime>>,
     pub(crate) violations: Vec<Violation>,
     pub(crate) faults: Vec<Fault>,
 
@@ -210,6 +215,7 @@ impl State {
             global_commands: Vec::new(),
             guild_commands: BTreeMap::new(),
             interactions: HashMap::new(),
+            interaction_tokens: HashMap::new(),
             last_snowflake: 0,
             backdate_ms: 0,
             last_message_snowflake: 0,
@@ -219,6 +225,7 @@ impl State {
             limiter: Limiter::new(options.rate_limits),
             rest_latency: options.rest_latency,
             posts: HashMap::new(),
+            thread_starts: HashMap::new(),
             violations: Vec::new(),
             faults: Vec::new(),
             connections: HashMap::new(),

@@ -187,7 +187,11 @@ impl State {
         if app != Some(self.application_id) {
             return Reply::unknown_webhook();
         }
-        let Some((&id, ix)) = self.interactions.iter().find(|(_, ix)| ix.token == token) else {
+        let Some((id, ix)) = self
+            .interaction_tokens
+            .get(token)
+            .and_then(|id| Some((*id, self.interactions.get(id)?)))
+        else {
             return Reply::unknown_webhook();
         };
         if ix.created.elapsed() > INTERACTION_TOKEN_LIFETIME {

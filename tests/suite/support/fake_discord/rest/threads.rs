@@ -64,7 +64,8 @@ impl State {
                 ]}}}),
             );
         }
-        let now = iso8601(SystemTime::now());
+        let started = SystemTime::now();
+        let now = iso8601(started);
         let thread = json!({
             "id": message.to_string(),
             "type": thread_kind,
@@ -93,6 +94,7 @@ impl State {
             },
         });
         self.threads.insert(message, thread.clone());
+        self.thread_starts.entry(channel).or_default().push(started);
         if let Some(stored) = self.messages.get_mut(&message) {
             // Discord's message now names its thread.
             stored.json["thread"] = thread.clone();
