@@ -881,82 +881,119 @@ fn print_report(
         "## Quiz: {servers} servers each start a {QUESTIONS}-question round at once, {MEMBERS} members answer every \
          question (one SQLite process; fake: Discord's rate limits, 50–150 ms per REST answer)\n"
     );
-    println!(
-        "| servers | rounds started (deferred) | /quiz start → answer p50 / p99 ms | questions asked | revealed | reveal − \
-         deadline p50 / p99 / max s | over {REVEAL_BOUND_S} s | before the deadline | edited twice | finished |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {servers} | {started} ({deferred}) | {:.0} / {:.0} | {asked} of {} | {revealed} | {:.2} / {:.2} / {:.2} | \
-         {over} | {early} | {edited_twice} | {} |",
-        quantile(&start_ms, 0.5),
-        quantile(&start_ms, 0.99),
-        started as i64 * QUESTIONS,
-        quantile(&lateness, 0.5),
-        quantile(&lateness, 0.99),
-        quantile(&lateness, 1.0),
-        if finished { "yes" } else { "no (timeout)" },
-    );
+    header(&[
+        "servers",
+        "rounds started (deferred)",
+        "/quiz start → answer p50 / p99 ms",
+        "questions asked",
+        "revealed",
+        "reveal − deadline p50 / p99 / max s",
+        &format!("over {REVEAL_BOUND_S} s"),
+        "before the deadline",
+        "edited twice",
+        "finished",
+    ]);
+    row(&[
+        servers.to_string(),
+        format!("{started} ({deferred})"),
+        format!(
+            "{:.0} / {:.0}",
+            quantile(&start_ms, 0.5),
+            quantile(&start_ms, 0.99)
+        ),
+        format!("{asked} of {}", started as i64 * QUESTIONS),
+        revealed.to_string(),
+        format!(
+            "{:.2} / {:.2} / {:.2}",
+            quantile(&lateness, 0.5),
+            quantile(&lateness, 0.99),
+            quantile(&lateness, 1.0)
+        ),
+        over.to_string(),
+        early.to_string(),
+        edited_twice.to_string(),
+        (if finished { "yes" } else { "no (timeout)" }).to_owned(),
+    ]);
     let a = Answers::of(driver, boards);
     let mut ack_ms = driver.ack_ms.clone();
     ack_ms.sort_by(f64::total_cmp);
-    println!(
-        "\n| answers clicked (in time) | locked in | told too late | unanswered | other | counted at the reveals | \
-         lost | counted twice | second clicks: told \"already\" / locked in | reveals whose right count / first \
-         right differ | scores messages that differ (twice) | boards that differ | click → answer p50 / p99 ms |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} of {}: {} / {} | {} / {} | {} ({}) | {} | {:.0} / {:.0} |",
-        a.clicked,
-        a.clicked_in_time,
-        a.locked_in,
-        a.told_late,
-        a.unanswered,
-        a.other,
-        a.counted,
-        a.lost,
-        a.twice,
-        a.seconds,
-        a.seconds,
-        a.seconds_already,
-        a.seconds_locked,
-        a.right_differs,
-        a.first_differs,
-        a.scores_differ,
-        a.scores_twice,
-        a.boards_differ,
-        quantile(&ack_ms, 0.5),
-        quantile(&ack_ms, 0.99),
-    );
+    println!();
+    header(&[
+        "answers clicked (in time)",
+        "locked in",
+        "told too late",
+        "unanswered",
+        "other",
+        "counted at the reveals",
+        "lost",
+        "counted twice",
+        "second clicks: told \"already\" / locked in",
+        "reveals whose right count / first right differ",
+        "scores messages that differ (twice)",
+        "boards that differ",
+        "click → answer p50 / p99 ms",
+    ]);
+    row(&[
+        format!("{} ({})", a.clicked, a.clicked_in_time),
+        a.locked_in.to_string(),
+        a.told_late.to_string(),
+        a.unanswered.to_string(),
+        a.other.to_string(),
+        a.counted.to_string(),
+        a.lost.to_string(),
+        a.twice.to_string(),
+        format!(
+            "{}: {} / {}",
+            a.seconds, a.seconds_already, a.seconds_locked
+        ),
+        format!("{} / {}", a.right_differs, a.first_differs),
+        format!("{} ({})", a.scores_differ, a.scores_twice),
+        a.boards_differ.to_string(),
+        format!(
+            "{:.0} / {:.0}",
+            quantile(&ack_ms, 0.5),
+            quantile(&ack_ms, 0.99)
+        ),
+    ]);
     let scene_ms = probe_latencies(&driver.probe_callbacks, &driver.probes);
     let first = driver.counted_at.iter().copied().reduce(f64::min);
     let last = driver.counted_at.iter().copied().reduce(f64::max);
     let span = first.zip(last).map(|(lo, hi)| hi - lo);
-    println!(
-        "\n| requests counted toward the global limit | peak in any 1 s | global 429s | interaction-endpoint requests \
-         (callbacks, follow-ups, edits) | RSS before the rounds MB | max RSS MB | max open fds | /scene p50 / p99 ms (n) \
-         | requests the fake dropped unread |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {}{} | {} | {global_429s} | {} | {:.1} | {:.1} | {} | {:.0} / {:.0} ({}) | {} |",
-        driver.counted.len(),
-        span.map_or(String::new(), |s| format!(" over {s:.0} s")),
-        peak_per_second(&driver.counted_at),
-        driver.exempt,
-        driver.rss_at_start,
-        driver.rss_max,
-        driver.fds_max,
-        quantile(&scene_ms, 0.5),
-        quantile(&scene_ms, 0.99),
-        scene_ms.len(),
-        driver.dropped,
-    );
+    println!();
+    header(&[
+        "requests counted toward the global limit",
+        "peak in any 1 s",
+        "global 429s",
+        "interaction-endpoint requests (callbacks, follow-ups, edits)",
+        "RSS before the rounds MB",
+        "max RSS MB",
+        "max open fds",
+        "/scene p50 / p99 ms (n)",
+        "requests the fake dropped unread",
+    ]);
+    row(&[
+        format!(
+            "{}{}",
+            driver.counted.len(),
+            span.map_or(String::new(), |s| format!(" over {s:.0} s"))
+        ),
+        peak_per_second(&driver.counted_at).to_string(),
+        global_429s.to_string(),
+        driver.exempt.to_string(),
+        format!("{:.1}", driver.rss_at_start),
+        format!("{:.1}", driver.rss_max),
+        driver.fds_max.to_string(),
+        format!(
+            "{:.0} / {:.0} ({})",
+            quantile(&scene_ms, 0.5),
+            quantile(&scene_ms, 0.99),
+            scene_ms.len()
+        ),
+        driver.dropped.to_string(),
+    ]);
     if !driver.counted.is_empty() {
         println!("\nCounted requests by route:\n");
-        println!("| route | requests |");
-        println!("|---|---|");
+        header(&["route", "requests"]);
         let counted: Vec<&Recorded> = driver.counted.iter().collect();
         for (route, count) in route_counts(&counted) {
             println!("| `{route}` | {count} |");
@@ -1023,8 +1060,7 @@ fn print_profile(metrics: &str) {
             bound(0.99)
         );
     }
-    println!("| metric | label | calls | mean ms |");
-    println!("|---|---|---|---|");
+    header(&["metric", "label", "calls", "mean ms"]);
     for (name, label) in [
         ("scenebot_store_call_seconds", "site"),
         ("scenebot_discord_request_seconds", "route"),
@@ -1053,4 +1089,15 @@ fn print_profile(metrics: &str) {
             println!("| {name} | `{value}` | {count:.0} | {mean:.1} |");
         }
     }
+}
+
+/// Prints a markdown table's header row and its separator.
+fn header(columns: &[&str]) {
+    println!("| {} |", columns.join(" | "));
+    println!("|{}", "---|".repeat(columns.len()));
+}
+
+/// Prints one markdown table row.
+fn row(cells: &[String]) {
+    println!("| {} |", cells.join(" | "));
 }
