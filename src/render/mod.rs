@@ -335,7 +335,10 @@ fn clamp_bytes(url: &str, max: usize) -> String {
 /// The link button to the article's See Also item.
 fn see_also_button(catalog: &Catalog, locale: Locale) -> CreateButton {
     CreateButton::new_link(&catalog.see_also.url)
-        .label(clamp(locale.strings().see_also_button, limits::BUTTON_LABEL))
+        .label(clamp(
+            locale.strings().see_also_button,
+            limits::BUTTON_LABEL,
+        ))
         .emoji(ReactionType::Unicode("🔗".to_owned()))
 }
 
