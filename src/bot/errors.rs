@@ -217,6 +217,31 @@ mod tests {
         }
     }
 
+    /// Discord's documented 429 body has no `code`: it is read as a rate limit on its route, not as an answer that
+    /// could not be decoded.
+    #[tokio::test]
+    async fn a_429_without_a_code_reads_as_a_rate_limit() {
+        let body =
+            r#"{"message": "You are being rate limited.", "retry_after": 64.57, "global": false}"#;
+        let answer = hyper::Response::builder()
+            .status(429)
+            .body(body.to_owned())
+            .map(reqwest::Response::from)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let response =
+            serenity::all::ErrorResponse::from_response(answer, reqwest::Method::POST).await;
+        let failure = Failure::of(&serenity::Error::Http(HttpError::UnsuccessfulRequest(
+            response,
+        )));
+        assert!(matches!(failure, Failure::Transient(_)), "{failure:?}");
+        assert!(
+            failure.text().starts_with("429 rate limited on POST"),
+            "{}",
+            failure.text()
+        );
+        assert!(!failure.text().contains("decode"), "{}", failure.text());
+    }
+
     #[test]
     fn a_url_is_named_by_its_path() {
         assert_eq!(
